@@ -1,7 +1,7 @@
 // Transpiles src/core, test/ and bench/ to out/ (one file per source, no bundling) so that
 // `node --test` runs plain JavaScript. Type checking is `npm run typecheck`, not this.
 import * as esbuild from 'esbuild';
-import { readdirSync, statSync, rmSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function tsFiles(dir) {
@@ -20,7 +20,7 @@ function tsFiles(dir) {
   return found;
 }
 
-rmSync('out', { recursive: true, force: true });
+// No clean step: CI builds from a clean clone, and helpers may compile side by side.
 await esbuild.build({
   entryPoints: [...tsFiles('src/core'), ...tsFiles('test'), ...tsFiles('bench')],
   outdir: 'out',

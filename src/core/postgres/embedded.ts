@@ -190,10 +190,11 @@ export class EmbeddedPostgres implements PostgresProvider {
     if (!child || !this.childExit) return;
     if (this.running) {
       child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
+      let timer: NodeJS.Timeout | undefined;
       const exited = await Promise.race([
         this.childExit.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS)),
-      ]);
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_TIMEOUT_MS))),
+      ]).finally(() => clearTimeout(timer));
       if (!exited) {
         this.options.logger.warn('PostgreSQL did not stop within 15 s; killing it.');
         child.kill('SIGKILL');
