@@ -1,0 +1,196 @@
+/**
+ * A PostgreSQL statement splitter: splits on `;` outside single-quoted strings (incl. E'…' with
+ * backslash escapes), double-quoted identifiers, dollar quotes ($$ and $tag$), `--` and nested
+ * `/* … *\/` comments, and SQL-standard function bodies (BEGIN ATOMIC … END).
+ * It also collects each statement's bare words (keywords and unquoted identifiers, upper-cased),
+ * so callers can look for tokens such as CONCURRENTLY without matching comments or strings.
+ */
+
+export interface ScannedStatement {
+  /** The statement text without the trailing `;` and without leading/trailing comments. */
+  sql: string;
+  /** Unquoted words outside comments and strings, upper-cased, in order. */
+  words: string[];
+  /** 1-based line (within the scanned text) where the statement starts. */
+  line: number;
+}
+
+/** The SQL text cannot be split (an unterminated string or comment); `message` is a sentence fragment. */
+export class SqlSplitError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+    this.name = 'SqlSplitError';
+  }
+}
+
+const WORD_START = /[A-Za-z_\u0080-\uffff]/;
+const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
+const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
+
+export function splitStatements(sql: string): string[] {
+  return scanStatements(sql).map((s) => s.sql);
+}
+
+export function scanStatements(sql: string): ScannedStatement[] {
+  const statements: ScannedStatement[] = [];
+  const lineAt = (index: number) => {
+    let line = 1;
+    for (let k = 0; k < index; k++) if (sql.charCodeAt(k) === 10) line++;
+    return line;
+  };
+
+  let start = -1; // index of the statement's first code character, -1 while only comments/space seen
+  let codeEnd = -1; // index just after the statement's last code character
+  let words: string[] = [];
+  let atomicDepth = 0; // > 0 inside BEGIN ATOMIC … END, where `;` does not end the statement
+
+  const finish = () => {
+    if (start >= 0) statements.push({ sql: sql.slice(start, codeEnd), words, line: lineAt(start) });
+    start = -1;
+    codeEnd = -1;
+    words = [];
+    atomicDepth = 0;
+  };
+  const markCode = (from: number, to: number) => {
+    if (start < 0) start = from;
+    codeEnd = to;
+  };
+
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i];
+    const next = sql[i + 1];
+
+    if (c === '-' && next === '-') {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? n : end + 1;
+      continue;
+    }
+    if (c === '/' && next === '*') {
+      i = skipBlockComment(sql, i, lineAt);
+      continue;
+    }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === ';') {
+      if (atomicDepth > 0) {
+        markCode(i, i + 1);
+        i++;
+        continue;
+      }
+      finish();
+      i++;
+      continue;
+    }
+    if (c === "'") {
+      const end = skipQuoted(sql, i, "'", false, lineAt);
+      markCode(i, end);
+      i = end;
+      continue;
+    }
+    if (c === '"') {
+      const end = skipQuoted(sql, i, '"', false, lineAt);
+      markCode(i, end);
+      i = end;
+      continue;
+    }
+    if (c === '$') {
+      const tag = DOLLAR_TAG.exec(sql.slice(i, i + 64))?.[0];
+      if (tag) {
+        const close = sql.indexOf(tag, i + tag.length);
+        if (close < 0) {
+          throw new SqlSplitError(`an unterminated dollar-quoted string (${tag})`, lineAt(i));
+        }
+        const end = close + tag.length;
+        markCode(i, end);
+        i = end;
+        continue;
+      }
+      markCode(i, i + 1); // a parameter such as $1
+      i++;
+      continue;
+    }
+    if (WORD_START.test(c)) {
+      let end = i + 1;
+      while (end < n && WORD_PART.test(sql[end])) end++;
+      const word = sql.slice(i, end).toUpperCase();
+      // E'…' is an escape string: backslash escapes the quote.
+      if (word === 'E' && sql[end] === "'") {
+        const stringEnd = skipQuoted(sql, end, "'", true, lineAt);
+        markCode(i, stringEnd);
+        i = stringEnd;
+        continue;
+      }
+      markCode(i, end);
+      if (word === 'ATOMIC' && words[words.length - 1] === 'BEGIN') atomicDepth++;
+      else if (atomicDepth > 0 && word === 'CASE') atomicDepth++;
+      else if (atomicDepth > 0 && word === 'END') atomicDepth--;
+      words.push(word);
+      i = end;
+      continue;
+    }
+    if (/[0-9]/.test(c)) {
+      // Numbers (incl. 1e5, 1.5) are one token, so their letters are not taken for words.
+      let end = i + 1;
+      while (end < n && /[0-9A-Za-z_.]/.test(sql[end])) end++;
+      markCode(i, end);
+      i = end;
+      continue;
+    }
+    markCode(i, i + 1);
+    i++;
+  }
+  finish();
+  return statements;
+}
+
+function skipQuoted(
+  sql: string,
+  open: number,
+  quote: string,
+  backslashEscapes: boolean,
+  lineAt: (index: number) => number,
+): number {
+  let i = open + 1;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (backslashEscapes && c === '\\') {
+      i += 2;
+      continue;
+    }
+    if (c === quote) {
+      if (sql[i + 1] === quote) {
+        i += 2; // doubled quote is an escaped quote
+        continue;
+      }
+      return i + 1;
+    }
+    i++;
+  }
+  const what = quote === '"' ? 'an unterminated quoted identifier' : 'an unterminated quoted string';
+  throw new SqlSplitError(what, lineAt(open));
+}
+
+function skipBlockComment(sql: string, open: number, lineAt: (index: number) => number): number {
+  let depth = 0;
+  let i = open;
+  while (i < sql.length) {
+    if (sql[i] === '/' && sql[i + 1] === '*') {
+      depth++;
+      i += 2;
+    } else if (sql[i] === '*' && sql[i + 1] === '/') {
+      depth--;
+      i += 2;
+      if (depth === 0) return i;
+    } else {
+      i++;
+    }
+  }
+  throw new SqlSplitError('an unterminated /* comment', lineAt(open));
+}

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LabError } from '../../src/core/errors';
+import { parseMigration, type Migration } from '../../src/core/migrations/parse';
+import { planMigrate, planRollback, versionOf } from '../../src/core/migrations/plan';
+import { shortStatement } from '../../src/core/migrations/runner';
+
+function migration(id: string, up = 'SELECT 1;', options = '', down: string | null = 'SELECT 0;'): Migration {
+  const downPart = down === null ? '' : `\n-- migrate:down ${options}\n${down}`;
+  return parseMigration(`${id}.sql`, `-- migrate:up ${options}\n${up}${downPart}`);
+}
+
+const demo = [
+  migration('0001_initial'),
+  migration('0002_add_email_index'),
+  migration(
+    '0002_add_email_index_concurrently',
+    'CREATE INDEX CONCURRENTLY i ON t (x);',
+    'transaction:false',
+  ),
+];
+const ids = (plan: Migration[]) => plan.map((m) => m.id);
+
+function refusal(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof LabError, `expected a LabError, got ${String(e)}`);
+    return e.message;
+  }
+  assert.fail('expected a refusal');
+}
+
+void describe('planMigrate', () => {
+  void it('applies the lower versions, then the target', () => {
+    assert.deepEqual(ids(planMigrate(demo, [], '0002_add_email_index')), [
+      '0001_initial',
+      '0002_add_email_index',
+    ]);
+    assert.deepEqual(ids(planMigrate(demo, [], '0002_add_email_index_concurrently')), [
+      '0001_initial',
+      '0002_add_email_index_concurrently',
+    ]);
+    assert.deepEqual(ids(planMigrate(demo, [], '0001_initial')), ['0001_initial']);
+  });
+
+  void it('skips what is applied already', () => {
+    assert.deepEqual(ids(planMigrate(demo, ['0001_initial'], '0002_add_email_index')), [
+      '0002_add_email_index',
+    ]);
+    assert.deepEqual(
+      ids(planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0002_add_email_index')),
+      [],
+    );
+    assert.deepEqual(ids(planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0001_initial')), []);
+  });
+
+  void it('refuses to apply one alternative while the other is applied', () => {
+    assert.equal(
+      refusal(() =>
+        planMigrate(demo, ['0001_initial', '0002_add_email_index_concurrently'], '0002_add_email_index'),
+      ),
+      '0002_add_email_index_concurrently is applied; roll back to 0001_initial before applying 0002_add_email_index.',
+    );
+    assert.equal(
+      refusal(() =>
+        planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0002_add_email_index_concurrently'),
+      ),
+      '0002_add_email_index is applied; roll back to 0001_initial before applying 0002_add_email_index_concurrently.',
+    );
+  });
+
+  void it('names the alternative itself when there is nothing lower to roll back to', () => {
+    const list = [migration('0001_a'), migration('0001_b')];
+    assert.equal(
+      refusal(() => planMigrate(list, ['0001_a'], '0001_b')),
+      '0001_a is applied; roll back 0001_a before applying 0001_b.',
+    );
+  });
+
+  void it('picks the applied alternative of a lower version, and refuses when none is applied', () => {
+    const list = [...demo, migration('0003_more')];
+    assert.deepEqual(
+      ids(planMigrate(list, ['0001_initial', '0002_add_email_index_concurrently'], '0003_more')),
+      ['0003_more'],
+    );
+    assert.equal(
+      refusal(() => planMigrate(list, ['0001_initial'], '0003_more')),
+      'Version 0002 has alternatives (0002_add_email_index, 0002_add_email_index_concurrently); apply one of them before 0003_more.',
+    );
+  });
+
+  void it('orders versions numerically and fills gaps', () => {
+    const list = [migration('9_a'), migration('10_b'), migration('0011_c')];
+    assert.deepEqual(ids(planMigrate(list, ['10_b'], '0011_c')), ['9_a', '0011_c']);
+  });
+
+  void it('refuses an unknown target', () => {
+    assert.equal(
+      refusal(() => planMigrate(demo, [], '0009_nope')),
+      'There is no migration named 0009_nope.',
+    );
+  });
+
+  void it('refuses CONCURRENTLY in a transactional section before anything runs', () => {
+    const list = [demo[0], migration('0002_bad', 'CREATE INDEX CONCURRENTLY i ON t (x);')];
+    assert.equal(
+      refusal(() => planMigrate(list, [], '0002_bad')),
+      '0002_bad.sql: CREATE INDEX CONCURRENTLY cannot run inside a transaction; add `transaction:false` to its `-- migrate:up` line.',
+    );
+    // Not in the plan: no refusal.
+    assert.deepEqual(ids(planMigrate(list, [], '0001_initial')), ['0001_initial']);
+  });
+});
+
+void describe('planRollback', () => {
+  void it('rolls back what is newer than the target, newest first', () => {
+    const list = [...demo, migration('0003_more')];
+    const applied = ['0001_initial', '0002_add_email_index', '0003_more'];
+    assert.deepEqual(ids(planRollback(list, applied, '0001_initial')), ['0003_more', '0002_add_email_index']);
+    assert.deepEqual(ids(planRollback(list, applied, '0003_more')), []);
+  });
+
+  void it('rolls back everything with a null target', () => {
+    assert.deepEqual(ids(planRollback(demo, ['0001_initial', '0002_add_email_index_concurrently'], null)), [
+      '0002_add_email_index_concurrently',
+      '0001_initial',
+    ]);
+    assert.deepEqual(ids(planRollback(demo, [], null)), []);
+  });
+
+  void it('refuses an unknown or unapplied target', () => {
+    assert.equal(
+      refusal(() => planRollback(demo, ['0001_initial'], 'nope')),
+      'There is no migration named nope.',
+    );
+    assert.equal(
+      refusal(() =>
+        planRollback(demo, ['0001_initial', '0002_add_email_index'], '0002_add_email_index_concurrently'),
+      ),
+      '0002_add_email_index_concurrently is not applied, so there is nothing to roll back to.',
+    );
+  });
+
+  void it('refuses applied migrations without a file or without a down section', () => {
+    assert.equal(
+      refusal(() => planRollback(demo, ['0001_initial', '0005_gone'], '0001_initial')),
+      '0005_gone is applied but its file is missing, so it cannot be rolled back.',
+    );
+    const list = [demo[0], migration('0002_forever', 'SELECT 1;', '', null)];
+    assert.equal(
+      refusal(() => planRollback(list, ['0001_initial', '0002_forever'], '0001_initial')),
+      '0002_forever.sql has no `-- migrate:down` section, so it cannot be rolled back.',
+    );
+  });
+
+  void it('refuses a transactional down section with CONCURRENTLY', () => {
+    const list = [demo[0], migration('0002_x', 'SELECT 1;', '', 'DROP INDEX CONCURRENTLY i;')];
+    assert.equal(
+      refusal(() => planRollback(list, ['0001_initial', '0002_x'], '0001_initial')),
+      '0002_x.sql: DROP INDEX CONCURRENTLY cannot run inside a transaction; add `transaction:false` to its `-- migrate:down` line.',
+    );
+  });
+});
+
+void describe('versionOf', () => {
+  void it('returns the leading digits of an id', () => {
+    assert.equal(versionOf('0002_add_email_index'), '0002');
+    assert.equal(versionOf('initial'), '');
+  });
+});
+
+void describe('shortStatement', () => {
+  void it('flattens whitespace and cuts long statements at a word with " …"', () => {
+    assert.equal(shortStatement('CREATE INDEX i\n    ON t (x)'), 'CREATE INDEX i ON t (x)');
+    const long = `CREATE INDEX large_email_email_idx ON large_email USING btree (email) WHERE email LIKE '%@example.com'`;
+    assert.equal(
+      shortStatement(long),
+      'CREATE INDEX large_email_email_idx ON large_email USING btree (email) WHERE …',
+    );
+    // No space in the second half: cut mid-word rather than lose most of the text.
+    assert.equal(shortStatement(long, 30), 'CREATE INDEX large_email_email …');
+  });
+});
