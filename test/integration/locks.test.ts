@@ -37,6 +37,7 @@ describe('locks a migration takes, observed in pg_locks on a real PostgreSQL', (
   let observer: pg.Client;
   let writer: pg.Client;
   let runner: MigrationRunner;
+  let writerPid: number;
 
   before(async () => {
     db = await startTestPostgres();
@@ -52,6 +53,7 @@ describe('locks a migration takes, observed in pg_locks on a real PostgreSQL', (
     writer = new pg.Client({ ...db.target, application_name: 'test-writer' });
     await observer.connect();
     await writer.connect();
+    writerPid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   });
   after(async () => {
     await observer?.end();
@@ -80,7 +82,7 @@ describe('locks a migration takes, observed in pg_locks on a real PostgreSQL', (
     const insert = writer.query(`INSERT INTO ${SCHEMA}.large_email (email) VALUES ('blocked@example.com')`);
     const waiting = await pollUntil('the INSERT to wait on large_email', async () => {
       assert.equal(settled, false, 'the build ended before the INSERT was seen waiting: seed more rows');
-      return (await locksOnLargeEmail(observer)).find((l) => l.pid === writer.processID && !l.granted);
+      return (await locksOnLargeEmail(observer)).find((l) => l.pid === writerPid && !l.granted);
     });
     assert.equal(waiting.mode, 'RowExclusiveLock');
     assert.deepEqual(
