@@ -1,0 +1,311 @@
+import { EventEmitter } from 'node:events';
+import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from './db';
+import { LabError } from './errors';
+import type { Logger } from './log';
+import { MigrationRunner, type MigrationStatus, type RunOptions, type RunResult } from './migrations/runner';
+import { DockerComposePostgres } from './postgres/docker';
+import { EmbeddedPostgres } from './postgres/embedded';
+import { ExternalPostgres } from './postgres/external';
+import type { PostgresProvider, ProviderKind, ProviderSetting } from './postgres/provider';
+import { startWithFallback } from './postgres/resolve';
+import { seedTables, type SeedOptions, type SeedResult } from './seeder';
+
+/** The demo's two alternative index migrations. */
+export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
+export const CONCURRENT_INDEX_MIGRATION = '0002_add_email_index_concurrently';
+export const INITIAL_MIGRATION = '0001_initial';
+
+export interface LabSettings {
+  provider: ProviderSetting;
+  port: number;
+  schema: string;
+}
+
+/** What the lab needs from its host (the extension, the headless demo, a test). */
+export interface LabEnvironment {
+  /** Folder for the embedded cluster (the extension's global storage). */
+  storageDir: string;
+  composeFile: string;
+  migrationsDir: string;
+  logger: Logger;
+  /** The external connection URL (kept in SecretStorage by the extension). */
+  getExternalUrl: () => Promise<string | undefined>;
+  dockerPath?: string;
+}
+
+export type DatabaseState = 'stopped' | 'starting' | 'running' | 'stopping';
+
+export interface LabState {
+  database: DatabaseState;
+  provider?: ProviderKind;
+  serverVersion?: string;
+  host?: string;
+  port?: number;
+  databaseName?: string;
+  /** large_email has rows (observed, not assumed). */
+  seeded: boolean;
+  largeRows?: number;
+  migrations: MigrationStatus[];
+  runningMigration?: { id: string; pid?: number };
+}
+
+/**
+ * One lab: a PostgreSQL (whichever provider), its schema, the migration runner and the seeder.
+ * Knows nothing of VS Code; emits 'state' whenever what a view shows may have changed.
+ */
+export class Lab extends EventEmitter<{ state: [LabState] }> {
+  private provider: PostgresProvider | undefined;
+  private target: ConnectionTarget | undefined;
+  private runner: MigrationRunner | undefined;
+  private current: LabState = { database: 'stopped', seeded: false, migrations: [] };
+  private settings: LabSettings | undefined;
+
+  constructor(private readonly env: LabEnvironment) {
+    super();
+  }
+
+  get state(): LabState {
+    return this.current;
+  }
+
+  get connection(): ConnectionTarget | undefined {
+    return this.target;
+  }
+
+  get schema(): string | undefined {
+    return this.settings?.schema;
+  }
+
+  get providerKind(): ProviderKind | undefined {
+    return this.provider?.kind;
+  }
+
+  /** Host and database, for "are you sure" prompts (never the password). */
+  describeDatabase(): { host: string; port: number; database: string } | undefined {
+    return this.provider?.describe();
+  }
+
+  private update(patch: Partial<LabState>): void {
+    this.current = { ...this.current, ...patch };
+    this.emit('state', this.current);
+  }
+
+  async start(settings: LabSettings, signal?: AbortSignal): Promise<ConnectionTarget> {
+    if (this.target && this.current.database === 'running') return this.target;
+    const { logger } = this.env;
+    this.settings = settings;
+    this.update({ database: 'starting' });
+    try {
+      const externalUrl = settings.provider === 'external' ? await this.env.getExternalUrl() : undefined;
+      if (settings.provider === 'external' && !externalUrl) {
+        throw new LabError(
+          'No external PostgreSQL URL is set; run "Migration Lab: Set External Database URL".',
+        );
+      }
+      const { provider, target } = await startWithFallback(
+        settings.provider,
+        {
+          logger,
+          dockerAvailable: () => DockerComposePostgres.isAvailable(this.env.dockerPath, signal),
+          create: (kind) => this.createProvider(kind, settings, externalUrl),
+        },
+        signal,
+      );
+      this.provider = provider;
+      this.target = target;
+      this.runner = new MigrationRunner({
+        target,
+        schema: settings.schema,
+        migrations: this.env.migrationsDir,
+        logger,
+      });
+      const version = await this.serverVersion(target);
+      const where = provider.describe();
+      this.update({
+        database: 'running',
+        provider: provider.kind,
+        serverVersion: version,
+        host: where.host,
+        port: where.port,
+        databaseName: where.database,
+      });
+      await this.refresh();
+      return target;
+    } catch (e) {
+      await this.provider?.stop().catch(() => undefined);
+      this.provider = undefined;
+      this.target = undefined;
+      this.runner = undefined;
+      this.update({ database: 'stopped', provider: undefined, serverVersion: undefined });
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.provider) return;
+    this.update({ database: 'stopping' });
+    try {
+      await this.runner?.cancel().catch(() => false);
+      await this.provider.stop();
+    } finally {
+      this.provider = undefined;
+      this.target = undefined;
+      this.runner = undefined;
+      this.update({
+        database: 'stopped',
+        serverVersion: undefined,
+        migrations: [],
+        seeded: false,
+        largeRows: undefined,
+      });
+    }
+  }
+
+  private createProvider(kind: ProviderKind, settings: LabSettings, externalUrl?: string): PostgresProvider {
+    const { logger } = this.env;
+    switch (kind) {
+      case 'embedded':
+        return new EmbeddedPostgres({ baseDir: this.env.storageDir, port: settings.port, logger });
+      case 'docker':
+        return new DockerComposePostgres({
+          composeFile: this.env.composeFile,
+          port: settings.port,
+          logger,
+          dockerPath: this.env.dockerPath,
+        });
+      case 'external':
+        return new ExternalPostgres(externalUrl ?? '', { logger });
+    }
+  }
+
+  private async serverVersion(target: ConnectionTarget): Promise<string | undefined> {
+    const client = await connect(target, APP_NAMES.admin, this.env.logger);
+    try {
+      return (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version;
+    } finally {
+      await client.end();
+    }
+  }
+
+  private requireRunning(): { target: ConnectionTarget; runner: MigrationRunner; settings: LabSettings } {
+    if (!this.target || !this.runner || !this.settings || this.current.database !== 'running') {
+      throw new LabError('PostgreSQL is not running; start it first ("Migration Lab: Start PostgreSQL").');
+    }
+    return { target: this.target, runner: this.runner, settings: this.settings };
+  }
+
+  /** Re-reads migration state and whether the tables are seeded (observed state for views and context keys). */
+  async refresh(): Promise<LabState> {
+    const { target, runner, settings } = this.requireRunning();
+    const migrations = await runner.status();
+    const client = await connect(target, APP_NAMES.admin, this.env.logger);
+    try {
+      const r = await client.query<{ rows: string | null }>(
+        `SELECT CASE WHEN to_regclass($1) IS NULL THEN NULL
+                ELSE (SELECT count(*) FROM (SELECT 1 FROM ${quoteIdent(settings.schema)}.large_email LIMIT 1) AS any_row) END AS rows`,
+        [`${quoteIdent(settings.schema)}.large_email`],
+      );
+      const hasRows = r.rows[0]?.rows === '1';
+      let largeRows: number | undefined;
+      if (hasRows) {
+        // The planner's estimate is instant and exact after the seed's ANALYZE; count(*) on 5M rows is not.
+        const est = await client.query<{ n: string }>(
+          `SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass($1)`,
+          [`${quoteIdent(settings.schema)}.large_email`],
+        );
+        largeRows = Math.max(0, Number(est.rows[0]?.n ?? 0));
+      }
+      this.update({ migrations, seeded: hasRows, largeRows });
+    } finally {
+      await client.end();
+    }
+    return this.current;
+  }
+
+  /** Whether the lab's tables hold data that a destructive step would change. */
+  async hasLabData(): Promise<boolean> {
+    const { target, settings } = this.requireRunning();
+    const client = await connect(target, APP_NAMES.admin, this.env.logger);
+    try {
+      const r = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [settings.schema]);
+      return (r.rowCount ?? 0) > 0;
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Applies 0001 if needed, then seeds. */
+  async seed(
+    largeCount: number,
+    options: Pick<SeedOptions, 'signal' | 'onProgress' | 'parallelism'> = {},
+  ): Promise<SeedResult> {
+    const { target, runner, settings } = this.requireRunning();
+    const status = await runner.status();
+    if (!status.some((m) => m.id === INITIAL_MIGRATION && m.applied)) {
+      await this.migrateTo(INITIAL_MIGRATION, { signal: options.signal });
+    }
+    try {
+      return await seedTables(target, {
+        ...options,
+        schema: settings.schema,
+        largeCount,
+        logger: this.env.logger,
+      });
+    } finally {
+      await this.refresh().catch((e: unknown) =>
+        this.env.logger.warn(`Could not refresh state: ${String(e)}`),
+      );
+    }
+  }
+
+  async migrateTo(id: string, options: RunOptions = {}): Promise<RunResult> {
+    return this.run(id, (runner, opts) => runner.migrateTo(id, opts), options);
+  }
+
+  async rollbackTo(id: string | null, options: RunOptions = {}): Promise<RunResult> {
+    return this.run(`rollback to ${id ?? 'nothing'}`, (runner, opts) => runner.rollbackTo(id, opts), options);
+  }
+
+  private async run(
+    label: string,
+    fn: (runner: MigrationRunner, options: RunOptions) => Promise<RunResult>,
+    options: RunOptions,
+  ): Promise<RunResult> {
+    const { runner } = this.requireRunning();
+    this.update({ runningMigration: { id: label } });
+    try {
+      return await fn(runner, {
+        ...options,
+        onStart: (pid) => {
+          this.update({ runningMigration: { id: label, pid } });
+          options.onStart?.(pid);
+        },
+      });
+    } finally {
+      this.update({ runningMigration: undefined });
+      await this.refresh().catch((e: unknown) =>
+        this.env.logger.warn(`Could not refresh state: ${String(e)}`),
+      );
+    }
+  }
+
+  /** Cancels the running migration (pg_cancel_backend); false when none runs. */
+  async cancelMigration(): Promise<boolean> {
+    return (await this.runner?.cancel()) ?? false;
+  }
+
+  /** Drops the lab schema (and only it): tables, applied state, everything the lab made. */
+  async reset(): Promise<void> {
+    const { target, settings } = this.requireRunning();
+    if (this.current.runningMigration)
+      throw new LabError('A migration is running; cancel it before resetting the lab.');
+    const client = await connect(target, APP_NAMES.admin, this.env.logger);
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(settings.schema)} CASCADE`);
+      this.env.logger.info(`Dropped schema "${settings.schema}" and everything in it.`);
+    } finally {
+      await client.end();
+    }
+    await this.refresh();
+  }
+}

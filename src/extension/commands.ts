@@ -1,0 +1,384 @@
+import * as vscode from 'vscode';
+import { CancelledError, LabError, describeError } from '../core/errors';
+import {
+  CONCURRENT_INDEX_MIGRATION,
+  INITIAL_MIGRATION,
+  LOCKING_INDEX_MIGRATION,
+  type Lab,
+} from '../core/lab';
+import type { Logger } from '../core/log';
+import type { MigrationStatus, RunResult } from '../core/migrations/runner';
+import { describeTargetForConfirmation, validateExternalUrl } from '../core/postgres/external';
+import { validateRowCount } from '../core/seeder';
+import { config } from './config';
+
+export const EXTERNAL_URL_SECRET = 'migrationLab.postgres.externalUrl';
+
+/** What every command may use; built once in activate(). */
+export interface CommandContext {
+  lab: Lab;
+  logger: Logger;
+  channel: vscode.LogOutputChannel;
+  extension: vscode.ExtensionContext;
+}
+
+interface CommandSpec {
+  /** Short title for messages ("Seeding", "Starting PostgreSQL"). */
+  title: string;
+  /** Offer to start PostgreSQL first instead of failing when it is not running. */
+  needsDatabase?: boolean;
+  run: (ctx: CommandContext, ...args: unknown[]) => Promise<unknown>;
+}
+
+/** Shows one sentence with "Show Log"; the full error (stack, detail) goes to the log. */
+export function reportError(ctx: CommandContext, title: string, e: unknown): void {
+  if (e instanceof CancelledError) {
+    ctx.logger.info(`${title}: ${e.message}`);
+    void vscode.window.showInformationMessage(`${title}: ${e.message}`);
+    return;
+  }
+  const detail = e instanceof LabError && e.detail ? `\n${e.detail}` : '';
+  ctx.logger.error(
+    `${title} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}${detail}`,
+  );
+  const sentence = e instanceof LabError ? e.message : `${title} failed: ${describeError(e)}`;
+  // Not awaited: a command must not hang until the user dismisses its error.
+  void vscode.window.showErrorMessage(sentence, 'Show Log').then((choice) => {
+    if (choice === 'Show Log') ctx.channel.show(true);
+  });
+}
+
+/** Starts PostgreSQL with a cancellable progress notification. */
+async function startPostgres(ctx: CommandContext): Promise<void> {
+  await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: 'Migration Lab: starting PostgreSQL',
+      cancellable: true,
+    },
+    async (progress, token) => {
+      const abort = abortOn(token);
+      progress.report({ message: `provider ${config.provider}, port ${config.port}` });
+      await ctx.lab.start(config.labSettings(), abort.signal);
+    },
+  );
+}
+
+async function ensureDatabase(ctx: CommandContext): Promise<boolean> {
+  if (ctx.lab.state.database === 'running') return true;
+  const choice = await vscode.window.showWarningMessage(
+    'PostgreSQL is not running; Migration Lab needs it for this.',
+    'Start PostgreSQL',
+  );
+  if (choice !== 'Start PostgreSQL') return false;
+  await startPostgres(ctx);
+  return ctx.lab.connection !== undefined;
+}
+
+function abortOn(token: vscode.CancellationToken): AbortController {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  return controller;
+}
+
+/**
+ * Destructive steps on a database the user owns ask once, naming host and database;
+ * the answer is remembered for that database.
+ */
+async function confirmDestructive(ctx: CommandContext, action: string): Promise<boolean> {
+  if (ctx.lab.providerKind !== 'external') return true;
+  const where = ctx.lab.describeDatabase();
+  if (!where) return false;
+  const key = `migrationLab.confirmedExternal:${where.host}:${where.port}/${where.database}`;
+  if (ctx.extension.globalState.get<boolean>(key)) return true;
+  const choice = await vscode.window.showWarningMessage(
+    `${action} changes the schema "${config.schema}" in ${describeTargetForConfirmation(where)}. Continue?`,
+    {
+      modal: true,
+      detail: 'Migration Lab only touches its own schema; this question is asked once per database.',
+    },
+    'Continue',
+  );
+  if (choice !== 'Continue') return false;
+  await ctx.extension.globalState.update(key, true);
+  return true;
+}
+
+async function pickRowCount(): Promise<number | undefined> {
+  const preset = config.seedLargeCount;
+  const options = [1_000_000, 5_000_000, 10_000_000];
+  const items: (vscode.QuickPickItem & { rows?: number })[] = options.map((rows) => ({
+    label: `${(rows / 1_000_000).toString()}M rows`,
+    description: rows === preset ? 'default (migrationLab.seed.largeCount)' : undefined,
+    detail:
+      rows === 1_000_000
+        ? 'Fast; a plain CREATE INDEX blocks writes for under a second, which is hard to see.'
+        : rows === 5_000_000
+          ? 'The demo: index builds take seconds, so blocked writes are easy to see.'
+          : 'Longer builds; seeding takes a while.',
+    rows,
+  }));
+  if (!options.includes(preset)) {
+    items.unshift({
+      label: `${preset.toLocaleString('en-US')} rows`,
+      description: 'migrationLab.seed.largeCount',
+      rows: preset,
+    });
+  }
+  items.push({ label: 'Custom…', description: 'type a row count' });
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Seed Tables: rows in large_email (small_email always gets 10)',
+    placeHolder: 'How many rows should large_email hold?',
+  });
+  if (!picked) return undefined;
+  if (picked.rows) return picked.rows;
+  const typed = await vscode.window.showInputBox({
+    title: 'Seed Tables: custom row count',
+    prompt: 'Rows in large_email (1 to 100,000,000)',
+    value: String(preset),
+    validateInput: (v) => {
+      try {
+        validateRowCount(v);
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+  });
+  return typed === undefined ? undefined : validateRowCount(typed);
+}
+
+async function seed(ctx: CommandContext, rowsArg?: unknown): Promise<void> {
+  const rows = rowsArg !== undefined ? validateRowCount(rowsArg) : await pickRowCount();
+  if (rows === undefined) return;
+  if ((await ctx.lab.hasLabData()) && !(await confirmDestructive(ctx, 'Seeding'))) return;
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Migration Lab: seeding', cancellable: true },
+    async (progress, token) => {
+      const abort = abortOn(token);
+      let reported = 0;
+      const result = await ctx.lab.seed(rows, {
+        signal: abort.signal,
+        onProgress: (p) => {
+          const pct = p.total > 0 ? (p.done / p.total) * 100 : 0;
+          const message =
+            p.phase === 'vacuum'
+              ? 'VACUUM ANALYZE…'
+              : `${p.done.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} rows of large_email`;
+          progress.report({
+            message,
+            increment: Math.max(0, pct - reported) * (p.phase === 'done' ? 1 : 0.95),
+          });
+          reported = pct;
+        },
+      });
+      void vscode.window.showInformationMessage(
+        `Seeded: small_email has ${result.smallRows} rows, large_email ${result.largeRows.toLocaleString('en-US')} (${(result.durationMs / 1000).toFixed(1)} s).`,
+      );
+    },
+  );
+}
+
+/** Runs a migration (up or down) with a cancellable progress notification that names each statement. */
+async function runMigration(
+  ctx: CommandContext,
+  title: string,
+  action: (signal: AbortSignal, onStatement: (sql: string) => void) => Promise<RunResult>,
+): Promise<RunResult | undefined> {
+  if (ctx.lab.state.runningMigration) {
+    throw new LabError(
+      'A migration is already running; wait for it or cancel it ("Cancel Running Migration").',
+    );
+  }
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Migration Lab: ${title}`, cancellable: true },
+    async (progress, token) => {
+      const abort = abortOn(token);
+      const result = await action(abort.signal, (sql) => progress.report({ message: sql }));
+      const ms = result.migrations.reduce((sum, m) => sum + m.durationMs, 0);
+      const ids = result.migrations.map((m) => m.id).join(', ') || 'nothing to do';
+      ctx.logger.info(`${title}: ${ids} (${ms} ms, backend pid ${result.pid}).`);
+      void vscode.window.showInformationMessage(
+        result.migrations.length === 0
+          ? `${title}: already there.`
+          : `${title}: ${ids} done in ${(ms / 1000).toFixed(1)} s.`,
+      );
+      return result;
+    },
+  );
+}
+
+function migrateTo(ctx: CommandContext, id: string) {
+  return runMigration(ctx, `migrate to ${id}`, (signal, onStatement) =>
+    ctx.lab.migrateTo(id, {
+      signal,
+      onStatement: (e) => e.durationMs === undefined && onStatement(short(e.sql)),
+    }),
+  );
+}
+
+function rollbackTo(ctx: CommandContext, id: string | null) {
+  return runMigration(ctx, `roll back to ${id ?? 'nothing'}`, (signal, onStatement) =>
+    ctx.lab.rollbackTo(id, {
+      signal,
+      onStatement: (e) => e.durationMs === undefined && onStatement(short(e.sql)),
+    }),
+  );
+}
+
+function short(sql: string): string {
+  const one = sql.replace(/\s+/g, ' ').trim();
+  return one.length > 80 ? `${one.slice(0, 79)}…` : one;
+}
+
+/** The migration applied just before `id` (what rolling `id` back leaves), or null for none. */
+export function rollbackTargetFor(migrations: MigrationStatus[], id: string): string | null {
+  const applied = migrations.filter((m) => m.applied).map((m) => m.id);
+  const index = applied.indexOf(id);
+  return index > 0 ? applied[index - 1]! : null;
+}
+
+function migrationArg(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg && typeof arg === 'object' && typeof (arg as MigrationStatus).id === 'string')
+    return (arg as MigrationStatus).id;
+  return undefined;
+}
+
+/** The command table: ids match package.json's `contributes.commands`. */
+export const COMMANDS: Record<string, CommandSpec> = {
+  'migrationLab.startPostgres': { title: 'Starting PostgreSQL', run: (ctx) => startPostgres(ctx) },
+  'migrationLab.stopPostgres': {
+    title: 'Stopping PostgreSQL',
+    run: async (ctx) => {
+      await ctx.lab.stop();
+    },
+  },
+  'migrationLab.seedTables': { title: 'Seeding', needsDatabase: true, run: (ctx, rows) => seed(ctx, rows) },
+  'migrationLab.showMigrations': {
+    title: 'Showing migrations',
+    run: async (ctx) => {
+      await vscode.commands.executeCommand('migrationLab.migrations.focus');
+      if (ctx.lab.state.database === 'running') await ctx.lab.refresh();
+    },
+  },
+  'migrationLab.migrateTo': {
+    title: 'Migrating',
+    needsDatabase: true,
+    run: async (ctx, arg) => {
+      let id = migrationArg(arg);
+      if (!id) {
+        const picked = await vscode.window.showQuickPick(
+          ctx.lab.state.migrations.map((m) => ({
+            label: m.id,
+            description: m.applied ? 'applied' : undefined,
+          })),
+          { title: 'Migrate to…', placeHolder: 'Apply migrations up to and including' },
+        );
+        id = picked?.label;
+      }
+      if (id) await migrateTo(ctx, id);
+    },
+  },
+  'migrationLab.rollbackTo': {
+    title: 'Rolling back',
+    needsDatabase: true,
+    run: async (ctx, arg) => {
+      let target: string | null | undefined = migrationArg(arg);
+      if (target === undefined) {
+        const applied = ctx.lab.state.migrations.filter((m) => m.applied);
+        const picked = await vscode.window.showQuickPick(
+          [
+            { label: 'zero', description: 'roll back every migration', id: null },
+            ...applied.map((m) => ({
+              label: m.id,
+              description: 'keep this and older',
+              id: m.id as string | null,
+            })),
+          ],
+          { title: 'Roll Back to…', placeHolder: 'Keep migrations up to and including' },
+        );
+        if (!picked) return;
+        target = picked.id;
+      }
+      await rollbackTo(ctx, target);
+    },
+  },
+  'migrationLab.rollbackMigration': {
+    title: 'Rolling back',
+    needsDatabase: true,
+    run: async (ctx, arg) => {
+      const id = migrationArg(arg);
+      if (id) await rollbackTo(ctx, rollbackTargetFor(ctx.lab.state.migrations, id));
+    },
+  },
+  'migrationLab.runLockingIndexMigration': {
+    title: 'Locking index migration',
+    needsDatabase: true,
+    run: (ctx) => migrateTo(ctx, LOCKING_INDEX_MIGRATION),
+  },
+  'migrationLab.runConcurrentIndexMigration': {
+    title: 'Concurrent index migration',
+    needsDatabase: true,
+    run: (ctx) => migrateTo(ctx, CONCURRENT_INDEX_MIGRATION),
+  },
+  'migrationLab.rollbackIndexMigration': {
+    title: 'Rolling back the index',
+    needsDatabase: true,
+    run: (ctx) => rollbackTo(ctx, INITIAL_MIGRATION),
+  },
+  'migrationLab.cancelMigration': {
+    title: 'Cancelling the migration',
+    run: async (ctx) => {
+      if (!(await ctx.lab.cancelMigration()))
+        void vscode.window.showInformationMessage('No migration is running.');
+    },
+  },
+  'migrationLab.resetLab': {
+    title: 'Resetting the lab',
+    needsDatabase: true,
+    run: async (ctx) => {
+      if (!(await confirmDestructive(ctx, 'Reset Lab'))) return;
+      await ctx.lab.reset();
+      void vscode.window.showInformationMessage(`Lab reset: schema "${config.schema}" dropped.`);
+    },
+  },
+  'migrationLab.setExternalUrl': {
+    title: 'Setting the external database URL',
+    run: async (ctx) => {
+      const url = await vscode.window.showInputBox({
+        title: 'External PostgreSQL URL',
+        prompt: 'Kept in VS Code Secret Storage, never in settings or logs.',
+        placeHolder: 'postgres://user:password@host:5432/database',
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => validateExternalUrl(v),
+      });
+      if (url === undefined) return;
+      await ctx.extension.secrets.store(EXTERNAL_URL_SECRET, url.trim());
+      ctx.logger.info('External PostgreSQL URL saved in Secret Storage.');
+      void vscode.window.showInformationMessage(
+        'External PostgreSQL URL saved. Set migrationLab.postgres.provider to "external" to use it.',
+      );
+    },
+  },
+  'migrationLab.showLog': {
+    title: 'Showing the log',
+    run: async (ctx) => ctx.channel.show(),
+  },
+};
+
+/** Registers every command in the table, each behind the error boundary. */
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  return Object.entries(COMMANDS).map(([id, spec]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        if (spec.needsDatabase && !(await ensureDatabase(ctx))) return undefined;
+        return await spec.run(ctx, ...args);
+      } catch (e) {
+        reportError(ctx, spec.title, e);
+        return undefined;
+      }
+    }),
+  );
+}

@@ -1,0 +1,124 @@
+import * as vscode from 'vscode';
+import type { Lab, LabState } from '../core/lab';
+import type { MigrationStatus } from '../core/migrations/runner';
+
+type DatabaseItem = { label: string; description?: string; icon: string; tooltip?: string };
+
+/** The "Database" section: provider, version, port, state, seed. Empty (welcome view) while stopped. */
+export class DatabaseView implements vscode.TreeDataProvider<DatabaseItem> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(private readonly lab: Lab) {
+    lab.on('state', () => this.changed.fire());
+  }
+
+  getTreeItem(item: DatabaseItem): vscode.TreeItem {
+    const t = new vscode.TreeItem(item.label);
+    t.description = item.description;
+    t.iconPath = new vscode.ThemeIcon(item.icon);
+    t.tooltip = item.tooltip;
+    return t;
+  }
+
+  getChildren(): DatabaseItem[] {
+    return databaseItems(this.lab.state);
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+export function databaseItems(s: LabState): DatabaseItem[] {
+  if (s.database === 'stopped') return [];
+  if (s.database !== 'running')
+    return [{ label: s.database === 'starting' ? 'Starting…' : 'Stopping…', icon: 'loading~spin' }];
+  return [
+    { label: 'Running', description: `PostgreSQL ${s.serverVersion ?? ''}`, icon: 'pass-filled' },
+    { label: 'Provider', description: s.provider, icon: 'server-process' },
+    { label: 'Address', description: `${s.host}:${s.port} / ${s.databaseName}`, icon: 'plug' },
+    s.seeded
+      ? {
+          label: 'Seeded',
+          description: `large_email ≈ ${(s.largeRows ?? 0).toLocaleString('en-US')} rows`,
+          icon: 'database',
+        }
+      : { label: 'Not seeded', description: 'run "Seed Tables"', icon: 'circle-large-outline' },
+  ];
+}
+
+/** The "Migrations" section: `[X]` / `[ ]` like Django's showmigrations, with inline migrate / roll back. */
+export class MigrationsView implements vscode.TreeDataProvider<MigrationStatus> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(private readonly lab: Lab) {
+    lab.on('state', () => this.changed.fire());
+  }
+
+  getTreeItem(m: MigrationStatus): vscode.TreeItem {
+    const running = this.lab.state.runningMigration;
+    const t = new vscode.TreeItem(`${m.applied ? '[X]' : '[ ]'} ${m.id}`);
+    t.id = m.id;
+    t.contextValue = m.applied ? 'migration.applied' : 'migration.pending';
+    t.iconPath = new vscode.ThemeIcon(running ? 'loading~spin' : m.applied ? 'pass' : 'circle-large-outline');
+    if (m.applied && m.appliedAt) {
+      t.description = `applied ${m.appliedAt.toLocaleTimeString()}${m.durationMs !== undefined ? ` in ${m.durationMs} ms` : ''}`;
+    }
+    if (m.fileMissing) t.description = 'applied, file missing';
+    t.tooltip = `${m.id}: ${m.applied ? 'applied' : 'not applied'}`;
+    return t;
+  }
+
+  getChildren(): MigrationStatus[] {
+    return this.lab.state.database === 'running' ? this.lab.state.migrations : [];
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+/** The status bar item: provider, version, port, state; a click starts PostgreSQL or shows the view. */
+export class LabStatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem(
+    'migrationLab.status',
+    vscode.StatusBarAlignment.Left,
+    10,
+  );
+
+  constructor(private readonly lab: Lab) {
+    this.item.name = 'Migration Lab';
+    lab.on('state', () => this.render());
+    this.render();
+    this.item.show();
+  }
+
+  private render(): void {
+    const s = this.lab.state;
+    switch (s.database) {
+      case 'stopped':
+        this.item.text = '$(circle-slash) Postgres stopped';
+        this.item.tooltip = 'Migration Lab: PostgreSQL is not running. Click to start it.';
+        this.item.command = 'migrationLab.startPostgres';
+        break;
+      case 'starting':
+      case 'stopping':
+        this.item.text = `$(loading~spin) Postgres ${s.database}…`;
+        this.item.tooltip = undefined;
+        this.item.command = 'migrationLab.showLog';
+        break;
+      case 'running':
+        this.item.text = `$(database) Postgres ${s.serverVersion ?? ''} :${s.port}`;
+        this.item.tooltip = `Migration Lab: PostgreSQL ${s.serverVersion} (${s.provider}) on ${s.host}:${s.port}, database ${s.databaseName}. Click to show migrations.`;
+        this.item.command = 'migrationLab.showMigrations';
+        break;
+    }
+    if (s.runningMigration) this.item.text += ` $(sync~spin) ${s.runningMigration.id}`;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
