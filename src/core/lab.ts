@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from './db';
-import { LabError } from './errors';
+import { LabError, describeError } from './errors';
 import type { Logger } from './log';
 import { MigrationRunner, type MigrationStatus, type RunOptions, type RunResult } from './migrations/runner';
 import { DockerComposePostgres } from './postgres/docker';
@@ -129,7 +129,8 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
         port: where.port,
         databaseName: where.database,
       });
-      await this.refresh();
+      // The server is up; a failure to read its state is worth a warning, not a failed start.
+      await this.refresh().catch((e: unknown) => logger.warn(`Could not read the lab's state: ${describeError(e)}`));
       return target;
     } catch (e) {
       await this.provider?.stop().catch(() => undefined);
@@ -200,18 +201,20 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     const migrations = await runner.status();
     const client = await connect(target, APP_NAMES.admin, this.env.logger);
     try {
-      const r = await client.query<{ rows: string | null }>(
-        `SELECT CASE WHEN to_regclass($1) IS NULL THEN NULL
-                ELSE (SELECT count(*) FROM (SELECT 1 FROM ${quoteIdent(settings.schema)}.large_email LIMIT 1) AS any_row) END AS rows`,
-        [`${quoteIdent(settings.schema)}.large_email`],
-      );
-      const hasRows = r.rows[0]?.rows === '1';
+      const table = `${quoteIdent(settings.schema)}.large_email`;
+      // Two steps: a query naming a table that does not exist fails at planning, whatever its CASE says.
+      const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [
+        table,
+      ]);
+      const oid = exists.rows[0]?.oid ?? null;
+      const hasRows =
+        oid !== null && ((await client.query(`SELECT 1 FROM ${table} LIMIT 1`)).rowCount ?? 0) > 0;
       let largeRows: number | undefined;
       if (hasRows) {
         // The planner's estimate is instant and exact after the seed's ANALYZE; count(*) on 5M rows is not.
         const est = await client.query<{ n: string }>(
-          `SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass($1)`,
-          [`${quoteIdent(settings.schema)}.large_email`],
+          'SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1',
+          [oid],
         );
         largeRows = Math.max(0, Number(est.rows[0]?.n ?? 0));
       }
@@ -253,7 +256,7 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
       });
     } finally {
       await this.refresh().catch((e: unknown) =>
-        this.env.logger.warn(`Could not refresh state: ${String(e)}`),
+        this.env.logger.warn(`Could not refresh state: ${describeError(e)}`),
       );
     }
   }
@@ -284,7 +287,7 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     } finally {
       this.update({ runningMigration: undefined });
       await this.refresh().catch((e: unknown) =>
-        this.env.logger.warn(`Could not refresh state: ${String(e)}`),
+        this.env.logger.warn(`Could not refresh state: ${describeError(e)}`),
       );
     }
   }

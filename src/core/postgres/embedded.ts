@@ -223,13 +223,13 @@ export class EmbeddedPostgres implements PostgresProvider {
       JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }
     ).version;
     const sharedRoot = this.options.sharedRoot ?? '/var/lib/migration-lab';
-    if (user && !canTraverse(join(packageDir, 'native', 'bin'), user)) {
-      // e.g. an extensions folder under /root: copy the binaries once to a world-readable place.
-      const copy = join(sharedRoot, `pg-${version}`);
+    // A copy goes where the server's account can read it: a shared folder as root, else our own storage.
+    const copyTo = (why: string) => {
+      const copy = join(user ? sharedRoot : baseDir, `pg-${version}`);
       if (!existsSync(join(copy, 'native', 'bin', 'postgres'))) {
-        logger.info(`Copying the PostgreSQL binaries to ${copy} so that "${user.name}" can run them.`);
-        mkdirSync(sharedRoot, { recursive: true, mode: 0o755 });
-        chmodSync(sharedRoot, 0o755);
+        logger.info(`Copying the PostgreSQL binaries to ${copy} (${why}).`);
+        mkdirSync(dirname(copy), { recursive: true, mode: 0o755 });
+        if (user) chmodSync(dirname(copy), 0o755);
         const tmp = `${copy}.tmp-${process.pid}`;
         rmSync(tmp, { recursive: true, force: true });
         cpSync(packageDir, tmp, { recursive: true, verbatimSymlinks: true });
@@ -237,10 +237,20 @@ export class EmbeddedPostgres implements PostgresProvider {
         cpSync(tmp, copy, { recursive: true, verbatimSymlinks: true });
         rmSync(tmp, { recursive: true, force: true });
       }
-      packageDir = copy;
+      return copy;
+    };
+    if (user && !canTraverse(join(packageDir, 'native', 'bin'), user)) {
+      // e.g. an extensions folder under /root
+      packageDir = copyTo(`"${user.name}" cannot reach the installed ones`);
     }
-    const made = hydrateSymlinks(packageDir);
-    if (made > 0) logger.debug(`Restored ${made} library symlinks in ${packageDir}.`);
+    try {
+      const made = hydrateSymlinks(packageDir);
+      if (made > 0) logger.debug(`Restored ${made} library symlinks in ${packageDir}.`);
+    } catch (e) {
+      // A read-only install folder: restore the links in a copy of our own.
+      packageDir = copyTo(`the install folder is read-only: ${describeError(e)}`);
+      hydrateSymlinks(packageDir);
+    }
 
     mkdirSync(baseDir, { recursive: true });
     let root = join(baseDir, 'postgres');

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LabError } from '../../src/core/errors';
+import {
+  CONCURRENT_INDEX_MIGRATION,
+  INITIAL_MIGRATION,
+  LOCKING_INDEX_MIGRATION,
+  Lab,
+  type LabState,
+} from '../../src/core/lab';
+import { memoryLogger } from '../../src/core/log';
+import { freePort } from './support';
+
+const root = join(__dirname, '../../..');
+
+function newLab(storageDir: string, externalUrl?: string) {
+  const logger = memoryLogger();
+  const lab = new Lab({
+    storageDir,
+    composeFile: join(root, 'docker-compose.yml'),
+    migrationsDir: join(root, 'migrations'),
+    logger,
+    getExternalUrl: async () => externalUrl,
+    dockerPath: join(root, 'test/fixtures/no-such-docker'), // "auto" must fall back to embedded here
+  });
+  return { lab, logger };
+}
+
+describe('the Lab (what the extension and the headless demo drive)', () => {
+  let storageDir: string;
+  let lab: Lab;
+  let port: number;
+  const states: LabState[] = [];
+
+  before(async () => {
+    storageDir = mkdtempSync(join(tmpdir(), 'migration-lab-lab-'));
+    chmodSync(storageDir, 0o755);
+    port = await freePort();
+    lab = newLab(storageDir).lab;
+    lab.on('state', (s) => states.push(s));
+  });
+  after(async () => {
+    await lab.stop();
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  it('refuses work before PostgreSQL runs, with a sentence that says how to start it', async () => {
+    await assert.rejects(
+      lab.seed(10),
+      (e: unknown) => e instanceof LabError && /not running; start it first/.test(e.message),
+    );
+  });
+
+  it('auto without Docker starts the embedded server and reports observed state', async () => {
+    await lab.start({ provider: 'auto', port, schema: 'lab_test' });
+    assert.equal(lab.state.database, 'running');
+    assert.equal(lab.state.provider, 'embedded');
+    assert.match(lab.state.serverVersion ?? '', /^\d+\.\d+/);
+    assert.equal(lab.state.seeded, false);
+    assert.deepEqual(
+      lab.state.migrations.map((m) => [m.id, m.applied]),
+      [
+        [INITIAL_MIGRATION, false],
+        [LOCKING_INDEX_MIGRATION, false],
+        [CONCURRENT_INDEX_MIGRATION, false],
+      ],
+    );
+    assert.ok(states.some((s) => s.database === 'starting'));
+  });
+
+  it('seeding applies 0001 first and then reports the tables as seeded', async () => {
+    const result = await lab.seed(20_000);
+    assert.equal(result.largeRows, 20_000);
+    assert.equal(lab.state.seeded, true);
+    assert.equal(lab.state.largeRows, 20_000);
+    assert.equal(lab.state.migrations.find((m) => m.id === INITIAL_MIGRATION)?.applied, true);
+  });
+
+  it('runs and rolls back the index migrations, exposing the running pid', async () => {
+    let seenPid: number | undefined;
+    const result = await lab.migrateTo(LOCKING_INDEX_MIGRATION, {
+      onStart: () => (seenPid = lab.state.runningMigration?.pid),
+    });
+    assert.equal(seenPid, result.pid);
+    assert.equal(lab.state.runningMigration, undefined);
+    assert.equal(lab.state.migrations.find((m) => m.id === LOCKING_INDEX_MIGRATION)?.applied, true);
+    await assert.rejects(lab.migrateTo(CONCURRENT_INDEX_MIGRATION), /roll back to 0001_initial/);
+    await lab.rollbackTo(INITIAL_MIGRATION);
+    await lab.migrateTo(CONCURRENT_INDEX_MIGRATION);
+    assert.equal(lab.state.migrations.find((m) => m.id === CONCURRENT_INDEX_MIGRATION)?.applied, true);
+  });
+
+  it('reset drops only the lab schema', async () => {
+    await lab.reset();
+    assert.equal(lab.state.seeded, false);
+    assert.ok(lab.state.migrations.every((m) => !m.applied));
+  });
+
+  it('stop ends the embedded server and the state says so', async () => {
+    await lab.stop();
+    assert.equal(lab.state.database, 'stopped');
+    await assert.rejects(lab.refresh(), /not running/);
+  });
+
+  it('external without a URL, or with a wrong one, is one clear sentence and leaves the lab stopped', async () => {
+    const none = newLab(storageDir).lab;
+    await assert.rejects(
+      none.start({ provider: 'external', port, schema: 'lab_test' }),
+      /No external PostgreSQL URL is set/,
+    );
+    const closed = await freePort();
+    const { lab: wrong, logger } = newLab(
+      storageDir,
+      `postgres://someone:s3cret-pw@127.0.0.1:${closed}/nope`,
+    );
+    await assert.rejects(wrong.start({ provider: 'external', port, schema: 'lab_test' }), (e: unknown) => {
+      assert.ok(e instanceof LabError);
+      assert.doesNotMatch(e.message, /s3cret-pw/);
+      return true;
+    });
+    assert.equal(wrong.state.database, 'stopped');
+    assert.ok(!logger.lines.some((l) => l.includes('s3cret-pw')), 'the password never reaches the log');
+  });
+});
