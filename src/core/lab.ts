@@ -130,7 +130,9 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
         databaseName: where.database,
       });
       // The server is up; a failure to read its state is worth a warning, not a failed start.
-      await this.refresh().catch((e: unknown) => logger.warn(`Could not read the lab's state: ${describeError(e)}`));
+      await this.refresh().catch((e: unknown) =>
+        logger.warn(`Could not read the lab's state: ${describeError(e)}`),
+      );
       return target;
     } catch (e) {
       await this.provider?.stop().catch(() => undefined);
