@@ -1,7 +1,7 @@
 // Builds a production bundle and a platform-specific .vsix with the embedded PostgreSQL binaries of that
 // platform inside. Usage: node scripts/package.mjs [--target linux-x64] [--out file.vsix]
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const arg = (name, fallback) => {
@@ -17,19 +17,29 @@ if (!existsSync(join(binariesPackage, 'native', 'bin'))) {
   console.error(`package: ${binariesPackage} is not installed; run npm ci on a ${target} machine.`);
   process.exit(1);
 }
-// The library symlinks are recreated by the launcher at run time (native/pg-symlinks.json); packed,
-// each would become a full copy of its library (~60 MB more).
-const links = JSON.parse(readFileSync(join(binariesPackage, 'native', 'pg-symlinks.json'), 'utf8'));
-for (const { target: link } of links) {
-  const p = join(binariesPackage, link);
-  if (existsSync(p) && lstatSync(p).isSymbolicLink()) unlinkSync(p);
-}
+// Stage the binaries in dist/postgres/<package>: real files only. The library symlinks are recreated
+// by the launcher at run time (native/pg-symlinks.json), and static libraries are never used.
+const staged = join('dist', 'postgres', binariesPackage.split('/').pop());
+rmSync(staged, { recursive: true, force: true });
+cpSync(binariesPackage, staged, {
+  recursive: true,
+  filter: (src) => !lstatSync(src).isSymbolicLink() && !src.endsWith('.a') && !src.includes('/include/'),
+});
 
 execFileSync(process.execPath, ['scripts/build.mjs', '--production'], { stdio: 'inherit' });
 const vsce = join('node_modules', '@vscode', 'vsce', 'vsce');
 execFileSync(
   process.execPath,
-  [vsce, 'package', '--target', target, '--allow-missing-repository', '--out', out],
+  [
+    vsce,
+    'package',
+    '--target',
+    target,
+    '--no-dependencies',
+    '--allow-missing-repository',
+    '--out',
+    out,
+  ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
 const bytes = statSync(out).size;

@@ -50,6 +50,9 @@ export function embeddedPackageName(platform = process.platform, arch = process.
 
 export function findEmbeddedPackageDir(): string {
   const name = embeddedPackageName();
+  // In the packaged extension (dist/extension.js) the binaries are staged beside the bundle.
+  const staged = join(__dirname, 'postgres', name.split('/')[1]!);
+  if (existsSync(join(staged, 'native', 'bin'))) return staged;
   let entry: string;
   try {
     // The package's `exports` only exposes dist/index.js; its folder is two levels up.
