@@ -1,4 +1,4 @@
-// Bundles the extension host code (and, later, the webview) with esbuild.
+// Bundles the extension host code (Node, CommonJS) and the Lock Monitor webview (browser, IIFE) with esbuild.
 // --production minifies and drops source maps; --watch rebuilds on change.
 import * as esbuild from 'esbuild';
 
@@ -19,9 +19,21 @@ const extension = {
   logLevel: 'info',
 };
 
+/** @type {esbuild.BuildOptions} */
+const webview = {
+  entryPoints: { panel: 'src/webview/main.ts' },
+  bundle: true,
+  outdir: 'dist/webview',
+  format: 'iife',
+  platform: 'browser',
+  target: 'es2022',
+  minify: production,
+  sourcemap: !production,
+  logLevel: 'info',
+};
+
 if (watch) {
-  const ctx = await esbuild.context(extension);
-  await ctx.watch();
+  for (const options of [extension, webview]) await (await esbuild.context(options)).watch();
 } else {
-  await esbuild.build(extension);
+  await Promise.all([esbuild.build(extension), esbuild.build(webview)]);
 }

@@ -11,6 +11,10 @@ import type { MigrationStatus, RunResult } from '../core/migrations/runner';
 import { describeTargetForConfirmation, validateExternalUrl } from '../core/postgres/external';
 import { validateRowCount } from '../core/seeder';
 import { config } from './config';
+import { LockMonitorPanel } from './lockMonitorPanel';
+import type { Observation } from './observation';
+import { toMarkdown, toReportJson } from '../core/monitor/report';
+import type { RecordedRun, RunKind } from '../core/monitor/recorder';
 
 export const EXTERNAL_URL_SECRET = 'migrationLab.postgres.externalUrl';
 
@@ -20,6 +24,7 @@ export interface CommandContext {
   logger: Logger;
   channel: vscode.LogOutputChannel;
   extension: vscode.ExtensionContext;
+  observation: Observation;
 }
 
 interface CommandSpec {
@@ -208,13 +213,45 @@ async function runMigration(
   );
 }
 
-function migrateTo(ctx: CommandContext, id: string) {
-  return runMigration(ctx, `migrate to ${id}`, (signal, onStatement) =>
-    ctx.lab.migrateTo(id, {
-      signal,
-      onStatement: (e) => e.durationMs === undefined && onStatement(short(e.sql)),
-    }),
+/** The demo's index migrations are recorded (locks, waiters, probe latency, verdict); others just run. */
+function runKindOf(id: string): RunKind | undefined {
+  if (id === LOCKING_INDEX_MIGRATION) return 'locking';
+  if (id === CONCURRENT_INDEX_MIGRATION) return 'concurrent';
+  return undefined;
+}
+
+async function migrateTo(ctx: CommandContext, id: string): Promise<void> {
+  const kind = runKindOf(id);
+  const session = kind ? ctx.observation.ensure() : undefined;
+  if (!kind || !session) {
+    await runMigration(ctx, `migrate to ${id}`, (signal, onStatement) =>
+      ctx.lab.migrateTo(id, {
+        signal,
+        onStatement: (e) => e.durationMs === undefined && onStatement(short(e.sql)),
+      }),
+    );
+    return;
+  }
+  if (ctx.lab.state.runningMigration) {
+    throw new LabError(
+      'A migration is already running; wait for it or cancel it ("Cancel Running Migration").',
+    );
+  }
+  const outcome = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Migration Lab: ${id}`, cancellable: true },
+    (progress, token) => {
+      const abort = abortOn(token);
+      return session.observe(id, kind, (options) =>
+        ctx.lab.migrateTo(id, {
+          ...options,
+          signal: abort.signal,
+          onStatement: (e) => e.durationMs === undefined && progress.report({ message: short(e.sql) }),
+        }),
+      );
+    },
   );
+  if (outcome.error) throw outcome.error;
+  void vscode.window.showInformationMessage(`${id}: ${outcome.recorded.verdict}`);
 }
 
 function rollbackTo(ctx: CommandContext, id: string | null) {
@@ -361,6 +398,130 @@ export const COMMANDS: Record<string, CommandSpec> = {
         'External PostgreSQL URL saved. Set migrationLab.postgres.provider to "external" to use it.',
       );
     },
+  },
+  'migrationLab.openLockMonitor': {
+    title: 'Opening the Lock Monitor',
+    needsDatabase: true,
+    run: async (ctx) => {
+      LockMonitorPanel.show(ctx.extension.extensionUri, ctx.lab, ctx.observation, ctx.logger);
+      await ctx.observation.ensure()?.startProbe();
+    },
+  },
+  'migrationLab.startProbe': {
+    title: 'Starting the probe',
+    needsDatabase: true,
+    run: async (ctx) => {
+      const url = await ctx.observation.ensure()?.startProbe();
+      if (url && !LockMonitorPanel.instance) {
+        void vscode.window.setStatusBarMessage(
+          `Migration Lab: probing ${url}/list_large/ and /insert_large/`,
+          5000,
+        );
+      }
+    },
+  },
+  'migrationLab.stopProbe': {
+    title: 'Stopping the probe',
+    run: async (ctx) => {
+      await ctx.observation.session?.stopProbe();
+    },
+  },
+  'migrationLab.openProbeTerminal': {
+    title: 'Opening the probe terminal',
+    needsDatabase: true,
+    run: async (ctx) => {
+      const url = await ctx.observation.ensure()!.startEndpoint();
+      // The demo's own loop: one read a second with a timestamp, so a stall is visible in plain text.
+      const loop = `while true; do printf '%s ' "$(date +%H:%M:%S)"; curl -s -m 60 -o /dev/null -w '%{http_code} in %{time_total}s\\n' ${url}/list_large/ || echo 'no answer'; sleep 1; done`;
+      const terminal = vscode.window.createTerminal({
+        name: 'Migration Lab: probe',
+        shellPath: '/bin/sh',
+        shellArgs: ['-c', `echo 'curl ${url}/list_large/ every second (Ctrl+C to stop)'; ${loop}`],
+        iconPath: new vscode.ThemeIcon('radio-tower'),
+      });
+      terminal.show();
+    },
+  },
+  'migrationLab.compareRuns': {
+    title: 'Comparing runs',
+    run: async (ctx) => {
+      const panel =
+        LockMonitorPanel.instance ??
+        LockMonitorPanel.show(ctx.extension.extensionUri, ctx.lab, ctx.observation, ctx.logger);
+      panel.reveal('comparison');
+      const kinds = new Set(ctx.observation.runs.filter((r) => r.outcome === 'succeeded').map((r) => r.kind));
+      if (kinds.has('locking') && kinds.has('concurrent')) {
+        await vscode.commands.executeCommand('setContext', 'migrationLab.comparisonOpened', true);
+      } else {
+        void vscode.window.showInformationMessage(
+          'Run both index migrations (locking and concurrent) to compare them.',
+        );
+      }
+    },
+  },
+  'migrationLab.exportRunReport': {
+    title: 'Exporting the run report',
+    run: async (ctx, formatArg, uriArg) => {
+      const runs = ctx.observation.runs;
+      if (runs.length === 0) {
+        void vscode.window.showInformationMessage('No runs to export yet.');
+        return;
+      }
+      const format =
+        formatArg === 'json' || formatArg === 'markdown'
+          ? formatArg
+          : (
+              await vscode.window.showQuickPick(
+                [
+                  {
+                    label: 'Markdown',
+                    description: 'readable report with the comparison',
+                    format: 'markdown' as const,
+                  },
+                  {
+                    label: 'JSON',
+                    description: '{ "runs": [...] }, documented in the README',
+                    format: 'json' as const,
+                  },
+                ],
+                { title: 'Export Run Report' },
+              )
+            )?.format;
+      if (!format) return;
+      const content =
+        format === 'json' ? `${JSON.stringify(toReportJson(runs), null, 2)}\n` : toMarkdown(runs);
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? ctx.extension.globalStorageUri;
+      const uri =
+        uriArg instanceof vscode.Uri
+          ? uriArg
+          : await vscode.window.showSaveDialog({
+              defaultUri: vscode.Uri.joinPath(
+                folder,
+                `migration-lab-runs.${format === 'json' ? 'json' : 'md'}`,
+              ),
+              filters: format === 'json' ? { JSON: ['json'] } : { Markdown: ['md'] },
+            });
+      if (!uri) return;
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(content, 'utf8'));
+      ctx.logger.info(`Exported ${runs.length} run(s) to ${uri.fsPath}.`);
+      await vscode.window.showTextDocument(uri, { preview: true });
+    },
+  },
+  'migrationLab.openRunReport': {
+    title: 'Opening the run report',
+    run: async (ctx, arg) => {
+      const run = (arg as RecordedRun | undefined) ?? ctx.observation.runs.at(-1);
+      if (!run) return;
+      const doc = await vscode.workspace.openTextDocument({
+        language: 'markdown',
+        content: toMarkdown([run]),
+      });
+      await vscode.window.showTextDocument(doc, { preview: true });
+    },
+  },
+  'migrationLab.clearRuns': {
+    title: 'Clearing runs',
+    run: async (ctx) => ctx.observation.clearRuns(),
   },
   'migrationLab.showLog': {
     title: 'Showing the log',

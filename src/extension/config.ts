@@ -18,6 +18,21 @@ export const config = {
   get seedLargeCount(): number {
     return vscode.workspace.getConfiguration(SECTION).get<number>('seed.largeCount', 5_000_000);
   },
+  get probePort(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('probe.port', 8001);
+  },
+  get probeRate(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('probe.requestsPerSecond', 10);
+  },
+  get probeTimeoutMs(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('probe.timeoutMs', 30_000);
+  },
+  get stalledThresholdMs(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('probe.stalledThresholdMs', 1_000);
+  },
+  get monitorIntervalMs(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('monitor.intervalMs', 200);
+  },
   labSettings(): LabSettings {
     return { provider: this.provider, port: this.port, schema: this.schema };
   },

@@ -1,51 +1,86 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { Lab, type LabState } from '../core/lab';
+import type { RecordedRun } from '../core/monitor/recorder';
 import { EXTERNAL_URL_SECRET, registerCommands, reportError, type CommandContext } from './commands';
 import { config } from './config';
+import { LOCK_MONITOR_VIEW_TYPE, LockMonitorPanel } from './lockMonitorPanel';
 import { createLogger } from './logging';
-import { DatabaseView, LabStatusBar, MigrationsView } from './views';
+import { Observation } from './observation';
+import { DatabaseView, LabStatusBar, MigrationsView, RunsView } from './views';
 
 let lab: Lab | undefined;
+let observation: Observation | undefined;
+
+function setContext(key: string, value: boolean): void {
+  void vscode.commands.executeCommand('setContext', `migrationLab.${key}`, value);
+}
 
 /** Context keys the walkthrough and menus use; set only from observed state. */
-function setContextKeys(s: LabState): void {
-  void vscode.commands.executeCommand('setContext', 'migrationLab.databaseRunning', s.database === 'running');
-  void vscode.commands.executeCommand(
-    'setContext',
-    'migrationLab.seeded',
-    s.database === 'running' && s.seeded,
+function labContextKeys(s: LabState): void {
+  setContext('databaseRunning', s.database === 'running');
+  setContext('seeded', s.database === 'running' && s.seeded);
+  setContext('migrationRunning', s.runningMigration !== undefined);
+}
+
+/** A run counts as observed only if it completed while both probes measured it. */
+export function observedRun(runs: readonly RecordedRun[], kind: RecordedRun['kind']): boolean {
+  return runs.some(
+    (r) => r.kind === kind && r.outcome === 'succeeded' && r.reads !== null && r.writes !== null,
   );
-  void vscode.commands.executeCommand(
-    'setContext',
-    'migrationLab.migrationRunning',
-    s.runningMigration !== undefined,
-  );
+}
+
+function runContextKeys(runs: readonly RecordedRun[]): void {
+  setContext('lockingRunObserved', observedRun(runs, 'locking'));
+  setContext('concurrentRunObserved', observedRun(runs, 'concurrent'));
 }
 
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Migration Lab', { log: true });
   const logger = createLogger(channel);
   try {
-    lab = new Lab({
+    const theLab = new Lab({
       storageDir: context.globalStorageUri.fsPath,
       composeFile: join(context.extensionPath, 'docker-compose.yml'),
       migrationsDir: join(context.extensionPath, 'migrations'),
       logger,
       getExternalUrl: async () => context.secrets.get(EXTERNAL_URL_SECRET),
     });
-    const ctx: CommandContext = { lab, logger, channel, extension: context };
-    lab.on('state', setContextKeys);
-    setContextKeys(lab.state);
+    lab = theLab;
+    const theObservation = new Observation(theLab, logger);
+    observation = theObservation;
+    const ctx: CommandContext = {
+      lab: theLab,
+      logger,
+      channel,
+      extension: context,
+      observation: theObservation,
+    };
+    theLab.on('state', labContextKeys);
+    labContextKeys(theLab.state);
+    runContextKeys([]);
     context.subscriptions.push(
       channel,
+      theObservation,
       ...registerCommands(ctx),
-      vscode.window.registerTreeDataProvider('migrationLab.database', new DatabaseView(lab)),
-      vscode.window.registerTreeDataProvider('migrationLab.migrations', new MigrationsView(lab)),
-      new LabStatusBar(lab),
+      vscode.window.registerTreeDataProvider('migrationLab.database', new DatabaseView(theLab)),
+      vscode.window.registerTreeDataProvider('migrationLab.migrations', new MigrationsView(theLab)),
+      vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
+      new LabStatusBar(theLab),
+      theObservation.onDidChangeRuns(runContextKeys),
+      theObservation.onDidChangeSession((s) => {
+        setContext('probeRunning', s?.probeRunning ?? false);
+        s?.on('probe', (p) => setContext('probeRunning', p.running));
+      }),
+      vscode.window.registerWebviewPanelSerializer(LOCK_MONITOR_VIEW_TYPE, {
+        async deserializeWebviewPanel(panel) {
+          LockMonitorPanel.revive(panel, context.extensionUri, theLab, theObservation, logger);
+        },
+      }),
+      { dispose: () => LockMonitorPanel.instance?.dispose() },
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (
-          lab?.state.database === 'running' &&
+          theLab.state.database === 'running' &&
           config.restartSettings.some((s) => e.affectsConfiguration(s))
         ) {
           void vscode.window.showInformationMessage(
@@ -58,13 +93,19 @@ export function activate(context: vscode.ExtensionContext): void {
       `Migration Lab activated (VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
   } catch (e) {
-    reportError({ lab: lab!, logger, channel, extension: context }, 'Activating Migration Lab', e);
+    reportError(
+      { lab: lab!, logger, channel, extension: context, observation: observation! },
+      'Activating Migration Lab',
+      e,
+    );
     throw e;
   }
 }
 
-/** Stops what the lab started (the embedded server), so no process outlives the editor. */
+/** Stops what the lab started (probe server, monitor, the embedded server), so no process outlives the editor. */
 export async function deactivate(): Promise<void> {
+  await observation?.shutdown();
   await lab?.stop();
+  observation = undefined;
   lab = undefined;
 }

@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import type { Lab, LabState } from '../core/lab';
 import type { MigrationStatus } from '../core/migrations/runner';
+import type { RecordedRun } from '../core/monitor/recorder';
+import type { Observation } from './observation';
 
 type DatabaseItem = { label: string; description?: string; icon: string; tooltip?: string };
 
@@ -120,5 +122,33 @@ export class LabStatusBar implements vscode.Disposable {
 
   dispose(): void {
     this.item.dispose();
+  }
+}
+
+/** The "Runs" section: every recorded migration run, newest first; a click opens its report. */
+export class RunsView implements vscode.TreeDataProvider<RecordedRun> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(private readonly observation: Observation) {
+    observation.onDidChangeRuns(() => this.changed.fire());
+  }
+
+  getTreeItem(run: RecordedRun): vscode.TreeItem {
+    const t = new vscode.TreeItem(run.migration);
+    t.contextValue = 'run';
+    t.description = `${run.kind} · ${run.outcome} · ${(run.durationMs / 1000).toFixed(1)} s · ${new Date(run.startedAt).toLocaleTimeString()}`;
+    t.tooltip = run.verdict;
+    t.iconPath = new vscode.ThemeIcon(run.outcome === 'succeeded' ? 'pulse' : 'error');
+    t.command = { command: 'migrationLab.openRunReport', title: 'Open Run Report', arguments: [run] };
+    return t;
+  }
+
+  getChildren(): RecordedRun[] {
+    return [...this.observation.runs].reverse();
+  }
+
+  dispose(): void {
+    this.changed.dispose();
   }
 }

@@ -1,0 +1,223 @@
+import { EventEmitter } from 'node:events';
+import type { ConnectionTarget } from './db';
+import { describeError } from './errors';
+import type { Logger } from './log';
+import type { RunOptions, RunResult } from './migrations/runner';
+import { LockMonitor, labRelations, type LockSnapshot, type MonitorStatus } from './monitor/lockMonitor';
+import { RunRecorder, type RecordedRun, type RunKind } from './monitor/recorder';
+import { LatencySampler, type ProbeSnapshot } from './probe/sampler';
+import { ProbeServer } from './probe/server';
+
+export interface MonitorSessionOptions {
+  target: ConnectionTarget;
+  schema: string;
+  logger: Logger;
+  probePort: number;
+  /** Reads and writes per second, each. */
+  probeRate?: number;
+  probeTimeoutMs?: number;
+  stalledThresholdMs?: number;
+  monitorIntervalMs?: number;
+  /** How often the latency snapshot is pushed to listeners while the probe runs. */
+  latencyIntervalMs?: number;
+}
+
+/** A migration in progress, for the panel's "live" marker. */
+export interface LiveRun {
+  migration: string;
+  kind: RunKind;
+  startedAt: number;
+  pid?: number;
+}
+
+export interface SessionEvents {
+  locks: [LockSnapshot];
+  monitorStatus: [MonitorStatus];
+  latency: [ProbeSnapshot];
+  probe: [{ running: boolean; url?: string }];
+  live: [LiveRun | undefined];
+  runs: [RecordedRun[]];
+}
+
+/** How long to wait after a run for the requests it blocked to finish, so their real latency counts. */
+const SETTLE_MS = 5_000;
+
+/**
+ * Everything the Lock Monitor panel shows, without VS Code: the probe endpoint and its latency sampler,
+ * the lock monitor, and the recorder that turns each observed migration run into numbers and a verdict.
+ */
+export class MonitorSession extends EventEmitter<SessionEvents> {
+  private readonly monitor: LockMonitor;
+  private server: ProbeServer | undefined;
+  private sampler: LatencySampler | undefined;
+  private latencyTimer: NodeJS.Timeout | undefined;
+  private live: LiveRun | undefined;
+  private recorder: RunRecorder | undefined;
+  readonly runs: RecordedRun[] = [];
+
+  constructor(private readonly options: MonitorSessionOptions) {
+    super();
+    this.monitor = new LockMonitor({
+      target: options.target,
+      relations: labRelations(options.schema),
+      intervalMs: options.monitorIntervalMs,
+      logger: options.logger,
+    });
+    this.monitor.onSnapshot((s) => {
+      this.recorder?.observe(s);
+      this.emit('locks', s);
+    });
+    this.monitor.onStatus((s) => this.emit('monitorStatus', s));
+  }
+
+  get latestLocks(): LockSnapshot | undefined {
+    return this.monitor.latest;
+  }
+
+  get monitorStatus(): MonitorStatus {
+    return this.monitor.status;
+  }
+
+  get probeRunning(): boolean {
+    return this.sampler?.running ?? false;
+  }
+
+  get probeUrl(): string | undefined {
+    return this.server?.url;
+  }
+
+  get liveRun(): LiveRun | undefined {
+    return this.live;
+  }
+
+  latencySnapshot(): ProbeSnapshot | undefined {
+    return this.sampler?.snapshot();
+  }
+
+  startMonitor(): void {
+    this.monitor.start();
+  }
+
+  /** Starts the probe endpoint alone (the probe terminal's curl loop needs nothing more). */
+  async startEndpoint(): Promise<string> {
+    const { target, schema, logger, probePort } = this.options;
+    if (!this.server?.running) {
+      const server = new ProbeServer({ target, schema, port: probePort, logger });
+      await server.start();
+      this.server = server;
+    }
+    return this.server.url!;
+  }
+
+  /** Starts the probe endpoint (if needed) and the read + write sampler against it. */
+  async startProbe(): Promise<string> {
+    const { logger } = this.options;
+    const url = await this.startEndpoint();
+    if (!this.sampler?.running) {
+      this.sampler = new LatencySampler({
+        baseUrl: url,
+        readsPerSecond: this.options.probeRate,
+        writesPerSecond: this.options.probeRate,
+        timeoutMs: this.options.probeTimeoutMs,
+        stalledThresholdMs: this.options.stalledThresholdMs,
+        logger,
+      });
+      this.sampler.start();
+      const every = this.options.latencyIntervalMs ?? 250;
+      this.latencyTimer = setInterval(() => {
+        const snapshot = this.sampler?.snapshot();
+        if (snapshot) this.emit('latency', snapshot);
+      }, every);
+      logger.info(`Probe started: reads and writes against ${url} (${this.options.probeRate ?? 10}/s each).`);
+    }
+    this.emit('probe', { running: true, url });
+    return url;
+  }
+
+  /** Stops the sampler; the endpoint stays up (the probe terminal may still use it) unless `endpoint` is set. */
+  async stopProbe(endpoint = false): Promise<void> {
+    this.sampler?.stop();
+    clearInterval(this.latencyTimer);
+    this.latencyTimer = undefined;
+    if (endpoint) {
+      await this.server?.stop();
+      this.server = undefined;
+    }
+    this.emit('probe', { running: false, url: this.server?.url });
+  }
+
+  /**
+   * Runs one migration while recording it: the locks its pid held, who waited on it, the probe's
+   * latency inside its window and the progress phases. The recorded run (also on failure) is kept.
+   */
+  async observe(
+    migrationId: string,
+    kind: RunKind,
+    run: (options: RunOptions) => Promise<RunResult>,
+    options: RunOptions = {},
+  ): Promise<{ result?: RunResult; recorded: RecordedRun; error?: unknown }> {
+    if (this.recorder) throw new Error('A migration run is already being recorded.');
+    const recorder = new RunRecorder();
+    const startedAt = Date.now();
+    recorder.begin({ migrationId, kind, startedAt });
+    this.recorder = recorder;
+    this.live = { migration: migrationId, kind, startedAt };
+    this.emit('live', this.live);
+    this.monitor.start();
+    let result: RunResult | undefined;
+    let error: unknown;
+    try {
+      result = await run({
+        ...options,
+        onStart: (pid) => {
+          recorder.setPid(pid);
+          this.live = { ...this.live!, pid };
+          this.emit('live', this.live);
+          options.onStart?.(pid);
+        },
+      });
+    } catch (e) {
+      error = e;
+    }
+    const endedAt = Date.now();
+    const probed = this.sampler?.running ?? false;
+    if (probed) await this.settle(startedAt, endedAt);
+    this.recorder = undefined;
+    this.live = undefined;
+    const recorded = recorder.end({
+      result,
+      error,
+      endedAt,
+      probeStats: probed ? this.sampler!.statsBetween(startedAt, endedAt) : undefined,
+    });
+    this.runs.push(recorded);
+    this.emit('live', undefined);
+    this.emit('runs', this.runs);
+    this.options.logger.info(`Run ${migrationId}: ${recorded.verdict}`);
+    return { result, recorded, error };
+  }
+
+  /** Waits (bounded) until the requests that started inside the window have completed. */
+  private async settle(from: number, to: number): Promise<void> {
+    const deadline = Date.now() + SETTLE_MS;
+    while (
+      Date.now() < deadline &&
+      this.sampler?.samplesBetween(from, to).some((s) => s.endedAt === undefined)
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  clearRuns(): void {
+    this.runs.length = 0;
+    this.emit('runs', this.runs);
+  }
+
+  async dispose(): Promise<void> {
+    await this.stopProbe(true).catch((e: unknown) =>
+      this.options.logger.warn(`Stopping the probe: ${describeError(e)}`),
+    );
+    await this.monitor.stop();
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { Lab, LabState } from '../core/lab';
+import type { Logger } from '../core/log';
+import type { MonitorSession } from '../core/monitorSession';
+import { comparisonConclusion } from '../core/monitor/report';
+import {
+  PANEL_ACTIONS,
+  isFromWebview,
+  type LabSummary,
+  type PanelState,
+  type ToWebview,
+} from '../webview/protocol';
+import type { Observation } from './observation';
+
+export const LOCK_MONITOR_VIEW_TYPE = 'migrationLab.lockMonitor';
+
+export function labSummary(s: LabState): LabSummary {
+  return {
+    database: s.database,
+    serverVersion: s.serverVersion,
+    seeded: s.seeded,
+    largeRows: s.largeRows,
+    applied: s.migrations.filter((m) => m.applied).map((m) => m.id),
+    running: s.runningMigration,
+  };
+}
+
+/** The Lock Monitor webview panel: one at a time, restored after a window reload by the serializer. */
+export class LockMonitorPanel implements vscode.Disposable {
+  private static current: LockMonitorPanel | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private sessionListeners: (() => void)[] = [];
+
+  static get instance(): LockMonitorPanel | undefined {
+    return LockMonitorPanel.current;
+  }
+
+  /** Opens (or reveals) the panel. */
+  static show(
+    extensionUri: vscode.Uri,
+    lab: Lab,
+    observation: Observation,
+    logger: Logger,
+  ): LockMonitorPanel {
+    if (LockMonitorPanel.current) {
+      LockMonitorPanel.current.panel.reveal();
+      return LockMonitorPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      LOCK_MONITOR_VIEW_TYPE,
+      'Lock Monitor',
+      vscode.ViewColumn.Active,
+      LockMonitorPanel.options(extensionUri),
+    );
+    return new LockMonitorPanel(panel, extensionUri, lab, observation, logger);
+  }
+
+  static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
+    };
+  }
+
+  /** Re-attaches a panel VS Code restored after a reload. */
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    lab: Lab,
+    observation: Observation,
+    logger: Logger,
+  ): LockMonitorPanel {
+    panel.webview.options = LockMonitorPanel.options(extensionUri);
+    return new LockMonitorPanel(panel, extensionUri, lab, observation, logger);
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private readonly lab: Lab,
+    private readonly observation: Observation,
+    private readonly logger: Logger,
+  ) {
+    LockMonitorPanel.current = this;
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'activity-bar.svg');
+    panel.webview.html = this.html();
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
+      observation.onDidChangeSession((s) => this.attach(s)),
+      observation.onDidChangeRuns(() =>
+        this.patch({ runs: [...this.observation.runs], comparison: this.comparison() }),
+      ),
+    );
+    const onLab = (s: LabState) => this.patch({ lab: labSummary(s) });
+    lab.on('state', onLab);
+    this.disposables.push({ dispose: () => lab.off('state', onLab) });
+    this.attach(observation.session);
+  }
+
+  private comparison(): string | null {
+    return comparisonConclusion(this.observation.runs) ?? null;
+  }
+
+  private attach(session: MonitorSession | undefined): void {
+    this.sessionListeners.forEach((off) => off());
+    this.sessionListeners = [];
+    if (session) {
+      const on = <E extends 'locks' | 'latency' | 'probe' | 'live' | 'monitorStatus'>(
+        event: E,
+        fn: (...args: never[]) => void,
+      ) => {
+        session.on(event, fn as never);
+        this.sessionListeners.push(() => session.off(event, fn as never));
+      };
+      on('locks', (locks) => this.post({ type: 'locks', locks }));
+      on('latency', (latency) => this.post({ type: 'latency', latency }));
+      on('probe', (probe) => this.patch({ probe }));
+      on('live', (live) => this.patch({ live: live ?? null }));
+      on('monitorStatus', (monitor) => this.patch({ monitor }));
+    }
+    this.post({ type: 'state', state: this.fullState() });
+  }
+
+  private fullState(): PanelState {
+    const session = this.observation.session;
+    return {
+      lab: labSummary(this.lab.state),
+      probe: { running: session?.probeRunning ?? false, url: session?.probeUrl },
+      monitor: session?.monitorStatus ?? null,
+      locks: session?.latestLocks ?? null,
+      latency: session?.latencySnapshot() ?? null,
+      live: session?.liveRun ?? null,
+      runs: [...this.observation.runs],
+      comparison: this.comparison(),
+    };
+  }
+
+  private receive(message: unknown): void {
+    if (!isFromWebview(message)) {
+      this.logger.warn(`Lock Monitor: ignored an unknown message ${JSON.stringify(message).slice(0, 100)}`);
+      return;
+    }
+    if (message.type === 'ready') {
+      this.post({ type: 'state', state: this.fullState() });
+      return;
+    }
+    void vscode.commands.executeCommand(PANEL_ACTIONS[message.action]);
+  }
+
+  private patch(patch: Extract<ToWebview, { type: 'patch' }>['patch']): void {
+    this.post({ type: 'patch', patch });
+  }
+
+  post(message: ToWebview): void {
+    // A hidden webview drops messages; it asks for the full state again (`ready`) when shown.
+    if (this.panel.visible) void this.panel.webview.postMessage(message);
+  }
+
+  reveal(section: 'comparison' | 'locks' | 'runs'): void {
+    this.panel.reveal();
+    this.post({ type: 'reveal', section });
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = randomBytes(16).toString('base64');
+    const asset = (name: string) =>
+      webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', name));
+    const csp = [
+      "default-src 'none'",
+      `img-src ${webview.cspSource} data:`,
+      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+      `font-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    const button = (action: string, label: string, secondary = false) =>
+      `<button type="button" data-action="${action}"${secondary ? ' class="secondary"' : ''} disabled>${label}</button>`;
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${asset('panel.css')}">
+<title>Lock Monitor</title>
+</head>
+<body>
+<header>
+  <h1>Lock Monitor</h1>
+  <div id="status" aria-live="polite"></div>
+  <div id="live" role="status" hidden></div>
+  <div class="actions" role="toolbar" aria-label="Migration actions">
+    ${button('runLocking', 'Run Locking Index Migration')}
+    ${button('rollback', 'Roll Back', true)}
+    ${button('runConcurrent', 'Run Concurrent Index Migration')}
+    ${button('cancel', 'Cancel', true)}
+    ${button('startProbe', 'Start Probe', true)}
+    ${button('stopProbe', 'Stop Probe', true)}
+    ${button('openTerminal', 'Open Probe Terminal', true)}
+    ${button('exportReport', 'Export Run Report', true)}
+  </div>
+</header>
+<section id="latency-section" aria-labelledby="latency-h">
+  <h2 id="latency-h">Latency of /list_large/ (reads) and /insert_large/ (writes), last 60 s</h2>
+  <div id="chart"></div>
+  <div id="latency-stats"></div>
+</section>
+<div class="grid">
+  <section id="progress-section" aria-labelledby="progress-h"><h2 id="progress-h">Index build</h2><div id="progress"></div></section>
+  <section id="chains-section" aria-labelledby="chains-h"><h2 id="chains-h">Who waits for whom</h2><div id="chains"></div></section>
+</div>
+<section id="locks-section" aria-labelledby="locks-h"><h2 id="locks-h">Locks on the lab tables (pg_locks)</h2><div id="locks"></div></section>
+<section id="runs-section" aria-labelledby="runs-h"><h2 id="runs-h">Runs</h2><div id="runs"></div></section>
+<section id="comparison-section" aria-labelledby="comparison-h"><h2 id="comparison-h">Comparison</h2><div id="comparison"></div></section>
+<script nonce="${nonce}" src="${asset('panel.js')}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    if (LockMonitorPanel.current === this) LockMonitorPanel.current = undefined;
+    this.sessionListeners.forEach((off) => off());
+    this.disposables.forEach((d) => d.dispose());
+    this.panel.dispose();
+  }
+}

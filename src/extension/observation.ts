@@ -1,0 +1,87 @@
+import * as vscode from 'vscode';
+import type { Lab } from '../core/lab';
+import type { Logger } from '../core/log';
+import { MonitorSession } from '../core/monitorSession';
+import type { RecordedRun } from '../core/monitor/recorder';
+import { config } from './config';
+
+/**
+ * Owns the MonitorSession (probe endpoint, sampler, lock monitor, recorded runs) for the running
+ * database: made on first use, disposed when PostgreSQL stops. Runs survive a restart of the session.
+ */
+export class Observation implements vscode.Disposable {
+  private current: MonitorSession | undefined;
+  private readonly runsChanged = new vscode.EventEmitter<readonly RecordedRun[]>();
+  private readonly sessionChanged = new vscode.EventEmitter<MonitorSession | undefined>();
+  readonly onDidChangeRuns = this.runsChanged.event;
+  /** A new session was made (or the old one went away): listeners re-subscribe. */
+  readonly onDidChangeSession = this.sessionChanged.event;
+  private kept: RecordedRun[] = [];
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly logger: Logger,
+  ) {
+    lab.on('state', (s) => {
+      if (s.database !== 'running' && this.current) void this.close();
+    });
+  }
+
+  get session(): MonitorSession | undefined {
+    return this.current;
+  }
+
+  get runs(): readonly RecordedRun[] {
+    return this.current?.runs ?? this.kept;
+  }
+
+  /** The session for the running database (made now if needed); undefined when PostgreSQL is not running. */
+  ensure(): MonitorSession | undefined {
+    if (this.current) return this.current;
+    const target = this.lab.connection;
+    if (!target || this.lab.state.database !== 'running') return undefined;
+    const session = new MonitorSession({
+      target,
+      schema: config.schema,
+      logger: this.logger,
+      probePort: config.probePort,
+      probeRate: config.probeRate,
+      probeTimeoutMs: config.probeTimeoutMs,
+      stalledThresholdMs: config.stalledThresholdMs,
+      monitorIntervalMs: config.monitorIntervalMs,
+    });
+    session.runs.push(...this.kept);
+    session.on('runs', (runs) => {
+      this.kept = [...runs];
+      this.runsChanged.fire(runs);
+    });
+    session.startMonitor();
+    this.current = session;
+    this.sessionChanged.fire(session);
+    return session;
+  }
+
+  clearRuns(): void {
+    this.kept = [];
+    if (this.current) this.current.clearRuns();
+    else this.runsChanged.fire([]);
+  }
+
+  private async close(): Promise<void> {
+    const session = this.current;
+    this.current = undefined;
+    this.sessionChanged.fire(undefined);
+    await session?.dispose();
+  }
+
+  dispose(): void {
+    void this.close();
+    this.runsChanged.dispose();
+    this.sessionChanged.dispose();
+  }
+
+  /** For deactivate(): waits until the probe server, sampler and monitor have stopped. */
+  async shutdown(): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The one message protocol between the Lock Monitor panel (webview) and the extension host.
+ * Both sides import this file; `type` fields are string literals so messages read well in logs.
+ */
+import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
+import type { RecordedRun } from '../core/monitor/recorder';
+import type { ProbeSnapshot } from '../core/probe/sampler';
+
+/** What the lab looks like, for the panel's header and buttons. */
+export interface LabSummary {
+  database: 'stopped' | 'starting' | 'running' | 'stopping';
+  serverVersion?: string;
+  seeded: boolean;
+  largeRows?: number;
+  /** Applied migration ids. */
+  applied: string[];
+  /** A migration (or rollback) in progress. */
+  running?: { id: string; pid?: number };
+}
+
+export interface LiveRunInfo {
+  migration: string;
+  kind: 'locking' | 'concurrent' | 'other';
+  startedAt: number;
+  pid?: number;
+}
+
+/** Everything the panel draws; sent whole after `ready`, then kept current with deltas. */
+export interface PanelState {
+  lab: LabSummary;
+  probe: { running: boolean; url?: string };
+  monitor: MonitorStatus | null;
+  locks: LockSnapshot | null;
+  latency: ProbeSnapshot | null;
+  live: LiveRunInfo | null;
+  runs: RecordedRun[];
+  /** One line comparing the newest locking and concurrent runs, computed from their numbers. */
+  comparison: string | null;
+}
+
+// ---- host → webview ----
+
+/** The full state, answering `ready`. */
+export interface StateMessage {
+  type: 'state';
+  state: PanelState;
+}
+/** A newer lock snapshot. */
+export interface LocksMessage {
+  type: 'locks';
+  locks: LockSnapshot;
+}
+/** A newer latency snapshot. */
+export interface LatencyMessage {
+  type: 'latency';
+  latency: ProbeSnapshot;
+}
+/** Any other part of the state changed. */
+export interface PatchMessage {
+  type: 'patch';
+  patch: Partial<Omit<PanelState, 'locks' | 'latency'>>;
+}
+/** Scroll to and highlight a section (e.g. the comparison, for "Compare Runs"). */
+export interface RevealMessage {
+  type: 'reveal';
+  section: 'comparison' | 'locks' | 'runs';
+}
+
+export type ToWebview = StateMessage | LocksMessage | LatencyMessage | PatchMessage | RevealMessage;
+
+// ---- webview → host ----
+
+/** The panel's script is loaded; send the full state. */
+export interface ReadyMessage {
+  type: 'ready';
+}
+
+/** The panel's buttons, each running the command of the same name. */
+export const PANEL_ACTIONS = {
+  runLocking: 'migrationLab.runLockingIndexMigration',
+  rollback: 'migrationLab.rollbackIndexMigration',
+  runConcurrent: 'migrationLab.runConcurrentIndexMigration',
+  cancel: 'migrationLab.cancelMigration',
+  startProbe: 'migrationLab.startProbe',
+  stopProbe: 'migrationLab.stopProbe',
+  exportReport: 'migrationLab.exportRunReport',
+  openTerminal: 'migrationLab.openProbeTerminal',
+} as const;
+export type PanelAction = keyof typeof PANEL_ACTIONS;
+
+/** A button was pressed. */
+export interface ActionMessage {
+  type: 'action';
+  action: PanelAction;
+}
+
+export type FromWebview = ReadyMessage | ActionMessage;
+
+export function isFromWebview(value: unknown): value is FromWebview {
+  if (!value || typeof value !== 'object') return false;
+  const m = value as { type?: unknown; action?: unknown };
+  if (m.type === 'ready') return true;
+  return m.type === 'action' && typeof m.action === 'string' && m.action in PANEL_ACTIONS;
+}
