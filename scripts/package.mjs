@@ -30,16 +30,7 @@ execFileSync(process.execPath, ['scripts/build.mjs', '--production'], { stdio: '
 const vsce = join('node_modules', '@vscode', 'vsce', 'vsce');
 execFileSync(
   process.execPath,
-  [
-    vsce,
-    'package',
-    '--target',
-    target,
-    '--no-dependencies',
-    '--allow-missing-repository',
-    '--out',
-    out,
-  ],
+  [vsce, 'package', '--target', target, '--no-dependencies', '--allow-missing-repository', '--out', out],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
 const bytes = statSync(out).size;
