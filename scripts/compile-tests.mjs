@@ -22,7 +22,8 @@ function tsFiles(dir) {
 
 // No clean step: CI builds from a clean clone, and helpers may compile side by side.
 await esbuild.build({
-  entryPoints: [...tsFiles('src/core'), ...tsFiles('test'), ...tsFiles('bench')],
+  // The webview's protocol module is plain TypeScript with no DOM, so its guard is unit-tested too.
+  entryPoints: [...tsFiles('src/core'), 'src/webview/protocol.ts', ...tsFiles('test'), ...tsFiles('bench')],
   outdir: 'out',
   outbase: '.',
   format: 'cjs',

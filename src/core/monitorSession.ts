@@ -6,6 +6,7 @@ import type { RunOptions, RunResult } from './migrations/runner';
 import { LockMonitor, labRelations, type LockSnapshot, type MonitorStatus } from './monitor/lockMonitor';
 import { RunRecorder, type RecordedRun, type RunKind } from './monitor/recorder';
 import { LatencySampler, type ProbeSnapshot } from './probe/sampler';
+import type { ProbeSample } from './probe/stats';
 import { ProbeServer } from './probe/server';
 
 export interface MonitorSessionOptions {
@@ -88,6 +89,11 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
 
   get liveRun(): LiveRun | undefined {
     return this.live;
+  }
+
+  /** Probe requests that started in [from, to] (empty when the probe never ran). */
+  probeSamples(from: number, to: number): ProbeSample[] {
+    return this.sampler?.samplesBetween(from, to) ?? [];
   }
 
   latencySnapshot(): ProbeSnapshot | undefined {

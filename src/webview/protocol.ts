@@ -100,5 +100,5 @@ export function isFromWebview(value: unknown): value is FromWebview {
   if (!value || typeof value !== 'object') return false;
   const m = value as { type?: unknown; action?: unknown };
   if (m.type === 'ready') return true;
-  return m.type === 'action' && typeof m.action === 'string' && m.action in PANEL_ACTIONS;
+  return m.type === 'action' && typeof m.action === 'string' && Object.hasOwn(PANEL_ACTIONS, m.action);
 }
