@@ -17,6 +17,8 @@ import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { RecordedRun, RunKind } from '../core/monitor/recorder';
 
 export const EXTERNAL_URL_SECRET = 'migrationLab.postgres.externalUrl';
+/** publisher.name from package.json, as walkthrough ids are qualified with it. */
+export const WALKTHROUGH_EXTENSION_ID = 'migration-lab.migration-lab';
 
 /** What every command may use; built once in activate(). */
 export interface CommandContext {
@@ -405,6 +407,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (ctx) => {
       LockMonitorPanel.show(ctx.extension.extensionUri, ctx.lab, ctx.observation, ctx.logger);
       await ctx.observation.ensure()?.startProbe();
+      // The walkthrough step ticks only once the panel is open and the probes really run.
+      if (ctx.observation.session?.probeRunning) {
+        await vscode.commands.executeCommand('setContext', 'migrationLab.lockMonitorOpen', true);
+      }
     },
   },
   'migrationLab.startProbe': {
@@ -522,6 +528,16 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.clearRuns': {
     title: 'Clearing runs',
     run: async (ctx) => ctx.observation.clearRuns(),
+  },
+  'migrationLab.openWalkthrough': {
+    title: 'Opening the walkthrough',
+    run: async () => {
+      await vscode.commands.executeCommand(
+        'workbench.action.openWalkthrough',
+        `${WALKTHROUGH_EXTENSION_ID}#migrationLab.gettingStarted`,
+        false,
+      );
+    },
   },
   'migrationLab.showLog': {
     title: 'Showing the log',

@@ -35,6 +35,22 @@ function runContextKeys(runs: readonly RecordedRun[]): void {
   setContext('concurrentRunObserved', observedRun(runs, 'concurrent'));
 }
 
+/** "Rolled back" means: a locking run was observed, and now neither 0002 is applied. */
+function rollbackContextKey(s: LabState, runs: readonly RecordedRun[]): void {
+  const indexApplied = s.migrations.some((m) => m.applied && m.id.startsWith('0002_'));
+  if (s.database === 'running' && observedRun(runs, 'locking') && !indexApplied && s.migrations.length > 0) {
+    setContext('indexRolledBack', true);
+  }
+}
+
+/** The walkthrough opens by itself once, on the first activation after install. */
+async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<void> {
+  const key = 'migrationLab.walkthroughShown';
+  if (context.globalState.get<boolean>(key)) return;
+  await context.globalState.update(key, true);
+  await vscode.commands.executeCommand('migrationLab.openWalkthrough');
+}
+
 export function activate(context: vscode.ExtensionContext): void {
   const channel = vscode.window.createOutputChannel('Migration Lab', { log: true });
   const logger = createLogger(channel);
@@ -57,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): void {
       observation: theObservation,
     };
     theLab.on('state', labContextKeys);
+    theLab.on('state', (s) => rollbackContextKey(s, theObservation.runs));
     labContextKeys(theLab.state);
     runContextKeys([]);
     context.subscriptions.push(
@@ -89,6 +106,7 @@ export function activate(context: vscode.ExtensionContext): void {
         }
       }),
     );
+    void openWalkthroughOnce(context);
     logger.info(
       `Migration Lab activated (VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
