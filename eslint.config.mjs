@@ -6,7 +6,7 @@ const noVscode = {
   'no-restricted-imports': [
     'error',
     {
-      paths: [{ name: 'vscode', message: 'src/core and src/webview must not depend on VS Code.' }],
+      paths: [{ name: 'vscode', message: 'src/core, src/cli and src/webview must not depend on VS Code.' }],
     },
   ],
 };
@@ -34,7 +34,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
-  { files: ['src/core/**/*.ts', 'src/webview/**/*.ts'], rules: noVscode },
+  { files: ['src/core/**/*.ts', 'src/cli/**/*.ts', 'src/webview/**/*.ts'], rules: noVscode },
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: {

@@ -1,4 +1,5 @@
-// Bundles the extension host code (Node, CommonJS) and the Lock Monitor webview (browser, IIFE) with esbuild.
+// Bundles the extension host code (Node, CommonJS), the Lock Monitor webview (browser, IIFE) and the
+// headless demo CLI (`npm run demo`, Node, CommonJS) with esbuild.
 // --production minifies and drops source maps; --watch rebuilds on change.
 import * as esbuild from 'esbuild';
 
@@ -32,8 +33,21 @@ const webview = {
   logLevel: 'info',
 };
 
+/** @type {esbuild.BuildOptions} */
+const demo = {
+  entryPoints: ['src/cli/demo.ts'],
+  bundle: true,
+  outfile: 'dist/demo.js',
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: production,
+  sourcemap: !production,
+  logLevel: 'info',
+};
+
 if (watch) {
-  for (const options of [extension, webview]) await (await esbuild.context(options)).watch();
+  for (const options of [extension, webview, demo]) await (await esbuild.context(options)).watch();
 } else {
-  await Promise.all([esbuild.build(extension), esbuild.build(webview)]);
+  await Promise.all([esbuild.build(extension), esbuild.build(webview), esbuild.build(demo)]);
 }

@@ -1,4 +1,4 @@
-// Transpiles src/core, test/ and bench/ to out/ (one file per source, no bundling) so that
+// Transpiles src/core, src/cli, test/ and bench/ to out/ (one file per source, no bundling) so that
 // `node --test` runs plain JavaScript. Type checking is `npm run typecheck`, not this.
 import * as esbuild from 'esbuild';
 import { readdirSync, statSync } from 'node:fs';
@@ -23,7 +23,13 @@ function tsFiles(dir) {
 // No clean step: CI builds from a clean clone, and helpers may compile side by side.
 await esbuild.build({
   // The webview's protocol module is plain TypeScript with no DOM, so its guard is unit-tested too.
-  entryPoints: [...tsFiles('src/core'), 'src/webview/protocol.ts', ...tsFiles('test'), ...tsFiles('bench')],
+  entryPoints: [
+    ...tsFiles('src/core'),
+    ...tsFiles('src/cli'),
+    'src/webview/protocol.ts',
+    ...tsFiles('test'),
+    ...tsFiles('bench'),
+  ],
   outdir: 'out',
   outbase: '.',
   format: 'cjs',

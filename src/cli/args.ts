@@ -1,0 +1,126 @@
+import { MAX_LARGE_COUNT, validateRowCount } from '../core/seeder';
+
+/** What `npm run demo` was asked to do. */
+export interface DemoOptions {
+  /** Rows in large_email. */
+  rows: number;
+  /** Port of the embedded PostgreSQL on 127.0.0.1. */
+  port: number;
+  /** Port of the probe endpoint on 127.0.0.1. */
+  probePort: number;
+  /** stdout carries only the JSON report. */
+  json: boolean;
+  /** Mirror the whole log to stderr. */
+  verbose: boolean;
+}
+
+export type ParsedArgs = { command: 'help' } | { command: 'run'; options: DemoOptions };
+
+export const DEFAULTS: DemoOptions = {
+  rows: 5_000_000,
+  port: 5433,
+  probePort: 8001,
+  json: false,
+  verbose: false,
+};
+
+export const USAGE =
+  'Usage: npm run demo -- [--rows N] [--port N] [--probe-port N] [--json] [--verbose] [--help]';
+
+export const HELP = `${USAGE}
+
+Runs the Migration Lab journey headless: starts an embedded PostgreSQL, seeds large_email, starts the
+lock monitor and the read + write probes (10/s each), runs the plain CREATE INDEX migration
+(0002_add_email_index) while recording, rolls it back, runs the CONCURRENTLY one
+(0002_add_email_index_concurrently), rolls that back too, prints the comparison and stops everything.
+
+Options:
+  --rows N          rows in large_email (default 5,000,000; 2m, 500k, 1_000_000 also work).
+                    Seeding resumes, so a second run with the same N is quick.
+  --port N          port of the embedded PostgreSQL on 127.0.0.1 (default 5433)
+  --probe-port N    port of the probe endpoint on 127.0.0.1 (default 8001)
+  --json            print only the JSON run report ({ "runs": [...] }) on stdout
+  --verbose         mirror the full log to stderr
+  -h, --help        show this help
+
+The cluster lives in $XDG_CACHE_HOME/migration-lab/demo (default ~/.cache/migration-lab/demo).
+Progress goes to stderr. With --json through npm, use \`npm run --silent demo -- --json\`
+(or \`node dist/demo.js --json\`) so that npm's own banner stays off stdout.
+Exit codes: 0 both runs succeeded, 1 failure, 2 bad arguments, 130 interrupted (Ctrl-C).`;
+
+/** A bad command line: exit code 2 with the usage line. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** "5000000", "5,000,000", "5_000_000", "5m", "1.5M", "500k". */
+export function parseRows(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM])\s*$/.exec(text);
+  let value: unknown = text;
+  if (m) value = Math.round(Number(m[1]) * (m[2]!.toLowerCase() === 'k' ? 1_000 : 1_000_000));
+  try {
+    return validateRowCount(value);
+  } catch {
+    throw new UsageError(
+      `--rows must be a whole number from 1 to ${MAX_LARGE_COUNT.toLocaleString('en-US')} (e.g. 2000000 or 2m), not "${text}".`,
+    );
+  }
+}
+
+function parsePort(flag: string, text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UsageError(`${flag} must be a port number from 1 to 65535, not "${text}".`);
+  return n;
+}
+
+const VALUE_FLAGS = ['--rows', '--port', '--probe-port'] as const;
+type ValueFlag = (typeof VALUE_FLAGS)[number];
+
+/** Parses the demo's arguments (without node and the script). Throws UsageError. */
+export function parseDemoArgs(argv: readonly string[]): ParsedArgs {
+  const options: DemoOptions = { ...DEFAULTS };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') return { command: 'help' };
+    if (arg === '--json') {
+      options.json = true;
+      continue;
+    }
+    if (arg === '--verbose') {
+      options.verbose = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if ((VALUE_FLAGS as readonly string[]).includes(flag)) {
+      let value: string | undefined;
+      if (eq > 0) value = arg.slice(eq + 1);
+      else {
+        value = argv[i + 1];
+        if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value.`);
+        i++;
+      }
+      switch (flag as ValueFlag) {
+        case '--rows':
+          options.rows = parseRows(value);
+          break;
+        case '--port':
+          options.port = parsePort(flag, value);
+          break;
+        case '--probe-port':
+          options.probePort = parsePort(flag, value);
+          break;
+      }
+      continue;
+    }
+    if (arg.startsWith('-')) throw new UsageError(`Unknown option "${arg}".`);
+    throw new UsageError(`Unexpected argument "${arg}".`);
+  }
+  if (options.port === options.probePort)
+    throw new UsageError(`--port and --probe-port must differ (both are ${options.port}).`);
+  return { command: 'run', options };
+}

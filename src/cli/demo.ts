@@ -1,0 +1,205 @@
+/**
+ * `npm run demo`: the Migration Lab journey headless, without VS Code. Starts the embedded
+ * PostgreSQL, seeds, records the plain and the CONCURRENTLY index migrations under live probes,
+ * rolls both back and prints the comparison (or, with --json, only the JSON run report).
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { LabError, describeError } from '../core/errors';
+import { Lab } from '../core/lab';
+import { toReportJson, validateRunReport } from '../core/monitor/report';
+import { HELP, USAGE, UsageError, parseDemoArgs, type DemoOptions } from './args';
+import { Progress, fileLogger, type FileLogger } from './console';
+import { humanReport } from './format';
+import { acquireRunLock } from './housekeeping';
+import { demoSteps, runSteps, type JourneyContext, type StepResult } from './journey';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/** The lab schema of the demo's own cluster. */
+const SCHEMA = 'migration_lab';
+
+/** Where the demo keeps its cluster and log: $XDG_CACHE_HOME/migration-lab/demo (~/.cache by default). */
+export function demoStorageDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  // The XDG spec says a relative value is invalid and must be ignored.
+  const cache = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');
+  return join(cache, 'migration-lab', 'demo');
+}
+
+/** The project root: dist/demo.js sits one level below it (as does out/src/cli/demo.js, two). */
+function projectRoot(): string {
+  return __dirname.endsWith(join('out', 'src', 'cli'))
+    ? join(__dirname, '..', '..', '..')
+    : join(__dirname, '..');
+}
+
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
+}
+
+/** One sentence for stderr: a LabError's own message, else the error's text. */
+function sentence(e: unknown): string {
+  if (e instanceof LabError) return e.message;
+  const text = e instanceof Error ? e.message : String(e);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
+/** Stops what runs, in order: probes and monitor, then PostgreSQL. Never throws. */
+async function cleanUp(ctx: JourneyContext): Promise<void> {
+  const { lab, logger, progress } = ctx;
+  if (!ctx.session && lab.state.database === 'stopped') return;
+  progress.line('Stopping the probes, the lock monitor and PostgreSQL…');
+  await ctx.session
+    ?.dispose()
+    .catch((e: unknown) => logger.warn(`Stopping the session: ${describeError(e)}`));
+  ctx.session = undefined;
+  await lab.stop().catch((e: unknown) => logger.warn(`Stopping PostgreSQL: ${describeError(e)}`));
+  progress.detail('stopped');
+}
+
+async function run(options: DemoOptions): Promise<number> {
+  // A closed pipe (\`npm run demo | head\`) must not kill the demo before it stops PostgreSQL.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  const progress = new Progress();
+  const storageDir = demoStorageDir();
+  // First the lock: a second demo must not even truncate the first one's log.
+  let releaseLock: () => void;
+  try {
+    releaseLock = acquireRunLock(join(storageDir, 'demo.lock'));
+  } catch (e) {
+    progress.line(`error: ${sentence(e)}`);
+    return EXIT_FAILED;
+  }
+  let stopping = false;
+  const logger: FileLogger = fileLogger(join(storageDir, 'demo.log'), (level, message) => {
+    // While stopping (or interrupted: Ctrl-C reaches PostgreSQL too), connections dropping is
+    // expected: the log keeps those warnings, the terminal need not.
+    const expected = stopping && /connect|terminat|unavailable|shutting down/i.test(message);
+    if (options.verbose || (level === 'warn' && !expected))
+      progress.detail(`${level === 'warn' ? 'warning' : level}: ${message}`);
+  });
+  const finish = (code: number): number => {
+    logger.close();
+    releaseLock();
+    return code;
+  };
+  const root = projectRoot();
+  const lab = new Lab({
+    storageDir,
+    composeFile: join(root, 'docker-compose.yml'),
+    migrationsDir: join(root, 'migrations'),
+    logger,
+    getExternalUrl: async () => undefined,
+  });
+
+  const controller = new AbortController();
+  const ctx: JourneyContext = {
+    options,
+    lab,
+    schema: SCHEMA,
+    logger,
+    progress,
+    signal: controller.signal,
+    runs: [],
+  };
+  let interruptedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interruptedBy) {
+      progress.line(`${signal} again: exiting without waiting for the cleanup.`);
+      process.exit(finish(SIGNAL_EXIT[signal] ?? EXIT_FAILED));
+    }
+    interruptedBy = signal;
+    stopping = true;
+    progress.line(`${signal === 'SIGINT' ? 'Interrupted' : `Got ${signal}`}: cancelling and cleaning up…`);
+    logger.info(`${signal}: cancelling.`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // A stray rejection must not end the process with PostgreSQL still running; log it and go on.
+  process.on('unhandledRejection', (e) => logger.error(`Unhandled rejection: ${describeError(e)}`));
+  // A bug thrown from a timer: still stop PostgreSQL before exiting.
+  process.on('uncaughtException', (e) => {
+    logger.error(e);
+    progress.line(`error: unexpected failure: ${sentence(e)}`);
+    stopping = true;
+    controller.abort();
+    void cleanUp(ctx).finally(() => process.exit(finish(EXIT_FAILED)));
+  });
+
+  progress.line(
+    `Migration Lab demo: ${options.rows.toLocaleString('en-US')} rows, PostgreSQL on 127.0.0.1:${options.port}, probes on 127.0.0.1:${options.probePort}; log in ${logger.path}`,
+  );
+  const steps: StepResult[] = [];
+  let failure: unknown;
+  try {
+    await runSteps(demoSteps(), ctx, steps);
+  } catch (e) {
+    failure = e;
+  }
+  stopping = true;
+  await cleanUp(ctx);
+
+  if (interruptedBy) {
+    progress.line('Interrupted; nothing is left running. The next run resumes where this one stopped.');
+    return finish(SIGNAL_EXIT[interruptedBy] ?? EXIT_FAILED);
+  }
+  if (failure === undefined && (ctx.runs.length !== 2 || ctx.runs.some((r) => r.outcome !== 'succeeded'))) {
+    failure = new LabError(`Expected two successful runs, got ${ctx.runs.map((r) => r.outcome).join(', ')}.`);
+  }
+
+  // What was recorded is printed even after a failure (a failed run's verdict says why).
+  let report = '';
+  if (options.json) {
+    if (ctx.runs.length > 0) {
+      const json = toReportJson(ctx.runs);
+      const check = validateRunReport(JSON.parse(JSON.stringify(json)));
+      if (check.ok) report = `${JSON.stringify(json, null, 2)}\n`;
+      else {
+        logger.error(`The JSON report does not match its schema: ${check.errors.join('; ')}`);
+        failure ??= new LabError(`The JSON report does not match its schema: ${check.errors[0]}.`);
+      }
+    }
+  } else if (ctx.runs.length > 0) {
+    report = `\n${humanReport(ctx.runs)}`;
+  }
+  if (report) await writeOut(report);
+
+  if (failure !== undefined) {
+    logger.error(failure instanceof Error ? failure : String(failure));
+    progress.line(`error: ${sentence(failure)}`);
+    progress.line(`The log is in ${logger.path}.`);
+    return finish(EXIT_FAILED);
+  }
+  return finish(EXIT_OK);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseDemoArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (parsed.command === 'help') {
+    await writeOut(`${HELP}\n`);
+    return EXIT_OK;
+  }
+  return run(parsed.options);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`error: ${sentence(e)}\n`);
+      process.exit(EXIT_FAILED);
+    },
+  );
+}

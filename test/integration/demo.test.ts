@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { UsageError, parseDemoArgs } from '../../src/cli/args';
+import { validateRunReport, type RunReport } from '../../src/core/monitor/report';
+import { freePort } from './support';
+
+const root = join(__dirname, '../../..');
+const DEMO = join(root, 'dist', 'demo.js');
+const ROWS = '1500000';
+
+/** Newest modification time of the files the bundle is made of. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    newest = Math.max(newest, st.isDirectory() ? newestSource(p) : st.mtimeMs);
+  }
+  return newest;
+}
+
+interface DemoResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI; `onStderr` sees the stderr text so far (and may signal the child). */
+function runDemo(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onStderr?: (text: string, child: ReturnType<typeof spawn>) => void,
+): Promise<DemoResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DEMO, ...args], { cwd: root, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr, child);
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The data folder the demo printed ("data in …"). */
+function dataDirOf(stderr: string): string {
+  const m = /data in (.+)$/m.exec(stderr);
+  assert.ok(m, `the demo names its data folder on stderr:\n${stderr}`);
+  return m[1]!.trim();
+}
+
+/** Processes whose command line runs PostgreSQL on `dataDir` (Linux /proc). */
+function postgresProcessesOf(dataDir: string): number[] {
+  if (!existsSync('/proc')) return [];
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      const d = cmd.indexOf('-D');
+      if (/postgres$/.test(cmd[0] ?? '') && d >= 0 && cmd[d + 1] === dataDir) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function assertNothingLeftRunning(dataDir: string): void {
+  assert.ok(existsSync(join(dataDir, 'PG_VERSION')), `${dataDir} is the cluster`);
+  assert.ok(!existsSync(join(dataDir, 'postmaster.pid')), 'postmaster.pid is gone: PostgreSQL stopped');
+  assert.deepEqual(postgresProcessesOf(dataDir), [], 'no postgres process of the data folder is left');
+}
+
+describe('npm run demo: the whole journey headless (built CLI as a child process)', () => {
+  let cache: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(() => {
+    const sources = Math.max(
+      newestSource(join(root, 'src', 'cli')),
+      newestSource(join(root, 'src', 'core')),
+      statSync(join(root, 'scripts', 'build.mjs')).mtimeMs,
+    );
+    if (!existsSync(DEMO) || statSync(DEMO).mtimeMs < sources) {
+      const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, encoding: 'utf8' });
+      assert.equal(build.status, 0, `build failed:\n${build.stderr}`);
+    }
+    cache = mkdtempSync(join(tmpdir(), 'migration-lab-demo-'));
+    chmodSync(cache, 0o755); // as root, the unprivileged server account must reach the cluster here
+    env = { XDG_CACHE_HOME: cache };
+  });
+  after(() => {
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it('parses its arguments: row shorthands, ports, and one clear sentence for a bad one', () => {
+    const ok = parseDemoArgs(['--rows=2m', '--port', '6543', '--probe-port=9001', '--json']);
+    assert.deepEqual(ok, {
+      command: 'run',
+      options: { rows: 2_000_000, port: 6543, probePort: 9001, json: true, verbose: false },
+    });
+    assert.equal(parseDemoArgs([]).command, 'run');
+    assert.deepEqual(parseDemoArgs(['--rows', '1,500,000', '--help']), { command: 'help' });
+    for (const bad of [['--rows', '0'], ['--rows'], ['--port', '70000'], ['--nope'], ['extra']]) {
+      assert.throws(() => parseDemoArgs(bad), UsageError, bad.join(' '));
+    }
+  });
+
+  it('exits 2 with the usage line on a bad argument, and prints help with --help', () => {
+    for (const args of [['--bogus'], ['--rows', 'lots']]) {
+      const r = spawnSync(process.execPath, [DEMO, ...args], { cwd: root, env: { ...process.env, ...env } });
+      assert.equal(r.status, 2, args.join(' '));
+      assert.equal(r.stdout.toString(), '');
+      assert.match(r.stderr.toString(), /^error: .+\.\nUsage: npm run demo -- \[--rows N\]/);
+    }
+    const help = spawnSync(process.execPath, [DEMO, '--help'], { cwd: root });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout.toString(), /^Usage: /);
+  });
+
+  it('runs both index migrations under probes and prints only the JSON report with --json', async () => {
+    const [port, probePort] = [await freePort(), await freePort()];
+    const r = await runDemo(
+      ['--rows', ROWS, '--json', '--port', String(port), '--probe-port', String(probePort)],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as RunReport; // stdout is the JSON and nothing else
+    const check = validateRunReport(report);
+    assert.deepEqual(check.errors, []);
+    assert.equal(check.ok, true);
+    assert.equal(report.runs.length, 2);
+    const [locking, concurrent] = report.runs as [RunReport['runs'][0], RunReport['runs'][0]];
+    assert.equal(locking.migration, '0002_add_email_index');
+    assert.equal(concurrent.migration, '0002_add_email_index_concurrently');
+    assert.ok(
+      locking.locksHeld.some((l) => /^ShareLock on .*large_email$/.test(l)),
+      `locking run held ShareLock on large_email: ${locking.locksHeld.join(', ')}`,
+    );
+    assert.ok(
+      concurrent.locksHeld.some((l) => /^ShareUpdateExclusiveLock on .*large_email$/.test(l)),
+      `concurrent run held ShareUpdateExclusiveLock on large_email: ${concurrent.locksHeld.join(', ')}`,
+    );
+    assert.ok(locking.maxWaiters >= 1, 'writes queued behind the plain build');
+    assert.equal(concurrent.maxWaiters, 0);
+    assert.match(r.stderr, /\[8\/8\] Rolling back to 0001_initial/);
+    assertNothingLeftRunning(dataDirOf(r.stderr));
+  });
+
+  it('on Ctrl-C (SIGINT) mid-migration: cancels, stops PostgreSQL and exits 130', async () => {
+    const [port, probePort] = [await freePort(), await freePort()];
+    let sent = false;
+    const r = await runDemo(
+      ['--rows', ROWS, '--json', '--port', String(port), '--probe-port', String(probePort)],
+      env,
+      (text, child) => {
+        if (!sent && /^\[5\/8\] Running 0002_add_email_index /m.test(text)) {
+          sent = true;
+          setTimeout(() => child.kill('SIGINT'), 300);
+        }
+      },
+    );
+    assert.ok(sent, `the demo reached the locking run:\n${r.stderr}`);
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(r.stdout, '', 'nothing on stdout when interrupted');
+    assert.match(r.stderr, /Interrupted/);
+    assertNothingLeftRunning(dataDirOf(r.stderr));
+  });
+});
