@@ -36,6 +36,8 @@ export interface SeedResult {
 
 export const DEFAULT_CHUNK_SIZE = 100_000;
 export const MAX_LARGE_COUNT = 100_000_000;
+/** Up to this many rows beyond the requested count are deleted; more make the seed truncate. */
+const EXCESS_DELETE_LIMIT = 100_000;
 
 /** Checks a row count typed by a user or passed on a command line. */
 export function validateRowCount(value: unknown): number {
@@ -106,14 +108,22 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
       SELECT g, 'small' || g || '@example.com', now() FROM generate_series(1, ${Number(smallCount)}) AS g
       ON CONFLICT (id) DO NOTHING`);
 
-    const maxId = Number(
-      (await admin.query(`SELECT coalesce(max(id), 0) AS m FROM ${s}.large_email`)).rows[0].m,
+    // Rows above the requested count: a few are the probe's own inserts (delete them); many mean the
+    // table was seeded bigger before (TRUNCATE is faster than deleting millions of rows).
+    const beyond = Number(
+      (
+        await admin.query(
+          `SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.large_email WHERE id > $1 LIMIT ${EXCESS_DELETE_LIMIT + 1}) AS x`,
+          [largeCount],
+        )
+      ).rows[0].n,
     );
-    if (maxId > largeCount) {
-      logger.info(
-        `large_email has rows beyond id ${largeCount}; truncating before seeding ${largeCount} rows.`,
-      );
+    if (beyond > EXCESS_DELETE_LIMIT) {
+      logger.info(`large_email has more rows than ${largeCount}; truncating before seeding.`);
       await admin.query(`TRUNCATE ${s}.large_email`);
+    } else if (beyond > 0) {
+      await admin.query(`DELETE FROM ${s}.large_email WHERE id > $1`, [largeCount]);
+      logger.info(`Deleted ${beyond} rows beyond id ${largeCount} (e.g. the probe's inserts).`);
     }
     const counts = new Map<number, number>();
     const present = await admin.query<{ chunk: string; n: string }>(

@@ -99,6 +99,21 @@ describe('seeder on a real PostgreSQL', () => {
     assert.deepEqual([Number(ids.rows[0].lo), Number(ids.rows[0].hi)], [1, N]);
   });
 
+  it('a reseed after the app inserted rows keeps the seeded rows and drops only the extra ones', async () => {
+    await client.query(
+      `INSERT INTO ${SCHEMA}.large_email (email) VALUES ('probe-1@example.com'), ('probe-2@example.com')`,
+    );
+    const N = 600_000;
+    const again = await seedTables(db.target, {
+      schema: SCHEMA,
+      largeCount: N,
+      chunkSize: 50_000,
+      logger: silentLogger,
+    });
+    assert.equal(again.inserted, 0, 'nothing was regenerated');
+    assert.equal(await count('large_email'), N);
+  });
+
   it('refuses a bad row count with a clear sentence', async () => {
     await assert.rejects(
       seedTables(db.target, { schema: SCHEMA, largeCount: 0, logger: silentLogger }),
