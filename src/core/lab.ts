@@ -9,6 +9,8 @@ import { ExternalPostgres } from './postgres/external';
 import type { PostgresProvider, ProviderKind, ProviderSetting } from './postgres/provider';
 import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
+import { dropIndexConcurrently, queryInvalidIndexes } from './lessons/indexes';
+import type { InvalidIndex } from './lessons/types';
 
 /** The demo's two alternative index migrations. */
 export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
@@ -47,6 +49,10 @@ export interface LabState {
   largeRows?: number;
   migrations: MigrationStatus[];
   runningMigration?: { id: string; pid?: number };
+  /** Indexes of the lab schema left INVALID (or not ready), e.g. by a failed or cancelled CONCURRENTLY build. */
+  invalidIndexes: InvalidIndex[];
+  /** The last migration that failed or was cancelled, so "drop it and retry" knows what to retry. */
+  lastFailedMigration?: string;
 }
 
 /**
@@ -57,7 +63,7 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
   private provider: PostgresProvider | undefined;
   private target: ConnectionTarget | undefined;
   private runner: MigrationRunner | undefined;
-  private current: LabState = { database: 'stopped', seeded: false, migrations: [] };
+  private current: LabState = { database: 'stopped', seeded: false, migrations: [], invalidIndexes: [] };
   private settings: LabSettings | undefined;
 
   constructor(private readonly env: LabEnvironment) {
@@ -220,7 +226,8 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
         );
         largeRows = Math.max(0, Number(est.rows[0]?.n ?? 0));
       }
-      this.update({ migrations, seeded: hasRows, largeRows });
+      const invalidIndexes = await queryInvalidIndexes(client, settings.schema);
+      this.update({ migrations, seeded: hasRows, largeRows, invalidIndexes });
     } finally {
       await client.end();
     }
@@ -264,7 +271,24 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
   }
 
   async migrateTo(id: string, options: RunOptions = {}): Promise<RunResult> {
-    return this.run(id, (runner, opts) => runner.migrateTo(id, opts), options);
+    try {
+      const result = await this.run(id, (runner, opts) => runner.migrateTo(id, opts), options);
+      if (this.current.lastFailedMigration === id) this.update({ lastFailedMigration: undefined });
+      return result;
+    } catch (e) {
+      this.update({ lastFailedMigration: id });
+      throw e;
+    }
+  }
+
+  /** DROP INDEX CONCURRENTLY of an invalid index of the lab schema (it waits for transactions instead of blocking them). */
+  async dropInvalidIndex(index: string, signal?: AbortSignal): Promise<void> {
+    const { target, settings } = this.requireRunning();
+    if (!this.current.invalidIndexes.some((i) => i.index === index)) {
+      throw new LabError(`There is no invalid index "${index}" in schema "${settings.schema}".`);
+    }
+    await dropIndexConcurrently(target, settings.schema, index, { logger: this.env.logger, signal });
+    await this.refresh();
   }
 
   async rollbackTo(id: string | null, options: RunOptions = {}): Promise<RunResult> {

@@ -13,6 +13,7 @@ import { validateRowCount } from '../core/seeder';
 import { config } from './config';
 import { LockMonitorPanel } from './lockMonitorPanel';
 import type { Observation } from './observation';
+import { insertDuplicates, runLesson, type SlowReport } from './lessons';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { RecordedRun, RunKind } from '../core/monitor/recorder';
 
@@ -27,6 +28,7 @@ export interface CommandContext {
   channel: vscode.LogOutputChannel;
   extension: vscode.ExtensionContext;
   observation: Observation;
+  slowReport: SlowReport;
 }
 
 interface CommandSpec {
@@ -38,7 +40,11 @@ interface CommandSpec {
 }
 
 /** Shows one sentence with "Show Log"; the full error (stack, detail) goes to the log. */
-export function reportError(ctx: CommandContext, title: string, e: unknown): void {
+export function reportError(
+  ctx: Pick<CommandContext, 'logger' | 'channel'>,
+  title: string,
+  e: unknown,
+): void {
   if (e instanceof CancelledError) {
     ctx.logger.info(`${title}: ${e.message}`);
     void vscode.window.showInformationMessage(`${title}: ${e.message}`);
@@ -405,7 +411,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     title: 'Opening the Lock Monitor',
     needsDatabase: true,
     run: async (ctx) => {
-      LockMonitorPanel.show(ctx.extension.extensionUri, ctx.lab, ctx.observation, ctx.logger);
+      LockMonitorPanel.show(ctx.extension.extensionUri, ctx.lab, ctx.observation, ctx.slowReport, ctx.logger);
       await ctx.observation.ensure()?.startProbe();
       // The walkthrough step ticks only once the panel is open and the probes really run.
       if (ctx.observation.session?.probeRunning) {
@@ -453,7 +459,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (ctx) => {
       const panel =
         LockMonitorPanel.instance ??
-        LockMonitorPanel.show(ctx.extension.extensionUri, ctx.lab, ctx.observation, ctx.logger);
+        LockMonitorPanel.show(
+          ctx.extension.extensionUri,
+          ctx.lab,
+          ctx.observation,
+          ctx.slowReport,
+          ctx.logger,
+        );
       panel.reveal('comparison');
       const kinds = new Set(ctx.observation.runs.filter((r) => r.outcome === 'succeeded').map((r) => r.kind));
       if (kinds.has('locking') && kinds.has('concurrent')) {
@@ -537,6 +549,68 @@ export const COMMANDS: Record<string, CommandSpec> = {
         `${WALKTHROUGH_EXTENSION_ID}#migrationLab.gettingStarted`,
         false,
       );
+    },
+  },
+  'migrationLab.lessonLockQueue': {
+    title: 'The lock-queue lesson',
+    needsDatabase: true,
+    run: (ctx) => runLesson(ctx, 'lock-queue'),
+  },
+  'migrationLab.lessonLockTimeout': {
+    title: 'The lock_timeout lesson',
+    needsDatabase: true,
+    run: (ctx) => runLesson(ctx, 'lock-timeout'),
+  },
+  'migrationLab.lessonConcurrentWaits': {
+    title: 'The CONCURRENTLY-waits lesson',
+    needsDatabase: true,
+    run: (ctx) => runLesson(ctx, 'concurrent-waits'),
+  },
+  'migrationLab.lessonFailedConcurrently': {
+    title: 'The failed-CONCURRENTLY lesson',
+    needsDatabase: true,
+    run: (ctx) => runLesson(ctx, 'failed-concurrently'),
+  },
+  'migrationLab.startSlowReport': {
+    title: 'Starting the slow report',
+    needsDatabase: true,
+    run: (ctx) => ctx.slowReport.start(ctx),
+  },
+  'migrationLab.endSlowReport': {
+    title: 'Ending the slow report',
+    run: (ctx) => ctx.slowReport.end(),
+  },
+  'migrationLab.insertDuplicateEmails': {
+    title: 'Inserting duplicate emails',
+    needsDatabase: true,
+    run: (ctx) => insertDuplicates(ctx),
+  },
+  'migrationLab.dropInvalidIndex': {
+    title: 'Dropping the invalid index',
+    needsDatabase: true,
+    run: async (ctx, arg) => {
+      const invalid = ctx.lab.state.invalidIndexes;
+      const name =
+        typeof arg === 'string'
+          ? arg
+          : arg && typeof arg === 'object' && 'index' in arg
+            ? String((arg as { index: unknown }).index)
+            : invalid[0]?.index;
+      if (!name) {
+        void vscode.window.showInformationMessage('No invalid index in the lab schema.');
+        return;
+      }
+      await vscode.window.withProgress(
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: `Migration Lab: DROP INDEX CONCURRENTLY ${name}`,
+        },
+        () => ctx.lab.dropInvalidIndex(name),
+      );
+      // Retry the migration whose failure left it, if that is what happened.
+      const retry = ctx.lab.state.lastFailedMigration;
+      if (retry) await migrateTo(ctx, retry);
+      else void vscode.window.showInformationMessage(`Dropped the invalid index ${name}.`);
     },
   },
   'migrationLab.showLog': {

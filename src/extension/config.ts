@@ -33,6 +33,21 @@ export const config = {
   get monitorIntervalMs(): number {
     return vscode.workspace.getConfiguration(SECTION).get<number>('monitor.intervalMs', 200);
   },
+  get lessonLockTimeoutMs(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('lessons.lockTimeoutMs', 1_000);
+  },
+  get lessonMaxAttempts(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('lessons.maxAttempts', 10);
+  },
+  get lessonRetryDelayMs(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('lessons.retryDelayMs', 1_000);
+  },
+  get slowReportSeconds(): number {
+    return vscode.workspace.getConfiguration(SECTION).get<number>('lessons.slowReportSeconds', 120);
+  },
+  get openWalkthroughOnFirstStart(): boolean {
+    return vscode.workspace.getConfiguration(SECTION).get<boolean>('walkthrough.openOnFirstStart', true);
+  },
   labSettings(): LabSettings {
     return { provider: this.provider, port: this.port, schema: this.schema };
   },

@@ -7,6 +7,7 @@ import { config } from './config';
 import { LOCK_MONITOR_VIEW_TYPE, LockMonitorPanel } from './lockMonitorPanel';
 import { createLogger } from './logging';
 import { Observation } from './observation';
+import { SlowReport, lessonContextKeys } from './lessons';
 import { DatabaseView, LabStatusBar, MigrationsView, RunsView } from './views';
 
 let lab: Lab | undefined;
@@ -46,7 +47,7 @@ function rollbackContextKey(s: LabState, runs: readonly RecordedRun[]): void {
 /** The walkthrough opens by itself once, on the first activation after install. */
 async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<void> {
   const key = 'migrationLab.walkthroughShown';
-  if (context.globalState.get<boolean>(key)) return;
+  if (context.globalState.get<boolean>(key) || !config.openWalkthroughOnFirstStart) return;
   await context.globalState.update(key, true);
   await vscode.commands.executeCommand('migrationLab.openWalkthrough');
 }
@@ -65,12 +66,14 @@ export function activate(context: vscode.ExtensionContext): void {
     lab = theLab;
     const theObservation = new Observation(theLab, logger);
     observation = theObservation;
+    const slowReport = new SlowReport();
     const ctx: CommandContext = {
       lab: theLab,
       logger,
       channel,
       extension: context,
       observation: theObservation,
+      slowReport,
     };
     theLab.on('state', labContextKeys);
     theLab.on('state', (s) => rollbackContextKey(s, theObservation.runs));
@@ -85,13 +88,22 @@ export function activate(context: vscode.ExtensionContext): void {
       vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
       new LabStatusBar(theLab),
       theObservation.onDidChangeRuns(runContextKeys),
+      slowReport,
+      slowReport.onDidChange((pid) => setContext('slowReportRunning', pid !== undefined)),
+      theObservation.onDidChangeLessons(() => {
+        // Keys only ever turn on: a lesson once observed stays ticked.
+        for (const result of theObservation.lessons) {
+          for (const [key, value] of Object.entries(lessonContextKeys(result)))
+            if (value) setContext(key, true);
+        }
+      }),
       theObservation.onDidChangeSession((s) => {
         setContext('probeRunning', s?.probeRunning ?? false);
         s?.on('probe', (p) => setContext('probeRunning', p.running));
       }),
       vscode.window.registerWebviewPanelSerializer(LOCK_MONITOR_VIEW_TYPE, {
         async deserializeWebviewPanel(panel) {
-          LockMonitorPanel.revive(panel, context.extensionUri, theLab, theObservation, logger);
+          LockMonitorPanel.revive(panel, context.extensionUri, theLab, theObservation, slowReport, logger);
         },
       }),
       { dispose: () => LockMonitorPanel.instance?.dispose() },
@@ -111,11 +123,7 @@ export function activate(context: vscode.ExtensionContext): void {
       `Migration Lab activated (VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
   } catch (e) {
-    reportError(
-      { lab: lab!, logger, channel, extension: context, observation: observation! },
-      'Activating Migration Lab',
-      e,
-    );
+    reportError({ logger, channel }, 'Activating Migration Lab', e);
     throw e;
   }
 }

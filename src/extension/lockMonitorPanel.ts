@@ -12,6 +12,7 @@ import {
   type ToWebview,
 } from '../webview/protocol';
 import type { Observation } from './observation';
+import type { SlowReport } from './lessons';
 
 export const LOCK_MONITOR_VIEW_TYPE = 'migrationLab.lockMonitor';
 
@@ -23,6 +24,11 @@ export function labSummary(s: LabState): LabSummary {
     largeRows: s.largeRows,
     applied: s.migrations.filter((m) => m.applied).map((m) => m.id),
     running: s.runningMigration,
+    invalidIndexes: s.invalidIndexes.map((i) => ({
+      index: i.index,
+      table: i.table,
+      indisready: i.indisready,
+    })),
   };
 }
 
@@ -41,6 +47,7 @@ export class LockMonitorPanel implements vscode.Disposable {
     extensionUri: vscode.Uri,
     lab: Lab,
     observation: Observation,
+    slowReport: SlowReport,
     logger: Logger,
   ): LockMonitorPanel {
     if (LockMonitorPanel.current) {
@@ -53,7 +60,7 @@ export class LockMonitorPanel implements vscode.Disposable {
       vscode.ViewColumn.Active,
       LockMonitorPanel.options(extensionUri),
     );
-    return new LockMonitorPanel(panel, extensionUri, lab, observation, logger);
+    return new LockMonitorPanel(panel, extensionUri, lab, observation, slowReport, logger);
   }
 
   static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
@@ -69,10 +76,11 @@ export class LockMonitorPanel implements vscode.Disposable {
     extensionUri: vscode.Uri,
     lab: Lab,
     observation: Observation,
+    slowReport: SlowReport,
     logger: Logger,
   ): LockMonitorPanel {
     panel.webview.options = LockMonitorPanel.options(extensionUri);
-    return new LockMonitorPanel(panel, extensionUri, lab, observation, logger);
+    return new LockMonitorPanel(panel, extensionUri, lab, observation, slowReport, logger);
   }
 
   private constructor(
@@ -80,6 +88,7 @@ export class LockMonitorPanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly lab: Lab,
     private readonly observation: Observation,
+    private readonly slowReport: SlowReport,
     private readonly logger: Logger,
   ) {
     LockMonitorPanel.current = this;
@@ -92,6 +101,13 @@ export class LockMonitorPanel implements vscode.Disposable {
       observation.onDidChangeRuns(() =>
         this.patch({ runs: [...this.observation.runs], comparison: this.comparison() }),
       ),
+      observation.onDidChangeLessons(() =>
+        this.patch({
+          lessons: [...this.observation.lessons],
+          liveLesson: this.observation.liveLesson ?? null,
+        }),
+      ),
+      slowReport.onDidChange((pid) => this.patch({ slowReportPid: pid ?? null })),
     );
     const onLab = (s: LabState) => this.patch({ lab: labSummary(s) });
     lab.on('state', onLab);
@@ -134,6 +150,9 @@ export class LockMonitorPanel implements vscode.Disposable {
       live: session?.liveRun ?? null,
       runs: [...this.observation.runs],
       comparison: this.comparison(),
+      lessons: [...this.observation.lessons],
+      liveLesson: this.observation.liveLesson ?? null,
+      slowReportPid: this.slowReport.pid ?? null,
     };
   }
 
@@ -212,6 +231,20 @@ export class LockMonitorPanel implements vscode.Disposable {
   <section id="chains-section" aria-labelledby="chains-h"><h2 id="chains-h">Who waits for whom</h2><div id="chains"></div></section>
 </div>
 <section id="locks-section" aria-labelledby="locks-h"><h2 id="locks-h">Locks on the lab tables (pg_locks)</h2><div id="locks"></div></section>
+<section id="lessons-section" aria-labelledby="lessons-h">
+  <h2 id="lessons-h">Lessons: when reads do stall, and CONCURRENTLY's traps</h2>
+  <div id="invalid" role="alert" hidden></div>
+  <div class="actions" role="toolbar" aria-label="Lessons">
+    ${button('lessonLockQueue', 'Lock-Queue Trap')}
+    ${button('lessonLockTimeout', 'lock_timeout with Retries')}
+    ${button('lessonConcurrentWaits', 'CONCURRENTLY Waits')}
+    ${button('lessonFailedConcurrently', 'Failed CONCURRENTLY Build')}
+    ${button('startSlowReport', 'Start Slow Report', true)}
+    ${button('endSlowReport', 'End Slow Report', true)}
+  </div>
+  <div id="slow-report" class="muted"></div>
+  <div id="lessons"></div>
+</section>
 <section id="runs-section" aria-labelledby="runs-h"><h2 id="runs-h">Runs</h2><div id="runs"></div></section>
 <section id="comparison-section" aria-labelledby="comparison-h"><h2 id="comparison-h">Comparison</h2><div id="comparison"></div></section>
 <script nonce="${nonce}" src="${asset('panel.js')}"></script>

@@ -3,6 +3,7 @@ import type { Lab } from '../core/lab';
 import type { Logger } from '../core/log';
 import { MonitorSession } from '../core/monitorSession';
 import type { RecordedRun } from '../core/monitor/recorder';
+import type { LessonName, LessonResult } from '../core/lessons';
 import { config } from './config';
 
 /**
@@ -17,6 +18,11 @@ export class Observation implements vscode.Disposable {
   /** A new session was made (or the old one went away): listeners re-subscribe. */
   readonly onDidChangeSession = this.sessionChanged.event;
   private kept: RecordedRun[] = [];
+  private readonly lessonsChanged = new vscode.EventEmitter<void>();
+  /** A lesson started, finished, or its results changed. */
+  readonly onDidChangeLessons = this.lessonsChanged.event;
+  private readonly lessonResults: LessonResult[] = [];
+  private live: LessonName | undefined;
 
   constructor(
     private readonly lab: Lab,
@@ -61,6 +67,31 @@ export class Observation implements vscode.Disposable {
     return session;
   }
 
+  get lessons(): readonly LessonResult[] {
+    return this.lessonResults;
+  }
+
+  get liveLesson(): LessonName | undefined {
+    return this.live;
+  }
+
+  setLiveLesson(name: LessonName | undefined): void {
+    this.live = name;
+    this.lessonsChanged.fire();
+  }
+
+  /** Keeps the newest result of each lesson. */
+  addLesson(result: LessonResult): void {
+    const i = this.lessonResults.findIndex((r) => r.name === result.name);
+    if (i >= 0) this.lessonResults.splice(i, 1);
+    this.lessonResults.push(result);
+    this.lessonsChanged.fire();
+  }
+
+  lessonResult<N extends LessonName>(name: N): Extract<LessonResult, { name: N }> | undefined {
+    return this.lessonResults.find((r) => r.name === name) as Extract<LessonResult, { name: N }> | undefined;
+  }
+
   clearRuns(): void {
     this.kept = [];
     if (this.current) this.current.clearRuns();
@@ -78,6 +109,7 @@ export class Observation implements vscode.Disposable {
     void this.close();
     this.runsChanged.dispose();
     this.sessionChanged.dispose();
+    this.lessonsChanged.dispose();
   }
 
   /** For deactivate(): waits until the probe server, sampler and monitor have stopped. */

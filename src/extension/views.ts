@@ -4,7 +4,15 @@ import type { MigrationStatus } from '../core/migrations/runner';
 import type { RecordedRun } from '../core/monitor/recorder';
 import type { Observation } from './observation';
 
-type DatabaseItem = { label: string; description?: string; icon: string; tooltip?: string };
+type DatabaseItem = {
+  label: string;
+  description?: string;
+  icon: string;
+  tooltip?: string;
+  contextValue?: string;
+  /** For an invalid-index item: the index its inline "drop" command acts on. */
+  index?: string;
+};
 
 /** The "Database" section: provider, version, port, state, seed. Empty (welcome view) while stopped. */
 export class DatabaseView implements vscode.TreeDataProvider<DatabaseItem> {
@@ -18,8 +26,12 @@ export class DatabaseView implements vscode.TreeDataProvider<DatabaseItem> {
   getTreeItem(item: DatabaseItem): vscode.TreeItem {
     const t = new vscode.TreeItem(item.label);
     t.description = item.description;
-    t.iconPath = new vscode.ThemeIcon(item.icon);
+    t.iconPath = new vscode.ThemeIcon(
+      item.icon,
+      item.icon === 'warning' ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined,
+    );
     t.tooltip = item.tooltip;
+    t.contextValue = item.contextValue;
     return t;
   }
 
@@ -36,7 +48,21 @@ export function databaseItems(s: LabState): DatabaseItem[] {
   if (s.database === 'stopped') return [];
   if (s.database !== 'running')
     return [{ label: s.database === 'starting' ? 'Starting…' : 'Stopping…', icon: 'loading~spin' }];
+  const invalid: DatabaseItem[] = s.invalidIndexes.map((i) => ({
+    label: `Invalid index ${i.index}`,
+    description: `on ${i.table}${i.indisready ? '' : ', not ready'}`,
+    icon: 'warning',
+    contextValue: 'invalidIndex',
+    tooltip:
+      `${i.definition}\n\nLeft INVALID by a failed or cancelled CONCURRENTLY build. The planner never uses it; ` +
+      (i.indisready
+        ? 'it is ready, so every INSERT and UPDATE still maintains it (cost without benefit).'
+        : 'it is not ready, so writes skip it, but its name is taken: a retry fails (42P07) and IF NOT EXISTS silently keeps it.') +
+      ' Drop it with DROP INDEX CONCURRENTLY, then retry.',
+    index: i.index,
+  }));
   return [
+    ...invalid,
     { label: 'Running', description: `PostgreSQL ${s.serverVersion ?? ''}`, icon: 'pass-filled' },
     { label: 'Provider', description: s.provider, icon: 'server-process' },
     { label: 'Address', description: `${s.host}:${s.port} / ${s.databaseName}`, icon: 'plug' },

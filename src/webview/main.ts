@@ -8,6 +8,7 @@ import './panel.css';
 import type { BlockingChain, IndexProgress, LockRow } from '../core/monitor/lockMonitor';
 import type { RecordedRun } from '../core/monitor/recorder';
 import type { KindStats } from '../core/probe/stats';
+import type { LessonResult } from '../core/lessons/types';
 import type { FromWebview, PanelAction, PanelState, ToWebview } from './protocol';
 
 interface VsCodeApi {
@@ -58,6 +59,7 @@ function renderButtons(s: PanelState): void {
   const running = s.lab.database === 'running';
   const busy = s.lab.running !== undefined;
   const indexApplied = s.lab.applied.some((id) => id.startsWith('0002_'));
+  const lessonBusy = s.liveLesson !== null;
   const enable: Record<PanelAction, boolean> = {
     runLocking: running && !busy && !indexApplied,
     rollback: running && !busy && indexApplied,
@@ -67,6 +69,13 @@ function renderButtons(s: PanelState): void {
     stopProbe: s.probe.running,
     exportReport: s.runs.length > 0,
     openTerminal: running,
+    lessonLockQueue: running && !busy && !lessonBusy && s.lab.seeded,
+    lessonLockTimeout: running && !busy && !lessonBusy && s.lab.seeded,
+    lessonConcurrentWaits: running && !busy && !lessonBusy && s.lab.seeded && !indexApplied,
+    lessonFailedConcurrently: running && !busy && !lessonBusy && s.lab.seeded,
+    startSlowReport: running && s.slowReportPid === null,
+    endSlowReport: s.slowReportPid !== null,
+    dropInvalidIndex: running && !busy && s.lab.invalidIndexes.length > 0,
   };
   document.querySelectorAll<HTMLButtonElement>('button[data-action]').forEach((b) => {
     b.disabled = !enable[b.dataset.action as PanelAction];
@@ -312,6 +321,87 @@ function renderRuns(s: PanelState): void {
           .join('')}</tbody></table>${s.comparison ? `<p class="conclusion">${esc(s.comparison)}</p>` : ''}`;
 }
 
+// ---- lessons ----
+
+const LESSON_TITLES: Record<LessonResult['name'], string> = {
+  'lock-queue': 'The lock-queue trap',
+  'lock-timeout': 'lock_timeout with retries',
+  'concurrent-waits': 'CONCURRENTLY waits for old transactions',
+  'failed-concurrently': 'A failed CONCURRENTLY build',
+};
+
+/** The few observed facts each lesson card lists (the verdict says the rest). */
+function lessonFacts(r: LessonResult): [string, string][] {
+  switch (r.name) {
+    case 'lock-queue':
+      return [
+        ['reads waited behind the ALTER', r.observed.readsWaitedBehindDdl ? 'yes' : 'no'],
+        ['worst read', ms(r.observed.maxReadStallMs)],
+        [
+          'chain',
+          r.observed.chain
+            ? `read ${r.observed.chain.readerPid} → ALTER ${r.observed.chain.ddlPid} → transaction ${r.observed.chain.blockerPid}`
+            : '–',
+        ],
+      ];
+    case 'lock-timeout':
+      return [
+        ['attempts', `${r.observed.attempts} (${r.observed.timeouts} timed out with 55P03)`],
+        ['succeeded', r.observed.succeeded ? 'yes' : 'no'],
+        [
+          'worst read',
+          `${ms(r.observed.maxReadStallMs)} (without the timeout: ${ms(r.observed.withoutTimeoutMaxReadStallMs)})`,
+        ],
+      ];
+    case 'concurrent-waits':
+      return [
+        ['waiting phase', r.observed.waitingPhaseSeen ?? '–'],
+        ['waited for the slow report', r.observed.lockerPidMatched ? 'yes (current_locker_pid)' : 'no'],
+        ['reads / writes during the wait', `${r.observed.readsDuringWait} / ${r.observed.writesDuringWait}`],
+      ];
+    case 'failed-concurrently':
+      return [
+        ['failed with', r.observed.failedWith ?? '–'],
+        [
+          'invalid index found',
+          r.observed.invalidIndexDetected ? (r.observed.invalidIndex?.index ?? 'yes') : 'no',
+        ],
+        ['IF NOT EXISTS kept it', r.observed.ifNotExistsKeptInvalid ? 'yes' : 'no'],
+        ['cleaned up', r.observed.cleanedUp ? 'yes' : 'no'],
+      ];
+  }
+}
+
+function renderLessons(s: PanelState): void {
+  byId('slow-report').textContent =
+    s.slowReportPid !== null
+      ? `Slow report open (pid ${s.slowReportPid}): a transaction that read large_email and has not ended.`
+      : s.liveLesson
+        ? `Running the lesson "${LESSON_TITLES[s.liveLesson]}"…`
+        : '';
+  const invalid = byId('invalid');
+  invalid.hidden = s.lab.invalidIndexes.length === 0;
+  invalid.innerHTML = s.lab.invalidIndexes
+    .map(
+      (i) =>
+        `<p><strong>Invalid index ${esc(i.index)}</strong> on ${esc(i.table)}: left by a failed or cancelled CONCURRENTLY build. The planner never uses it; ${i.indisready ? 'writes still maintain it' : 'it is not ready, so writes skip it, but its name is taken'}. <button type="button" data-invalid="${esc(i.index)}">Drop it concurrently and retry</button></p>`,
+    )
+    .join('');
+  invalid
+    .querySelectorAll<HTMLButtonElement>('button[data-invalid]')
+    .forEach((b) => b.addEventListener('click', () => send('dropInvalidIndex')));
+  byId('lessons').innerHTML = s.lessons
+    .map(
+      (r) =>
+        `<article class="verdict lesson" data-lesson="${esc(r.name)}" tabindex="0"><h3>${esc(LESSON_TITLES[r.name])}</h3><p>${esc(r.verdict)}</p><dl>${lessonFacts(
+          r,
+        )
+          .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
+          .join('')}</dl></article>`,
+    )
+    .join('');
+}
+
 // ---- state ----
 
 function render(): void {
@@ -320,6 +410,7 @@ function render(): void {
   renderButtons(state);
   renderChart(state);
   renderLocks(state);
+  renderLessons(state);
   renderRuns(state);
 }
 

@@ -5,6 +5,7 @@
 import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
 import type { RecordedRun } from '../core/monitor/recorder';
 import type { ProbeSnapshot } from '../core/probe/sampler';
+import type { LessonName, LessonResult } from '../core/lessons/types';
 
 /** What the lab looks like, for the panel's header and buttons. */
 export interface LabSummary {
@@ -16,6 +17,8 @@ export interface LabSummary {
   applied: string[];
   /** A migration (or rollback) in progress. */
   running?: { id: string; pid?: number };
+  /** Indexes of the lab schema left INVALID by a failed or cancelled CONCURRENTLY build. */
+  invalidIndexes: { index: string; table: string; indisready: boolean }[];
 }
 
 export interface LiveRunInfo {
@@ -36,6 +39,12 @@ export interface PanelState {
   runs: RecordedRun[];
   /** One line comparing the newest locking and concurrent runs, computed from their numbers. */
   comparison: string | null;
+  /** The newest result of each lesson that ran. */
+  lessons: LessonResult[];
+  /** The lesson running now. */
+  liveLesson: LessonName | null;
+  /** Backend pid of the open "slow report" (a long transaction), if one is open. */
+  slowReportPid: number | null;
 }
 
 // ---- host → webview ----
@@ -85,6 +94,13 @@ export const PANEL_ACTIONS = {
   stopProbe: 'migrationLab.stopProbe',
   exportReport: 'migrationLab.exportRunReport',
   openTerminal: 'migrationLab.openProbeTerminal',
+  lessonLockQueue: 'migrationLab.lessonLockQueue',
+  lessonLockTimeout: 'migrationLab.lessonLockTimeout',
+  lessonConcurrentWaits: 'migrationLab.lessonConcurrentWaits',
+  lessonFailedConcurrently: 'migrationLab.lessonFailedConcurrently',
+  startSlowReport: 'migrationLab.startSlowReport',
+  endSlowReport: 'migrationLab.endSlowReport',
+  dropInvalidIndex: 'migrationLab.dropInvalidIndex',
 } as const;
 export type PanelAction = keyof typeof PANEL_ACTIONS;
 

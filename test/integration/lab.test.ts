@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { LabError } from '../../src/core/errors';
 import {
   CONCURRENT_INDEX_MIGRATION,
@@ -91,6 +92,30 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     await lab.rollbackTo(INITIAL_MIGRATION);
     await lab.migrateTo(CONCURRENT_INDEX_MIGRATION);
     assert.equal(lab.state.migrations.find((m) => m.id === CONCURRENT_INDEX_MIGRATION)?.applied, true);
+  });
+
+  it('finds an index a failed CONCURRENTLY build left INVALID, and drops it concurrently', async () => {
+    const client = new pg.Client(lab.connection!);
+    await client.connect();
+    try {
+      await client.query(
+        `INSERT INTO lab_test.large_email (email) SELECT email FROM lab_test.large_email WHERE id = 1`,
+      );
+      await assert.rejects(
+        client.query('CREATE UNIQUE INDEX CONCURRENTLY dup_email_key ON lab_test.large_email (email)'),
+        (e: unknown) => (e as { code?: string }).code === '23505',
+      );
+    } finally {
+      await client.end();
+    }
+    await lab.refresh();
+    assert.deepEqual(
+      lab.state.invalidIndexes.map((i) => [i.index, i.table, i.indisvalid]),
+      [['dup_email_key', 'large_email', false]],
+    );
+    await lab.dropInvalidIndex('dup_email_key');
+    assert.deepEqual(lab.state.invalidIndexes, []);
+    await assert.rejects(lab.dropInvalidIndex('dup_email_key'), /no invalid index "dup_email_key"/);
   });
 
   it('reset drops only the lab schema', async () => {

@@ -1,0 +1,166 @@
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { LabError } from '../core/errors';
+import {
+  LongTransaction,
+  insertDuplicateEmails,
+  runConcurrentWaitsLesson,
+  runFailedConcurrentlyLesson,
+  runLockQueueLesson,
+  runLockTimeoutLesson,
+  type LessonContext,
+  type LessonName,
+  type LessonResult,
+} from '../core/lessons';
+import type { CommandContext } from './commands';
+import { config } from './config';
+
+export const LESSON_TITLES: Record<LessonName, string> = {
+  'lock-queue': 'The lock-queue trap',
+  'lock-timeout': 'lock_timeout with retries',
+  'concurrent-waits': 'CONCURRENTLY waits for old transactions',
+  'failed-concurrently': 'A failed CONCURRENTLY build',
+};
+
+/** The context key each lesson sets once what it teaches was observed (the walkthrough's ticks). */
+export function lessonContextKeys(result: LessonResult): Record<string, boolean> {
+  switch (result.name) {
+    case 'lock-queue':
+      return { lockQueueObserved: result.observed.readsWaitedBehindDdl };
+    case 'lock-timeout':
+      return { lockTimeoutObserved: result.observed.succeeded && result.observed.timeouts > 0 };
+    case 'concurrent-waits':
+      return { concurrentWaitObserved: result.observed.lockerPidMatched };
+    case 'failed-concurrently':
+      return {
+        invalidIndexDetected: result.observed.invalidIndexDetected,
+        invalidIndexDropped: result.observed.invalidIndexDetected && result.observed.cleanedUp,
+      };
+  }
+}
+
+/** Runs one lesson with a cancellable progress notification, live in the Lock Monitor's session. */
+export async function runLesson(ctx: CommandContext, name: LessonName): Promise<LessonResult | undefined> {
+  if (ctx.lab.state.runningMigration || ctx.observation.liveLesson) {
+    throw new LabError('A migration or lesson is already running; wait for it or cancel it.');
+  }
+  const session = ctx.observation.ensure();
+  const target = ctx.lab.connection;
+  if (!session || !target) throw new LabError('PostgreSQL is not running; start it first.');
+  if (!ctx.lab.state.seeded)
+    throw new LabError('The lessons need a seeded large_email; run "Seed Tables" first.');
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Migration Lab lesson: ${LESSON_TITLES[name]}`,
+      cancellable: true,
+    },
+    async (progress, token) => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      const lessonCtx: LessonContext = {
+        target,
+        schema: config.schema,
+        logger: ctx.logger,
+        signal: abort.signal,
+        migrationsDir: join(ctx.extension.extensionPath, 'migrations'),
+        lessonsDir: join(ctx.extension.extensionPath, 'migrations-lessons'),
+        session,
+      };
+      ctx.observation.setLiveLesson(name);
+      try {
+        let result: LessonResult;
+        switch (name) {
+          case 'lock-queue':
+            progress.report({
+              message: 'a slow report holds large_email; ALTER TABLE waits; watch the reads…',
+            });
+            result = await runLockQueueLesson(lessonCtx);
+            break;
+          case 'lock-timeout':
+            progress.report({
+              message: `ALTER TABLE with lock_timeout ${config.lessonLockTimeoutMs} ms, retried…`,
+            });
+            result = await runLockTimeoutLesson(lessonCtx, {
+              policy: {
+                lockTimeoutMs: config.lessonLockTimeoutMs,
+                maxAttempts: config.lessonMaxAttempts,
+                initialDelayMs: config.lessonRetryDelayMs,
+              },
+              withoutTimeoutMaxReadStallMs:
+                ctx.observation.lessonResult('lock-queue')?.observed.maxReadStallMs ?? null,
+              onAttempt: (a) =>
+                progress.report({
+                  message: `attempt ${a.n}: ${a.outcome}${a.sqlstate ? ` (${a.sqlstate})` : ''}`,
+                }),
+            });
+            break;
+          case 'concurrent-waits':
+            progress.report({ message: 'a slow report is open; CREATE INDEX CONCURRENTLY waits for it…' });
+            result = await runConcurrentWaitsLesson(lessonCtx);
+            break;
+          case 'failed-concurrently':
+            progress.report({ message: 'duplicates, then CREATE UNIQUE INDEX CONCURRENTLY…' });
+            result = await runFailedConcurrentlyLesson(lessonCtx);
+            break;
+        }
+        ctx.observation.addLesson(result);
+        void vscode.window.showInformationMessage(`${LESSON_TITLES[name]}: ${result.verdict}`);
+        return result;
+      } finally {
+        ctx.observation.setLiveLesson(undefined);
+        await ctx.lab.refresh().catch(() => undefined);
+      }
+    },
+  );
+}
+
+/** The panel's "slow report": one long transaction on large_email, held until ended or timed out. */
+export class SlowReport implements vscode.Disposable {
+  private tx: LongTransaction | undefined;
+  private readonly changed = new vscode.EventEmitter<number | undefined>();
+  readonly onDidChange = this.changed.event;
+
+  get pid(): number | undefined {
+    return this.tx?.open ? this.tx.pid : undefined;
+  }
+
+  async start(ctx: CommandContext): Promise<void> {
+    if (this.tx?.open) return;
+    const target = ctx.lab.connection;
+    if (!target) throw new LabError('PostgreSQL is not running; start it first.');
+    const tx = await LongTransaction.start({
+      target,
+      schema: config.schema,
+      logger: ctx.logger,
+      timeoutMs: config.slowReportSeconds * 1000,
+    });
+    this.tx = tx;
+    this.changed.fire(tx.pid);
+    void tx.ended.then(() => {
+      if (this.tx === tx) this.tx = undefined;
+      this.changed.fire(undefined);
+    });
+    ctx.logger.info(
+      `Slow report started (pid ${tx.pid}): a transaction that read large_email and stays open.`,
+    );
+  }
+
+  async end(): Promise<void> {
+    await this.tx?.end();
+  }
+
+  dispose(): void {
+    void this.tx?.end();
+    this.changed.dispose();
+  }
+}
+
+export async function insertDuplicates(ctx: CommandContext): Promise<void> {
+  const target = ctx.lab.connection;
+  if (!target) throw new LabError('PostgreSQL is not running; start it first.');
+  const made = await insertDuplicateEmails(target, config.schema, 3, { logger: ctx.logger });
+  void vscode.window.showInformationMessage(
+    `Inserted ${made.ids.length} rows whose emails already exist; a UNIQUE index on email will now fail.`,
+  );
+}
