@@ -52,7 +52,12 @@ async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<vo
   await vscode.commands.executeCommand('migrationLab.openWalkthrough');
 }
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What activate() returns: the extension-host tests read the real tree through it. */
+export interface MigrationLabApi {
+  migrationsView: MigrationsView;
+}
+
+export function activate(context: vscode.ExtensionContext): MigrationLabApi {
   const channel = vscode.window.createOutputChannel('Migration Lab', { log: true });
   const logger = createLogger(channel);
   try {
@@ -67,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): void {
     const theObservation = new Observation(theLab, logger);
     observation = theObservation;
     const slowReport = new SlowReport();
+    const migrationsView = new MigrationsView(theLab);
     const ctx: CommandContext = {
       lab: theLab,
       logger,
@@ -84,7 +90,7 @@ export function activate(context: vscode.ExtensionContext): void {
       theObservation,
       ...registerCommands(ctx),
       vscode.window.registerTreeDataProvider('migrationLab.database', new DatabaseView(theLab)),
-      vscode.window.registerTreeDataProvider('migrationLab.migrations', new MigrationsView(theLab)),
+      vscode.window.registerTreeDataProvider('migrationLab.migrations', migrationsView),
       vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
       new LabStatusBar(theLab),
       theObservation.onDidChangeRuns(runContextKeys),
@@ -122,6 +128,7 @@ export function activate(context: vscode.ExtensionContext): void {
     logger.info(
       `Migration Lab activated (VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
+    return { migrationsView };
   } catch (e) {
     reportError({ logger, channel }, 'Activating Migration Lab', e);
     throw e;

@@ -136,8 +136,7 @@ export class EmbeddedPostgres implements PostgresProvider {
   private readonly database: string;
   private child: ChildProcess | undefined;
   private childExit: Promise<void> | undefined;
-  private layout:
-    { root: string; binDir: string; dataDir: string; socketDir: string; logFile: string } | undefined;
+  private layout: { root: string; binDir: string; dataDir: string; logFile: string } | undefined;
   private serviceUser: OsUser | undefined;
   private target: ConnectionTarget | undefined;
   /** PostgreSQL's own version string, known after start (e.g. "18.4"). */
@@ -267,15 +266,10 @@ export class EmbeddedPostgres implements PostgresProvider {
       root,
       binDir: join(packageDir, 'native', 'bin'),
       dataDir: join(root, 'data'),
-      socketDir: join(root, 'run'),
       logFile: join(root, 'postgres.log'),
     };
     mkdirSync(root, { recursive: true, mode: 0o755 });
-    mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
-    if (user) {
-      chmodSync(root, 0o755);
-      chownSync(layout.socketDir, user.uid, user.gid);
-    }
+    if (user) chmodSync(root, 0o755);
     return layout;
   }
 
@@ -391,8 +385,9 @@ export class EmbeddedPostgres implements PostgresProvider {
           String(port),
           '-c',
           'listen_addresses=127.0.0.1',
+          // TCP only: a Unix socket path longer than ~107 bytes (deep editor storage folders) is fatal.
           '-c',
-          `unix_socket_directories=${layout.socketDir}`,
+          'unix_socket_directories=',
           '-c',
           'logging_collector=off',
         ],
