@@ -14,7 +14,17 @@ export interface DemoOptions {
   verbose: boolean;
 }
 
-export type ParsedArgs = { command: 'help' } | { command: 'run'; options: DemoOptions };
+/**
+ * `run`: the index-migration journey; `lessons` (--lessons): the four lessons beyond it (the lock-queue
+ * trap, lock_timeout with retries, CONCURRENTLY's wait, the failed CONCURRENTLY build).
+ */
+export type ParsedArgs =
+  | { command: 'help' }
+  | { command: 'run'; options: DemoOptions }
+  | { command: 'lessons'; options: DemoOptions };
+
+/** Rows in large_email for --lessons when --rows is not given: enough to watch, quick to seed. */
+export const LESSONS_DEFAULT_ROWS = 500_000;
 
 export const DEFAULTS: DemoOptions = {
   rows: 5_000_000,
@@ -25,7 +35,7 @@ export const DEFAULTS: DemoOptions = {
 };
 
 export const USAGE =
-  'Usage: npm run demo -- [--rows N] [--port N] [--probe-port N] [--json] [--verbose] [--help]';
+  'Usage: npm run demo -- [--lessons] [--rows N] [--port N] [--probe-port N] [--json] [--verbose] [--help]';
 
 export const HELP = `${USAGE}
 
@@ -34,19 +44,28 @@ lock monitor and the read + write probes (10/s each), runs the plain CREATE INDE
 (0002_add_email_index) while recording, rolls it back, runs the CONCURRENTLY one
 (0002_add_email_index_concurrently), rolls that back too, prints the comparison and stops everything.
 
+With --lessons it runs the four lessons beyond the demo instead, on the same seeded table and under
+the same probes: the lock-queue trap (reads queue behind an ALTER TABLE that waits for a long
+transaction), lock_timeout with retries, CREATE INDEX CONCURRENTLY waiting for an old transaction, and
+a failed CONCURRENTLY build leaving an INVALID index. Each lesson undoes what it changed; the output is
+each lesson's key observations and verdict.
+
 Options:
-  --rows N          rows in large_email (default 5,000,000; 2m, 500k, 1_000_000 also work).
-                    Seeding resumes, so a second run with the same N is quick.
+  --lessons         run the four lessons instead of the index-migration journey
+  --rows N          rows in large_email (default 5,000,000, or 500,000 with --lessons; 2m, 500k,
+                    1_000_000 also work). Seeding resumes, so a second run with the same N is quick.
   --port N          port of the embedded PostgreSQL on 127.0.0.1 (default 5433)
   --probe-port N    port of the probe endpoint on 127.0.0.1 (default 8001)
-  --json            print only the JSON run report ({ "runs": [...] }) on stdout
+  --json            print only the JSON run report ({ "runs": [...] }) on stdout; with --lessons,
+                    only { "lessons": [{ "name", "observed", "verdict" }, ...] }
   --verbose         mirror the full log to stderr
   -h, --help        show this help
 
 The cluster lives in $XDG_CACHE_HOME/migration-lab/demo (default ~/.cache/migration-lab/demo).
 Progress goes to stderr. With --json through npm, use \`npm run --silent demo -- --json\`
 (or \`node dist/demo.js --json\`) so that npm's own banner stays off stdout.
-Exit codes: 0 both runs succeeded, 1 failure, 2 bad arguments, 130 interrupted (Ctrl-C).`;
+Exit codes: 0 both runs succeeded (with --lessons: all four lessons ran and each observed what it
+teaches), 1 failure, 2 bad arguments, 130 interrupted (Ctrl-C).`;
 
 /** A bad command line: exit code 2 with the usage line. */
 export class UsageError extends Error {
@@ -83,6 +102,8 @@ type ValueFlag = (typeof VALUE_FLAGS)[number];
 /** Parses the demo's arguments (without node and the script). Throws UsageError. */
 export function parseDemoArgs(argv: readonly string[]): ParsedArgs {
   const options: DemoOptions = { ...DEFAULTS };
+  let lessons = false;
+  let rowsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-h' || arg === '--help') return { command: 'help' };
@@ -92,6 +113,10 @@ export function parseDemoArgs(argv: readonly string[]): ParsedArgs {
     }
     if (arg === '--verbose') {
       options.verbose = true;
+      continue;
+    }
+    if (arg === '--lessons') {
+      lessons = true;
       continue;
     }
     const eq = arg.indexOf('=');
@@ -107,6 +132,7 @@ export function parseDemoArgs(argv: readonly string[]): ParsedArgs {
       switch (flag as ValueFlag) {
         case '--rows':
           options.rows = parseRows(value);
+          rowsGiven = true;
           break;
         case '--port':
           options.port = parsePort(flag, value);
@@ -122,5 +148,9 @@ export function parseDemoArgs(argv: readonly string[]): ParsedArgs {
   }
   if (options.port === options.probePort)
     throw new UsageError(`--port and --probe-port must differ (both are ${options.port}).`);
+  if (lessons) {
+    if (!rowsGiven) options.rows = LESSONS_DEFAULT_ROWS;
+    return { command: 'lessons', options };
+  }
   return { command: 'run', options };
 }

@@ -2,6 +2,8 @@
  * `npm run demo`: the Migration Lab journey headless, without VS Code. Starts the embedded
  * PostgreSQL, seeds, records the plain and the CONCURRENTLY index migrations under live probes,
  * rolls both back and prints the comparison (or, with --json, only the JSON run report).
+ * `npm run demo -- --lessons` runs the four lessons instead and prints their observations and verdicts
+ * (or, with --json, only `{ "lessons": [...] }`).
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -12,7 +14,8 @@ import { HELP, USAGE, UsageError, parseDemoArgs, type DemoOptions } from './args
 import { Progress, fileLogger, type FileLogger } from './console';
 import { humanReport } from './format';
 import { acquireRunLock } from './housekeeping';
-import { demoSteps, runSteps, type JourneyContext, type StepResult } from './journey';
+import { demoSteps, lessonsSteps, runSteps, type JourneyContext, type StepResult } from './journey';
+import { lessonsFailure, lessonsJson, lessonsReport } from './lessons';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -61,7 +64,10 @@ async function cleanUp(ctx: JourneyContext): Promise<void> {
   progress.detail('stopped');
 }
 
-async function run(options: DemoOptions): Promise<number> {
+/** What to run: the index-migration journey, or the four lessons (--lessons). */
+type Mode = 'run' | 'lessons';
+
+async function run(options: DemoOptions, mode: Mode): Promise<number> {
   // A closed pipe (\`npm run demo | head\`) must not kill the demo before it stops PostgreSQL.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const progress = new Progress();
@@ -78,7 +84,11 @@ async function run(options: DemoOptions): Promise<number> {
   const logger: FileLogger = fileLogger(join(storageDir, 'demo.log'), (level, message) => {
     // While stopping (or interrupted: Ctrl-C reaches PostgreSQL too), connections dropping is
     // expected: the log keeps those warnings, the terminal need not.
-    const expected = stopping && /connect|terminat|unavailable|shutting down/i.test(message);
+    // The lessons' migrations fail on purpose (55P03 lock timeouts, the 23505 unique build): the
+    // lessons step reports those itself.
+    const expected =
+      (stopping && /connect|terminat|unavailable|shutting down/i.test(message)) ||
+      (mode === 'lessons' && /^\S+\.sql failed at [^]*\((?:55P03|23505)\)/.test(message));
     if (options.verbose || (level === 'warn' && !expected))
       progress.detail(`${level === 'warn' ? 'warning' : level}: ${message}`);
   });
@@ -88,10 +98,11 @@ async function run(options: DemoOptions): Promise<number> {
     return code;
   };
   const root = projectRoot();
+  const migrationsDir = join(root, 'migrations');
   const lab = new Lab({
     storageDir,
     composeFile: join(root, 'docker-compose.yml'),
-    migrationsDir: join(root, 'migrations'),
+    migrationsDir,
     logger,
     getExternalUrl: async () => undefined,
   });
@@ -105,6 +116,9 @@ async function run(options: DemoOptions): Promise<number> {
     progress,
     signal: controller.signal,
     runs: [],
+    migrationsDir,
+    lessonsDir: join(root, 'migrations-lessons'),
+    lessons: [],
   };
   let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -132,12 +146,12 @@ async function run(options: DemoOptions): Promise<number> {
   });
 
   progress.line(
-    `Migration Lab demo: ${options.rows.toLocaleString('en-US')} rows, PostgreSQL on 127.0.0.1:${options.port}, probes on 127.0.0.1:${options.probePort}; log in ${logger.path}`,
+    `Migration Lab ${mode === 'lessons' ? 'lessons' : 'demo'}: ${options.rows.toLocaleString('en-US')} rows, PostgreSQL on 127.0.0.1:${options.port}, probes on 127.0.0.1:${options.probePort}; log in ${logger.path}`,
   );
   const steps: StepResult[] = [];
   let failure: unknown;
   try {
-    await runSteps(demoSteps(), ctx, steps);
+    await runSteps(mode === 'lessons' ? lessonsSteps() : demoSteps(), ctx, steps);
   } catch (e) {
     failure = e;
   }
@@ -148,6 +162,7 @@ async function run(options: DemoOptions): Promise<number> {
     progress.line('Interrupted; nothing is left running. The next run resumes where this one stopped.');
     return finish(SIGNAL_EXIT[interruptedBy] ?? EXIT_FAILED);
   }
+  if (mode === 'lessons') return finish(await reportLessons(ctx, logger, failure));
   if (failure === undefined && (ctx.runs.length !== 2 || ctx.runs.some((r) => r.outcome !== 'succeeded'))) {
     failure = new LabError(`Expected two successful runs, got ${ctx.runs.map((r) => r.outcome).join(', ')}.`);
   }
@@ -178,6 +193,30 @@ async function run(options: DemoOptions): Promise<number> {
   return finish(EXIT_OK);
 }
 
+/**
+ * Prints the lessons that finished (even after a failure: their verdicts say what was seen) and
+ * returns the exit code: 0 only when all four ran and each observed what it teaches.
+ */
+async function reportLessons(ctx: JourneyContext, logger: FileLogger, failure: unknown): Promise<number> {
+  const { options, progress, lessons } = ctx;
+  if (failure === undefined) {
+    const reason = lessonsFailure(lessons);
+    if (reason) failure = new LabError(reason);
+  }
+  if (options.json) {
+    if (lessons.length > 0) await writeOut(`${JSON.stringify(lessonsJson(lessons), null, 2)}\n`);
+  } else if (lessons.length > 0) {
+    await writeOut(`\n${lessonsReport(lessons)}`);
+  }
+  if (failure !== undefined) {
+    logger.error(failure instanceof Error ? failure : String(failure));
+    progress.line(`error: ${sentence(failure)}`);
+    progress.line(`The log is in ${logger.path}.`);
+    return EXIT_FAILED;
+  }
+  return EXIT_OK;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
@@ -191,7 +230,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await writeOut(`${HELP}\n`);
     return EXIT_OK;
   }
-  return run(parsed.options);
+  return run(parsed.options, parsed.command);
 }
 
 if (require.main === module) {

@@ -5,6 +5,13 @@ import {
   LOCKING_INDEX_MIGRATION,
   type Lab,
 } from '../core/lab';
+import {
+  LESSON_NAMES,
+  lessonProblems,
+  runAllLessons,
+  type LessonContext,
+  type LessonResult,
+} from '../core/lessons';
 import type { Logger } from '../core/log';
 import type { RecordedRun, RunKind } from '../core/monitor/recorder';
 import { formatMs } from '../core/monitor/verdict';
@@ -12,6 +19,7 @@ import { MonitorSession } from '../core/monitorSession';
 import type { DemoOptions } from './args';
 import type { Progress } from './console';
 import { formatCount } from './format';
+import { LESSON_TITLES, lessonShortfall } from './lessons';
 import { dataDirectory, dropLeftoverIndex, portIsFree, trimProbeRows } from './housekeeping';
 
 /** Probe requests per second, each (reads and writes), as the design's sampler default. */
@@ -35,12 +43,15 @@ export interface JourneyContext {
   dataDir?: string;
   /** Runs recorded by the observed steps, in order. */
   readonly runs: RecordedRun[];
+  /** The lab's migrations folder (0001_initial, 0002_*). */
+  readonly migrationsDir: string;
+  /** The lesson migrations folder (migrations-lessons/). */
+  readonly lessonsDir: string;
+  /** Results of the lessons step (--lessons), in order, as each lesson finishes. */
+  readonly lessons: LessonResult[];
 }
 
-/**
- * One named step of a journey. The demo is one list of steps; a later `--lessons` mode can be another
- * list (and print the step results as its table).
- */
+/** One named step of a journey. The demo is one list of steps; `--lessons` is another. */
 export interface Step {
   title: string | ((ctx: JourneyContext) => string);
   run(ctx: JourneyContext): Promise<void>;
@@ -277,4 +288,63 @@ export function demoSteps(): Step[] {
     observedRun(CONCURRENT_INDEX_MIGRATION, 'concurrent', 'CREATE INDEX CONCURRENTLY'),
     rollBack,
   ];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// --lessons
+
+/** The four lessons (runAllLessons) on the demo's session, after checking that none can fail on the lab's state. */
+export const runLessons: Step = {
+  title: `Running the ${LESSON_NAMES.length} lessons (${LESSON_NAMES.join(', ')})`,
+  async run(ctx) {
+    const session = requireSession(ctx);
+    const lessonCtx: LessonContext = {
+      target: ctx.lab.connection!,
+      schema: ctx.schema,
+      logger: ctx.logger,
+      signal: ctx.signal,
+      migrationsDir: ctx.migrationsDir,
+      lessonsDir: ctx.lessonsDir,
+      session,
+    };
+    const problems = await lessonProblems(lessonCtx);
+    if (problems.length > 0) throw new LabError(`The lessons cannot run: ${problems.join(' ')}`);
+    const t0 = Date.now();
+    let last = t0;
+    const announce = (index: number) => {
+      const name = LESSON_NAMES[index];
+      if (name) ctx.progress.detail(`${index + 1}/${LESSON_NAMES.length} ${name} — ${LESSON_TITLES[name]}…`);
+    };
+    announce(0);
+    await runAllLessons(lessonCtx, {
+      lockTimeout: {
+        onAttempt: (a) =>
+          ctx.progress.detail(
+            `    attempt ${a.n}: ${
+              a.outcome === 'timeout'
+                ? `gave up after ${formatMs(a.durationMs)} (${a.sqlstate ?? 'lock timeout'}), as expected`
+                : a.outcome === 'succeeded'
+                  ? `succeeded in ${formatMs(a.durationMs)}`
+                  : `failed${a.sqlstate ? ` (${a.sqlstate})` : ''}`
+            }${a.delayAfterMs !== undefined ? `; retrying in ${formatMs(a.delayAfterMs)}` : ''}`,
+          ),
+      },
+      onLesson: (r) => {
+        ctx.lessons.push(r);
+        const now = Date.now();
+        const shortfall = lessonShortfall(r);
+        ctx.progress.detail(
+          `    ${shortfall ? `not observed (${shortfall})` : 'observed'} in ${formatMs(now - last)}`,
+        );
+        last = now;
+        announce(ctx.lessons.length);
+      },
+    });
+    ctx.progress.detail(`all ${LESSON_NAMES.length} lessons ran in ${formatMs(Date.now() - t0)}`);
+  },
+};
+
+/** --lessons: PostgreSQL, no 0002 applied, seeded, monitor and probes, then the four lessons. */
+export function lessonsSteps(): Step[] {
+  return [startPostgres, repairLeftovers, seed, startMonitor, runLessons];
 }

@@ -12,6 +12,11 @@ const root = join(__dirname, '../../..');
 const DEMO = join(root, 'dist', 'demo.js');
 const ROWS = '1500000';
 
+/** What `--lessons --json` prints. */
+interface LessonsJson {
+  lessons: { name: string; observed: unknown; verdict: string }[];
+}
+
 /** Newest modification time of the files the bundle is made of. */
 function newestSource(dir: string): number {
   let newest = 0;
@@ -108,8 +113,36 @@ describe('npm run demo: the whole journey headless (built CLI as a child process
       options: { rows: 2_000_000, port: 6543, probePort: 9001, json: true, verbose: false },
     });
     assert.equal(parseDemoArgs([]).command, 'run');
+    // --lessons: smaller default table unless --rows is given; combines with the other options.
+    assert.deepEqual(parseDemoArgs(['--lessons']), {
+      command: 'lessons',
+      options: { rows: 500_000, port: 5433, probePort: 8001, json: false, verbose: false },
+    });
+    assert.deepEqual(
+      parseDemoArgs([
+        '--json',
+        '--rows',
+        '300k',
+        '--lessons',
+        '--port=6000',
+        '--probe-port',
+        '6001',
+        '--verbose',
+      ]),
+      {
+        command: 'lessons',
+        options: { rows: 300_000, port: 6000, probePort: 6001, json: true, verbose: true },
+      },
+    );
     assert.deepEqual(parseDemoArgs(['--rows', '1,500,000', '--help']), { command: 'help' });
-    for (const bad of [['--rows', '0'], ['--rows'], ['--port', '70000'], ['--nope'], ['extra']]) {
+    for (const bad of [
+      ['--rows', '0'],
+      ['--rows'],
+      ['--port', '70000'],
+      ['--nope'],
+      ['extra'],
+      ['--lessons=1'],
+    ]) {
       assert.throws(() => parseDemoArgs(bad), UsageError, bad.join(' '));
     }
   });
@@ -119,11 +152,12 @@ describe('npm run demo: the whole journey headless (built CLI as a child process
       const r = spawnSync(process.execPath, [DEMO, ...args], { cwd: root, env: { ...process.env, ...env } });
       assert.equal(r.status, 2, args.join(' '));
       assert.equal(r.stdout.toString(), '');
-      assert.match(r.stderr.toString(), /^error: .+\.\nUsage: npm run demo -- \[--rows N\]/);
+      assert.match(r.stderr.toString(), /^error: .+\.\nUsage: npm run demo -- \[--lessons\] \[--rows N\]/);
     }
     const help = spawnSync(process.execPath, [DEMO, '--help'], { cwd: root });
     assert.equal(help.status, 0);
     assert.match(help.stdout.toString(), /^Usage: /);
+    assert.match(help.stdout.toString(), /^ {2}--lessons {2,}\S/m);
   });
 
   it('runs both index migrations under probes and prints only the JSON report with --json', async () => {
@@ -154,6 +188,69 @@ describe('npm run demo: the whole journey headless (built CLI as a child process
     assert.match(r.stderr, /\[8\/8\] Rolling back to 0001_initial/);
     assertNothingLeftRunning(dataDirOf(r.stderr));
   });
+
+  it(
+    '--lessons --json: runs the four lessons and prints only { "lessons": [...] }',
+    { timeout: 60_000 },
+    async () => {
+      const [port, probePort] = [await freePort(), await freePort()];
+      const started = Date.now();
+      const r = await runDemo(
+        [
+          '--lessons',
+          '--json',
+          '--rows',
+          '300000',
+          '--port',
+          String(port),
+          '--probe-port',
+          String(probePort),
+        ],
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as LessonsJson; // stdout is the JSON and nothing else
+      assert.deepEqual(Object.keys(report), ['lessons']);
+      assert.deepEqual(
+        report.lessons.map((l) => l.name),
+        ['lock-queue', 'lock-timeout', 'concurrent-waits', 'failed-concurrently'],
+      );
+      for (const l of report.lessons) {
+        assert.equal(typeof l.verdict, 'string', `${l.name} has a verdict`);
+        assert.ok(l.verdict.length > 0, `${l.name} has a verdict`);
+        assert.equal(typeof l.observed, 'object', `${l.name} has observations`);
+      }
+      const [queue, timeout, waits, failed] = report.lessons.map((l) => l.observed) as [
+        Record<string, unknown>,
+        Record<string, unknown>,
+        Record<string, unknown>,
+        Record<string, unknown>,
+      ];
+      const number = (o: Record<string, unknown>, key: string) =>
+        assert.equal(typeof o[key], 'number', `${key} is a number: ${String(o[key])}`);
+      // lock-queue: reads queued behind the ALTER, and stalled.
+      assert.equal(queue.readsWaitedBehindDdl, true);
+      number(queue, 'maxReadStallMs');
+      // lock-timeout: attempts gave up with 55P03, a later one succeeded.
+      number(timeout, 'attempts');
+      number(timeout, 'timeouts');
+      number(timeout, 'maxReadStallMs');
+      assert.equal(timeout.succeeded, true);
+      assert.ok((timeout.timeouts as number) > 0, 'at least one attempt timed out');
+      assert.ok((timeout.attempts as number) > (timeout.timeouts as number), 'an attempt after the timeouts');
+      // concurrent-waits: the build waited in a named phase on the long transaction's pid.
+      assert.equal(typeof waits.waitingPhaseSeen, 'string');
+      assert.match(waits.waitingPhaseSeen as string, /^waiting for /);
+      assert.equal(waits.lockerPidMatched, true);
+      // failed-concurrently: an INVALID index was found, then removed.
+      assert.equal(failed.invalidIndexDetected, true);
+      assert.equal(failed.cleanedUp, true);
+
+      assert.match(r.stderr, /\[5\/5\] Running the 4 lessons/);
+      assertNothingLeftRunning(dataDirOf(r.stderr));
+      assert.ok(Date.now() - started < 60_000, 'the lessons run takes under a minute');
+    },
+  );
 
   it('on Ctrl-C (SIGINT) mid-migration: cancels, stops PostgreSQL and exits 130', async () => {
     const [port, probePort] = [await freePort(), await freePort()];
