@@ -64,13 +64,16 @@ async function main() {
   const mocha = new Mocha({ reporter: 'spec', color: false, timeout: 60_000, bail: true });
   const dir = path.join(__dirname, 'ui');
   for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.test.js')) mocha.addFile(path.join(dir, f));
-  const failures = await new Promise((resolve) => mocha.run(resolve));
+  let runner;
+  const failures = await new Promise((resolve) => (runner = mocha.run(resolve)));
 
   await browser.close().catch(() => {});
   cs.stop();
   for (const f of session.screenshots) s.log(`screenshot ${path.relative(s.ROOT, f)}`);
   s.cleanUp(sandbox, failures === 0);
   s.log(`UI tests ${failures === 0 ? 'passed' : `FAILED (${failures})`}`);
+  // A plain closing line that CI can read (mocha's own summary is not one it knows).
+  console.log(`ui: ${runner.stats.passes} passed, ${failures} failed`);
   process.exit(failures === 0 ? 0 : 1);
 }
 
