@@ -30,7 +30,18 @@ execFileSync(process.execPath, ['scripts/build.mjs', '--production'], { stdio: '
 const vsce = join('node_modules', '@vscode', 'vsce', 'vsce');
 execFileSync(
   process.execPath,
-  [vsce, 'package', '--target', target, '--no-dependencies', '--allow-missing-repository', '--out', out],
+  [
+    vsce,
+    'package',
+    '--target',
+    target,
+    '--no-dependencies',
+    '--allow-missing-repository',
+    // No public repository to point at: keep the README's links relative (its screenshots are not packed).
+    '--no-rewrite-relative-links',
+    '--out',
+    out,
+  ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
 const bytes = statSync(out).size;
