@@ -169,6 +169,31 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await shot('walkthrough.png');
   });
 
+  it('walks the lock-queue lesson: walkthrough button, the chain in the panel, the verdict, the step ticks', async function () {
+    this.timeout(180_000);
+    await wb.clickWalkthroughButton('lockQueue', 'Run the Lock-Queue Lesson');
+    await wb.focusEditorTab('Lock Monitor');
+    // Reads queue behind the ALTER, which waits for the slow report: both links of the chain are shown.
+    const readerWaits = wb.lockMonitor.locator('#chains li.chain', {
+      hasText: /probe-read \d+ waits .* AccessShareLock/,
+    });
+    await readerWaits.first().waitFor({ timeout: 60_000 });
+    assert.match(await readerWaits.first().innerText(), /→ migration \d+/);
+    const ddlWaits = wb.lockMonitor.locator('#chains li.chain', {
+      hasText: /AccessExclusiveLock → long-transaction/,
+    });
+    await ddlWaits.first().waitFor({ timeout: 10_000 });
+    await shot('lock-monitor-lock-queue.png');
+    const card = wb.lockMonitor.locator('article.lesson[data-lesson="lock-queue"]');
+    await card.waitFor({ timeout: 90_000 });
+    const verdict = await card.locator('p').first().innerText();
+    console.log(`      lock-queue verdict: ${verdict}`);
+    assert.match(verdict, /^Reads stalled up to /);
+    assert.match(verdict, /queued behind ALTER TABLE/);
+    await wb.runCommand('Migration Lab: Open Walkthrough');
+    await waitUntil('the lockQueue step is ticked', () => wb.walkthroughStepDone('lockQueue'), 15_000);
+  });
+
   it('the Lock Monitor follows the light theme ("Preferences: Color Theme")', async function () {
     this.timeout(60_000);
     await wb.runCommand('Preferences: Color Theme');
