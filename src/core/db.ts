@@ -1,5 +1,14 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from './log';
+
+/**
+ * The pg driver, loaded on first use: requiring it costs about 15 ms, which the extension's activation
+ * (and every command that never touches a database) should not pay.
+ */
+export function pgDriver(): typeof pg {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy
+  return require('pg') as typeof pg;
+}
 
 /** Where a lab database is; never logged as a whole (it can carry a password). */
 export interface ConnectionTarget {
@@ -42,7 +51,7 @@ export async function connect(
   applicationName: string,
   logger: Logger,
 ): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(target, applicationName));
+  const client = new (pgDriver().Client)(clientConfig(target, applicationName));
   client.on('error', (e) => logger.warn(`${applicationName}: connection error: ${e.message}`));
   await client.connect();
   return client;
@@ -54,14 +63,14 @@ export function createPool(
   logger: Logger,
   options: { max?: number } = {},
 ): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(target, applicationName), max: options.max ?? 4 });
+  const pool = new (pgDriver().Pool)({ ...clientConfig(target, applicationName), max: options.max ?? 4 });
   pool.on('error', (e) => logger.warn(`${applicationName}: idle connection error: ${e.message}`));
   return pool;
 }
 
 /** Quotes an identifier (schema or table name from a setting). */
 export function quoteIdent(name: string): string {
-  return pg.escapeIdentifier(name);
+  return pgDriver().escapeIdentifier(name);
 }
 
 /** Runs `fn` inside one transaction on one client: BEGIN, COMMIT, or ROLLBACK on error. */

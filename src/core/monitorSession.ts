@@ -3,7 +3,13 @@ import type { ConnectionTarget } from './db';
 import { describeError } from './errors';
 import type { Logger } from './log';
 import type { RunOptions, RunResult } from './migrations/runner';
-import { LockMonitor, labRelations, type LockSnapshot, type MonitorStatus } from './monitor/lockMonitor';
+import {
+  LockMonitor,
+  labRelations,
+  type LockSnapshot,
+  type MonitorStats,
+  type MonitorStatus,
+} from './monitor/lockMonitor';
 import { RunRecorder, type RecordedRun, type RunKind } from './monitor/recorder';
 import { LatencySampler, type ProbeSnapshot } from './probe/sampler';
 import type { ProbeSample } from './probe/stats';
@@ -73,6 +79,11 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
 
   get latestLocks(): LockSnapshot | undefined {
     return this.monitor.latest;
+  }
+
+  /** Poll counts and durations of the lock monitor (for the benchmark). */
+  get monitorStats(): MonitorStats {
+    return this.monitor.stats;
   }
 
   get monitorStatus(): MonitorStatus {

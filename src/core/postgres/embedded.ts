@@ -16,8 +16,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join, relative } from 'node:path';
-import pg from 'pg';
-import type { ConnectionTarget } from '../db';
+import { pgDriver, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
 import type { PostgresProvider } from './provider';
@@ -390,6 +389,9 @@ export class EmbeddedPostgres implements PostgresProvider {
           'unix_socket_directories=',
           '-c',
           'logging_collector=off',
+          // The default 4 MB WAL buffer makes two seeding sessions wait on WALWrite; 64 MB measured +25 %.
+          '-c',
+          'wal_buffers=64MB',
         ],
         ['ignore', logFd, logFd],
       );
@@ -404,7 +406,7 @@ export class EmbeddedPostgres implements PostgresProvider {
     let lastError = '';
     const ready = await waitFor(async () => {
       if (!this.running || signal?.aborted) return true;
-      const client = new pg.Client({
+      const client = new (pgDriver().Client)({
         host: '127.0.0.1',
         port,
         user: SUPERUSER,
@@ -440,12 +442,13 @@ export class EmbeddedPostgres implements PostgresProvider {
   }
 
   private async ensureDatabase(): Promise<void> {
-    const client = new pg.Client({ ...this.target! });
+    const client = new (pgDriver().Client)({ ...this.target! });
     client.on('error', () => undefined);
     await client.connect();
     try {
       const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.database]);
-      if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(this.database)}`);
+      if (exists.rowCount === 0)
+        await client.query(`CREATE DATABASE ${pgDriver().escapeIdentifier(this.database)}`);
     } finally {
       await client.end();
     }

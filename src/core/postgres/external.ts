@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { APP_NAMES, clientConfig, type ConnectionTarget } from '../db';
+import { APP_NAMES, clientConfig, pgDriver, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, isPgError, throwIfAborted } from '../errors';
 import { redactSecrets, type Logger } from '../log';
 import type { PostgresProvider } from './provider';
@@ -102,7 +101,7 @@ export class ExternalPostgres implements PostgresProvider {
       connectionString: this.url,
     };
     logger.info(`Checking the external PostgreSQL at ${where} (database "${this.parts.database}")…`);
-    const client = new pg.Client({
+    const client = new (pgDriver().Client)({
       ...clientConfig(target, APP_NAMES.admin),
       connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
     });

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import { APP_NAMES, createPool, quoteIdent, type ConnectionTarget } from '../db';
 import { LabError, describeError, isPgError } from '../errors';
 import type { Logger } from '../log';
