@@ -9,8 +9,9 @@ import { ExternalPostgres } from './postgres/external';
 import type { PostgresProvider, ProviderKind, ProviderSetting } from './postgres/provider';
 import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
-import { dropIndexConcurrently, queryInvalidIndexes } from './lessons/indexes';
-import type { InvalidIndex } from './lessons/types';
+import { dropIndexConcurrently } from './lessons/indexes';
+import { queryInvalidIndexes } from './invalidIndexes';
+import type { InvalidIndex } from './invalidIndexes';
 
 /** The demo's two alternative index migrations. */
 export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { silentLogger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
-import { seedTables } from '../../src/core/seeder';
-import { pollUntil, startTestPostgres, type TestPostgres } from './support';
+import { pollUntil, startSeededLab, type TestPostgres } from './support';
 
-const MIGRATIONS = join(__dirname, '../../../migrations');
 const SCHEMA = 'locks_test';
 // Enough rows that an index build lasts well over the few polls this test needs (~1-3 s on CI).
 const ROWS = 2_000_000;
@@ -40,15 +36,7 @@ describe('locks a migration takes, observed in pg_locks on a real PostgreSQL', (
   let writerPid: number;
 
   before(async () => {
-    db = await startTestPostgres();
-    runner = new MigrationRunner({
-      target: db.target,
-      schema: SCHEMA,
-      migrations: MIGRATIONS,
-      logger: silentLogger,
-    });
-    await runner.migrateTo('0001_initial');
-    await seedTables(db.target, { schema: SCHEMA, largeCount: ROWS, logger: silentLogger });
+    ({ db, runner } = await startSeededLab(SCHEMA, ROWS));
     observer = new pg.Client({ ...db.target, application_name: 'test-observer' });
     writer = new pg.Client({ ...db.target, application_name: 'test-writer' });
     await observer.connect();

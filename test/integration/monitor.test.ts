@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { APP_NAMES } from '../../src/core/db';
@@ -13,10 +12,8 @@ import {
 } from '../../src/core/monitor/lockMonitor';
 import { RunRecorder } from '../../src/core/monitor/recorder';
 import { toReportJson, validateRunReport } from '../../src/core/monitor/report';
-import { seedTables } from '../../src/core/seeder';
-import { pollUntil, startTestPostgres, type TestPostgres } from './support';
+import { pollUntil, startSeededLab, type TestPostgres } from './support';
 
-const MIGRATIONS = join(__dirname, '../../../migrations');
 const SCHEMA = 'monitor_test';
 const LARGE = `${SCHEMA}.large_email`;
 // Enough rows that each index build outlasts the few polls a test needs (~1-3 s), yet seeds in seconds.
@@ -55,15 +52,7 @@ describe('lock monitor and run recorder on a real PostgreSQL', () => {
   }
 
   before(async () => {
-    db = await startTestPostgres();
-    runner = new MigrationRunner({
-      target: db.target,
-      schema: SCHEMA,
-      migrations: MIGRATIONS,
-      logger: silentLogger,
-    });
-    await runner.migrateTo('0001_initial');
-    await seedTables(db.target, { schema: SCHEMA, largeCount: ROWS, logger: silentLogger });
+    ({ db, runner } = await startSeededLab(SCHEMA, ROWS));
     writer = new pg.Client({ ...db.target, application_name: APP_NAMES.probeWrite });
     writer.on('error', () => undefined); // the restart test ends it from the server side
     await writer.connect();

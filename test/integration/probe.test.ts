@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { APP_NAMES } from '../../src/core/db';
@@ -7,10 +6,8 @@ import { memoryLogger, silentLogger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
 import { LatencySampler } from '../../src/core/probe/sampler';
 import { ProbeServer, type LargeEmailRow } from '../../src/core/probe/server';
-import { seedTables } from '../../src/core/seeder';
-import { pollUntil, startTestPostgres, type TestPostgres } from './support';
+import { pollUntil, startSeededLab, type TestPostgres } from './support';
 
-const MIGRATIONS = join(__dirname, '../../../migrations');
 const SCHEMA = 'probe_test';
 // Enough rows that a plain CREATE INDEX lasts over a second, so writes visibly pile up behind it.
 const ROWS = 2_000_000;
@@ -29,15 +26,7 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
   const logger = memoryLogger();
 
   before(async () => {
-    db = await startTestPostgres();
-    runner = new MigrationRunner({
-      target: db.target,
-      schema: SCHEMA,
-      migrations: MIGRATIONS,
-      logger: silentLogger,
-    });
-    await runner.migrateTo('0001_initial');
-    await seedTables(db.target, { schema: SCHEMA, largeCount: ROWS, logger: silentLogger });
+    ({ db, runner } = await startSeededLab(SCHEMA, ROWS));
     server = new ProbeServer({ target: db.target, schema: SCHEMA, port: 0, logger });
     const port = await server.start();
     base = `http://127.0.0.1:${port}`;

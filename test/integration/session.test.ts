@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
@@ -8,10 +7,8 @@ import type { LockSnapshot } from '../../src/core/monitor/lockMonitor';
 import type { RecordedRun } from '../../src/core/monitor/recorder';
 import { toReportJson, validateRunReport } from '../../src/core/monitor/report';
 import type { ProbeSample } from '../../src/core/probe/stats';
-import { seedTables } from '../../src/core/seeder';
-import { startTestPostgres, type TestPostgres } from './support';
+import { startSeededLab, type TestPostgres } from './support';
 
-const MIGRATIONS = join(__dirname, '../../../migrations');
 const SCHEMA = 'session_test';
 // Enough rows that the plain build lasts over a second on CI, so blocked writes are seen.
 const ROWS = 2_000_000;
@@ -31,15 +28,7 @@ describe('the Lock Monitor session on a real PostgreSQL: probes at 10/s, monitor
   const runs: Observed[] = [];
 
   before(async () => {
-    db = await startTestPostgres();
-    runner = new MigrationRunner({
-      target: db.target,
-      schema: SCHEMA,
-      migrations: MIGRATIONS,
-      logger: silentLogger,
-    });
-    await runner.migrateTo('0001_initial');
-    await seedTables(db.target, { schema: SCHEMA, largeCount: ROWS, logger: silentLogger });
+    ({ db, runner } = await startSeededLab(SCHEMA, ROWS));
     session = new MonitorSession({
       target: db.target,
       schema: SCHEMA,

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionTarget } from '../../src/core/db';
 import { silentLogger, type Logger } from '../../src/core/log';
+import { MigrationRunner } from '../../src/core/migrations/runner';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
+import { seedTables } from '../../src/core/seeder';
 
 /** A port nobody listens on right now (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -40,6 +42,29 @@ export async function startTestPostgres(logger: Logger = silentLogger): Promise<
       rmSync(baseDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The repository's migrations folder (0001_initial and the two 0002s). */
+export const MIGRATIONS_DIR = join(__dirname, '../../../migrations');
+
+/**
+ * A real PostgreSQL with the lab's tables in `schema` (0001_initial applied) and `rows` rows in
+ * large_email: what every test that watches a migration starts from.
+ */
+export async function startSeededLab(
+  schema: string,
+  rows: number,
+): Promise<{ db: TestPostgres; runner: MigrationRunner }> {
+  const db = await startTestPostgres();
+  const runner = new MigrationRunner({
+    target: db.target,
+    schema,
+    migrations: MIGRATIONS_DIR,
+    logger: silentLogger,
+  });
+  await runner.migrateTo('0001_initial');
+  await seedTables(db.target, { schema, largeCount: rows, logger: silentLogger });
+  return { db, runner };
 }
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */

@@ -3,7 +3,7 @@ import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, isPgError, throwIfAborted } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { QUERY_CANCELED, sqlstateOf } from './retry';
-import type { InvalidIndex } from './types';
+import { queryInvalidIndexes, type InvalidIndex } from '../invalidIndexes';
 
 /** Invalid indexes, duplicate emails and their cleanup, for the failed-CONCURRENTLY lesson and its commands. */
 
@@ -63,16 +63,6 @@ export async function cancelBackend(target: ConnectionTarget, pid: number, logge
   }
 }
 
-const INVALID_INDEXES_SQL = `SELECT ns.nspname AS schema, ic.relname AS index, t.relname AS "table",
-       i.indisvalid, i.indisready, pg_get_indexdef(i.indexrelid) AS definition
-  FROM pg_index i
-  JOIN pg_class ic ON ic.oid = i.indexrelid
-  JOIN pg_namespace ns ON ns.oid = ic.relnamespace
-  JOIN pg_class t ON t.oid = i.indrelid
-  JOIN pg_namespace tn ON tn.oid = t.relnamespace
- WHERE tn.nspname = $1 AND (NOT i.indisvalid OR NOT i.indisready)
- ORDER BY t.relname, ic.relname`;
-
 /** Indexes on tables of the lab schema that are not valid or not ready (left by a failed CONCURRENTLY). */
 export async function findInvalidIndexes(
   target: ConnectionTarget,
@@ -80,18 +70,6 @@ export async function findInvalidIndexes(
   options: IoOptions = {},
 ): Promise<InvalidIndex[]> {
   return withAdminSession(target, options, (client) => queryInvalidIndexes(client, schema));
-}
-
-export async function queryInvalidIndexes(client: pg.ClientBase, schema: string): Promise<InvalidIndex[]> {
-  const { rows } = await client.query<InvalidIndex>(INVALID_INDEXES_SQL, [schema]);
-  return rows.map((r) => ({
-    schema: r.schema,
-    index: r.index,
-    table: r.table,
-    indisvalid: r.indisvalid,
-    indisready: r.indisready,
-    definition: r.definition,
-  }));
 }
 
 /** The state of one index of the lab schema, or null when there is none of that name. */
@@ -221,3 +199,5 @@ export async function tryStatement(
     client.off('notice', onNotice);
   }
 }
+
+export { queryInvalidIndexes };

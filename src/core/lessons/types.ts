@@ -1,3 +1,4 @@
+import type { InvalidIndex } from '../invalidIndexes';
 import type { LockAttempt } from './retry';
 import type { ObservedChain } from './observe';
 
@@ -101,15 +102,7 @@ export interface ConcurrentWaitsObserved {
   rolledBack: boolean;
 }
 
-export interface InvalidIndex {
-  schema: string;
-  index: string;
-  table: string;
-  indisvalid: boolean;
-  indisready: boolean;
-  /** pg_get_indexdef. */
-  definition: string;
-}
+export type { InvalidIndex };
 
 export interface FailedConcurrentlyObserved {
   duplicatesInserted: number;

@@ -4,6 +4,7 @@ import { CancelledError, LabError, describeError, isPgError } from '../errors';
 import { redactSecrets, silentLogger, type Logger } from '../log';
 import { loadMigrations, type Migration, type MigrationSection } from './parse';
 import { planMigrate, planRollback, versionOf } from './plan';
+import { queryInvalidIndexes } from '../invalidIndexes';
 
 /** Advisory lock key every migration run of the lab takes (pg_try_advisory_lock), so runs never overlap. */
 export const MIGRATION_LOCK_KEY = 7_346_011_820;
@@ -368,18 +369,7 @@ export class MigrationRunner {
   /** Invalid or not-ready indexes on tables of the lab's schema, as schema.name. */
   private async invalidIndexes(client: pg.Client): Promise<string[]> {
     try {
-      const { rows } = await client.query<{ name: string }>(
-        `SELECT format('%s.%s', ns.nspname, ic.relname) AS name
-           FROM pg_index i
-           JOIN pg_class ic ON ic.oid = i.indexrelid
-           JOIN pg_namespace ns ON ns.oid = ic.relnamespace
-           JOIN pg_class t ON t.oid = i.indrelid
-           JOIN pg_namespace tn ON tn.oid = t.relnamespace
-          WHERE tn.nspname = $1 AND (NOT i.indisvalid OR NOT i.indisready)
-          ORDER BY 1`,
-        [this.schema],
-      );
-      return rows.map((r) => r.name);
+      return (await queryInvalidIndexes(client, this.schema)).map((i) => `${i.schema}.${i.index}`);
     } catch (e) {
       this.logger.warn(`Could not look for invalid indexes: ${describeError(e)}`);
       return [];
