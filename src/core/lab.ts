@@ -97,8 +97,16 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     this.emit('state', this.current);
   }
 
+  private starting: Promise<ConnectionTarget> | undefined;
+
+  /** Starts PostgreSQL; a second call while one start is under way waits for that one. */
   async start(settings: LabSettings, signal?: AbortSignal): Promise<ConnectionTarget> {
     if (this.target && this.current.database === 'running') return this.target;
+    this.starting ??= this.doStart(settings, signal).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async doStart(settings: LabSettings, signal?: AbortSignal): Promise<ConnectionTarget> {
     const { logger } = this.env;
     this.settings = settings;
     this.update({ database: 'starting' });
@@ -274,7 +282,7 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
   async migrateTo(id: string, options: RunOptions = {}): Promise<RunResult> {
     try {
       const result = await this.run(id, (runner, opts) => runner.migrateTo(id, opts), options);
-      if (this.current.lastFailedMigration === id) this.update({ lastFailedMigration: undefined });
+      if (this.current.lastFailedMigration) this.update({ lastFailedMigration: undefined });
       return result;
     } catch (e) {
       this.update({ lastFailedMigration: id });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ConnectionTarget } from './db';
-import { describeError } from './errors';
+import { LabError, describeError } from './errors';
 import type { Logger } from './log';
 import type { RunOptions, RunResult } from './migrations/runner';
 import {
@@ -61,6 +61,8 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
   private live: LiveRun | undefined;
   private recorder: RunRecorder | undefined;
   readonly runs: RecordedRun[] = [];
+  private disposed = false;
+  private endpointStarting: Promise<string> | undefined;
 
   constructor(private readonly options: MonitorSessionOptions) {
     super();
@@ -111,19 +113,28 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
     return this.sampler?.snapshot();
   }
 
+  private assertAlive(): void {
+    if (this.disposed) throw new LabError('The Lock Monitor session has ended (PostgreSQL was stopped).');
+  }
+
   startMonitor(): void {
+    this.assertAlive();
     this.monitor.start();
   }
 
   /** Starts the probe endpoint alone (the probe terminal's curl loop needs nothing more). */
   async startEndpoint(): Promise<string> {
-    const { target, schema, logger, probePort } = this.options;
-    if (!this.server?.running) {
+    this.assertAlive();
+    if (this.server?.running) return this.server.url!;
+    // One start at a time: two racing starts would make the second fail with "port in use".
+    this.endpointStarting ??= (async () => {
+      const { target, schema, logger, probePort } = this.options;
       const server = new ProbeServer({ target, schema, port: probePort, logger });
       await server.start();
       this.server = server;
-    }
-    return this.server.url!;
+      return server.url!;
+    })().finally(() => (this.endpointStarting = undefined));
+    return this.endpointStarting;
   }
 
   /** Starts the probe endpoint (if needed) and the read + write sampler against it. */
@@ -172,10 +183,13 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
     kind: RunKind,
     run: (options: RunOptions) => Promise<RunResult>,
     options: RunOptions = {},
+    meta: { lesson?: string } = {},
   ): Promise<{ result?: RunResult; recorded: RecordedRun; error?: unknown }> {
-    if (this.recorder) throw new Error('A migration run is already being recorded.');
+    this.assertAlive();
+    if (this.recorder) throw new LabError('A migration run is already being recorded; wait for it to end.');
     const recorder = new RunRecorder();
     const startedAt = Date.now();
+    const sampler = this.sampler?.running ? this.sampler : undefined;
     recorder.begin({ migrationId, kind, startedAt });
     this.recorder = recorder;
     this.live = { migration: migrationId, kind, startedAt };
@@ -197,7 +211,8 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
       error = e;
     }
     const endedAt = Date.now();
-    const probed = this.sampler?.running ?? false;
+    // Latency counts only if the same sampler measured the whole run (not started or stopped midway).
+    const probed = sampler !== undefined && sampler === this.sampler && sampler.running;
     if (probed) await this.settle(startedAt, endedAt);
     this.recorder = undefined;
     this.live = undefined;
@@ -205,8 +220,9 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
       result,
       error,
       endedAt,
-      probeStats: probed ? this.sampler!.statsBetween(startedAt, endedAt) : undefined,
+      probeStats: probed ? sampler.statsBetween(startedAt, endedAt) : undefined,
     });
+    if (meta.lesson) recorded.lesson = meta.lesson;
     this.runs.push(recorded);
     this.emit('live', undefined);
     this.emit('runs', this.runs);
@@ -231,6 +247,7 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     await this.stopProbe(true).catch((e: unknown) =>
       this.options.logger.warn(`Stopping the probe: ${describeError(e)}`),
     );

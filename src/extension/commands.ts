@@ -192,17 +192,25 @@ async function seed(ctx: CommandContext, rowsArg?: unknown): Promise<void> {
   );
 }
 
+/** One migration or lesson at a time: they share the lab's advisory lock and the recorder. */
+function refuseWhileBusy(ctx: CommandContext): void {
+  if (ctx.lab.state.runningMigration) {
+    throw new LabError(
+      'A migration is already running; wait for it or cancel it ("Cancel Running Migration").',
+    );
+  }
+  if (ctx.observation.liveLesson) {
+    throw new LabError('A lesson is running; wait for it or cancel it from its notification.');
+  }
+}
+
 /** Runs a migration (up or down) with a cancellable progress notification that names each statement. */
 async function runMigration(
   ctx: CommandContext,
   title: string,
   action: (signal: AbortSignal, onStatement: (sql: string) => void) => Promise<RunResult>,
 ): Promise<RunResult | undefined> {
-  if (ctx.lab.state.runningMigration) {
-    throw new LabError(
-      'A migration is already running; wait for it or cancel it ("Cancel Running Migration").',
-    );
-  }
+  refuseWhileBusy(ctx);
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Migration Lab: ${title}`, cancellable: true },
     async (progress, token) => {
@@ -240,11 +248,7 @@ async function migrateTo(ctx: CommandContext, id: string): Promise<void> {
     );
     return;
   }
-  if (ctx.lab.state.runningMigration) {
-    throw new LabError(
-      'A migration is already running; wait for it or cancel it ("Cancel Running Migration").',
-    );
-  }
+  refuseWhileBusy(ctx);
   const outcome = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Migration Lab: ${id}`, cancellable: true },
     (progress, token) => {
@@ -603,9 +607,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
       await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
+          // It waits for every open transaction on the table (a slow report, say): let the user give up.
           title: `Migration Lab: DROP INDEX CONCURRENTLY ${name}`,
+          cancellable: true,
         },
-        () => ctx.lab.dropInvalidIndex(name),
+        (_progress, token) => ctx.lab.dropInvalidIndex(name, abortOn(token).signal),
       );
       // Retry the migration whose failure left it, if that is what happened.
       const retry = ctx.lab.state.lastFailedMigration;

@@ -27,7 +27,7 @@ function labContextKeys(s: LabState): void {
 /** A run counts as observed only if it completed while both probes measured it. */
 export function observedRun(runs: readonly RecordedRun[], kind: RecordedRun['kind']): boolean {
   return runs.some(
-    (r) => r.kind === kind && r.outcome === 'succeeded' && r.reads !== null && r.writes !== null,
+    (r) => r.kind === kind && !r.lesson && r.outcome === 'succeeded' && r.reads !== null && r.writes !== null,
   );
 }
 

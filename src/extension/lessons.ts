@@ -125,20 +125,24 @@ export class SlowReport implements vscode.Disposable {
     return this.tx?.open ? this.tx.pid : undefined;
   }
 
+  private starting: Promise<LongTransaction> | undefined;
+
   async start(ctx: CommandContext): Promise<void> {
-    if (this.tx?.open) return;
+    if (this.tx?.open || this.starting) return; // one slow report at a time (a double click opens one)
     const target = ctx.lab.connection;
     if (!target) throw new LabError('PostgreSQL is not running; start it first.');
-    const tx = await LongTransaction.start({
+    this.starting = LongTransaction.start({
       target,
       schema: config.schema,
       logger: ctx.logger,
       timeoutMs: config.slowReportSeconds * 1000,
     });
+    const tx = await this.starting.finally(() => (this.starting = undefined));
     this.tx = tx;
     this.changed.fire(tx.pid);
     void tx.ended.then(() => {
-      if (this.tx === tx) this.tx = undefined;
+      if (this.tx !== tx) return;
+      this.tx = undefined;
       this.changed.fire(undefined);
     });
     ctx.logger.info(

@@ -37,6 +37,7 @@ export class LockMonitorPanel implements vscode.Disposable {
   private static current: LockMonitorPanel | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private sessionListeners: (() => void)[] = [];
+  private pendingReveal: 'comparison' | 'locks' | 'runs' | undefined;
 
   static get instance(): LockMonitorPanel | undefined {
     return LockMonitorPanel.current;
@@ -163,6 +164,8 @@ export class LockMonitorPanel implements vscode.Disposable {
     }
     if (message.type === 'ready') {
       this.post({ type: 'state', state: this.fullState() });
+      if (this.pendingReveal) this.post({ type: 'reveal', section: this.pendingReveal });
+      this.pendingReveal = undefined;
       return;
     }
     void vscode.commands.executeCommand(PANEL_ACTIONS[message.action]);
@@ -179,6 +182,8 @@ export class LockMonitorPanel implements vscode.Disposable {
 
   reveal(section: 'comparison' | 'locks' | 'runs'): void {
     this.panel.reveal();
+    // A panel just made or just shown has no script yet; it asks with `ready`, and the reveal follows.
+    this.pendingReveal = section;
     this.post({ type: 'reveal', section });
   }
 

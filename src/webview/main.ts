@@ -47,8 +47,8 @@ function cssVar(name: string, fallback: string): string {
 
 // ---- buttons ----
 
-function send(action: PanelAction): void {
-  vscode.postMessage({ type: 'action', action });
+function send(action: PanelAction, index?: string): void {
+  vscode.postMessage({ type: 'action', action, ...(index !== undefined ? { index } : {}) });
 }
 
 document
@@ -61,12 +61,13 @@ function renderButtons(s: PanelState): void {
   const indexApplied = s.lab.applied.some((id) => id.startsWith('0002_'));
   const lessonBusy = s.liveLesson !== null;
   const enable: Record<PanelAction, boolean> = {
-    runLocking: running && !busy && !indexApplied,
-    rollback: running && !busy && indexApplied,
-    runConcurrent: running && !busy && !indexApplied,
+    runLocking: running && !busy && !lessonBusy && !indexApplied,
+    rollback: running && !busy && !lessonBusy && indexApplied,
+    runConcurrent: running && !busy && !lessonBusy && !indexApplied,
     cancel: busy,
     startProbe: running && !s.probe.running,
-    stopProbe: s.probe.running,
+    // Stopping the probe mid-run would leave the run's verdict without latency.
+    stopProbe: s.probe.running && s.live === null && !lessonBusy,
     exportReport: s.runs.length > 0,
     openTerminal: running,
     lessonLockQueue: running && !busy && !lessonBusy && s.lab.seeded,
@@ -289,8 +290,10 @@ function renderRuns(s: PanelState): void {
               `<article class="verdict verdict-${esc(r.outcome)}" tabindex="0"><h3>${esc(r.migration)} <small>${esc(r.kind)} · ${esc(r.outcome)} · ${ms(r.durationMs)}</small></h3><p>${esc(r.verdict)}</p><dl><dt>reads</dt><dd>${summary(r.reads)}</dd><dt>writes</dt><dd>${summary(r.writes)}</dd><dt>locks held</dt><dd>${esc(r.locksHeld.join('; ') || '–')}</dd><dt>max waiters</dt><dd>${r.maxWaiters}</dd><dt>phases</dt><dd>${esc(r.phases.join(' → ') || '–')}</dd></dl></article>`,
           )
           .join('');
-  const locking = [...s.runs].reverse().find((r) => r.kind === 'locking');
-  const concurrent = [...s.runs].reverse().find((r) => r.kind === 'concurrent');
+  // The demo's own completed runs only (as the host's comparison line): a lesson's scene is no fair pair.
+  const comparable = s.runs.filter((r) => !r.lesson && r.outcome === 'succeeded').reverse();
+  const locking = comparable.find((r) => r.kind === 'locking');
+  const concurrent = comparable.find((r) => r.kind === 'concurrent');
   const pair = [locking, concurrent].filter((r): r is RecordedRun => r !== undefined);
   byId('comparison').innerHTML =
     pair.length < 2
@@ -389,7 +392,7 @@ function renderLessons(s: PanelState): void {
     .join('');
   invalid
     .querySelectorAll<HTMLButtonElement>('button[data-invalid]')
-    .forEach((b) => b.addEventListener('click', () => send('dropInvalidIndex')));
+    .forEach((b) => b.addEventListener('click', () => send('dropInvalidIndex', b.dataset.invalid)));
   byId('lessons').innerHTML = s.lessons
     .map(
       (r) =>

@@ -108,6 +108,8 @@ export type PanelAction = keyof typeof PANEL_ACTIONS;
 export interface ActionMessage {
   type: 'action';
   action: PanelAction;
+  /** For dropInvalidIndex: which index (the host checks it is one of the lab's invalid indexes). */
+  index?: string;
 }
 
 export type FromWebview = ReadyMessage | ActionMessage;
@@ -116,5 +118,11 @@ export function isFromWebview(value: unknown): value is FromWebview {
   if (!value || typeof value !== 'object') return false;
   const m = value as { type?: unknown; action?: unknown };
   if (m.type === 'ready') return true;
-  return m.type === 'action' && typeof m.action === 'string' && Object.hasOwn(PANEL_ACTIONS, m.action);
+  const index = (value as { index?: unknown }).index;
+  return (
+    m.type === 'action' &&
+    typeof m.action === 'string' &&
+    Object.hasOwn(PANEL_ACTIONS, m.action) &&
+    (index === undefined || typeof index === 'string')
+  );
 }

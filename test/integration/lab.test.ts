@@ -56,7 +56,12 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
   });
 
   it('auto without Docker starts the embedded server and reports observed state', async () => {
-    await lab.start({ provider: 'auto', port, schema: 'lab_test' });
+    // Two starts at once (a double click, or Seed offering to start meanwhile) share one server.
+    const [a, b] = await Promise.all([
+      lab.start({ provider: 'auto', port, schema: 'lab_test' }),
+      lab.start({ provider: 'auto', port, schema: 'lab_test' }),
+    ]);
+    assert.deepEqual(a, b);
     assert.equal(lab.state.database, 'running');
     assert.equal(lab.state.provider, 'embedded');
     assert.match(lab.state.serverVersion ?? '', /^\d+\.\d+/);

@@ -229,4 +229,14 @@ void describe('Markdown run report', () => {
     const two = toReportJson([unprobedRun, lockingRun]);
     assert.match(two.comparison!.conclusion, /run 1|run 2/, 'two runs of one kind are named by number');
   });
+
+  void it("leaves a lesson's runs and failed runs out of the comparison", () => {
+    const lessonRun = { ...concurrentRun, lesson: 'concurrent-waits', durationMs: 9000 };
+    const failedRun = { ...concurrentRun, outcome: 'failed' as const };
+    assert.deepEqual(comparedPair([lockingRun, concurrentRun, lessonRun, failedRun]), [
+      lockingRun,
+      concurrentRun,
+    ]);
+    assert.equal(comparedPair([lockingRun, lessonRun]), undefined);
+  });
 });

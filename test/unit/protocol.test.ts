@@ -5,6 +5,10 @@ import { PANEL_ACTIONS, isFromWebview } from '../../src/webview/protocol';
 describe('webview message protocol', () => {
   it('accepts ready and every panel action', () => {
     assert.equal(isFromWebview({ type: 'ready' }), true);
+    assert.equal(
+      isFromWebview({ type: 'action', action: 'dropInvalidIndex', index: 'large_email_email_key' }),
+      true,
+    );
     for (const action of Object.keys(PANEL_ACTIONS))
       assert.equal(isFromWebview({ type: 'action', action }), true, action);
   });
@@ -18,6 +22,7 @@ describe('webview message protocol', () => {
       { type: 'action', action: 'workbench.action.quit' },
       { type: 'action', action: 'toString' },
       { type: 'command', command: 'migrationLab.resetLab' },
+      { type: 'action', action: 'dropInvalidIndex', index: 42 },
     ]) {
       assert.equal(isFromWebview(bad), false, JSON.stringify(bad));
     }

@@ -284,6 +284,8 @@ async function assertReady(ctx: LessonContext, lessons: readonly LessonName[]): 
 }
 
 interface SceneSpec {
+  /** The lesson the scene belongs to (its recorded run is tagged with it). */
+  lesson: LessonName;
   migrationId: string;
   kind: RunKind;
   longTransactionTimeoutMs: number;
@@ -324,7 +326,13 @@ async function runScene(ctx: LessonContext, session: MonitorSession, spec: Scene
     });
     spec.onLongTransaction(tx);
     let settled = false;
-    run = session.observe(spec.migrationId, spec.kind, spec.run, { signal: ctx.signal, onStart: spec.onPid });
+    run = session.observe(
+      spec.migrationId,
+      spec.kind,
+      spec.run,
+      { signal: ctx.signal, onStart: spec.onPid },
+      { lesson: spec.lesson },
+    );
     run.then(
       () => (settled = true),
       () => (settled = true),
@@ -373,6 +381,7 @@ export async function runLockQueueLesson(
     () =>
       withSession(ctx, (session) =>
         runScene(ctx, session, {
+          lesson: 'lock-queue',
           migrationId: migration.id,
           kind: 'other',
           longTransactionTimeoutMs: observeTimeoutMs + stallMs + LONG_TX_SAFETY_MS,
@@ -503,6 +512,7 @@ export async function runLockTimeoutLesson(
     () =>
       withSession(ctx, (session) =>
         runScene(ctx, session, {
+          lesson: 'lock-timeout',
           migrationId: migration.id,
           kind: 'other',
           longTransactionTimeoutMs: worstCaseMs(policy) + LONG_TX_SAFETY_MS,
@@ -591,6 +601,7 @@ export async function runConcurrentWaitsLesson(
     () =>
       withSession(ctx, (session) =>
         runScene(ctx, session, {
+          lesson: 'concurrent-waits',
           migrationId: migration.id,
           kind: 'concurrent',
           longTransactionTimeoutMs: observeTimeoutMs + holdMs + LONG_TX_SAFETY_MS,
@@ -695,7 +706,14 @@ export async function runFailedConcurrentlyLesson(
     facts.duplicatesInserted = duplicates.ids.length;
     const run = (o: RunOptions) => runner.migrateTo(migration.id, o);
     let error: unknown;
-    if (ctx.session) ({ error } = await ctx.session.observe(migration.id, 'concurrent', run, { signal }));
+    if (ctx.session)
+      ({ error } = await ctx.session.observe(
+        migration.id,
+        'concurrent',
+        run,
+        { signal },
+        { lesson: 'failed-concurrently' },
+      ));
     else
       error = await run({ signal }).then(
         () => undefined,

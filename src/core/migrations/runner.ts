@@ -160,6 +160,8 @@ export class MigrationRunner {
     this.logger.info(`Cancelling migration run (pid ${pid}).`);
     const admin = await this.open(APP_NAMES.admin);
     try {
+      // The run may have ended (and its pid been reused) while this connection opened.
+      if (this.pid !== pid) return false;
       const { rows } = await admin.query<{ cancelled: boolean }>(
         'SELECT pg_cancel_backend($1) AS cancelled',
         [pid],
@@ -187,6 +189,11 @@ export class MigrationRunner {
       // Parse errors surface before a connection is opened.
       const all = await this.loadMigrations();
       return await this.runOnConnection(direction, all, plan, options);
+    } catch (e) {
+      // A cancel that lands before the first statement (taking the lock, reading state) is still a cancel.
+      if (this.cancelRequested && isPgError(e) && e.code === '57014')
+        throw new CancelledError('Migration cancelled.');
+      throw e;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       this.busy = false;

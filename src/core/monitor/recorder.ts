@@ -143,6 +143,8 @@ export interface RecordedRun {
   snapshots: number;
   verdict: string;
   error?: string;
+  /** Set when a lesson's scene made this run (it is kept apart from the demo's comparison). */
+  lesson?: string;
 }
 
 function summarize(stats: ProbeKindStats | null | undefined): LatencySummary | null {

@@ -61,7 +61,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * The two runs a comparison is about: the newest locking run and the newest concurrent run when both
  * exist, else the last two runs (older first).
  */
-export function comparedPair(runs: readonly RecordedRun[]): [RecordedRun, RecordedRun] | undefined {
+export function comparedPair(all: readonly RecordedRun[]): [RecordedRun, RecordedRun] | undefined {
+  // The demo's own runs that completed: a lesson's scene (e.g. a build kept waiting on purpose) is no
+  // fair comparison.
+  const runs = all.filter((r) => !r.lesson && r.outcome === 'succeeded');
   if (runs.length < 2) return undefined;
   const lastOf = (kind: string) => [...runs].reverse().find((r) => r.kind === kind);
   const locking = lastOf('locking');

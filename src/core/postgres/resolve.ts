@@ -48,11 +48,21 @@ export async function startWithFallback(
   const kind = await resolveProviderKind(setting, deps);
   const provider = deps.create(kind);
   try {
-    return { provider, target: await provider.start(signal) };
+    return { provider, target: await startOrStop(provider, signal) };
   } catch (e) {
     if (setting !== 'auto' || kind !== 'docker' || !isDockerUnavailableError(e)) throw e;
     deps.logger.info(`Provider "auto": ${e.message} Falling back to the embedded PostgreSQL.`);
     const embedded = deps.create('embedded');
-    return { provider: embedded, target: await embedded.start(signal) };
+    return { provider: embedded, target: await startOrStop(embedded, signal) };
+  }
+}
+
+/** A start that fails after the server was spawned must not leave it running: stop it, then rethrow. */
+async function startOrStop(provider: PostgresProvider, signal?: AbortSignal): Promise<ConnectionTarget> {
+  try {
+    return await provider.start(signal);
+  } catch (e) {
+    await provider.stop().catch(() => undefined);
+    throw e;
   }
 }
