@@ -350,6 +350,15 @@ function lessonFacts(r: LessonResult): [string, string][] {
     case 'lock-timeout':
       return [
         ['attempts', `${r.observed.attempts} (${r.observed.timeouts} timed out with 55P03)`],
+        [
+          'each attempt',
+          r.observed.attemptLog
+            .map(
+              (a) =>
+                `#${a.n} ${a.outcome}${a.sqlstate ? ` ${a.sqlstate}` : ''} after ${ms(a.durationMs)}${a.delayAfterMs !== undefined ? `, then waited ${ms(a.delayAfterMs)}` : ''}`,
+            )
+            .join('; '),
+        ],
         ['succeeded', r.observed.succeeded ? 'yes' : 'no'],
         [
           'worst read',
