@@ -48,6 +48,8 @@ export interface SessionEvents {
 
 /** How long to wait after a run for the requests it blocked to finish, so their real latency counts. */
 const SETTLE_MS = 5_000;
+/** How long dispose() waits for a run being recorded to end (its migration was cancelled by then). */
+const DISPOSE_WAIT_MS = 10_000;
 
 /**
  * Everything the Lock Monitor panel shows, without VS Code: the probe endpoint and its latency sampler,
@@ -63,6 +65,7 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
   readonly runs: RecordedRun[] = [];
   private disposed = false;
   private endpointStarting: Promise<string> | undefined;
+  private observing: Promise<unknown> | undefined;
 
   constructor(private readonly options: MonitorSessionOptions) {
     super();
@@ -187,6 +190,19 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
   ): Promise<{ result?: RunResult; recorded: RecordedRun; error?: unknown }> {
     this.assertAlive();
     if (this.recorder) throw new LabError('A migration run is already being recorded; wait for it to end.');
+    const observing = this.record(migrationId, kind, run, options, meta);
+    // dispose() waits for it, so a run cut short by stopping PostgreSQL is still listed (as failed).
+    this.observing = observing.catch(() => undefined);
+    return observing;
+  }
+
+  private async record(
+    migrationId: string,
+    kind: RunKind,
+    run: (options: RunOptions) => Promise<RunResult>,
+    options: RunOptions,
+    meta: { lesson?: string },
+  ): Promise<{ result?: RunResult; recorded: RecordedRun; error?: unknown }> {
     const recorder = new RunRecorder();
     const startedAt = Date.now();
     const sampler = this.sampler?.running ? this.sampler : undefined;
@@ -248,6 +264,11 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    if (this.observing) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.observing, new Promise((r) => (timer = setTimeout(r, DISPOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     await this.stopProbe(true).catch((e: unknown) =>
       this.options.logger.warn(`Stopping the probe: ${describeError(e)}`),
     );

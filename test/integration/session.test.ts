@@ -158,6 +158,27 @@ describe('the Lock Monitor session on a real PostgreSQL: probes at 10/s, monitor
     assert.match(recorded.verdict, /^Nothing stalled/);
   });
 
+  it('a run still being recorded when the session is disposed is listed, not lost', async () => {
+    const other = new MonitorSession({
+      target: db.target,
+      schema: SCHEMA,
+      logger: silentLogger,
+      probePort: 0,
+    });
+    const listed: string[] = [];
+    other.on('runs', (runs) => listed.push(...runs.map((r) => r.migration)));
+    other.startMonitor();
+    const observed = other.observe('0009_slow', 'other', async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      throw new Error('the server went away');
+    });
+    await other.dispose(); // as stopping PostgreSQL does while a migration runs
+    const { recorded } = await observed;
+    assert.equal(recorded.outcome, 'failed');
+    assert.deepEqual(listed, ['0009_slow']);
+    assert.throws(() => other.startMonitor(), /session has ended/);
+  });
+
   it('exports both runs as JSON that matches the documented schema', () => {
     const report = toReportJson(runs.map((r) => r.recorded));
     const check = validateRunReport(JSON.parse(JSON.stringify(report)));
