@@ -6,18 +6,9 @@ export type RunKind = 'locking' | 'concurrent' | 'other';
 
 /**
  * One probe kind's stats over the run, as the latency sampler's `statsBetween(from, to)` gives them
- * (structural, so the sampler plugs in without this module importing it).
+ * (structural, so the sampler plugs in without this module importing it): the verdict's input shape.
  */
-export interface ProbeKindStats {
-  count: number;
-  inFlight?: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  maxMs: number | null;
-  stalled: number;
-  errors: number;
-  timeouts?: number;
-}
+export type ProbeKindStats = LatencyStats;
 
 /**
  * Probe stats over a run. `read`/`write` are accepted too, so the sampler's
