@@ -17,6 +17,7 @@ import {
 } from '../../src/core/monitor/lockMonitor';
 import type { SessionRole } from '../../src/core/monitor/roles';
 import type { ProbeSample } from '../../src/core/probe/stats';
+import { indexProgress, lockRow } from '../fixtures/monitorRows';
 
 const T0 = 1_700_000_000_000;
 const TABLE = 'migration_lab.large_email';
@@ -30,24 +31,7 @@ function lock(
   granted: boolean,
   extra: Partial<LockRow> = {},
 ): LockRow {
-  return {
-    pid,
-    role,
-    applicationName: '',
-    backendType: 'client backend',
-    leaderPid: null,
-    state: 'active',
-    waitEvent: granted ? null : 'Lock:relation',
-    locktype: 'relation',
-    mode,
-    granted,
-    relation: TABLE,
-    target: TABLE,
-    blockedBy: [],
-    waitingMs: granted ? null : 0,
-    query: '',
-    ...extra,
-  };
+  return lockRow(pid, mode, granted, { role, relation: TABLE, target: TABLE, ...extra });
 }
 
 function snapshot(at: number, locks: LockRow[], progress: IndexProgress[] = []): LockSnapshot {
@@ -154,22 +138,14 @@ void describe('LockQueueTracker', () => {
 });
 
 function progress(pid: number, phase: string, currentLockerPid: number | null): IndexProgress {
-  return {
+  return indexProgress(phase, {
     pid,
-    role: 'migration',
     command: 'CREATE INDEX CONCURRENTLY',
-    phase,
     relation: TABLE,
     index: 'migration_lab.large_email_email_idx',
     lockersTotal: currentLockerPid ? 1 : 0,
-    lockersDone: 0,
     currentLockerPid,
-    blocksTotal: 0,
-    blocksDone: 0,
-    tuplesTotal: 0,
-    tuplesDone: 0,
-    percent: null,
-  };
+  });
 }
 
 void describe('ConcurrentWaitTracker', () => {

@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CancelledError } from '../../src/core/errors';
-import type { IndexProgress, LockRow, LockSnapshot } from '../../src/core/monitor/lockMonitor';
+import type { LockRow, LockSnapshot } from '../../src/core/monitor/lockMonitor';
 import { RunRecorder } from '../../src/core/monitor/recorder';
 import { toBlockingChains } from '../../src/core/monitor/lockMonitor';
+import { indexProgress, lockRow } from '../fixtures/monitorRows';
 
 const T0 = 1_700_000_000_000;
 const LARGE = 'migration_lab.large_email';
 const MIGRATION = 100;
 
-function lock(pid: number, mode: string, granted: boolean, extra: Partial<LockRow> = {}): LockRow {
-  return {
-    pid,
-    role: 'other',
-    applicationName: '',
-    backendType: 'client backend',
-    leaderPid: null,
-    state: 'active',
-    waitEvent: granted ? null : 'Lock:relation',
-    locktype: 'relation',
-    mode,
-    granted,
-    relation: LARGE,
-    target: LARGE,
-    blockedBy: [],
-    waitingMs: granted ? null : 0,
-    query: '',
-    ...extra,
-  };
-}
+const lock = lockRow;
 
 const migrationShare = (extra: Partial<LockRow> = {}) =>
   lock(MIGRATION, 'ShareLock', true, { role: 'migration', ...extra });
@@ -37,24 +19,7 @@ const worker = (pid: number) =>
 const insertWaiting = (pid: number, waitingMs: number, blockedBy = [MIGRATION]) =>
   lock(pid, 'RowExclusiveLock', false, { role: 'probe-write', blockedBy, waitingMs });
 
-function progress(phase: string, pid = MIGRATION): IndexProgress {
-  return {
-    pid,
-    role: 'migration',
-    command: 'CREATE INDEX',
-    phase,
-    relation: LARGE,
-    index: null,
-    lockersTotal: 0,
-    lockersDone: 0,
-    currentLockerPid: null,
-    blocksTotal: 0,
-    blocksDone: 0,
-    tuplesTotal: 0,
-    tuplesDone: 0,
-    percent: null,
-  };
-}
+const progress = (phase: string, pid = MIGRATION) => indexProgress(phase, { pid });
 
 function snapshot(atOffset: number, locks: LockRow[], phases: string[] = []): LockSnapshot {
   return {

@@ -4,52 +4,14 @@ import type { LockRow, LockSnapshot } from '../../src/core/monitor/lockMonitor';
 import { toBlockingChains } from '../../src/core/monitor/lockMonitor';
 import { RunRecorder, type ProbeStats, type RecordedRun } from '../../src/core/monitor/recorder';
 import { comparedPair, toMarkdown, toReportJson, validateRunReport } from '../../src/core/monitor/report';
+import { indexProgress, lockRow } from '../fixtures/monitorRows';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
-const LARGE = 'migration_lab.large_email';
 
-function lock(pid: number, mode: string, granted: boolean, extra: Partial<LockRow> = {}): LockRow {
-  return {
-    pid,
-    role: 'other',
-    applicationName: '',
-    backendType: 'client backend',
-    leaderPid: null,
-    state: 'active',
-    waitEvent: null,
-    locktype: 'relation',
-    mode,
-    granted,
-    relation: LARGE,
-    target: LARGE,
-    blockedBy: [],
-    waitingMs: null,
-    query: '',
-    ...extra,
-  };
-}
+const lock = lockRow;
 
 function snap(at: number, locks: LockRow[], phase?: string): LockSnapshot {
-  const progress = phase
-    ? [
-        {
-          pid: 100,
-          role: 'migration' as const,
-          command: 'CREATE INDEX',
-          phase,
-          relation: LARGE,
-          index: null,
-          lockersTotal: 0,
-          lockersDone: 0,
-          currentLockerPid: null,
-          blocksTotal: 0,
-          blocksDone: 0,
-          tuplesTotal: 0,
-          tuplesDone: 0,
-          percent: null,
-        },
-      ]
-    : [];
+  const progress = phase ? [indexProgress(phase)] : [];
   return { at, locks, blockingChains: toBlockingChains(locks), progress, pollMs: 1 };
 }
 
