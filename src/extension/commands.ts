@@ -15,7 +15,7 @@ import { LockMonitorPanel } from './lockMonitorPanel';
 import type { Observation } from './observation';
 import { insertDuplicates, runLesson, type SlowReport } from './lessons';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
-import type { RecordedRun, RunKind } from '../core/monitor/recorder';
+import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
 
 export const EXTERNAL_URL_SECRET = 'migrationLab.postgres.externalUrl';
 /** publisher.name from package.json, as walkthrough ids are qualified with it. */
@@ -230,7 +230,7 @@ async function runMigration(
 }
 
 /** The demo's index migrations are recorded (locks, waiters, probe latency, verdict); others just run. */
-function runKindOf(id: string): RunKind | undefined {
+function runKindOf(id: string): MigrationRunKind | undefined {
   if (id === LOCKING_INDEX_MIGRATION) return 'locking';
   if (id === CONCURRENT_INDEX_MIGRATION) return 'concurrent';
   return undefined;
@@ -532,7 +532,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.openRunReport': {
     title: 'Opening the run report',
     run: async (ctx, arg) => {
-      const run = (arg as RecordedRun | undefined) ?? ctx.observation.runs.at(-1);
+      // From the Runs view's inline button the argument is the tree element ({ run }), from a click the run.
+      const given = arg && typeof arg === 'object' && 'run' in arg ? (arg as { run: RecordedRun }).run : arg;
+      const run = (given as RecordedRun | undefined) ?? ctx.observation.runs.at(-1);
       if (!run) return;
       const doc = await vscode.workspace.openTextDocument({
         language: 'markdown',

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import type { Lab, LabState } from '../core/lab';
 import type { MigrationStatus } from '../core/migrations/runner';
-import type { RecordedRun } from '../core/monitor/recorder';
+import type { RecordedAttempt, RecordedRun } from '../core/monitor/recorder';
+import { attemptListRow, runListRow } from '../core/monitor/report';
 import type { Observation } from './observation';
 
 type DatabaseItem = {
@@ -151,8 +152,14 @@ export class LabStatusBar implements vscode.Disposable {
   }
 }
 
-/** The "Runs" section: every recorded migration run, newest first; a click opens its report. */
-export class RunsView implements vscode.TreeDataProvider<RecordedRun> {
+/** A row of the Runs view: a recorded entry, or one attempt inside a lesson's entry. */
+export type RunsItem = { run: RecordedRun } | { run: RecordedRun; attempt: RecordedAttempt };
+
+/**
+ * The "Runs" section: every recorded migration run and lesson, newest first; a click opens its
+ * report; a lesson expands to its attempts.
+ */
+export class RunsView implements vscode.TreeDataProvider<RunsItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -160,18 +167,41 @@ export class RunsView implements vscode.TreeDataProvider<RecordedRun> {
     observation.onDidChangeRuns(() => this.changed.fire());
   }
 
-  getTreeItem(run: RecordedRun): vscode.TreeItem {
-    const t = new vscode.TreeItem(run.migration);
-    t.contextValue = 'run';
-    t.description = `${run.kind} · ${run.outcome} · ${(run.durationMs / 1000).toFixed(1)} s · ${new Date(run.startedAt).toLocaleTimeString()}`;
-    t.tooltip = run.verdict;
-    t.iconPath = new vscode.ThemeIcon(run.outcome === 'succeeded' ? 'pulse' : 'error');
-    t.command = { command: 'migrationLab.openRunReport', title: 'Open Run Report', arguments: [run] };
+  getTreeItem(item: RunsItem): vscode.TreeItem {
+    const { run } = item;
+    const open = { command: 'migrationLab.openRunReport', title: 'Open Run Report', arguments: [run] };
+    if ('attempt' in item) {
+      const row = attemptListRow(item.attempt);
+      const t = new vscode.TreeItem(row.label);
+      t.description = row.description;
+      t.iconPath = new vscode.ThemeIcon(item.attempt.outcome === 'succeeded' ? 'pass' : 'watch');
+      t.command = open;
+      return t;
+    }
+    const row = runListRow(run);
+    const lesson = run.kind === 'lesson';
+    const t = new vscode.TreeItem(
+      row.label,
+      lesson && (run.attempts?.length ?? 0) > 1
+        ? vscode.TreeItemCollapsibleState.Collapsed
+        : vscode.TreeItemCollapsibleState.None,
+    );
+    t.contextValue = lesson ? 'run.lesson' : 'run';
+    t.description = row.description;
+    t.tooltip = row.tooltip;
+    t.iconPath = new vscode.ThemeIcon(
+      run.outcome !== 'succeeded' ? 'error' : lesson ? 'mortar-board' : 'pulse',
+    );
+    t.command = open;
     return t;
   }
 
-  getChildren(): RecordedRun[] {
-    return [...this.observation.runs].reverse();
+  getChildren(item?: RunsItem): RunsItem[] {
+    if (item) {
+      if ('attempt' in item) return [];
+      return (item.run.attempts ?? []).map((attempt) => ({ run: item.run, attempt }));
+    }
+    return [...this.observation.runs].reverse().map((run) => ({ run }));
   }
 
   dispose(): void {
