@@ -1,5 +1,8 @@
 import * as vscode from 'vscode';
+import { columnSummary, formatBytes, indexSummary, type TableInfo } from '../core/catalog';
+import { describeError } from '../core/errors';
 import type { Lab, LabState } from '../core/lab';
+import type { Logger } from '../core/log';
 import type { MigrationStatus } from '../core/migrations/runner';
 import type { RecordedAttempt, RecordedRun } from '../core/monitor/recorder';
 import { attemptListRow, runListRow } from '../core/monitor/report';
@@ -13,19 +16,73 @@ type DatabaseItem = {
   contextValue?: string;
   /** For an invalid-index item: the index its inline "drop" command acts on. */
   index?: string;
+  /** For a table item: the table Describe Table acts on. */
+  table?: string;
+  /** Expandable: its children, read when expanded (from the catalog). */
+  children?: () => Promise<DatabaseItem[]>;
+  /** Expanded at first. */
+  expanded?: boolean;
 };
 
-/** The "Database" section: provider, version, port, state, seed. Empty (welcome view) while stopped. */
+/** A table's rows in the Tables section: its columns, then its indexes. */
+export function tableChildren(t: TableInfo): DatabaseItem[] {
+  const columns: DatabaseItem[] = t.columns.map((c) => ({
+    label: c.name,
+    description: columnSummary(c),
+    icon: 'symbol-field',
+    tooltip: `${t.name}.${c.name}: ${columnSummary(c)}`,
+    contextValue: 'column',
+  }));
+  const indexes: DatabaseItem[] = t.indexes.map((i) => ({
+    label: i.name,
+    description: indexSummary(i),
+    icon: i.valid && i.ready ? 'symbol-key' : 'warning',
+    tooltip: i.definition,
+    contextValue: i.valid ? 'index' : 'invalidIndex',
+    index: i.valid ? undefined : i.name,
+  }));
+  return [...columns, ...indexes];
+}
+
+/** The Tables section: each table of the lab schema, expandable to its columns and indexes. */
+export function tableItems(tables: readonly TableInfo[]): DatabaseItem[] {
+  if (tables.length === 0)
+    return [{ label: 'No tables yet', description: 'run "Seed Tables"', icon: 'circle-large-outline' }];
+  return tables.map((t) => ({
+    label: t.name,
+    description: `${t.estimatedRows === null ? '' : `≈ ${t.estimatedRows.toLocaleString('en-US')} rows · `}${formatBytes(t.totalBytes)}`,
+    icon: 'table',
+    tooltip: `${t.schema}.${t.name}: ${t.columns.length} columns, ${t.indexes.length} indexes`,
+    contextValue: 'table',
+    table: t.name,
+    children: async () => tableChildren(t),
+  }));
+}
+
+/**
+ * The "Database" section: provider, version, port, state, seed, and the lab schema's tables (read from
+ * the catalog when expanded). Empty (welcome view) while stopped.
+ */
 export class DatabaseView implements vscode.TreeDataProvider<DatabaseItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly lab: Lab) {
+  constructor(
+    private readonly lab: Lab,
+    private readonly logger?: Logger,
+  ) {
     lab.on('state', () => this.changed.fire());
   }
 
   getTreeItem(item: DatabaseItem): vscode.TreeItem {
-    const t = new vscode.TreeItem(item.label);
+    const t = new vscode.TreeItem(
+      item.label,
+      item.children
+        ? item.expanded
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed
+        : vscode.TreeItemCollapsibleState.None,
+    );
     t.description = item.description;
     t.iconPath = new vscode.ThemeIcon(
       item.icon,
@@ -36,8 +93,29 @@ export class DatabaseView implements vscode.TreeDataProvider<DatabaseItem> {
     return t;
   }
 
-  getChildren(): DatabaseItem[] {
-    return databaseItems(this.lab.state);
+  async getChildren(item?: DatabaseItem): Promise<DatabaseItem[]> {
+    if (item) return item.children ? item.children() : [];
+    const items = databaseItems(this.lab.state);
+    if (this.lab.state.database !== 'running') return items;
+    return [
+      ...items,
+      {
+        label: 'Tables',
+        description: `schema ${this.lab.schema ?? ''}`,
+        icon: 'list-tree',
+        contextValue: 'tables',
+        children: () => this.tables(),
+      },
+    ];
+  }
+
+  private async tables(): Promise<DatabaseItem[]> {
+    try {
+      return tableItems(await this.lab.tables());
+    } catch (e) {
+      this.logger?.warn(`Reading the lab schema's tables: ${describeError(e)}`);
+      return [{ label: 'Could not read the tables', description: describeError(e), icon: 'error' }];
+    }
   }
 
   dispose(): void {
