@@ -226,20 +226,25 @@ void describe('comparison line', () => {
     assert.match(line, /took about as long/);
   });
 
-  void it('three or more runs of each, not overlapping at all, give a ratio of medians', () => {
+  void it('four or more runs of each, not overlapping at all, give a ratio of medians', () => {
     const line = comparisonLine(
-      { ...locking, durationMs: 3600, durationsMs: [3400, 3600, 3900] },
-      { ...concurrent, durationMs: 5040, durationsMs: [4800, 5040, 5500] },
+      { ...locking, durationMs: 3600, durationsMs: [3400, 3500, 3600, 3900] },
+      { ...concurrent, durationMs: 5040, durationsMs: [4800, 4900, 5040, 5500] },
     );
     assert.equal(
       line,
-      'CONCURRENTLY took 1.4x as long (median of 3 runs vs 3) but kept the worst write at 12 ms instead of 3.4 s.',
+      'CONCURRENTLY took 1.4x as long (median of 4 runs vs 4) but kept the worst write at 12 ms instead of 3.4 s.',
     );
     const overlapping = comparisonLine(
-      { ...locking, durationMs: 3600, durationsMs: [3400, 3600, 6300] },
-      { ...concurrent, durationMs: 5040, durationsMs: [4800, 5040, 5500] },
+      { ...locking, durationMs: 3600, durationsMs: [3400, 3500, 3600, 6300] },
+      { ...concurrent, durationMs: 5040, durationsMs: [4800, 4900, 5040, 5500] },
     );
     assert.match(overlapping, /took about as long/);
+    const tooFew = comparisonLine(
+      { ...locking, durationMs: 3600, durationsMs: [3400, 3600, 3900] },
+      { ...concurrent, durationMs: 5040, durationsMs: [4800, 5040, 5500] },
+    );
+    assert.match(tooFew, /took about as long/, 'three runs each separate by chance 1 time in 10');
   });
 
   void it('when writes flowed in both, says so and compares durations', () => {

@@ -282,10 +282,10 @@ export function runLabel(kind: string, migration: string): string {
 export const SINGLE_PAIR_NOISE_RATIO = 3;
 /**
  * With at least this many runs of each build whose durations do not overlap at all, the difference is
- * not noise: if both builds took equally long, such a complete separation happens by chance with
- * probability 1 / C(6, 3) = 5 % (the exact Mann–Whitney bound for 3 + 3 runs, one-sided).
+ * not noise: if both builds took equally long, a complete separation (either way) of 4 + 4 runs
+ * happens by chance with probability 2 / C(8, 4) = 2.9 % (the exact Mann–Whitney bound).
  */
-export const SEPARATED_RUNS_PER_SIDE = 3;
+export const SEPARATED_RUNS_PER_SIDE = 4;
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -300,7 +300,7 @@ function samplesOf(run: ComparableRun): number[] {
 
 /**
  * Whether `subject` took longer, shorter, or about as long as `other`, beyond run-to-run noise:
- * a ratio is stated only when the two builds' runs are completely separated with at least three runs
+ * a ratio is stated only when the two builds' runs are completely separated with at least four runs
  * each (ratio of medians), or when the ratio is larger than both SINGLE_PAIR_NOISE_RATIO and the
  * spread seen between runs of the same build.
  */
