@@ -365,7 +365,7 @@ async function deleteLabData(ctx: CommandContext): Promise<void> {
   const size = (dirs: readonly ClusterDir[]) => formatBytes(dirs.reduce((sum, d) => sum + d.bytes, 0));
   if (ours.length > 0) {
     const choice = await vscode.window.showWarningMessage(
-      `Delete this lab's PostgreSQL cluster (${size(ours)})? PostgreSQL stops and every table, the seed and the applied migrations are gone.`,
+      `Delete this lab's PostgreSQL cluster in ${ours.map((d) => d.path).join(' and ')} (${size(ours)})? PostgreSQL stops and every table, the seed and the applied migrations are gone.`,
       { modal: true, detail: ours.map((d) => `${d.path} (${formatBytes(d.bytes)})`).join('\n') },
       'Delete',
     );

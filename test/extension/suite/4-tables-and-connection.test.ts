@@ -153,3 +153,51 @@ suite('Tables, Describe Table and Copy Connection String (a real embedded Postgr
     assert.ok(!log.includes(password), 'the password reached the log');
   });
 });
+
+suite('Delete Lab Data (a real embedded PostgreSQL)', () => {
+  test('asks with the folder and its size, stops PostgreSQL, deletes the cluster; a new start is empty', async function () {
+    this.timeout(180_000);
+    await run('migrationLab.startPostgres');
+    // Answer "Delete" for this lab's cluster only: leftovers under /var/lib/migration-lab may belong to
+    // other runs on this machine, so "Delete Them Too" is never chosen here.
+    const messages = captureMessages((shown) => (shown.items.includes('Delete') ? 'Delete' : undefined));
+    try {
+      await vscode.commands.executeCommand('migrationLab.deleteLabData');
+    } finally {
+      messages.restore();
+    }
+    assert.deepEqual(messages.errors(), []);
+    const ask = messages.shown.find((m) => m.items.includes('Delete'));
+    assert.ok(ask, JSON.stringify(messages.shown));
+    assert.match(
+      ask.message,
+      /^Delete this lab's PostgreSQL cluster in \/\S+\/(postgres|cluster-[0-9a-f]{12}) \(\d+(\.\d)? MB\)\?/,
+    );
+    const done = messages.shown.at(-1)!;
+    assert.match(done.message, /^Deleted 1 cluster \(\d+(\.\d)? MB freed\)\./);
+
+    // PostgreSQL is stopped: a command that needs it offers to start it again.
+    const after = captureMessages();
+    try {
+      await vscode.commands.executeCommand('migrationLab.describeTable', 'large_email');
+    } finally {
+      after.restore();
+    }
+    assert.deepEqual(
+      after.shown.map((m) => m.message),
+      ['PostgreSQL is not running; Migration Lab needs it for this.'],
+    );
+
+    // A fresh cluster: the seeded tables are gone.
+    await run('migrationLab.startPostgres');
+    try {
+      const tables = await child(undefined, 'Tables');
+      assert.deepEqual(
+        (await rows(tables.element)).map((r) => r.label),
+        ['No tables yet'],
+      );
+    } finally {
+      await run('migrationLab.stopPostgres');
+    }
+  });
+});
