@@ -154,4 +154,23 @@ void describe('a lesson is one entry of its own kind', () => {
     assert.doesNotMatch(md, /^## Comparison$/m);
     assert.equal(comparisonConclusion([entry(), entry()]), undefined);
   });
+
+  void it('between demo runs, a lesson keeps its number and stays out of the comparison table', () => {
+    const demo = (migration: string, kind: 'locking' | 'concurrent', ms: number): RecordedRun => {
+      const rec = new RunRecorder();
+      rec.begin({ migrationId: migration, kind, pid: 100, startedAt: T0 });
+      return rec.end({
+        result: { pid: 100, migrations: [{ id: migration, statements: [], durationMs: ms }] },
+        endedAt: T0 + ms,
+      });
+    };
+    const md = toMarkdown([
+      demo('0002_add_email_index', 'locking', 3600),
+      entry(),
+      demo('0002_add_email_index_concurrently', 'concurrent', 5000),
+    ]);
+    assert.match(md, /^## 2\. Lesson: lock_timeout with retries \(succeeded\)$/m);
+    assert.match(md, /^\| \| 1\. 0002_add_email_index \| 3\. 0002_add_email_index_concurrently \|$/m);
+    assert.match(md, /^\| Duration \| 3\.6 s \| 5\.0 s \|$/m);
+  });
 });

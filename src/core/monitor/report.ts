@@ -378,14 +378,13 @@ export function toMarkdown(runs: readonly RecordedRun[]): string {
   });
 
   // The comparison table is for the demo's runs; a lesson's numbers belong to its own scene.
-  const all = runs;
-  runs = runs.filter((r) => r.kind !== 'lesson');
-  if (runs.length >= 2) {
+  const demo = runs.filter((r) => r.kind !== 'lesson');
+  if (demo.length >= 2) {
     out.push('## Comparison', '');
-    out.push(`| | ${runs.map((r, i) => cell(`${i + 1}. ${r.migration}`)).join(' | ')} |`);
-    out.push(`|---|${runs.map(() => '---:').join('|')}|`);
+    out.push(`| | ${demo.map((r) => cell(`${runs.indexOf(r) + 1}. ${r.migration}`)).join(' | ')} |`);
+    out.push(`|---|${demo.map(() => '---:').join('|')}|`);
     const row = (name: string, f: (r: RecordedRun) => string) =>
-      out.push(`| ${name} | ${runs.map((r) => cell(f(r))).join(' | ')} |`);
+      out.push(`| ${name} | ${demo.map((r) => cell(f(r))).join(' | ')} |`);
     const lat = (s: LatencySummary | null, key: 'p50Ms' | 'p95Ms' | 'maxMs') =>
       s ? formatMs(s[key]) : 'not probed';
     row('Duration', (r) => formatMs(r.durationMs));
@@ -400,13 +399,13 @@ export function toMarkdown(runs: readonly RecordedRun[]): string {
         : 'not probed',
     );
     row(
-      `Requests stalled > ${formatThreshold(runs[0]!.stalledThresholdMs ?? DEFAULT_STALLED_THRESHOLD_MS)} (reads / writes)`,
+      `Requests stalled > ${formatThreshold(demo[0]!.stalledThresholdMs ?? DEFAULT_STALLED_THRESHOLD_MS)} (reads / writes)`,
       (r) => `${r.reads ? r.reads.stalled : '–'} / ${r.writes ? r.writes.stalled : '–'}`,
     );
     row('Lock modes held', (r) => [...new Set(r.locks.map((l) => l.mode))].join(', ') || 'none seen');
     row('Max waiters', (r) => String(r.maxWaiters));
     out.push('');
-    const conclusion = comparisonConclusion(all);
+    const conclusion = comparisonConclusion(runs);
     if (conclusion) out.push(`**Conclusion:** ${conclusion}`, '');
   }
   return out.join('\n');
