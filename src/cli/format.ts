@@ -1,6 +1,7 @@
 import type { LatencySummary, RecordedRun } from '../core/monitor/recorder';
 import { comparisonConclusion } from '../core/monitor/report';
-import { formatMs, tableName } from '../core/monitor/verdict';
+import { formatMs, formatThreshold, tableName } from '../core/monitor/verdict';
+import { DEFAULT_STALLED_THRESHOLD_MS } from '../core/probe/stats';
 
 /** "5,000,000". */
 export function formatCount(n: number): string {
@@ -81,11 +82,16 @@ export function comparisonTable(runs: readonly RecordedRun[]): string {
     row('writes p95', (r) => latency(r.writes, 'p95Ms')),
     row('writes max', (r) => latency(r.writes, 'maxMs')),
     row(
-      'requests stalled > 1 s',
+      `requests stalled > ${formatThreshold(runs[0]?.stalledThresholdMs ?? DEFAULT_STALLED_THRESHOLD_MS)}`,
       (r) => `${r.reads ? r.reads.stalled : '–'} reads, ${r.writes ? r.writes.stalled : '–'} writes`,
     ),
     row('locks held', locksHeld),
     row('max waiters', (r) => String(r.maxWaiters)),
+    row('probe writes in flight at most', (r) =>
+      r.probeConcurrency
+        ? `${r.probeConcurrency.maxWritesInFlight} (pool ${r.probeConcurrency.writePoolSize ?? '?'})`
+        : '–',
+    ),
   ];
   return textTable(header, rows);
 }

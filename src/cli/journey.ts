@@ -13,7 +13,7 @@ import {
   type LessonResult,
 } from '../core/lessons';
 import type { Logger } from '../core/log';
-import type { RecordedRun, RunKind } from '../core/monitor/recorder';
+import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
 import { formatMs } from '../core/monitor/verdict';
 import { MonitorSession } from '../core/monitorSession';
 import type { DemoOptions } from './args';
@@ -237,7 +237,7 @@ function liveTicker(ctx: JourneyContext, session: MonitorSession, startedAt: num
 }
 
 /** Runs one migration while the session records it. */
-export function observedRun(migration: string, kind: RunKind, what: string): Step {
+export function observedRun(migration: string, kind: MigrationRunKind, what: string): Step {
   return {
     title: `Running ${migration} (${what}) while recording`,
     async run(ctx) {

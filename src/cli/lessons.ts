@@ -1,14 +1,8 @@
-import { LESSON_NAMES, type LessonName, type LessonResult } from '../core/lessons';
+import { LESSON_NAMES, LESSON_TITLES, type LessonName, type LessonResult } from '../core/lessons';
 import { formatMs } from '../core/monitor/verdict';
 import { wrap } from './format';
 
-/** What each lesson teaches, as its title in the human report. */
-export const LESSON_TITLES: Record<LessonName, string> = {
-  'lock-queue': 'The lock-queue trap: reads stall behind ALTER TABLE',
-  'lock-timeout': 'lock_timeout with retries',
-  'concurrent-waits': 'CREATE INDEX CONCURRENTLY waits for old transactions',
-  'failed-concurrently': 'A failed CONCURRENTLY build leaves an INVALID index',
-};
+export { LESSON_TITLES };
 
 /** The JSON --lessons --json prints: `{ "lessons": [{ name, observed, verdict }, …] }`. */
 export interface LessonsReport {

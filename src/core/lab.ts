@@ -12,6 +12,9 @@ import { seedTables, type SeedOptions, type SeedResult } from './seeder';
 import { dropIndexConcurrently } from './lessons/indexes';
 import { queryInvalidIndexes } from './invalidIndexes';
 import type { InvalidIndex } from './invalidIndexes';
+import { describeTables, type TableInfo } from './catalog';
+import { connectionUrl } from './connectionUrl';
+import { deleteClusters, labClusters, leftoverClusters, type ClusterDir } from './postgres/clusters';
 
 /** The demo's two alternative index migrations. */
 export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
@@ -34,6 +37,8 @@ export interface LabEnvironment {
   /** The external connection URL (kept in SecretStorage by the extension). */
   getExternalUrl: () => Promise<string | undefined>;
   dockerPath?: string;
+  /** Where clusters go as root when the server's account cannot reach storageDir (tests override it). */
+  sharedRoot?: string;
 }
 
 export type DatabaseState = 'stopped' | 'starting' | 'running' | 'stopping';
@@ -183,7 +188,12 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     const { logger } = this.env;
     switch (kind) {
       case 'embedded':
-        return new EmbeddedPostgres({ baseDir: this.env.storageDir, port: settings.port, logger });
+        return new EmbeddedPostgres({
+          baseDir: this.env.storageDir,
+          port: settings.port,
+          logger,
+          sharedRoot: this.env.sharedRoot,
+        });
       case 'docker':
         return new DockerComposePostgres({
           composeFile: this.env.composeFile,
@@ -345,5 +355,39 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
       await client.end();
     }
     await this.refresh();
+  }
+
+  /** The lab schema's tables with their columns and indexes, from the catalog. */
+  async tables(): Promise<TableInfo[]> {
+    const { target, settings } = this.requireRunning();
+    return describeTables(target, settings.schema, this.env.logger);
+  }
+
+  /** A postgres:// URL of the running server, password included (for the clipboard, never the log). */
+  connectionUrl(): string {
+    return connectionUrl(this.requireRunning().target);
+  }
+
+  /** This lab's embedded cluster folders on disk, with their sizes. */
+  labClusters(): ClusterDir[] {
+    return labClusters(this.env.storageDir, this.env.sharedRoot);
+  }
+
+  /** Clusters under the shared root (/var/lib/migration-lab) left by earlier runs, with their sizes. */
+  leftoverClusters(): ClusterDir[] {
+    return leftoverClusters(this.env.storageDir, this.env.sharedRoot);
+  }
+
+  /**
+   * Stops PostgreSQL and deletes this lab's embedded cluster (every table, the seed, the applied
+   * migrations); with `leftovers`, also those clusters. Returns what was deleted.
+   */
+  async deleteLabData(leftovers: readonly ClusterDir[] = []): Promise<ClusterDir[]> {
+    if (this.current.runningMigration)
+      throw new LabError('A migration is running; cancel it before deleting the lab data.');
+    await this.stop();
+    const deleted = deleteClusters([...this.labClusters(), ...leftovers], this.env.logger);
+    this.update({ lastFailedMigration: undefined, invalidIndexes: [] });
+    return deleted;
   }
 }

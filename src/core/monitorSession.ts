@@ -10,7 +10,7 @@ import {
   type MonitorStats,
   type MonitorStatus,
 } from './monitor/lockMonitor';
-import { RunRecorder, type RecordedRun, type RunKind } from './monitor/recorder';
+import { RunRecorder, type MigrationRunKind, type RecordedRun } from './monitor/recorder';
 import { LatencySampler, type ProbeSnapshot } from './probe/sampler';
 import type { ProbeSample } from './probe/stats';
 import { ProbeServer } from './probe/server';
@@ -32,7 +32,7 @@ export interface MonitorSessionOptions {
 /** A migration in progress, for the panel's "live" marker. */
 export interface LiveRun {
   migration: string;
-  kind: RunKind;
+  kind: MigrationRunKind;
   startedAt: number;
   pid?: number;
 }
@@ -183,7 +183,7 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
    */
   async observe(
     migrationId: string,
-    kind: RunKind,
+    kind: MigrationRunKind,
     run: (options: RunOptions) => Promise<RunResult>,
     options: RunOptions = {},
     meta: { lesson?: string } = {},
@@ -198,7 +198,7 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
 
   private async record(
     migrationId: string,
-    kind: RunKind,
+    kind: MigrationRunKind,
     run: (options: RunOptions) => Promise<RunResult>,
     options: RunOptions,
     meta: { lesson?: string },
@@ -232,18 +232,36 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
     if (probed) await this.settle(startedAt, endedAt);
     this.recorder = undefined;
     this.live = undefined;
+    const inFlight = probed ? sampler.maxInFlightBetween(startedAt, endedAt) : undefined;
+    const pools = this.server?.poolSizes;
     const recorded = recorder.end({
       result,
       error,
       endedAt,
       probeStats: probed ? sampler.statsBetween(startedAt, endedAt) : undefined,
+      probeConcurrency: inFlight && {
+        maxReadsInFlight: inFlight.read,
+        maxWritesInFlight: inFlight.write,
+        readPoolSize: pools?.read ?? null,
+        writePoolSize: pools?.write ?? null,
+      },
+      stalledThresholdMs: sampler?.stallThresholdMs ?? this.options.stalledThresholdMs,
     });
-    if (meta.lesson) recorded.lesson = meta.lesson;
-    this.runs.push(recorded);
     this.emit('live', undefined);
-    this.emit('runs', this.runs);
-    this.options.logger.info(`Run ${migrationId}: ${recorded.verdict}`);
+    if (meta.lesson) {
+      // A lesson records itself as one entry (its attempts inside) once it knows what it observed.
+      this.options.logger.debug(`Lesson scene ${migrationId} ended (${recorded.outcome}).`);
+    } else {
+      this.addRun(recorded);
+      this.options.logger.info(`Run ${migrationId}: ${recorded.verdict}`);
+    }
     return { result, recorded, error };
+  }
+
+  /** Adds a finished entry (a run, or a lesson's own entry) to the runs list. */
+  addRun(run: RecordedRun): void {
+    this.runs.push(run);
+    this.emit('runs', this.runs);
   }
 
   /** Waits (bounded) until the requests that started inside the window have completed. */

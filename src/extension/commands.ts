@@ -1,4 +1,8 @@
+import { dirname } from 'node:path';
 import * as vscode from 'vscode';
+import { describeTableMarkdown, formatBytes } from '../core/catalog';
+import { describeTarget } from '../core/connectionUrl';
+import type { ClusterDir } from '../core/postgres/clusters';
 import { CancelledError, LabError, describeError } from '../core/errors';
 import {
   CONCURRENT_INDEX_MIGRATION,
@@ -15,7 +19,7 @@ import { LockMonitorPanel } from './lockMonitorPanel';
 import type { Observation } from './observation';
 import { insertDuplicates, runLesson, type SlowReport } from './lessons';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
-import type { RecordedRun, RunKind } from '../core/monitor/recorder';
+import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
 
 export const EXTERNAL_URL_SECRET = 'migrationLab.postgres.externalUrl';
 /** publisher.name from package.json, as walkthrough ids are qualified with it. */
@@ -230,7 +234,7 @@ async function runMigration(
 }
 
 /** The demo's index migrations are recorded (locks, waiters, probe latency, verdict); others just run. */
-function runKindOf(id: string): RunKind | undefined {
+function runKindOf(id: string): MigrationRunKind | undefined {
   if (id === LOCKING_INDEX_MIGRATION) return 'locking';
   if (id === CONCURRENT_INDEX_MIGRATION) return 'concurrent';
   return undefined;
@@ -292,6 +296,99 @@ function migrationArg(arg: unknown): string | undefined {
   if (arg && typeof arg === 'object' && typeof (arg as MigrationStatus).id === 'string')
     return (arg as MigrationStatus).id;
   return undefined;
+}
+
+/** The table an argument names: a table name, or a Tables-view item ({ table }). */
+function tableArg(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg && typeof arg === 'object' && typeof (arg as { table?: unknown }).table === 'string')
+    return (arg as { table: string }).table;
+  return undefined;
+}
+
+/** Describe Table: the table's columns and indexes from the catalog, as a Markdown document. */
+async function describeTable(ctx: CommandContext, arg: unknown): Promise<void> {
+  const tables = await ctx.lab.tables();
+  if (tables.length === 0) {
+    void vscode.window.showInformationMessage(
+      `The schema "${config.schema}" has no tables yet; run "Seed Tables" first.`,
+    );
+    return;
+  }
+  let name = tableArg(arg);
+  if (!name) {
+    const picked = await vscode.window.showQuickPick(
+      tables.map((t) => ({
+        label: t.name,
+        description: `${t.columns.length} columns, ${t.indexes.length} indexes, ${formatBytes(t.totalBytes)}`,
+      })),
+      { title: 'Describe Table', placeHolder: `A table of the schema "${config.schema}"` },
+    );
+    name = picked?.label;
+  }
+  if (!name) return;
+  const table = tables.find((t) => t.name === name);
+  if (!table) throw new LabError(`The schema "${config.schema}" has no table "${name}".`);
+  const doc = await vscode.workspace.openTextDocument({
+    language: 'markdown',
+    content: describeTableMarkdown(table),
+  });
+  await vscode.window.showTextDocument(doc, { preview: true });
+}
+
+/** Copy Connection String: the running server's postgres:// URL (with its password) to the clipboard. */
+async function copyConnectionString(ctx: CommandContext): Promise<void> {
+  const target = ctx.lab.connection;
+  if (!target) throw new LabError('PostgreSQL is not running; start it first.');
+  await vscode.env.clipboard.writeText(ctx.lab.connectionUrl());
+  const where = describeTarget(target);
+  // The URL carries the password: the log and the message name only where it points.
+  ctx.logger.info(`Copied the connection string of ${where} to the clipboard (password not logged).`);
+  void vscode.window.showInformationMessage(
+    `Copied a postgres:// URL for ${where}, password included, to the clipboard: paste it into psql or another client.`,
+  );
+}
+
+/**
+ * Delete Lab Data: after a modal confirmation naming the folder and its size, stops PostgreSQL and
+ * deletes this lab's cluster; then offers (another confirmation, folders and sizes named) to delete
+ * clusters earlier runs left under /var/lib/migration-lab.
+ */
+async function deleteLabData(ctx: CommandContext): Promise<void> {
+  refuseWhileBusy(ctx);
+  const ours = ctx.lab.labClusters();
+  const leftovers = ctx.lab.leftoverClusters().filter((c) => !c.inUse);
+  if (ours.length === 0 && leftovers.length === 0) {
+    void vscode.window.showInformationMessage('Migration Lab has no cluster on disk to delete.');
+    return;
+  }
+  const size = (dirs: readonly ClusterDir[]) => formatBytes(dirs.reduce((sum, d) => sum + d.bytes, 0));
+  if (ours.length > 0) {
+    const choice = await vscode.window.showWarningMessage(
+      `Delete this lab's PostgreSQL cluster in ${ours.map((d) => d.path).join(' and ')} (${size(ours)})? PostgreSQL stops and every table, the seed and the applied migrations are gone.`,
+      { modal: true, detail: ours.map((d) => `${d.path} (${formatBytes(d.bytes)})`).join('\n') },
+      'Delete',
+    );
+    if (choice !== 'Delete') return;
+  }
+  let extra: ClusterDir[] = [];
+  if (leftovers.length > 0) {
+    const choice = await vscode.window.showWarningMessage(
+      `Also delete ${leftovers.length === 1 ? 'the cluster' : `${leftovers.length} clusters`} earlier runs left in ${dirname(leftovers[0]!.path)} (${size(leftovers)})?`,
+      { modal: true, detail: leftovers.map((d) => `${d.path} (${formatBytes(d.bytes)})`).join('\n') },
+      'Delete Them Too',
+    );
+    if (choice === 'Delete Them Too') extra = leftovers;
+  }
+  const deleted = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Migration Lab: deleting lab data' },
+    () => ctx.lab.deleteLabData(extra),
+  );
+  const kept = [...ours, ...extra].filter((d) => !deleted.some((x) => x.path === d.path));
+  void vscode.window.showInformationMessage(
+    `Deleted ${deleted.length === 1 ? '1 cluster' : `${deleted.length} clusters`} (${size(deleted)} freed).` +
+      (kept.length > 0 ? ` Kept ${kept.map((d) => d.path).join(', ')}: a server runs on it.` : ''),
+  );
 }
 
 /** The command table: ids match package.json's `contributes.commands`. */
@@ -532,7 +629,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.openRunReport': {
     title: 'Opening the run report',
     run: async (ctx, arg) => {
-      const run = (arg as RecordedRun | undefined) ?? ctx.observation.runs.at(-1);
+      // From the Runs view's inline button the argument is the tree element ({ run }), from a click the run.
+      const given = arg && typeof arg === 'object' && 'run' in arg ? (arg as { run: RecordedRun }).run : arg;
+      const run = (given as RecordedRun | undefined) ?? ctx.observation.runs.at(-1);
       if (!run) return;
       const doc = await vscode.workspace.openTextDocument({
         language: 'markdown',
@@ -618,6 +717,20 @@ export const COMMANDS: Record<string, CommandSpec> = {
       if (retry) await migrateTo(ctx, retry);
       else void vscode.window.showInformationMessage(`Dropped the invalid index ${name}.`);
     },
+  },
+  'migrationLab.describeTable': {
+    title: 'Describing the table',
+    needsDatabase: true,
+    run: (ctx, arg) => describeTable(ctx, arg),
+  },
+  'migrationLab.copyConnectionString': {
+    title: 'Copying the connection string',
+    needsDatabase: true,
+    run: (ctx) => copyConnectionString(ctx),
+  },
+  'migrationLab.deleteLabData': {
+    title: 'Deleting the lab data',
+    run: (ctx) => deleteLabData(ctx),
   },
   'migrationLab.showLog': {
     title: 'Showing the log',

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { LabSettings } from '../core/lab';
 import type { ProviderSetting } from '../core/postgres/provider';
+import { DEFAULT_STALLED_THRESHOLD_MS } from '../core/probe/stats';
 
 const SECTION = 'migrationLab';
 
@@ -33,7 +34,7 @@ export const config = {
     return setting<number>('probe.timeoutMs', 30_000);
   },
   get stalledThresholdMs(): number {
-    return setting<number>('probe.stalledThresholdMs', 1_000);
+    return setting<number>('probe.stalledThresholdMs', DEFAULT_STALLED_THRESHOLD_MS);
   },
   get monitorIntervalMs(): number {
     return setting<number>('monitor.intervalMs', 200);

@@ -55,6 +55,9 @@ async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<vo
 /** What activate() returns: the extension-host tests read the real tree through it. */
 export interface MigrationLabApi {
   migrationsView: MigrationsView;
+  databaseView: DatabaseView;
+  /** Where the "Migration Lab" log channel's file is written (tests check what reached the log). */
+  logUri: vscode.Uri;
 }
 
 /** Set by the bundle's first line (scripts/build.mjs banner), so activation time includes loading the code. */
@@ -78,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     observation = theObservation;
     const slowReport = new SlowReport();
     const migrationsView = new MigrationsView(theLab);
+    const databaseView = new DatabaseView(theLab, logger);
     const ctx: CommandContext = {
       lab: theLab,
       logger,
@@ -94,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       channel,
       theObservation,
       ...registerCommands(ctx),
-      vscode.window.registerTreeDataProvider('migrationLab.database', new DatabaseView(theLab)),
+      vscode.window.registerTreeDataProvider('migrationLab.database', databaseView),
       vscode.window.registerTreeDataProvider('migrationLab.migrations', migrationsView),
       vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
       new LabStatusBar(theLab),
@@ -134,7 +138,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     logger.info(
       `Migration Lab activated in ${(end - loadStart).toFixed(1)} ms (loading the bundle ${(activateStart - loadStart).toFixed(1)} ms, activate() ${(end - activateStart).toFixed(1)} ms; VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
-    return { migrationsView };
+    return { migrationsView, databaseView, logUri: context.logUri };
   } catch (e) {
     reportError({ logger, channel }, 'Activating Migration Lab', e);
     throw e;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { LabError } from '../core/errors';
 import {
+  LESSON_TITLES,
   LongTransaction,
   insertDuplicateEmails,
   runConcurrentWaitsLesson,
@@ -14,13 +15,6 @@ import {
 } from '../core/lessons';
 import type { CommandContext } from './commands';
 import { config } from './config';
-
-export const LESSON_TITLES: Record<LessonName, string> = {
-  'lock-queue': 'The lock-queue trap',
-  'lock-timeout': 'lock_timeout with retries',
-  'concurrent-waits': 'CONCURRENTLY waits for old transactions',
-  'failed-concurrently': 'A failed CONCURRENTLY build',
-};
 
 /** The context key each lesson sets once what it teaches was observed (the walkthrough's ticks). */
 export function lessonContextKeys(result: LessonResult): Record<string, boolean> {

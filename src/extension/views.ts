@@ -1,7 +1,11 @@
 import * as vscode from 'vscode';
+import { columnSummary, formatBytes, indexSummary, type TableInfo } from '../core/catalog';
+import { describeError } from '../core/errors';
 import type { Lab, LabState } from '../core/lab';
+import type { Logger } from '../core/log';
 import type { MigrationStatus } from '../core/migrations/runner';
-import type { RecordedRun } from '../core/monitor/recorder';
+import type { RecordedAttempt, RecordedRun } from '../core/monitor/recorder';
+import { attemptListRow, runListRow } from '../core/monitor/report';
 import type { Observation } from './observation';
 
 type DatabaseItem = {
@@ -12,19 +16,73 @@ type DatabaseItem = {
   contextValue?: string;
   /** For an invalid-index item: the index its inline "drop" command acts on. */
   index?: string;
+  /** For a table item: the table Describe Table acts on. */
+  table?: string;
+  /** Expandable: its children, read when expanded (from the catalog). */
+  children?: () => Promise<DatabaseItem[]>;
+  /** Expanded at first. */
+  expanded?: boolean;
 };
 
-/** The "Database" section: provider, version, port, state, seed. Empty (welcome view) while stopped. */
+/** A table's rows in the Tables section: its columns, then its indexes. */
+export function tableChildren(t: TableInfo): DatabaseItem[] {
+  const columns: DatabaseItem[] = t.columns.map((c) => ({
+    label: c.name,
+    description: columnSummary(c),
+    icon: 'symbol-field',
+    tooltip: `${t.name}.${c.name}: ${columnSummary(c)}`,
+    contextValue: 'column',
+  }));
+  const indexes: DatabaseItem[] = t.indexes.map((i) => ({
+    label: i.name,
+    description: indexSummary(i),
+    icon: i.valid && i.ready ? 'symbol-key' : 'warning',
+    tooltip: i.definition,
+    contextValue: i.valid ? 'index' : 'invalidIndex',
+    index: i.valid ? undefined : i.name,
+  }));
+  return [...columns, ...indexes];
+}
+
+/** The Tables section: each table of the lab schema, expandable to its columns and indexes. */
+export function tableItems(tables: readonly TableInfo[]): DatabaseItem[] {
+  if (tables.length === 0)
+    return [{ label: 'No tables yet', description: 'run "Seed Tables"', icon: 'circle-large-outline' }];
+  return tables.map((t) => ({
+    label: t.name,
+    description: `${t.estimatedRows === null ? '' : `≈ ${t.estimatedRows.toLocaleString('en-US')} rows · `}${formatBytes(t.totalBytes)}`,
+    icon: 'table',
+    tooltip: `${t.schema}.${t.name}: ${t.columns.length} columns, ${t.indexes.length} indexes`,
+    contextValue: 'table',
+    table: t.name,
+    children: async () => tableChildren(t),
+  }));
+}
+
+/**
+ * The "Database" section: provider, version, port, state, seed, and the lab schema's tables (read from
+ * the catalog when expanded). Empty (welcome view) while stopped.
+ */
 export class DatabaseView implements vscode.TreeDataProvider<DatabaseItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly lab: Lab) {
+  constructor(
+    private readonly lab: Lab,
+    private readonly logger?: Logger,
+  ) {
     lab.on('state', () => this.changed.fire());
   }
 
   getTreeItem(item: DatabaseItem): vscode.TreeItem {
-    const t = new vscode.TreeItem(item.label);
+    const t = new vscode.TreeItem(
+      item.label,
+      item.children
+        ? item.expanded
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed
+        : vscode.TreeItemCollapsibleState.None,
+    );
     t.description = item.description;
     t.iconPath = new vscode.ThemeIcon(
       item.icon,
@@ -35,8 +93,29 @@ export class DatabaseView implements vscode.TreeDataProvider<DatabaseItem> {
     return t;
   }
 
-  getChildren(): DatabaseItem[] {
-    return databaseItems(this.lab.state);
+  async getChildren(item?: DatabaseItem): Promise<DatabaseItem[]> {
+    if (item) return item.children ? item.children() : [];
+    const items = databaseItems(this.lab.state);
+    if (this.lab.state.database !== 'running') return items;
+    return [
+      ...items,
+      {
+        label: 'Tables',
+        description: `schema ${this.lab.schema ?? ''}`,
+        icon: 'list-tree',
+        contextValue: 'tables',
+        children: () => this.tables(),
+      },
+    ];
+  }
+
+  private async tables(): Promise<DatabaseItem[]> {
+    try {
+      return tableItems(await this.lab.tables());
+    } catch (e) {
+      this.logger?.warn(`Reading the lab schema's tables: ${describeError(e)}`);
+      return [{ label: 'Could not read the tables', description: describeError(e), icon: 'error' }];
+    }
   }
 
   dispose(): void {
@@ -151,8 +230,14 @@ export class LabStatusBar implements vscode.Disposable {
   }
 }
 
-/** The "Runs" section: every recorded migration run, newest first; a click opens its report. */
-export class RunsView implements vscode.TreeDataProvider<RecordedRun> {
+/** A row of the Runs view: a recorded entry, or one attempt inside a lesson's entry. */
+export type RunsItem = { run: RecordedRun } | { run: RecordedRun; attempt: RecordedAttempt };
+
+/**
+ * The "Runs" section: every recorded migration run and lesson, newest first; a click opens its
+ * report; a lesson expands to its attempts.
+ */
+export class RunsView implements vscode.TreeDataProvider<RunsItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -160,18 +245,41 @@ export class RunsView implements vscode.TreeDataProvider<RecordedRun> {
     observation.onDidChangeRuns(() => this.changed.fire());
   }
 
-  getTreeItem(run: RecordedRun): vscode.TreeItem {
-    const t = new vscode.TreeItem(run.migration);
-    t.contextValue = 'run';
-    t.description = `${run.kind} · ${run.outcome} · ${(run.durationMs / 1000).toFixed(1)} s · ${new Date(run.startedAt).toLocaleTimeString()}`;
-    t.tooltip = run.verdict;
-    t.iconPath = new vscode.ThemeIcon(run.outcome === 'succeeded' ? 'pulse' : 'error');
-    t.command = { command: 'migrationLab.openRunReport', title: 'Open Run Report', arguments: [run] };
+  getTreeItem(item: RunsItem): vscode.TreeItem {
+    const { run } = item;
+    const open = { command: 'migrationLab.openRunReport', title: 'Open Run Report', arguments: [run] };
+    if ('attempt' in item) {
+      const row = attemptListRow(item.attempt);
+      const t = new vscode.TreeItem(row.label);
+      t.description = row.description;
+      t.iconPath = new vscode.ThemeIcon(item.attempt.outcome === 'succeeded' ? 'pass' : 'watch');
+      t.command = open;
+      return t;
+    }
+    const row = runListRow(run);
+    const lesson = run.kind === 'lesson';
+    const t = new vscode.TreeItem(
+      row.label,
+      lesson && (run.attempts?.length ?? 0) > 1
+        ? vscode.TreeItemCollapsibleState.Collapsed
+        : vscode.TreeItemCollapsibleState.None,
+    );
+    t.contextValue = lesson ? 'run.lesson' : 'run';
+    t.description = row.description;
+    t.tooltip = row.tooltip;
+    t.iconPath = new vscode.ThemeIcon(
+      run.outcome !== 'succeeded' ? 'error' : lesson ? 'mortar-board' : 'pulse',
+    );
+    t.command = open;
     return t;
   }
 
-  getChildren(): RecordedRun[] {
-    return [...this.observation.runs].reverse();
+  getChildren(item?: RunsItem): RunsItem[] {
+    if (item) {
+      if ('attempt' in item) return [];
+      return (item.run.attempts ?? []).map((attempt) => ({ run: item.run, attempt }));
+    }
+    return [...this.observation.runs].reverse().map((run) => ({ run }));
   }
 
   dispose(): void {

@@ -184,6 +184,7 @@ describe('the lessons on a real PostgreSQL: lock queue, lock_timeout, CONCURRENT
 
   it('lock_timeout with retries: attempts give up with 55P03, a later one succeeds, reads stall at most ~one timeout', async () => {
     const lockTimeoutMs = 1000;
+    const runsBefore = session.runs.length;
     const result = await runLockTimeoutLesson(ctx(), {
       policy: { lockTimeoutMs, initialDelayMs: 1000 },
       endLongTransactionAfterAttempts: 2,
@@ -220,6 +221,25 @@ describe('the lessons on a real PostgreSQL: lock queue, lock_timeout, CONCURRENT
     }
     assert.match(result.verdict, /^With lock_timeout = 1\.0 s: \d attempts gave up after 1\.0 s with 55P03/);
     assert.equal(o.rolledBack, true);
+
+    // The lesson is ONE entry of its own kind in the runs list, its attempts inside, its span as duration.
+    const added = session.runs.slice(runsBefore);
+    assert.equal(
+      added.length,
+      1,
+      `entries added: ${added.map((r) => `${r.kind} ${r.migration}`).join(', ')}`,
+    );
+    const entry = added[0]!;
+    assert.equal(entry.kind, 'lesson');
+    assert.equal(entry.lesson, 'lock-timeout');
+    assert.equal(entry.outcome, 'succeeded');
+    assert.equal(entry.verdict, result.verdict);
+    assert.deepEqual(
+      entry.attempts?.map((a) => [a.n, a.outcome, a.sqlstate]),
+      o.attemptLog.map((a) => [a.n, a.outcome, a.sqlstate]),
+    );
+    const attemptsMs = o.attemptLog.reduce((sum, a) => sum + a.durationMs, 0);
+    assert.ok(entry.durationMs >= attemptsMs, `entry ${entry.durationMs} ms < attempts ${attemptsMs} ms`);
     assert.deepEqual(await shape(), baseline);
   });
 
@@ -324,8 +344,16 @@ describe('the lessons on a real PostgreSQL: lock queue, lock_timeout, CONCURRENT
       },
       10_000,
     );
+    const runsBefore = session.runs.length;
     controller.abort();
     await assert.rejects(running, { name: 'CancelledError' });
+    const added = session.runs.slice(runsBefore);
+    assert.deepEqual(
+      added.map((r) => [r.kind, r.lesson, r.outcome]),
+      [['lesson', 'lock-queue', 'cancelled']],
+      'a cancelled lesson is one entry saying so',
+    );
+    assert.match(added[0]!.verdict, /was cancelled after .*; it drew no conclusion\./);
     const left = await admin.query(
       `SELECT pid FROM pg_stat_activity WHERE application_name IN ('migration-lab:long-transaction', 'migration-lab:migration')`,
     );

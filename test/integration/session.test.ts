@@ -120,6 +120,16 @@ describe('the Lock Monitor session on a real PostgreSQL: probes at 10/s, monitor
     );
     assert.match(recorded.verdict, /^Writes (stalled|slowed)/);
     assert.match(recorded.verdict, /reads unaffected/);
+    // Sessions waiting in PostgreSQL vs. requests the probe had in flight (the pool caps the former).
+    const pc = recorded.probeConcurrency;
+    assert.ok(pc, 'the probe side of the queue is recorded');
+    assert.equal(pc.writePoolSize, 20);
+    assert.ok(pc.maxWritesInFlight >= 1, `writes in flight: ${pc.maxWritesInFlight}`);
+    assert.ok(
+      pc.maxWritesInFlight >= recorded.maxWaiters,
+      `each session waiting in PostgreSQL serves a write in flight (${recorded.maxWaiters} > ${pc.maxWritesInFlight})`,
+    );
+    assert.equal(recorded.stalledThresholdMs, 1000);
     await runner.rollbackTo('0001_initial');
   });
 

@@ -27,6 +27,7 @@ void describe('lock-queue verdict', () => {
     chain,
     longTransactionPid: 123,
     maxReadersWaiting: 10,
+    stalledThresholdMs: 1000,
   };
 
   void it('names the stall, the queue, the lock and the long transaction from the numbers', () => {

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { DEFAULT_STALLED_THRESHOLD_MS } from '../../src/core/probe/stats';
 
 const root = join(__dirname, '../../..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   contributes: {
     commands: { command: string; title: string; category?: string }[];
-    configuration: { properties: Record<string, { description?: string; markdownDescription?: string }> };
+    configuration: {
+      properties: Record<string, { description?: string; markdownDescription?: string; default?: unknown }>;
+    };
     menus: Record<string, { command: string }[]>;
   };
 };
@@ -43,5 +46,10 @@ describe('package.json contributions', () => {
       assert.match(key, /^migrationLab\./);
       assert.ok((spec.description ?? spec.markdownDescription ?? '').length > 20, `${key} has a description`);
     }
+  });
+
+  it('the stall threshold has one default: the setting declares what the sampler and verdicts use', () => {
+    const spec = manifest.contributes.configuration.properties['migrationLab.probe.stalledThresholdMs'];
+    assert.equal(spec?.default, DEFAULT_STALLED_THRESHOLD_MS);
   });
 });

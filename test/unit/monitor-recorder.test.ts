@@ -158,7 +158,7 @@ void describe('RunRecorder', () => {
     assert.equal(
       run.verdict,
       'Writes stalled up to 3.4 s (30 requests over 1 s); reads unaffected (p95 4 ms). ' +
-        'Held ShareLock on large_email for 3.6 s. Up to 3 sessions waited on it at once.',
+        'Held ShareLock on large_email for 3.6 s. Up to 3 sessions waited on it at once in PostgreSQL.',
     );
   });
 
@@ -201,7 +201,7 @@ void describe('RunRecorder', () => {
     assert.equal(run.writes, null);
     assert.match(
       run.verdict,
-      /^The probe was off, so read and write latency is unknown\. Held ShareUpdateExclusiveLock on large_email for 200 ms\.$/,
+      /^The probe was off, so read and write latency is unknown\. Held ShareUpdateExclusiveLock on large_email for 200 ms\. It also waited up to 1\.2 s for ShareLock on virtualxid 7\/42 \(blocked by pid 800\)\. No session queued behind it\.$/,
     );
   });
 

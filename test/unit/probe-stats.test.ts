@@ -4,6 +4,7 @@ import {
   chartPoints,
   effectiveLatency,
   kindStats,
+  maxInFlight,
   percentile,
   probeStats,
   startedBetween,
@@ -191,5 +192,34 @@ describe('chartPoints', () => {
       points.some((p) => p.latencyMs === 4_000),
       'the spike survives',
     );
+  });
+});
+
+void describe('maxInFlight', () => {
+  const s = (kind: 'read' | 'write', startedAt: number, endedAt?: number) => ({
+    kind,
+    startedAt,
+    endedAt,
+    latencyMs: endedAt === undefined ? undefined : endedAt - startedAt,
+    status: endedAt === undefined ? 0 : 200,
+    outcome: endedAt === undefined ? undefined : ('ok' as const),
+  });
+
+  void it('counts requests outstanding at the same moment, in-flight ones until now', () => {
+    const samples = [
+      s('write', 0, 100),
+      s('write', 10, 50),
+      s('write', 20), // still in flight
+      s('write', 100, 120), // starts as the first ends: not overlapping it
+      s('read', 0, 500),
+    ];
+    assert.equal(maxInFlight(samples, 'write', 1000), 3);
+    assert.equal(maxInFlight(samples, 'read', 1000), 1);
+    assert.equal(maxInFlight([], 'write', 1000), 0);
+  });
+
+  void it('sees 103 writes in flight behind a 20-connection pool', () => {
+    const samples = Array.from({ length: 103 }, (_, i) => s('write', i * 100));
+    assert.equal(maxInFlight(samples, 'write', 20_000), 103);
   });
 });

@@ -7,3 +7,4 @@ export * from './longTransaction';
 export * from './indexes';
 export * from './migrations';
 export * from './lessons';
+export * from './record';

@@ -3,7 +3,7 @@ import { CancelledError, LabError, describeError, throwIfAborted } from '../erro
 import type { Logger } from '../log';
 import type { RunOptions, RunResult } from '../migrations/runner';
 import type { LockSnapshot } from '../monitor/lockMonitor';
-import type { RecordedRun, RunKind } from '../monitor/recorder';
+import type { MigrationRunKind, RecordedRun } from '../monitor/recorder';
 import { MonitorSession } from '../monitorSession';
 import {
   UNIQUE_EMAIL_INDEX,
@@ -54,6 +54,8 @@ import type {
   LockTimeoutObserved,
   LockTimeoutResult,
 } from './types';
+import { lessonEntry, unfinishedLessonVerdict } from './record';
+import { DEFAULT_STALLED_THRESHOLD_MS } from '../probe/stats';
 import {
   concurrentWaitsVerdict,
   failedConcurrentlyVerdict,
@@ -200,6 +202,58 @@ async function withCleanup<T, C>(
   return { value, cleaned: await cleanup() };
 }
 
+/** What a lesson gathers for its entry in the runs list while it runs. */
+interface LessonRecording {
+  /** The lesson's migration (set once known). */
+  migration: string;
+  /** The recorder's observation of the migration (set when its run settles). */
+  scene?: RecordedRun;
+  /** The migration's attempts, when it retries. */
+  attempts?: LockAttempt[];
+}
+
+/**
+ * Runs a lesson and adds ONE entry of kind 'lesson' to the context's session runs list: the lesson's
+ * own verdict when it finishes, or (once its migration ran) that it failed or was cancelled. The
+ * scene's migration is not listed as a run of its own.
+ */
+async function recordedLesson<R extends LessonResult>(
+  ctx: LessonContext,
+  name: LessonName,
+  body: (recording: LessonRecording) => Promise<R>,
+): Promise<R> {
+  const recording: LessonRecording = { migration: name };
+  const startedAt = Date.now();
+  const add = (outcome: 'succeeded' | 'failed' | 'cancelled', verdict: string, error?: string) =>
+    ctx.session?.addRun(
+      lessonEntry({
+        name,
+        scene: recording.scene,
+        migration: recording.migration,
+        startedAt,
+        endedAt: Date.now(),
+        outcome,
+        verdict,
+        attempts: recording.attempts,
+        error,
+      }),
+    );
+  let result: R;
+  try {
+    result = await body(recording);
+  } catch (e) {
+    if (recording.scene) {
+      const cancelled = ctx.signal?.aborted === true || (e instanceof Error && e.name === 'CancelledError');
+      const outcome = cancelled ? 'cancelled' : 'failed';
+      const span = recording.scene.endedAt - recording.scene.startedAt;
+      add(outcome, unfinishedLessonVerdict(name, outcome, span, describeError(e)), describeError(e));
+    }
+    throw e;
+  }
+  add('succeeded', result.verdict);
+  return result;
+}
+
 /** Reads the migration state, rolls back lesson migrations left by an interrupted lesson, checks the table. */
 async function prepare(ctx: LessonContext): Promise<LessonMigrationState> {
   throwIfAborted(ctx.signal);
@@ -286,8 +340,10 @@ async function assertReady(ctx: LessonContext, lessons: readonly LessonName[]): 
 interface SceneSpec {
   /** The lesson the scene belongs to (its recorded run is tagged with it). */
   lesson: LessonName;
+  /** Where the scene's recorded run goes, for the lesson's entry. */
+  recording: LessonRecording;
   migrationId: string;
-  kind: RunKind;
+  kind: MigrationRunKind;
   longTransactionTimeoutMs: number;
   run: (options: RunOptions) => Promise<RunResult>;
   onLongTransaction: (tx: LongTransaction) => void;
@@ -334,7 +390,10 @@ async function runScene(ctx: LessonContext, session: MonitorSession, spec: Scene
       { lesson: spec.lesson },
     );
     run.then(
-      () => (settled = true),
+      ({ recorded }) => {
+        settled = true;
+        spec.recording.scene = recorded;
+      },
       () => (settled = true),
     );
     await spec.direct({ tx, settled: () => settled });
@@ -364,15 +423,24 @@ function throwRunError(error: unknown, signal: AbortSignal | undefined): never {
  * transaction) has been seen and the ALTER has waited `stallMs`, the long transaction ends, the ALTER
  * completes, and the column is rolled back.
  */
-export async function runLockQueueLesson(
+export function runLockQueueLesson(
   ctx: LessonContext,
   options: LockQueueOptions = {},
+): Promise<LockQueueResult> {
+  return recordedLesson(ctx, 'lock-queue', (recording) => lockQueueLesson(ctx, options, recording));
+}
+
+async function lockQueueLesson(
+  ctx: LessonContext,
+  options: LockQueueOptions,
+  recording: LessonRecording,
 ): Promise<LockQueueResult> {
   const { stallMs, observeTimeoutMs } = { ...LOCK_QUEUE_DEFAULTS, ...defined(options) };
   const { logger, signal } = ctx;
   logger.info('Lesson "lock-queue": a long transaction, then a plain ALTER TABLE … ADD COLUMN.');
   const state = await prepare(ctx);
   const migration = findMigration(state.lessons, LESSON_MIGRATIONS.addColumnPlain);
+  recording.migration = migration.id;
   const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
   const tracker = new LockQueueTracker(ctx.schema);
 
@@ -382,6 +450,7 @@ export async function runLockQueueLesson(
       withSession(ctx, (session) =>
         runScene(ctx, session, {
           lesson: 'lock-queue',
+          recording,
           migrationId: migration.id,
           kind: 'other',
           longTransactionTimeoutMs: observeTimeoutMs + stallMs + LONG_TX_SAFETY_MS,
@@ -416,6 +485,7 @@ export async function runLockQueueLesson(
   const { outcome, samples } = scene;
   if (outcome.error !== undefined) throwRunError(outcome.error, signal);
   const { recorded, txEnd } = outcome;
+  const stalledThresholdMs = recorded.stalledThresholdMs ?? DEFAULT_STALLED_THRESHOLD_MS;
   const readsQueued =
     tracker.ddlWaitStartedAt !== undefined
       ? startedDuring(samples, 'read', tracker.ddlWaitStartedAt, outcome.releaseStartedAt)
@@ -426,7 +496,8 @@ export async function runLockQueueLesson(
     maxWriteStallMs: recorded.writes?.maxMs ?? null,
     maxReadLockWaitMs: tracker.maxReadLockWaitMs,
     readsQueued,
-    readsOver1s: samples.filter((s) => s.kind === 'read' && (s.latencyMs ?? 0) >= 1000).length,
+    readsStalled: samples.filter((s) => s.kind === 'read' && (s.latencyMs ?? 0) > stalledThresholdMs).length,
+    stalledThresholdMs,
     maxReadersWaiting: tracker.maxReadersWaiting,
     ddlWaitedMs: tracker.maxDdlWaitMs,
     chain: tracker.chain ?? null,
@@ -450,9 +521,17 @@ export async function runLockQueueLesson(
  * long transaction ends after `endLongTransactionAfterAttempts` timed-out attempts (or after
  * `endLongTransactionAfterMs`), so a later attempt succeeds; the column is then rolled back.
  */
-export async function runLockTimeoutLesson(
+export function runLockTimeoutLesson(
   ctx: LessonContext,
   options: LockTimeoutOptions = {},
+): Promise<LockTimeoutResult> {
+  return recordedLesson(ctx, 'lock-timeout', (recording) => lockTimeoutLesson(ctx, options, recording));
+}
+
+async function lockTimeoutLesson(
+  ctx: LessonContext,
+  options: LockTimeoutOptions,
+  recording: LessonRecording,
 ): Promise<LockTimeoutResult> {
   const { logger, signal } = ctx;
   const policy = resolveRetryPolicy(options.policy);
@@ -470,6 +549,8 @@ export async function runLockTimeoutLesson(
   const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
   const tracker = new LockQueueTracker(ctx.schema);
   const attempts: LockAttempt[] = [];
+  recording.migration = migration.id;
+  recording.attempts = attempts;
   let retry: RetryRun<RunResult> | undefined;
   let endedAfterAttempt: number | null = null;
   let tx: LongTransaction | undefined;
@@ -513,6 +594,7 @@ export async function runLockTimeoutLesson(
       withSession(ctx, (session) =>
         runScene(ctx, session, {
           lesson: 'lock-timeout',
+          recording,
           migrationId: migration.id,
           kind: 'other',
           longTransactionTimeoutMs: worstCaseMs(policy) + LONG_TX_SAFETY_MS,
@@ -568,9 +650,19 @@ export async function runLockTimeoutLesson(
  * then waits (a "waiting for …" phase whose current_locker_pid is the long transaction) while reads
  * and writes keep flowing. The long transaction ends, the build completes, and it is rolled back.
  */
-export async function runConcurrentWaitsLesson(
+export function runConcurrentWaitsLesson(
   ctx: LessonContext,
   options: ConcurrentWaitsOptions = {},
+): Promise<ConcurrentWaitsResult> {
+  return recordedLesson(ctx, 'concurrent-waits', (recording) =>
+    concurrentWaitsLesson(ctx, options, recording),
+  );
+}
+
+async function concurrentWaitsLesson(
+  ctx: LessonContext,
+  options: ConcurrentWaitsOptions,
+  recording: LessonRecording,
 ): Promise<ConcurrentWaitsResult> {
   const { observeTimeoutMs, holdMs } = { ...CONCURRENT_DEFAULTS, ...defined(options) };
   const { logger, signal } = ctx;
@@ -578,6 +670,7 @@ export async function runConcurrentWaitsLesson(
   await assertReady(ctx, ['concurrent-waits']);
   const state = await prepare(ctx);
   const migration = findMigration(state.repo, CONCURRENT_INDEX_MIGRATION);
+  recording.migration = migration.id;
   const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
   const floor = rollbackFloor(state, migration.version);
   const tracker = new ConcurrentWaitTracker(0);
@@ -602,6 +695,7 @@ export async function runConcurrentWaitsLesson(
       withSession(ctx, (session) =>
         runScene(ctx, session, {
           lesson: 'concurrent-waits',
+          recording,
           migrationId: migration.id,
           kind: 'concurrent',
           longTransactionTimeoutMs: observeTimeoutMs + holdMs + LONG_TX_SAFETY_MS,
@@ -672,9 +766,19 @@ export async function runConcurrentWaitsLesson(
  * index), detects the invalid index, shows that CREATE … IF NOT EXISTS keeps it, then drops it
  * concurrently and deletes the duplicates.
  */
-export async function runFailedConcurrentlyLesson(
+export function runFailedConcurrentlyLesson(
   ctx: LessonContext,
   options: FailedConcurrentlyOptions = {},
+): Promise<FailedConcurrentlyResult> {
+  return recordedLesson(ctx, 'failed-concurrently', (recording) =>
+    failedConcurrentlyLesson(ctx, options, recording),
+  );
+}
+
+async function failedConcurrentlyLesson(
+  ctx: LessonContext,
+  options: FailedConcurrentlyOptions,
+  recording: LessonRecording,
 ): Promise<FailedConcurrentlyResult> {
   const { logger, signal } = ctx;
   const io = { logger, signal };
@@ -682,6 +786,7 @@ export async function runFailedConcurrentlyLesson(
   logger.info('Lesson "failed-concurrently": duplicates, then CREATE UNIQUE INDEX CONCURRENTLY.');
   const state = await prepare(ctx);
   const migration = findMigration(state.lessons, LESSON_MIGRATIONS.uniqueEmailConcurrently);
+  recording.migration = migration.id;
   if (await dropIndexConcurrently(ctx.target, ctx.schema, UNIQUE_EMAIL_INDEX, io)) {
     logger.warn(`Dropped ${UNIQUE_EMAIL_INDEX}, left by an earlier run.`);
   }
@@ -706,15 +811,17 @@ export async function runFailedConcurrentlyLesson(
     facts.duplicatesInserted = duplicates.ids.length;
     const run = (o: RunOptions) => runner.migrateTo(migration.id, o);
     let error: unknown;
-    if (ctx.session)
-      ({ error } = await ctx.session.observe(
+    if (ctx.session) {
+      const observed = await ctx.session.observe(
         migration.id,
         'concurrent',
         run,
         { signal },
         { lesson: 'failed-concurrently' },
-      ));
-    else
+      );
+      error = observed.error;
+      recording.scene = observed.recorded;
+    } else
       error = await run({ signal }).then(
         () => undefined,
         (e: unknown) => e,

@@ -12,6 +12,14 @@ export const LESSON_NAMES: readonly LessonName[] = [
   'failed-concurrently',
 ];
 
+/** Each lesson's title, as the Runs view, the panel, reports and notifications name it. */
+export const LESSON_TITLES: Readonly<Record<LessonName, string>> = {
+  'lock-queue': 'The lock-queue trap',
+  'lock-timeout': 'lock_timeout with retries',
+  'concurrent-waits': 'CONCURRENTLY waits for old transactions',
+  'failed-concurrently': 'A failed CONCURRENTLY build',
+};
+
 /** What every lesson returns; `observed` is plain JSON (numbers, booleans, strings, null). */
 export interface LessonResultOf<N extends LessonName, O> {
   name: N;
@@ -31,8 +39,10 @@ export interface LockQueueObserved {
   maxReadLockWaitMs: number | null;
   /** Probe reads that started while the ALTER was waiting (each queued behind it). */
   readsQueued: number;
-  /** Probe reads slower than 1 s while the migration ran. */
-  readsOver1s: number;
+  /** Probe reads slower than the stalled threshold (stalledThresholdMs) while the migration ran. */
+  readsStalled: number;
+  /** The threshold of readsStalled and of "stalled" in the verdict (migrationLab.probe.stalledThresholdMs). */
+  stalledThresholdMs: number;
   /** Most probe-read sessions seen waiting behind the ALTER at once. */
   maxReadersWaiting: number;
   /** Longest the ALTER was seen waiting for its lock, ms. */

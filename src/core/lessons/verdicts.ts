@@ -1,4 +1,4 @@
-import { formatMs, STALL_MS } from '../monitor/verdict';
+import { formatMs } from '../monitor/verdict';
 import { LOCK_NOT_AVAILABLE } from './retry';
 import type {
   ConcurrentWaitsObserved,
@@ -26,12 +26,13 @@ type LockQueueFacts = Pick<
   | 'chain'
   | 'longTransactionPid'
   | 'maxReadersWaiting'
+  | 'stalledThresholdMs'
 >;
 
 export function lockQueueVerdict(o: LockQueueFacts): string {
   const worst = o.maxReadStallMs;
   if (o.readsWaitedBehindDdl) {
-    const stalled = worst !== null && worst >= STALL_MS;
+    const stalled = worst !== null && worst > o.stalledThresholdMs;
     const head = stalled
       ? `Reads stalled up to ${ms(worst)}`
       : `Reads waited behind the ALTER (worst ${ms(worst)})`;
@@ -47,7 +48,7 @@ export function lockQueueVerdict(o: LockQueueFacts): string {
       `slow report was blocked because the lock queue is first come, first served.`
     );
   }
-  if (worst !== null && worst >= STALL_MS) {
+  if (worst !== null && worst > o.stalledThresholdMs) {
     return (
       `Reads stalled up to ${ms(worst)}, but no read was seen waiting behind the ALTER in pg_locks ` +
       `(the monitor may have missed it).`

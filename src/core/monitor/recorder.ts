@@ -1,8 +1,18 @@
 import type { LockRow, LockSnapshot } from './lockMonitor';
 import type { SessionRole } from './roles';
-import { hasData, verdict, type HeldLock, type LatencyStats } from './verdict';
+import {
+  hasData,
+  verdict,
+  type AwaitedLock,
+  type HeldLock,
+  type LatencyStats,
+  type ProbeConcurrency,
+} from './verdict';
 
-export type RunKind = 'locking' | 'concurrent' | 'other';
+/** 'lesson': one whole lesson (its scene's migration attempts inside), recorded by the lesson. */
+export type RunKind = 'locking' | 'concurrent' | 'other' | 'lesson';
+/** The kinds a single observed migration run can have. */
+export type MigrationRunKind = Exclude<RunKind, 'lesson'>;
 
 /**
  * One probe kind's stats over the run, as the latency sampler's `statsBetween(from, to)` gives them
@@ -44,7 +54,7 @@ export interface RunResultLike {
 
 export interface BeginRun {
   migrationId: string;
-  kind: RunKind;
+  kind: MigrationRunKind;
   /** The migration's backend pid; may come later through setPid (runner's onStart). */
   pid?: number;
   /** Epoch ms. */
@@ -59,6 +69,10 @@ export interface EndRun {
   endedAt: number;
   /** The sampler's stats over [startedAt, endedAt]; omitted or null kinds mean that probe was off. */
   probeStats?: ProbeStats;
+  /** The probe's requests outstanding at once and its pool sizes (with probeStats). */
+  probeConcurrency?: ProbeConcurrency;
+  /** The threshold the sampler counted stalls with. */
+  stalledThresholdMs?: number;
 }
 
 /** A lock the migration (or one of its parallel workers) was seen holding. */
@@ -102,6 +116,19 @@ export interface RecordedWait {
   maxWaitingMs: number;
 }
 
+/** One attempt of a lesson's migration (lock_timeout retries), or its single run. */
+export interface RecordedAttempt {
+  /** 1-based. */
+  n: number;
+  startedAt: number;
+  endedAt: number;
+  durationMs: number;
+  outcome: 'succeeded' | 'timeout' | 'failed' | 'cancelled';
+  sqlstate?: string;
+  /** The wait before the next attempt. */
+  delayAfterMs?: number;
+}
+
 export interface RecordedStatement {
   migration: string;
   sql: string;
@@ -124,7 +151,13 @@ export interface RecordedRun {
   locksHeld: string[];
   locks: RecordedLock[];
   waiters: RecordedWaiter[];
+  /** Most sessions seen waiting on the migration at once in pg_locks (capped by the probe's pools). */
   maxWaiters: number;
+  /**
+   * Most probe requests outstanding at once during the run and the probe pools' sizes (requests beyond
+   * a pool's size queue in the endpoint, not in PostgreSQL). Absent when the probe was off.
+   */
+  probeConcurrency?: ProbeConcurrency;
   waitedFor: RecordedWait[];
   /** Index build phases seen, in order, each once. */
   phases: string[];
@@ -132,10 +165,16 @@ export interface RecordedRun {
   writes: LatencySummary | null;
   /** Monitor snapshots the recording saw. */
   snapshots: number;
+  /** The threshold "stalled" was counted with (migrationLab.probe.stalledThresholdMs). */
+  stalledThresholdMs?: number;
   verdict: string;
   error?: string;
-  /** Set when a lesson's scene made this run (it is kept apart from the demo's comparison). */
+  /** For kind 'lesson': which lesson (its name), kept apart from the demo's comparison. */
   lesson?: string;
+  /** For kind 'lesson': the lesson's title. */
+  title?: string;
+  /** For kind 'lesson': its migration's attempts, in order. */
+  attempts?: RecordedAttempt[];
 }
 
 function summarize(stats: ProbeKindStats | null | undefined): LatencySummary | null {
@@ -155,6 +194,16 @@ function summarize(stats: ProbeKindStats | null | undefined): LatencySummary | n
 function lockLabel(l: Pick<LockRow, 'mode' | 'locktype' | 'relation' | 'target'>): string {
   if (l.relation) return `${l.mode} on ${l.relation}`;
   return `${l.mode} on ${l.locktype}${l.target ? ` ${l.target}` : ''}`;
+}
+
+/** A recorded wait as the verdict names it. */
+export function awaited(w: RecordedWait): AwaitedLock {
+  return {
+    mode: w.mode,
+    target: w.locktype === 'relation' && w.target ? w.target : `${w.locktype} ${w.target ?? ''}`.trim(),
+    maxWaitingMs: w.maxWaitingMs,
+    blockerPids: w.blockerPids,
+  };
 }
 
 function errorMessage(e: unknown): string {
@@ -313,6 +362,8 @@ export class RunRecorder {
       .filter((l) => l.relation !== null)
       .map((l) => ({ mode: l.mode, relation: l.relation!, heldMs: l.heldMs }));
     const error = end.error === undefined ? undefined : errorMessage(end.error);
+    const waitedFor = [...this.waits.values()];
+    const probeConcurrency = reads || writes ? end.probeConcurrency : undefined;
     const recorded: RecordedRun = {
       migration: run.migrationId,
       migrations: result?.migrations.map((m) => m.id) ?? [run.migrationId],
@@ -328,21 +379,27 @@ export class RunRecorder {
       locks,
       waiters,
       maxWaiters: this.maxWaiters,
-      waitedFor: [...this.waits.values()],
+      waitedFor,
       phases: [...this.phases],
       reads,
       writes,
       snapshots: this.snapshots,
       verdict: verdict({
         durationMs,
+        wallMs,
         reads: reads as LatencyStats | null,
         writes: writes as LatencyStats | null,
         locksHeld: heldLocks,
         maxWaiters: this.maxWaiters,
+        waitedFor: waitedFor.map(awaited),
+        probe: probeConcurrency,
+        stalledThresholdMs: end.stalledThresholdMs,
         outcome,
         error,
       }),
     };
+    if (probeConcurrency) recorded.probeConcurrency = probeConcurrency;
+    if (end.stalledThresholdMs !== undefined) recorded.stalledThresholdMs = end.stalledThresholdMs;
     if (error !== undefined) recorded.error = error;
     return recorded;
   }

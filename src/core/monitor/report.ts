@@ -1,5 +1,13 @@
-import type { LatencySummary, RecordedRun } from './recorder';
-import { comparisonLine, formatMs, runLabel, type ComparableRun } from './verdict';
+import { DEFAULT_STALLED_THRESHOLD_MS } from '../probe/stats';
+import type { LatencySummary, RecordedAttempt, RecordedRun } from './recorder';
+import {
+  comparisonLine,
+  formatMs,
+  formatThreshold,
+  runLabel,
+  type ComparableRun,
+  type ProbeConcurrency,
+} from './verdict';
 
 /** Latency of one probe kind in the JSON report; the ms fields are null when nothing was measured. */
 export interface ReportLatency {
@@ -33,6 +41,21 @@ export interface ReportRun {
   waiters: { pid: number; role: string; mode: string; relation: string | null; maxWaitingMs: number }[];
   phases: string[];
   error?: string;
+  /** Slower than this counted as stalled, ms. */
+  stalledThresholdMs?: number;
+  /** Most probe requests in flight at once and the probe pools' sizes (absent when the probe was off). */
+  probeConcurrency?: ProbeConcurrency;
+  /** kind "lesson": the lesson's name and title, and its migration's attempts. */
+  lesson?: string;
+  title?: string;
+  attempts?: {
+    n: number;
+    outcome: string;
+    sqlstate?: string;
+    durationMs: number;
+    startedAt: string;
+    delayAfterMs?: number;
+  }[];
 }
 
 export interface RunReport {
@@ -64,7 +87,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function comparedPair(all: readonly RecordedRun[]): [RecordedRun, RecordedRun] | undefined {
   // The demo's own runs that completed: a lesson's scene (e.g. a build kept waiting on purpose) is no
   // fair comparison.
-  const runs = all.filter((r) => !r.lesson && r.outcome === 'succeeded');
+  const runs = all.filter(isComparable);
   if (runs.length < 2) return undefined;
   const lastOf = (kind: string) => [...runs].reverse().find((r) => r.kind === kind);
   const locking = lastOf('locking');
@@ -73,12 +96,20 @@ export function comparedPair(all: readonly RecordedRun[]): [RecordedRun, Recorde
   return [runs[runs.length - 2]!, runs[runs.length - 1]!];
 }
 
-function comparable(run: RecordedRun): ComparableRun {
+/** A demo run that completed: lessons (their scenes keep a build waiting on purpose) are no fair pair. */
+function isComparable(r: RecordedRun): boolean {
+  return r.kind !== 'lesson' && !r.lesson && r.outcome === 'succeeded';
+}
+
+/** A run as the comparison sees it, with the durations of every comparable run of the same build. */
+function comparable(run: RecordedRun, all: readonly RecordedRun[]): ComparableRun {
+  const same = all.filter((r) => isComparable(r) && r.kind === run.kind && r.migration === run.migration);
   return {
     label: runLabel(run.kind, run.migration),
     durationMs: run.durationMs,
     reads: run.reads,
     writes: run.writes,
+    durationsMs: same.map((r) => r.durationMs),
   };
 }
 
@@ -87,8 +118,13 @@ export function comparisonConclusion(runs: readonly RecordedRun[]): string | und
   const pair = comparedPair(runs);
   if (!pair) return undefined;
   const [a, b] = pair;
-  const ca = comparable(a);
-  const cb = comparable(b);
+  const ca = comparable(a, runs);
+  const cb = comparable(b, runs);
+  if (a.kind === b.kind && a.migration === b.migration) {
+    // Two runs of the same build: each its own sample.
+    ca.durationsMs = [a.durationMs];
+    cb.durationsMs = [b.durationMs];
+  }
   if (ca.label === cb.label) {
     ca.label = `run ${runs.indexOf(a) + 1}`;
     cb.label = `run ${runs.indexOf(b) + 1}`;
@@ -130,6 +166,23 @@ export function toReportJson(runs: readonly RecordedRun[], now = Date.now()): Ru
         phases: [...r.phases],
       };
       if (r.error !== undefined) run.error = r.error;
+      if (r.stalledThresholdMs !== undefined) run.stalledThresholdMs = r.stalledThresholdMs;
+      if (r.probeConcurrency) run.probeConcurrency = { ...r.probeConcurrency };
+      if (r.kind === 'lesson') {
+        if (r.lesson !== undefined) run.lesson = r.lesson;
+        if (r.title !== undefined) run.title = r.title;
+        run.attempts = (r.attempts ?? []).map((a) => {
+          const out: NonNullable<ReportRun['attempts']>[number] = {
+            n: a.n,
+            outcome: a.outcome,
+            durationMs: a.durationMs,
+            startedAt: iso(a.startedAt),
+          };
+          if (a.sqlstate !== undefined) out.sqlstate = a.sqlstate;
+          if (a.delayAfterMs !== undefined) out.delayAfterMs = a.delayAfterMs;
+          return out;
+        });
+      }
       return run;
     }),
     generatedAt: iso(now),
@@ -205,6 +258,42 @@ function cell(text: string): string {
   return text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
 }
 
+/** How a run or a lesson is listed (the Runs view): label, description and tooltip. */
+export function runListRow(
+  run: RecordedRun,
+  time = (ms: number) => new Date(ms).toLocaleTimeString(),
+): { label: string; description: string; tooltip: string } {
+  const at = time(run.startedAt);
+  if (run.kind === 'lesson') {
+    const n = run.attempts?.length ?? 0;
+    const over = n > 1 ? ` over ${n} attempts` : '';
+    return {
+      label: `Lesson: ${run.title ?? run.lesson ?? run.migration}`,
+      description: `${run.outcome} · ${formatMs(run.durationMs)}${over} · ${at}`,
+      tooltip: run.verdict,
+    };
+  }
+  return {
+    label: run.migration,
+    description: `${run.kind} · ${run.outcome} · ${formatMs(run.durationMs)} · ${at}`,
+    tooltip: run.verdict,
+  };
+}
+
+/** One attempt of a lesson's migration, as a child row of its entry. */
+export function attemptListRow(a: RecordedAttempt): { label: string; description: string } {
+  const wait = a.delayAfterMs !== undefined ? ` · then waited ${formatMs(a.delayAfterMs)}` : '';
+  return {
+    label: `Attempt ${a.n}: ${a.outcome}${a.sqlstate ? ` (${a.sqlstate})` : ''}`,
+    description: `${formatMs(a.durationMs)}${wait}`,
+  };
+}
+
+function attemptRow(a: RecordedAttempt): string {
+  const wait = a.delayAfterMs !== undefined ? `, then waited ${formatMs(a.delayAfterMs)}` : '';
+  return `- attempt ${a.n}: ${a.outcome}${a.sqlstate ? ` (SQLSTATE ${a.sqlstate})` : ''} after ${formatMs(a.durationMs)}${wait}`;
+}
+
 function statsRow(name: string, s: LatencySummary | null): string {
   if (!s) return `| ${name} | not probed | | | | | |`;
   return `| ${name} | ${s.count} | ${formatMs(s.p50Ms)} | ${formatMs(s.p95Ms)} | ${formatMs(s.maxMs)} | ${s.stalled} | ${s.errors} |`;
@@ -220,20 +309,45 @@ export function toMarkdown(runs: readonly RecordedRun[]): string {
   const out: string[] = ['# Migration Lab run report', ''];
   if (runs.length === 0) out.push('No runs recorded yet.', '');
   runs.forEach((r, i) => {
-    out.push(`## ${i + 1}. ${r.migration} (${r.kind}, ${r.outcome})`, '');
-    out.push(
-      `Started ${iso(r.startedAt)}, took ${formatMs(r.durationMs)}${r.pid ? ` (pid ${r.pid})` : ''}.`,
-      '',
-    );
+    const lesson = r.kind === 'lesson';
+    const attempts = r.attempts ?? [];
+    if (lesson) {
+      out.push(`## ${i + 1}. Lesson: ${r.title ?? r.lesson ?? r.migration} (${r.outcome})`, '');
+      out.push(
+        `Started ${iso(r.startedAt)}, took ${formatMs(r.durationMs)} over ` +
+          `${attempts.length === 1 ? '1 attempt' : `${attempts.length} attempts`} of ${r.migration}.`,
+        '',
+      );
+    } else {
+      out.push(`## ${i + 1}. ${r.migration} (${r.kind}, ${r.outcome})`, '');
+      out.push(
+        `Started ${iso(r.startedAt)}, took ${formatMs(r.durationMs)}${r.pid ? ` (pid ${r.pid})` : ''}.`,
+        '',
+      );
+    }
     out.push(`> **Verdict:** ${r.verdict}`, '');
-    out.push('| probe | requests | p50 | p95 | max | stalled > 1 s | errors |');
+    if (lesson && attempts.length > 0) {
+      out.push('**Attempts**', '');
+      for (const a of attempts) out.push(attemptRow(a));
+      out.push('');
+    }
+    out.push(
+      `| probe | requests | p50 | p95 | max | stalled > ${formatThreshold(r.stalledThresholdMs ?? DEFAULT_STALLED_THRESHOLD_MS)} | errors |`,
+    );
     out.push('|---|---:|---:|---:|---:|---:|---:|');
     out.push(statsRow('reads', r.reads), statsRow('writes', r.writes), '');
     out.push('**Locks held**', '');
     if (r.locks.length === 0) out.push('- none observed on the watched tables');
     for (const l of r.locks) out.push(`- ${l.lock}: seen held for ${formatMs(l.heldMs)}`);
     out.push('');
-    out.push(`**Waiters**${r.maxWaiters > 0 ? ` (at most ${r.maxWaiters} at once)` : ''}`, '');
+    out.push(`**Waiters**${r.maxWaiters > 0 ? ` (at most ${r.maxWaiters} at once in PostgreSQL)` : ''}`, '');
+    const pc = r.probeConcurrency;
+    if (pc)
+      out.push(
+        `Probe requests in flight at most: ${pc.maxWritesInFlight} writes (write pool ${pc.writePoolSize ?? '?'} connections), ` +
+          `${pc.maxReadsInFlight} reads (read pool ${pc.readPoolSize ?? '?'}); beyond its pool a request waits in the endpoint, not in PostgreSQL.`,
+        '',
+      );
     if (r.waiters.length === 0) out.push('- nobody waited on the migration');
     for (const w of r.waiters.slice(0, 20)) {
       const on = w.relation ?? `${w.locktype} ${w.target ?? ''}`.trim();
@@ -263,12 +377,14 @@ export function toMarkdown(runs: readonly RecordedRun[]): string {
     if (r.error) out.push(`**Error:** ${r.error}`, '');
   });
 
-  if (runs.length >= 2) {
+  // The comparison table is for the demo's runs; a lesson's numbers belong to its own scene.
+  const demo = runs.filter((r) => r.kind !== 'lesson');
+  if (demo.length >= 2) {
     out.push('## Comparison', '');
-    out.push(`| | ${runs.map((r, i) => cell(`${i + 1}. ${r.migration}`)).join(' | ')} |`);
-    out.push(`|---|${runs.map(() => '---:').join('|')}|`);
+    out.push(`| | ${demo.map((r) => cell(`${runs.indexOf(r) + 1}. ${r.migration}`)).join(' | ')} |`);
+    out.push(`|---|${demo.map(() => '---:').join('|')}|`);
     const row = (name: string, f: (r: RecordedRun) => string) =>
-      out.push(`| ${name} | ${runs.map((r) => cell(f(r))).join(' | ')} |`);
+      out.push(`| ${name} | ${demo.map((r) => cell(f(r))).join(' | ')} |`);
     const lat = (s: LatencySummary | null, key: 'p50Ms' | 'p95Ms' | 'maxMs') =>
       s ? formatMs(s[key]) : 'not probed';
     row('Duration', (r) => formatMs(r.durationMs));
@@ -283,7 +399,7 @@ export function toMarkdown(runs: readonly RecordedRun[]): string {
         : 'not probed',
     );
     row(
-      'Requests stalled > 1 s (reads / writes)',
+      `Requests stalled > ${formatThreshold(demo[0]!.stalledThresholdMs ?? DEFAULT_STALLED_THRESHOLD_MS)} (reads / writes)`,
       (r) => `${r.reads ? r.reads.stalled : '–'} / ${r.writes ? r.writes.stalled : '–'}`,
     );
     row('Lock modes held', (r) => [...new Set(r.locks.map((l) => l.mode))].join(', ') || 'none seen');

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
@@ -19,6 +19,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { pgDriver, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
+import { DEFAULT_SHARED_ROOT, ownClusterRoot, sharedClusterRoot } from './clusters';
 import type { PostgresProvider } from './provider';
 import { canTraverse, ensureServiceUser, isRoot, type OsUser } from './osUser';
 
@@ -223,7 +224,7 @@ export class EmbeddedPostgres implements PostgresProvider {
     const version = (
       JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }
     ).version;
-    const sharedRoot = this.options.sharedRoot ?? '/var/lib/migration-lab';
+    const sharedRoot = this.options.sharedRoot ?? DEFAULT_SHARED_ROOT;
     // A copy goes where the server's account can read it: a shared folder as root, else our own storage.
     const copyTo = (why: string) => {
       const copy = join(user ? sharedRoot : baseDir, `pg-${version}`);
@@ -254,10 +255,9 @@ export class EmbeddedPostgres implements PostgresProvider {
     }
 
     mkdirSync(baseDir, { recursive: true });
-    let root = join(baseDir, 'postgres');
+    let root = ownClusterRoot(baseDir);
     if (user && !canTraverse(baseDir, user)) {
-      const id = createHash('sha256').update(baseDir).digest('hex').slice(0, 12);
-      root = join(sharedRoot, `cluster-${id}`);
+      root = sharedClusterRoot(sharedRoot, baseDir);
       logger.info(`"${user.name}" cannot reach ${baseDir}; keeping the cluster in ${root} instead.`);
       mkdirSync(sharedRoot, { recursive: true, mode: 0o755 });
     }

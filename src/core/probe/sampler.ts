@@ -7,6 +7,7 @@ import {
   chartPoints,
   firstStartedAfter,
   isInFlight,
+  maxInFlight,
   probeStats,
   startedBetween,
   type ProbeKind,
@@ -192,6 +193,17 @@ export class LatencySampler {
   /** Stats of the requests that STARTED within [from, to] (e.g. a migration's run), in-flight ones aged at `now`. */
   statsBetween(from: number, to: number, now = Date.now()): ProbeStats {
     return probeStats(startedBetween(this.samples, from, to), now, this.stalledThresholdMs);
+  }
+
+  /** The most reads and writes in flight at once among the requests that started within [from, to]. */
+  maxInFlightBetween(from: number, to: number, now = Date.now()): { read: number; write: number } {
+    const samples = startedBetween(this.samples, from, to);
+    return { read: maxInFlight(samples, 'read', now), write: maxInFlight(samples, 'write', now) };
+  }
+
+  /** Slower than this (or in flight longer) counts as stalled. */
+  get stallThresholdMs(): number {
+    return this.stalledThresholdMs;
   }
 
   /** Copies of the requests that started within [from, to], in start order. */

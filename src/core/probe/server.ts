@@ -168,6 +168,14 @@ export class ProbeServer {
     return this.boundPort === undefined ? undefined : `http://127.0.0.1:${this.boundPort}`;
   }
 
+  /** Connections of the read and write pools: more requests than this wait in the endpoint's own queue. */
+  get poolSizes(): { read: number; write: number } {
+    return {
+      read: this.options.readPoolMax ?? DEFAULT_READ_POOL_MAX,
+      write: this.options.writePoolMax ?? DEFAULT_WRITE_POOL_MAX,
+    };
+  }
+
   get running(): boolean {
     return this.server !== undefined && this.boundPort !== undefined;
   }

@@ -114,6 +114,29 @@ export function probeStats(
 }
 
 /**
+ * The most requests of `kind` in flight at the same moment (sent, not yet answered; one still in
+ * flight counts until `now`). A request that ends at the instant another starts does not overlap it.
+ */
+export function maxInFlight(samples: Iterable<ProbeSample>, kind: ProbeKind, now: number): number {
+  const events: [number, number][] = [];
+  for (const s of samples) {
+    if (s.kind !== kind) continue;
+    const end = s.endedAt ?? now;
+    if (end <= s.startedAt) continue;
+    events.push([s.startedAt, 1], [end, -1]);
+  }
+  // Ends before starts at the same instant.
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let current = 0;
+  let most = 0;
+  for (const [, delta] of events) {
+    current += delta;
+    most = Math.max(most, current);
+  }
+  return most;
+}
+
+/**
  * In samples sorted by startedAt, the index of the first one started at or after `t` (or, with
  * `strictlyAfter`, after `t`); samples.length when there is none. Binary search.
  */
