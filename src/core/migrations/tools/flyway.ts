@@ -1,0 +1,164 @@
+/**
+ * Flyway: `V<version>__<description>.sql`, undo `U<version>__<description>.sql`, repeatable
+ * `R__<description>.sql` (applied after all versioned ones, in description order).
+ * Documented rules (Flyway docs, "Migrations", "Script Configuration", "Execute In Transaction"):
+ * each migration runs in a transaction, statements sent one by one; a `<script>.sql.conf` with
+ * `executeInTransaction=false` runs it outside one. Flyway's PostgreSQL parser
+ * (PostgreSQLParser.detectCanExecuteInTransaction) also marks some statements non-transactional
+ * by themselves: CREATE/DROP DATABASE|TABLESPACE|SUBSCRIPTION, ALTER SYSTEM, CREATE/DROP [UNIQUE]
+ * INDEX CONCURRENTLY, REINDEX [VERBOSE] SCHEMA|DATABASE|SYSTEM, VACUUM, DISCARD ALL (and ALTER
+ * TYPE … ADD VALUE before PostgreSQL 12, which the lab's server is not). A migration made only of
+ * those runs outside a transaction; one that mixes them with others is refused unless `mixed`.
+ */
+import { join } from 'node:path';
+import {
+  compareVersions,
+  type Detection,
+  type Migration,
+  type MigrationSection,
+  type MigrationSource,
+  type MigrationStatement,
+} from '../model';
+import { errorIn, exists, fileNames, lines, readSqlFile, scanFile } from './common';
+import { readFile } from 'node:fs/promises';
+
+export const tool = 'flyway' as const;
+const VERSIONED = /^([VU])(\d+(?:[._]\d+)*)__(.+)\.sql$/;
+const REPEATABLE = /^R__(.+)\.sql$/;
+
+const NON_TRANSACTIONAL: readonly RegExp[] = [
+  /^(CREATE|DROP) (DATABASE|TABLESPACE|SUBSCRIPTION)\b/,
+  /^ALTER SYSTEM\b/,
+  /^(CREATE|DROP)( UNIQUE)? INDEX CONCURRENTLY\b/,
+  /^REINDEX( VERBOSE)? (SCHEMA|DATABASE|SYSTEM)\b/,
+  /^VACUUM\b/,
+  /^DISCARD ALL\b/,
+];
+
+/** Whether Flyway's PostgreSQL parser treats the statement as unable to run in a transaction. */
+export function flywayNonTransactional(statement: MigrationStatement): boolean {
+  const simplified = statement.keywords.join(' ');
+  return NON_TRANSACTIONAL.some((re) => re.test(simplified));
+}
+
+export async function detect(dir: string): Promise<Detection | undefined> {
+  const names = (await fileNames(dir).catch(() => [])).filter((n) => VERSIONED.test(n) || REPEATABLE.test(n));
+  if (names.length === 0) return undefined;
+  const evidence = [
+    `${names.length} file(s) named the Flyway way (\`V<version>__<description>.sql\`), e.g. ${names.sort()[0]}.`,
+  ];
+  const confs = names.filter((n) => n.endsWith('.sql.conf'));
+  if (confs.length) evidence.push(`script configuration files (${confs[0]}).`);
+  return { tool, confidence: 85, evidence };
+}
+
+export async function load(dir: string): Promise<MigrationSource> {
+  const names = await fileNames(dir);
+  const versioned = new Map<string, { up?: string; undo?: string; description: string }>();
+  const repeatable: { name: string; description: string }[] = [];
+  for (const name of names) {
+    const v = VERSIONED.exec(name);
+    if (v) {
+      const version = v[2].replace(/_/g, '.');
+      const entry = versioned.get(version) ?? { description: v[3] };
+      const key = v[1] === 'V' ? 'up' : 'undo';
+      if (entry[key])
+        throw errorIn(
+          join(dir, name),
+          `version ${version} is used twice (also ${entry[key]}); Flyway refuses that.`,
+        );
+      entry[key] = name;
+      versioned.set(version, entry);
+      continue;
+    }
+    const r = REPEATABLE.exec(name);
+    if (r) repeatable.push({ name, description: r[1] });
+  }
+
+  const migrations: Migration[] = [];
+  for (const [version, entry] of [...versioned].sort((a, b) => compareVersions(a[0], b[0]))) {
+    if (!entry.up)
+      throw errorIn(
+        join(dir, entry.undo!),
+        `an undo migration for version ${version} without its V${version}__ file.`,
+      );
+    const upPath = join(dir, entry.up);
+    const undoPath = entry.undo ? join(dir, entry.undo) : undefined;
+    migrations.push({
+      id: entry.up.slice(0, -4),
+      version,
+      name: entry.description.replace(/_/g, ' '),
+      files: undoPath ? [upPath, undoPath] : [upPath],
+      up: await section(upPath),
+      ...(undoPath ? { down: await section(undoPath) } : {}),
+    });
+  }
+  for (const r of repeatable.sort((a, b) => (a.description < b.description ? -1 : 1))) {
+    const path = join(dir, r.name);
+    migrations.push({
+      id: r.name.slice(0, -4),
+      version: '',
+      name: r.description.replace(/_/g, ' '),
+      files: [path],
+      up: await section(path),
+    });
+  }
+  return { path: dir, tool, evidence: [], migrations };
+}
+
+/** `executeInTransaction` from `<script>.sql.conf`, when the file exists and sets it. */
+async function executeInTransaction(path: string): Promise<boolean | undefined> {
+  const conf = `${path}.conf`;
+  if (!(await exists(conf))) return undefined;
+  let text: string;
+  try {
+    text = await readFile(conf, 'utf8');
+  } catch (e) {
+    throw errorIn(conf, 'cannot read this script configuration file.', undefined, e);
+  }
+  for (const line of lines(text)) {
+    const m = /^\s*executeInTransaction\s*=\s*(\S+)\s*$/.exec(line.text);
+    if (!m) continue;
+    const value = m[1].toLowerCase();
+    if (value !== 'true' && value !== 'false') {
+      throw errorIn(conf, `executeInTransaction must be true or false, not \`${m[1]}\`.`, line.number);
+    }
+    return value === 'true';
+  }
+  return undefined;
+}
+
+async function section(path: string): Promise<MigrationSection> {
+  const file = await readSqlFile(path);
+  const { statements } = scanFile(file);
+  const conf = await executeInTransaction(path);
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (conf === false) {
+    return {
+      mode: 'autocommit',
+      why: `${name}.conf sets executeInTransaction=false: Flyway runs each statement on its own.`,
+      statements,
+    };
+  }
+  const nonTx = statements.filter(flywayNonTransactional);
+  if (nonTx.length === 0) {
+    return { mode: 'transaction', why: 'Flyway runs each migration in a transaction.', statements };
+  }
+  if (nonTx.length === statements.length) {
+    return {
+      mode: 'autocommit',
+      why: `Flyway's PostgreSQL parser treats ${nonTx[0].keywords.slice(0, 4).join(' ')} as non-transactional, and every statement of this migration is, so Flyway runs it outside a transaction.`,
+      statements,
+    };
+  }
+  const first = nonTx[0];
+  return {
+    mode: 'transaction',
+    why: 'Flyway runs each migration in a transaction.',
+    statements,
+    toolRefusal:
+      `Flyway refuses ${name}: line ${first.start.line} (${first.keywords.slice(0, 4).join(' ')}) cannot run in a transaction but other statements can ` +
+      `("Detected both transactional and non-transactional statements within the same migration"); ` +
+      `move it to its own migration, or add ${name}.conf with executeInTransaction=false.`,
+  };
+}
