@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { LabError, throwIfAborted } from '../errors';
 import { MigrationFolderError, TOOL_NAMES, type Detection, type MigrationSource, type ToolId } from './model';
-import { shown } from './tools/common';
+import { listEntries, shown } from './tools/common';
 import { ADAPTERS, adapterFor } from './tools';
 
 /** Folders never searched: dependencies, VCS data, build output, caches. */
@@ -37,7 +37,7 @@ export const IGNORED_FOLDERS: ReadonlySet<string> = new Set([
 /** Files whose presence alone is a tool's evidence. */
 const MARKER_FILES = new Set(['sqitch.plan', 'atlas.sum', 'migration_lock.toml']);
 
-/** A plain folder of .sql files counts as migrations only under a name that says so. */
+/** Loose, unnumbered .sql files count as migrations only in a folder whose name says so. */
 const PLAIN_FOLDER_NAME = /migrat|changes|changelog|schema|sql|^db$|database/i;
 
 export interface FoundSource {
@@ -116,7 +116,11 @@ export async function findSources(root: string, options: DetectOptions = {}): Pr
       subfolders.some((e) => /^\d/.test(e.name) || e.name === 'meta');
     const found = worthALook ? await detectFolder(dir, overrides.get(dir)) : undefined;
     const counts =
-      found && (found.tool !== 'plain' || overrides.has(dir) || PLAIN_FOLDER_NAME.test(basename(dir)));
+      found &&
+      (found.tool !== 'plain' ||
+        found.confidence >= 10 ||
+        overrides.has(dir) ||
+        PLAIN_FOLDER_NAME.test(basename(dir)));
     if (found && counts) {
       sources.push({ path: dir, tool: found.tool, evidence: found.evidence });
       if (found.tool !== 'plain') continue; // a tool's folder is one source; its subfolders are its own
@@ -132,6 +136,7 @@ export async function findSources(root: string, options: DetectOptions = {}): Pr
 /** Detects (unless `tool` is given) and loads one folder. */
 export async function loadSource(dir: string, tool?: ToolId): Promise<MigrationSource> {
   const path = resolve(dir);
+  await listEntries(path); // an unreadable folder is one sentence, not "no migrations found"
   const found = await detectFolder(path, tool);
   if (!found) {
     throw new MigrationFolderError(

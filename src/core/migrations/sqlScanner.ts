@@ -192,8 +192,11 @@ export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
         i = close;
         continue;
       }
-      const word = text.slice(i, j).toUpperCase();
       code(i, j);
+      // Upper-case only the words that matter: the first keywords, and BEGIN/ATOMIC/CASE/END.
+      const length = j - i;
+      const word =
+        keywords.length < MAX_KEYWORDS || (length >= 3 && length <= 6) ? text.slice(i, j).toUpperCase() : '';
       if (word === 'ATOMIC' && previousWord === 'BEGIN') atomicDepth++;
       else if (atomicDepth > 0 && word === 'CASE') atomicDepth++;
       else if (atomicDepth > 0 && word === 'END') atomicDepth--;

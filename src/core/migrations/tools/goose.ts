@@ -175,6 +175,8 @@ function statementAt(file: SqlFileText, from: number, to: number): MigrationStat
       .slice(0, 16)
       .map((w) => w.toUpperCase());
   }
+  // Like every other statement in the model, without its final `;` (a block keeps its inner ones).
+  while (end > start && (file.text[end - 1] === ';' || /\s/.test(file.text[end - 1]))) end--;
   return {
     text: file.text.slice(start, end),
     file: file.path,

@@ -17,13 +17,19 @@ export async function detect(dir: string): Promise<Detection | undefined> {
     .filter((n) => n.endsWith('.sql'))
     .sort(compareFileNames);
   if (names.length === 0) return undefined;
-  const evidence = [`${names.length} .sql file(s) and no other tool's markers.`];
+  const numbered = names.filter((n) => /^\d+[_-]/.test(n)).length;
+  const evidence = [
+    numbered > 0
+      ? `${numbered} numbered .sql file(s) (e.g. ${names.find((n) => /^\d/.test(n))}) and no other tool's markers.`
+      : `${names.length} .sql file(s) and no other tool's markers.`,
+  ];
   const head = await readHead(join(dir, names[0]), 4096);
   if (/^BEGIN;\s*\n--\n-- /m.test(head))
     evidence.push(`${names[0]} looks like Django \`sqlmigrate\` output (BEGIN; and "--" headers).`);
   else if (/alembic_version/.test(head))
     evidence.push(`${names[0]} looks like \`alembic upgrade --sql\` output (it writes alembic_version).`);
-  return { tool, confidence: 10, evidence };
+  // Numbered files are ordered migrations; loose ones (seed.sql) count only in a folder named for them.
+  return { tool, confidence: numbered > 0 ? 10 : 5, evidence };
 }
 
 export async function load(dir: string): Promise<MigrationSource> {
