@@ -144,21 +144,23 @@ export async function loadSource(dir: string, tool?: ToolId): Promise<MigrationS
       path,
     );
   }
+  return loadFound({ path, tool: found.tool, evidence: found.evidence });
+}
+
+/** Loads a source that findSources found, keeping its evidence. */
+export async function loadFound(found: FoundSource): Promise<MigrationSource> {
   try {
-    const source = await adapterFor(found.tool).load(path);
+    const source = await adapterFor(found.tool).load(found.path);
     return { ...source, evidence: found.evidence };
   } catch (e) {
     if (e instanceof LabError) throw e;
     // An adapter bug must still reach the user as one sentence, with the details in the log.
     throw new MigrationFolderError(
-      `${shown(path)}: the ${TOOL_NAMES[found.tool]} folder could not be read (${String(e)}).`,
-      path,
+      `${shown(found.path)}: the ${TOOL_NAMES[found.tool]} folder could not be read (${String(e)}).`,
+      found.path,
       undefined,
       undefined,
-      {
-        cause: e,
-        detail: e instanceof Error ? e.stack : undefined,
-      },
+      { cause: e, detail: e instanceof Error ? e.stack : undefined },
     );
   }
 }

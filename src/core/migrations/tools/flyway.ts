@@ -19,7 +19,7 @@ import {
   type MigrationSource,
   type MigrationStatement,
 } from '../model';
-import { errorIn, exists, fileNames, lines, readSqlFile, scanFile } from './common';
+import { compareFileNames, errorIn, exists, fileNames, lines, readSqlFile, scanFile } from './common';
 import { readFile } from 'node:fs/promises';
 
 export const tool = 'flyway' as const;
@@ -35,20 +35,29 @@ const NON_TRANSACTIONAL: readonly RegExp[] = [
   /^DISCARD ALL\b/,
 ];
 
-/** Whether Flyway's PostgreSQL parser treats the statement as unable to run in a transaction. */
-export function flywayNonTransactional(statement: MigrationStatement): boolean {
+/**
+ * The words by which Flyway's PostgreSQL parser treats the statement as unable to run in a
+ * transaction (e.g. "CREATE INDEX CONCURRENTLY"), or undefined.
+ */
+export function flywayNonTransactional(statement: MigrationStatement): string | undefined {
   const simplified = statement.keywords.join(' ');
-  return NON_TRANSACTIONAL.some((re) => re.test(simplified));
+  for (const re of NON_TRANSACTIONAL) {
+    const m = re.exec(simplified);
+    if (m) return m[0];
+  }
+  return undefined;
 }
 
 export async function detect(dir: string): Promise<Detection | undefined> {
-  const names = (await fileNames(dir).catch(() => [])).filter((n) => VERSIONED.test(n) || REPEATABLE.test(n));
+  const all = await fileNames(dir).catch(() => []);
+  const names = all.filter((n) => VERSIONED.test(n) || REPEATABLE.test(n)).sort(compareFileNames);
   if (names.length === 0) return undefined;
+  const example = names.find((n) => n.startsWith('V')) ?? names[0];
   const evidence = [
-    `${names.length} file(s) named the Flyway way (\`V<version>__<description>.sql\`), e.g. ${names.sort()[0]}.`,
+    `${names.length} file(s) named the Flyway way (\`V<version>__<description>.sql\`), e.g. ${example}.`,
   ];
-  const confs = names.filter((n) => n.endsWith('.sql.conf'));
-  if (confs.length) evidence.push(`script configuration files (${confs[0]}).`);
+  const conf = all.find((n) => n.endsWith('.sql.conf'));
+  if (conf) evidence.push(`it has a script configuration file (${conf}).`);
   return { tool, confidence: 85, evidence };
 }
 
@@ -140,14 +149,14 @@ async function section(path: string): Promise<MigrationSection> {
       statements,
     };
   }
-  const nonTx = statements.filter(flywayNonTransactional);
+  const nonTx = statements.filter((st) => flywayNonTransactional(st) !== undefined);
   if (nonTx.length === 0) {
     return { mode: 'transaction', why: 'Flyway runs each migration in a transaction.', statements };
   }
   if (nonTx.length === statements.length) {
     return {
       mode: 'autocommit',
-      why: `Flyway's PostgreSQL parser treats ${nonTx[0].keywords.slice(0, 4).join(' ')} as non-transactional, and every statement of this migration is, so Flyway runs it outside a transaction.`,
+      why: `Flyway's PostgreSQL parser treats ${flywayNonTransactional(nonTx[0])} as non-transactional, and every statement of this migration is, so Flyway runs it outside a transaction.`,
       statements,
     };
   }
@@ -157,7 +166,7 @@ async function section(path: string): Promise<MigrationSection> {
     why: 'Flyway runs each migration in a transaction.',
     statements,
     toolRefusal:
-      `Flyway refuses ${name}: line ${first.start.line} (${first.keywords.slice(0, 4).join(' ')}) cannot run in a transaction but other statements can ` +
+      `Flyway refuses ${name}: line ${first.start.line} (${flywayNonTransactional(first)}) cannot run in a transaction but other statements can ` +
       `("Detected both transactional and non-transactional statements within the same migration"); ` +
       `move it to its own migration, or add ${name}.conf with executeInTransaction=false.`,
   };
