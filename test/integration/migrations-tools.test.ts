@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { clientConfig, quoteIdent } from '../../src/core/db';
 import { loadSource } from '../../src/core/migrations/detect';
+import { locateErrorPosition, scanSql, sqlText, toStatements } from '../../src/core/migrations/sqlScanner';
 import type { Migration, MigrationSection, MigrationSource } from '../../src/core/migrations/model';
 import { startTestPostgres, type TestPostgres } from './support';
 
@@ -247,6 +248,31 @@ void describe('tool fixtures on a real PostgreSQL', () => {
       await client.query('ROLLBACK'); // psql would have exited; leave the aborted transaction
       await run(client, source.migrations[0].up);
       await run(client, verify);
+    } finally {
+      await client.end();
+    }
+  });
+
+  void it("maps PostgreSQL's error position in a one-string script back to the file's line and column", async () => {
+    const text = "-- header\nCREATE TABLE café (note text DEFAULT '😀 naïve');\nSELEC 1;\n";
+    const file = sqlText('/virtual.sql', text);
+    const client = await scratch();
+    try {
+      const error = await client.query(text).then(
+        () => assert.fail('the script should fail'),
+        (e: unknown) => e as Error & { position?: string; code?: string },
+      );
+      assert.equal(error.code, '42601');
+      const at = locateErrorPosition(file.positions.at(0), text, Number(error.position));
+      assert.deepEqual([at.line, at.column], [3, 1]);
+      assert.equal(text.slice(at.offset, at.offset + 5), 'SELEC');
+      // And statement by statement: the position is relative to the statement sent.
+      const [, bad] = toStatements(file, scanSql(text).statements);
+      const own = await client.query(bad.text).then(
+        () => assert.fail('the statement should fail'),
+        (e: unknown) => e as Error & { position?: string },
+      );
+      assert.deepEqual(locateErrorPosition(bad.start, bad.text, Number(own.position)), at);
     } finally {
       await client.end();
     }

@@ -4,6 +4,7 @@ import { InvalidEncodingError } from '../../src/core/migrations/model';
 import {
   decodeSqlFile,
   findInvalidUtf8,
+  locateErrorPosition,
   scanSql,
   SqlScanError,
   sqlText,
@@ -223,5 +224,27 @@ void describe('linear time', () => {
     });
     assert.equal(lastColumn, bytes.length - 'SELECT 1;'.length + 1);
     assert.ok(elapsed < 1000, `took ${elapsed.toFixed(0)} ms of CPU`);
+  });
+});
+
+void describe('locateErrorPosition', () => {
+  void it("maps PostgreSQL's 1-based character position back to the file, counting an emoji as one character", () => {
+    // The script starts on line 3 of its file; PostgreSQL would point at "nope" (character 27).
+    const file = sqlText('/s.sql', "-- x\n-- y\nSELECT '😀';\nSELECT é, nope;\n");
+    const start = file.positions.at(10);
+    const sent = file.text.slice(10);
+    const at = locateErrorPosition(start, sent, [...sent].indexOf('n') + 1);
+    assert.deepEqual(at, file.positions.at(file.text.indexOf('nope')));
+    assert.deepEqual(at, {
+      line: 4,
+      column: 11,
+      offset: file.text.indexOf('nope'),
+      byte: Buffer.byteLength(file.text.slice(0, file.text.indexOf('nope'))),
+    });
+  });
+
+  void it('clamps a position past the end to the end of what was sent', () => {
+    const file = sqlText('/s.sql', 'SELECT 1');
+    assert.equal(locateErrorPosition(file.positions.at(0), 'SELECT 1', 99).offset, 8);
   });
 });

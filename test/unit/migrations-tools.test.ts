@@ -411,9 +411,19 @@ void describe('node-pg-migrate', () => {
     assert.equal((await fixture('node-pg-migrate', 'unmarked')).migrations[1].up.mode, 'transaction');
   });
 
-  void it('refuses a file without -- Up Migration', async () => {
-    const e = await loadError(folder({ '1_a.sql': '-- Down Migration\nSELECT 1;\n' }), 'node-pg-migrate');
-    assert.match(e.message, /-- Up Migration/);
+  void it('follows its own marker rule: no up marker means the whole file is up; a down may come first', async () => {
+    const source = await loadSource(
+      folder({
+        '1_a.sql': 'CREATE TABLE a (id int);\n',
+        '2_b.sql': '-- Down Migration\nDROP TABLE b;\n--- up migration\nCREATE TABLE b (id int);\n',
+      }),
+      'node-pg-migrate',
+    );
+    assert.deepEqual(texts(source.migrations[0].up), ['CREATE TABLE a (id int)']);
+    assert.equal(source.migrations[0].down, undefined);
+    assert.deepEqual(texts(source.migrations[1].up), ['CREATE TABLE b (id int)']);
+    assert.deepEqual(texts(source.migrations[1].down!), ['DROP TABLE b']);
+    assert.equal(source.migrations[1].up.script?.start.line, 3);
   });
 });
 

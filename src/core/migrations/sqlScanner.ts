@@ -445,3 +445,27 @@ export function toStatements(file: SqlFileText, raw: readonly RawStatement[]): M
     keywords: s.keywords,
   }));
 }
+
+/**
+ * Where PostgreSQL's error position falls in the file. PostgreSQL reports `position` as a 1-based
+ * index in CHARACTERS (code points) of the query string it received; `sent` is that string (a
+ * section script or a statement's text) and `start` where it begins in the file. Linear in the
+ * distance walked; positions past the end clamp to the end.
+ */
+export function locateErrorPosition(start: SourcePosition, sent: string, position: number): SourcePosition {
+  let { line, column, offset, byte } = start;
+  let i = 0;
+  for (let character = 1; character < position && i < sent.length; character++) {
+    const c = sent.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < sent.length;
+    const units = pair ? 2 : 1;
+    byte += c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    if (c === 10) {
+      line++;
+      column = 1;
+    } else column += units;
+    offset += units;
+    i += units;
+  }
+  return { line, column, offset, byte };
+}

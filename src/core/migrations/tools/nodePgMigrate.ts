@@ -8,18 +8,19 @@
 import { join } from 'node:path';
 import { compareVersions, type Detection, type Migration, type MigrationSource } from '../model';
 import type { SqlFileText } from '../sqlScanner';
-import { errorAt, errorIn, fileNames, lines, readHead, readSqlFile, scanFile, scriptSection } from './common';
+import { fileNames, readHead, readSqlFile, scriptSection } from './common';
 
 export const tool = 'node-pg-migrate' as const;
 const FILE = /^(\d+)[_-](.+)\.sql$/;
-const MARKER = /^--\s*(Up|Down)\s+Migration\s*$/i;
+const UP_MARKER = /^\s*--[\s-]*up\s+migration/im;
+const DOWN_MARKER = /^\s*--[\s-]*down\s+migration/im;
 
 export async function detect(dir: string): Promise<Detection | undefined> {
   for (const name of (await fileNames(dir).catch(() => []))
     .filter((n) => FILE.test(n))
     .sort()
     .slice(0, 20)) {
-    if (/^--\s*Up\s+Migration\s*$/im.test(await readHead(join(dir, name)))) {
+    if (UP_MARKER.test(await readHead(join(dir, name)))) {
       return {
         tool,
         confidence: 90,
@@ -40,59 +41,35 @@ export async function load(dir: string): Promise<MigrationSource> {
     if (!m) continue;
     const path = join(dir, name);
     const file = await readSqlFile(path);
-    const { upFrom, upTo, downFrom } = sections(file);
+    const { up, down } = sections(file);
     migrations.push({
       id: name.slice(0, -4),
       version: m[1],
       name: m[2],
       files: [path],
-      up: scriptSection(file, upFrom, upTo, 'transaction', WHY),
-      ...(downFrom !== undefined
-        ? { down: scriptSection(file, downFrom, file.text.length, 'transaction', WHY) }
-        : {}),
+      up: scriptSection(file, up[0], up[1], 'transaction', WHY),
+      ...(down ? { down: scriptSection(file, down[0], down[1], 'transaction', WHY) } : {}),
     });
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version));
   return { path: dir, tool, evidence: [], migrations };
 }
 
-function sections(file: SqlFileText): { upFrom: number; upTo: number; downFrom?: number } {
-  let up: { from: number; line: number } | undefined;
-  let down: { from: number; start: number } | undefined;
-  for (const line of lines(file.text)) {
-    const m = MARKER.exec(line.text.trim());
-    if (!m) continue;
-    const kind = m[1].toLowerCase();
-    if (kind === 'up') {
-      if (up) throw errorAt(file, line.start, 'a second `-- Up Migration` line.');
-      if (down)
-        throw errorAt(
-          file,
-          line.start,
-          '`-- Up Migration` after `-- Down Migration`; node-pg-migrate expects Up first.',
-        );
-      up = { from: line.next, line: line.number };
-    } else {
-      if (down) throw errorAt(file, line.start, 'a second `-- Down Migration` line.');
-      down = { from: line.next, start: line.start };
-    }
-  }
-  if (!up)
-    throw errorIn(
-      file.path,
-      'it has no `-- Up Migration` line, which node-pg-migrate needs to find the up SQL.',
-      1,
-    );
-  const stray = scanFile(file, { to: file.positions.lineStart(up.line) }).statements[0];
-  if (stray)
-    throw errorAt(
-      file,
-      stray.start.offset,
-      'SQL before `-- Up Migration`, which node-pg-migrate does not run.',
-    );
+/**
+ * node-pg-migrate's own rule (sqlMigration.getActions): the up SQL runs from its marker line to the
+ * down marker (or the end), the down SQL from its marker to the up marker (or the end); without an
+ * up marker the whole file is the up SQL. Text before the first marker is not run.
+ */
+function sections(file: SqlFileText): { up: [number, number]; down?: [number, number] } {
+  const up = file.text.search(UP_MARKER);
+  const down = file.text.search(DOWN_MARKER);
+  const markerStart = (at: number) => (at < 0 ? -1 : file.text.lastIndexOf('\n', at) + 1);
+  const upFrom = markerStart(up);
+  const downFrom = markerStart(down);
   return {
-    upFrom: up.from,
-    upTo: down ? down.start : file.text.length,
-    ...(down ? { downFrom: down.from } : {}),
+    up: upFrom < 0 ? [0, file.text.length] : [upFrom, downFrom > upFrom ? downFrom : file.text.length],
+    ...(downFrom >= 0
+      ? { down: [downFrom, upFrom > downFrom ? upFrom : file.text.length] as [number, number] }
+      : {}),
   };
 }
