@@ -277,4 +277,25 @@ void describe('tool fixtures on a real PostgreSQL', () => {
       await client.end();
     }
   });
+
+  void it('the large realistic folder (135 dbmate migrations) replays end to end and rolls back to nothing', async () => {
+    const source = await loadSource(join(__dirname, '../../../test/fixtures/large/dbmate'));
+    assert.equal(source.migrations.length, 135);
+    const client = await scratch();
+    try {
+      assert.deepEqual(await replay(client, source), { applied: 135 });
+      assert.equal(await tableCount(client), 13);
+      assert.equal(await validIndex(client, 'orders_name_trgm_idx'), true);
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
+      assert.equal(rows[0].n, 36, 'the audit trigger saw every seeded row');
+      await rollBack(client, source.migrations);
+      assert.equal(await tableCount(client), 0);
+      const types = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_type WHERE typtype = 'e' AND typnamespace = 'public'::regnamespace",
+      );
+      assert.equal(types.rows[0].n, 0);
+    } finally {
+      await client.end();
+    }
+  });
 });

@@ -477,3 +477,24 @@ void describe('plain SQL / Django sqlmigrate / alembic --sql', () => {
     assert.match(e.message, /0001_a\.sql:3: an unterminated quoted string/);
   });
 });
+
+void describe('the large realistic fixture', () => {
+  void it('loads 135 dbmate migrations in order, the concurrent indexes as one-string sections', async () => {
+    const source = await loadSource(join(__dirname, '../../../test/fixtures/large/dbmate'));
+    assert.equal(source.tool, 'dbmate');
+    assert.equal(source.migrations.length, 135);
+    assert.deepEqual(
+      source.migrations.slice(0, 3).map((m) => m.id),
+      ['0001_extensions', '0002_ltree', '0003_audit_log'],
+    );
+    const oneString = source.migrations.filter((m) => m.up.mode === 'single-string');
+    assert.equal(oneString.length, 24);
+    assert.ok(
+      oneString.every(
+        (m) => m.up.statements[0].keywords.slice(0, 3).join(' ') === 'CREATE INDEX CONCURRENTLY',
+      ),
+    );
+    // The audit function body keeps its inner semicolons.
+    assert.equal(source.migrations[2].up.statements.length, 2);
+  });
+});
