@@ -323,6 +323,18 @@ void describe('Prisma Migrate', () => {
     );
     assert.match(e.message, /20240101000000_a: .*migration\.sql/);
   });
+
+  void it('refuses migrations written for another database, naming the lock file line', async () => {
+    const e = await loadError(
+      folder({
+        'migration_lock.toml': '# Please do not edit\nprovider = "mysql"\n',
+        '20240101000000_a/migration.sql': 'SELECT 1;',
+      }),
+      'prisma',
+    );
+    assert.equal(e.line, 2);
+    assert.match(e.message, /for mysql/);
+  });
 });
 
 void describe('Drizzle Kit', () => {

@@ -5,9 +5,10 @@
  * with no transaction added around it, so PostgreSQL runs a multi-statement file as one implicit
  * transaction. There are no down migrations.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareVersions, type Detection, type Migration, type MigrationSource } from '../model';
-import { dirNames, errorIn, exists, readSqlFile, scriptSection } from './common';
+import { dirNames, errorIn, exists, lines, readSqlFile, scriptSection } from './common';
 
 export const tool = 'prisma' as const;
 const FOLDER = /^(\d+)_(.+)$/;
@@ -28,6 +29,7 @@ const WHY =
   'Prisma Migrate sends migration.sql as one string with no transaction of its own; PostgreSQL runs a multi-statement string as one implicit transaction.';
 
 export async function load(dir: string): Promise<MigrationSource> {
+  await checkProvider(join(dir, 'migration_lock.toml'));
   const migrations: Migration[] = [];
   for (const name of await dirNames(dir)) {
     const m = FOLDER.exec(name);
@@ -49,4 +51,24 @@ export async function load(dir: string): Promise<MigrationSource> {
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version) || (a.id < b.id ? -1 : 1));
   return { path: dir, tool, evidence: [], migrations };
+}
+
+/** migration_lock.toml names the database the migrations were written for; only PostgreSQL replays here. */
+async function checkProvider(path: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return; // no lock file: nothing says otherwise
+  }
+  for (const line of lines(text)) {
+    const m = /^\s*provider\s*=\s*"([^"]*)"/.exec(line.text);
+    if (m && m[1] !== 'postgresql' && m[1] !== 'postgres') {
+      throw errorIn(
+        path,
+        `the migrations are for ${m[1]}; the lab replays PostgreSQL migrations only.`,
+        line.number,
+      );
+    }
+  }
 }
