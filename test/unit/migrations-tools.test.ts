@@ -81,6 +81,21 @@ void describe('dbmate', () => {
     assert.match(up.statements[1].file, /20240101000000_create_tables\.sql$/);
   });
 
+  void it('reads Windows line endings the same way (columns count no carriage return)', async () => {
+    const source = await loadSource(
+      folder({
+        '001_a.sql':
+          '-- migrate:up transaction:false\r\nSELECT 1;\r\n  SELECT 2;\r\n-- migrate:down\r\nSELECT 3;\r\n',
+      }),
+    );
+    assert.equal(source.tool, 'dbmate');
+    const up = source.migrations[0].up;
+    assert.equal(up.mode, 'single-string');
+    assert.deepEqual(texts(up), ['SELECT 1', 'SELECT 2']);
+    assert.deepEqual(range(up, 1), [3, 3, 3, 11]);
+    assert.deepEqual(texts(source.migrations[0].down!), ['SELECT 3']);
+  });
+
   void it('refuses a file without -- migrate:up, an unknown option, and SQL before the first marker', async () => {
     let e = await loadError(folder({ '001_x.sql': 'SELECT 1;\n' }), 'dbmate');
     assert.match(e.message, /001_x\.sql:1: .*-- migrate:up/);
