@@ -525,3 +525,43 @@ void describe('the large realistic fixture', () => {
     assert.equal(source.migrations[2].up.statements.length, 2);
   });
 });
+
+void describe("each tool's documented way out of the transaction", () => {
+  const cases: [ToolId, string, number, RegExp][] = [
+    ['dbmate', 'unmarked', 1, /transaction:false/],
+    ['dbmate', 'two-statements', 1, /alone in its `transaction:false` section/],
+    ['golang-migrate', 'unmarked', 1, /alone in its own migration file/],
+    ['goose', 'unmarked', 1, /-- \+goose NO TRANSACTION/],
+    ['flyway', 'mixed', 1, /executeInTransaction=false/],
+    ['liquibase', 'unmarked', 1, /runInTransaction:false/],
+    ['sqitch', 'unmarked', 1, /remove the BEGIN … COMMIT/],
+    ['prisma', 'unmarked', 1, /alone in its own migration\.sql/],
+    ['drizzle', 'unmarked', 1, /outside Drizzle's migrator/],
+    ['diesel', 'unmarked', 2, /run_in_transaction = false/],
+    ['sqlx', 'unmarked', 1, /-- no-transaction/],
+    ['node-pg-migrate', 'unmarked', 1, /pgm\.noTransaction\(\)/],
+    ['atlas', 'unmarked', 1, /-- atlas:txmode none/],
+    ['plain', 'unmarked', 1, /atomic = False/],
+  ];
+  for (const [tool, sub, index, wayOut] of cases) {
+    void it(`${tool}/${sub}: names it on the section that would fail`, async () => {
+      const section = (await fixture(tool, sub)).migrations[index].up;
+      assert.match(section.wayOut ?? '', wayOut);
+    });
+  }
+
+  void it('is absent where statements already run on their own', async () => {
+    const marked = [
+      (await fixture('goose', 'migrations')).migrations[1].up,
+      (await fixture('flyway', 'migrations')).migrations[2].up,
+      (await fixture('liquibase', 'changelog')).migrations[3].up,
+      (await fixture('sqitch', 'project')).migrations[1].up,
+      (await fixture('atlas', 'migrations')).migrations[1].up,
+      (await fixture('plain', 'migrations')).migrations[1].up,
+    ];
+    assert.deepEqual(
+      marked.map((s) => [s.mode, s.wayOut]),
+      marked.map(() => ['autocommit', undefined]),
+    );
+  });
+});

@@ -105,6 +105,13 @@ export interface MigrationSection {
    * non-transactional statements mixed): the sentence the tool's refusal amounts to, with its way out.
    */
   toolRefusal?: string;
+  /**
+   * The tool's documented way to run a statement that cannot run inside a transaction block (such
+   * as CREATE INDEX CONCURRENTLY) when this section would run it inside one (a transaction, or a
+   * multi-statement string). One sentence fragment, e.g. "add `transaction:false` to its
+   * `-- migrate:up` line"; absent where the section already runs statements on their own.
+   */
+  wayOut?: string;
 }
 
 export interface Migration {

@@ -78,5 +78,6 @@ function section(file: SqlFileText): MigrationSection {
       ? `\`-- atlas:txmode ${txmode}\`: Atlas runs this file in a transaction.`
       : 'Atlas runs each migration file in its own transaction (tx-mode "file").',
     statements,
+    wayOut: "add `-- atlas:txmode none` to the file's header",
   };
 }

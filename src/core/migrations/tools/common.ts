@@ -180,12 +180,14 @@ export function scriptSection(
   to: number,
   mode: SectionMode,
   why: string,
+  wayOut?: string,
 ): MigrationSection {
   const { statements } = scanFile(file, { from, to });
   return {
     mode,
     why,
     statements,
+    ...(wayOut ? { wayOut } : {}),
     script: { text: file.text.slice(from, to), file: file.path, start: file.positions.at(from) },
   };
 }

@@ -106,6 +106,7 @@ function parseSections(file: SqlFileText): { up: MigrationSection; down?: Migrat
           to,
           'transaction',
           `dbmate runs each section in a transaction (no \`transaction:false\` on its \`-- migrate:${found.kind}\` line).`,
+          `add \`transaction:false\` to its \`-- migrate:${found.kind}\` line and keep the statement alone in that section`,
         )
       : scriptSection(
           file,
@@ -113,6 +114,7 @@ function parseSections(file: SqlFileText): { up: MigrationSection; down?: Migrat
           to,
           'single-string',
           `\`-- migrate:${found.kind} transaction:false\`: dbmate sends the section as one string without a transaction; PostgreSQL runs a multi-statement string as one implicit transaction.`,
+          'keep the statement alone in its `transaction:false` section (move the others to another migration)',
         );
   };
   const down = markers.find((f) => f.kind === 'down');

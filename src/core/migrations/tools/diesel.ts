@@ -85,6 +85,7 @@ async function section(path: string, inTransaction: boolean): Promise<MigrationS
         file.text.length,
         'transaction',
         'Diesel runs each migration in a transaction (no `run_in_transaction = false` in metadata.toml).',
+        "add `run_in_transaction = false` to the migration's metadata.toml and keep the statement alone in the file",
       )
     : scriptSection(
         file,
@@ -92,5 +93,6 @@ async function section(path: string, inTransaction: boolean): Promise<MigrationS
         file.text.length,
         'single-string',
         'metadata.toml sets `run_in_transaction = false`: Diesel sends the file as one string without a transaction; PostgreSQL runs a multi-statement string as one implicit transaction.',
+        'keep the statement alone in the file (move the others to another migration)',
       );
 }

@@ -73,6 +73,8 @@ export async function load(dir: string): Promise<MigrationSource> {
         mode: 'transaction',
         why: 'Drizzle Kit runs all pending migrations in one transaction, each `--> statement-breakpoint` chunk as one query.',
         statements: chunks(file),
+        wayOut:
+          "Drizzle Kit has none: run the statement outside Drizzle's migrator (for example a script run after `migrate`)",
       },
     });
   }

@@ -137,6 +137,10 @@ async function executeInTransaction(path: string): Promise<boolean | undefined> 
   return undefined;
 }
 
+function wayOut(name: string): string {
+  return `put the statement alone in its own migration (Flyway's parser then runs it outside a transaction), or add ${name}.conf with executeInTransaction=false`;
+}
+
 async function section(path: string): Promise<MigrationSection> {
   const file = await readSqlFile(path);
   const { statements } = scanFile(file);
@@ -151,7 +155,12 @@ async function section(path: string): Promise<MigrationSection> {
   }
   const nonTx = statements.filter((st) => flywayNonTransactional(st) !== undefined);
   if (nonTx.length === 0) {
-    return { mode: 'transaction', why: 'Flyway runs each migration in a transaction.', statements };
+    return {
+      mode: 'transaction',
+      why: 'Flyway runs each migration in a transaction.',
+      statements,
+      wayOut: wayOut(name),
+    };
   }
   if (nonTx.length === statements.length) {
     return {
@@ -165,6 +174,7 @@ async function section(path: string): Promise<MigrationSection> {
     mode: 'transaction',
     why: 'Flyway runs each migration in a transaction.',
     statements,
+    wayOut: wayOut(name),
     toolRefusal:
       `Flyway refuses ${name}: line ${first.start.line} (${flywayNonTransactional(first)}) cannot run in a transaction but other statements can ` +
       `("Detected both transactional and non-transactional statements within the same migration"); ` +

@@ -40,7 +40,14 @@ const WHY =
 
 async function section(path: string): Promise<MigrationSection> {
   const file = await readSqlFile(path);
-  return scriptSection(file, 0, file.text.length, 'single-string', WHY);
+  return scriptSection(
+    file,
+    0,
+    file.text.length,
+    'single-string',
+    WHY,
+    'put the statement alone in its own migration file',
+  );
 }
 
 /** Pairs `{version}_{name}.up.sql` with its `.down.sql` (golang-migrate and SQLx reversible share this naming). */

@@ -154,6 +154,7 @@ function parse(file: SqlFileText): { up: MigrationSection; down?: MigrationSecti
           mode: 'transaction',
           why: 'goose runs each migration in a transaction (no `-- +goose NO TRANSACTION` in the file).',
           statements: statements[d],
+          wayOut: 'add `-- +goose NO TRANSACTION` to the file',
         };
   return { up: section('up'), ...(seen.has('down') ? { down: section('down') } : {}) };
 }

@@ -120,11 +120,12 @@ function parse(file: SqlFileText): Omit<Migration, 'version'>[] {
   return result;
 }
 
-function modeFor(attrs: Attributes, key: string): Pick<MigrationSection, 'mode' | 'why'> {
+function modeFor(attrs: Attributes, key: string): Pick<MigrationSection, 'mode' | 'why' | 'wayOut'> {
   if (attrs.runInTransaction)
     return {
       mode: 'transaction',
       why: `Liquibase runs changeset ${key} in a transaction (runInTransaction defaults to true).`,
+      wayOut: 'add `runInTransaction:false` to its `--changeset` line',
     };
   return attrs.splitStatements
     ? {
@@ -134,18 +135,20 @@ function modeFor(attrs: Attributes, key: string): Pick<MigrationSection, 'mode' 
     : {
         mode: 'single-string',
         why: `runInTransaction:false and splitStatements:false on changeset ${key}: Liquibase sends the changeset as one string without a transaction.`,
+        wayOut:
+          'remove `splitStatements:false` from its `--changeset` line, or keep the statement alone in the changeset',
       };
 }
 
 function body(file: SqlFileText, from: number, to: number, attrs: Attributes, key: string): MigrationSection {
-  const { mode, why } = modeFor(attrs, key);
-  if (!attrs.splitStatements) return scriptSection(file, from, to, mode, why);
+  const { mode, why, wayOut } = modeFor(attrs, key);
+  if (!attrs.splitStatements) return scriptSection(file, from, to, mode, why, wayOut);
   const { statements } = scanFile(file, {
     from,
     to,
     ...(attrs.endDelimiter ? { delimiter: attrs.endDelimiter } : {}),
   });
-  return { mode, why, statements };
+  return { mode, why, statements, ...(wayOut ? { wayOut } : {}) };
 }
 
 /** The rollback of a changeset, from `--rollback` lines or a `/* liquibase rollback` block. */
@@ -200,6 +203,11 @@ function rollback(file: SqlFileText, bodyLines: Line[], attrs: Attributes): Migr
   }
   if (pending) statements.push(pending);
   if (!found) return undefined;
-  const { mode, why } = modeFor({ ...attrs, splitStatements: true }, 'rollback');
-  return { mode, why: why.replace('changeset rollback', 'the rollback'), statements };
+  const { mode, why, wayOut } = modeFor({ ...attrs, splitStatements: true }, 'rollback');
+  return {
+    mode,
+    why: why.replace('changeset rollback', 'the rollback'),
+    statements,
+    ...(wayOut ? { wayOut } : {}),
+  };
 }

@@ -31,6 +31,8 @@ export async function detect(dir: string): Promise<Detection | undefined> {
   return undefined;
 }
 
+const WAY_OUT =
+  'a SQL migration cannot opt out; write this migration in JavaScript and call `pgm.noTransaction()`';
 const WHY =
   'node-pg-migrate runs each migration in its own transaction (a SQL migration cannot opt out), sending the section as one string.';
 
@@ -47,8 +49,8 @@ export async function load(dir: string): Promise<MigrationSource> {
       version: m[1],
       name: m[2],
       files: [path],
-      up: scriptSection(file, up[0], up[1], 'transaction', WHY),
-      ...(down ? { down: scriptSection(file, down[0], down[1], 'transaction', WHY) } : {}),
+      up: scriptSection(file, up[0], up[1], 'transaction', WHY, WAY_OUT),
+      ...(down ? { down: scriptSection(file, down[0], down[1], 'transaction', WHY, WAY_OUT) } : {}),
     });
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version));

@@ -57,6 +57,7 @@ export function plainSection(file: SqlFileText): MigrationSection {
       mode: 'transaction',
       why: 'The file is wrapped in BEGIN; … COMMIT;, so it runs as one transaction.',
       statements: inner,
+      wayOut: 'remove the BEGIN; … COMMIT; around the file (for Django, `atomic = False` on the migration)',
     };
   }
   return {

@@ -46,7 +46,14 @@ export async function load(dir: string): Promise<MigrationSource> {
       version: m[1],
       name: m[2],
       files: [path],
-      up: scriptSection(file, 0, file.text.length, 'single-string', WHY),
+      up: scriptSection(
+        file,
+        0,
+        file.text.length,
+        'single-string',
+        WHY,
+        'put the statement alone in its own migration.sql (prisma migrate dev --create-only, then edit it)',
+      ),
     });
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version) || (a.id < b.id ? -1 : 1));

@@ -174,6 +174,7 @@ async function section(path: string, projectDir: string, what: string): Promise<
       mode: 'transaction',
       why: `Sqitch runs the ${what} script with psql, and the script's own BEGIN … COMMIT makes it one transaction.`,
       statements: inner,
+      wayOut: `remove the BEGIN … COMMIT from the ${what} script (psql then runs each statement on its own)`,
     };
   }
   return {

@@ -96,6 +96,7 @@ function section(file: SqlFileText): MigrationSection {
       file.text.length,
       'single-string',
       '`-- no-transaction` on its first line: SQLx sends the file as one string without a transaction; PostgreSQL runs a multi-statement string as one implicit transaction.',
+      'keep the statement alone in the file (move the others to another migration)',
     );
   }
   return scriptSection(
@@ -104,5 +105,6 @@ function section(file: SqlFileText): MigrationSection {
     file.text.length,
     'transaction',
     'SQLx runs each migration in a transaction (the file does not start with `-- no-transaction`).',
+    'start the file with `-- no-transaction` (its very first line) and keep the statement alone in it',
   );
 }
