@@ -305,6 +305,24 @@ void describe('Sqitch', () => {
     );
   });
 
+  void it("reads a reworked change's earlier scripts from <change>@<tag>.sql", async () => {
+    const source = await loadSource(
+      folder({
+        'sqitch.plan':
+          '%project=x\n\nf 2024-01-01T00:00:00Z A <a@b.c>\n@v1 2024-01-02T00:00:00Z A <a@b.c>\n\nf [f@v1] 2024-01-03T00:00:00Z A <a@b.c>\n',
+        'deploy/f@v1.sql': 'SELECT 1;\n',
+        'deploy/f.sql': 'SELECT 2;\n',
+      }),
+    );
+    assert.deepEqual(
+      source.migrations.map((m) => [m.id, texts(m.up)[0]]),
+      [
+        ['f@v1', 'SELECT 1'],
+        ['f', 'SELECT 2'],
+      ],
+    );
+  });
+
   void it('refuses a meta-command it cannot honour, and a change without a deploy script', async () => {
     let e = await loadError(
       folder({
