@@ -215,6 +215,28 @@ void describe('Flyway', () => {
     assert.match(mixed.toolRefusal ?? '', /line 2 .*CREATE INDEX CONCURRENTLY.*executeInTransaction=false/);
   });
 
+  void it("honours the project's flyway.conf / flyway.toml: mixed, executeInTransaction and group", async () => {
+    const mixed = 'CREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n';
+    let source = await loadSource(
+      folder({ 'flyway.conf': 'flyway.mixed=true\n', 'sql/V1__a.sql': mixed }).concat('/sql'),
+      'flyway',
+    );
+    assert.equal(source.migrations[0].up.mode, 'autocommit');
+    assert.equal(source.migrations[0].up.toolRefusal, undefined);
+    assert.match(source.migrations[0].up.why, /mixed=true/);
+    source = await loadSource(
+      folder({ 'conf/flyway.conf': 'flyway.executeInTransaction=false\n', 'V1__a.sql': 'SELECT 1;' }),
+      'flyway',
+    );
+    assert.equal(source.migrations[0].up.mode, 'autocommit');
+    source = await loadSource(
+      folder({ 'flyway.toml': '[flyway]\ngroup = true\n', 'V1__a.sql': 'SELECT 1;' }),
+      'flyway',
+    );
+    assert.match(source.pendingInOneTransaction ?? '', /group=true/);
+    assert.equal(source.migrations[0].up.mode, 'transaction');
+  });
+
   void it('refuses a .conf with a bad executeInTransaction value, naming its line', async () => {
     const e = await loadError(
       folder({ 'V1__a.sql': 'SELECT 1;', 'V1__a.sql.conf': '# conf\nexecuteInTransaction=nope\n' }),

@@ -19,7 +19,7 @@ import {
   type MigrationSource,
   type MigrationStatement,
 } from '../model';
-import { compareFileNames, errorIn, exists, fileNames, lines, readSqlFile, scanFile } from './common';
+import { compareFileNames, errorIn, exists, fileNames, lines, readSqlFile, scanFile, shown } from './common';
 import { readFile } from 'node:fs/promises';
 
 export const tool = 'flyway' as const;
@@ -61,7 +61,55 @@ export async function detect(dir: string): Promise<Detection | undefined> {
   return { tool, confidence: 85, evidence };
 }
 
+/** The project settings that change how migrations run (flyway.conf or flyway.toml near the folder). */
+interface ProjectSettings {
+  /** The file they come from, for the reasons given. */
+  file?: string;
+  executeInTransaction: boolean;
+  mixed: boolean;
+  group: boolean;
+}
+
+/**
+ * Reads `flyway.conf` (`flyway.mixed=true`) or `flyway.toml` (`mixed = true` under [flyway]) in the
+ * folder, its parent or grandparent, or their `conf/` folder: the usual places of a project's config.
+ */
+async function projectSettings(dir: string): Promise<ProjectSettings> {
+  const settings: ProjectSettings = { executeInTransaction: true, mixed: false, group: false };
+  const candidates: string[] = [];
+  for (const base of [dir, join(dir, '..'), join(dir, '..', '..')]) {
+    for (const name of [
+      'flyway.conf',
+      'flyway.toml',
+      join('conf', 'flyway.conf'),
+      join('conf', 'flyway.toml'),
+    ]) {
+      candidates.push(join(base, name));
+    }
+  }
+  for (const path of candidates) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      continue;
+    }
+    const toml = path.endsWith('.toml');
+    for (const line of lines(text)) {
+      const m = toml
+        ? /^\s*(mixed|executeInTransaction|group)\s*=\s*(true|false)\b/.exec(line.text)
+        : /^\s*flyway\.(mixed|executeInTransaction|group)\s*=\s*(true|false)\s*$/.exec(line.text);
+      if (m) settings[m[1] as 'mixed' | 'executeInTransaction' | 'group'] = m[2] === 'true';
+    }
+    settings.file = path;
+    return settings;
+  }
+  return settings;
+}
+
 export async function load(dir: string): Promise<MigrationSource> {
+  const settings = await projectSettings(dir);
+  const section = (path: string) => sectionOf(path, settings);
   const names = await fileNames(dir);
   const versioned = new Map<string, { up?: string; undo?: string; description: string }>();
   const repeatable: { name: string; description: string }[] = [];
@@ -112,7 +160,17 @@ export async function load(dir: string): Promise<MigrationSource> {
       up: await section(path),
     });
   }
-  return { path: dir, tool, evidence: [], migrations };
+  return {
+    path: dir,
+    tool,
+    evidence: [],
+    migrations,
+    ...(settings.group
+      ? {
+          pendingInOneTransaction: `${shown(settings.file!)} sets group=true: Flyway runs all pending migrations in one transaction.`,
+        }
+      : {}),
+  };
 }
 
 /** `executeInTransaction` from `<script>.sql.conf`, when the file exists and sets it. */
@@ -141,7 +199,7 @@ function wayOut(name: string): string {
   return `put the statement alone in its own migration (Flyway's parser then runs it outside a transaction), or add ${name}.conf with executeInTransaction=false`;
 }
 
-async function section(path: string): Promise<MigrationSection> {
+async function sectionOf(path: string, settings: ProjectSettings): Promise<MigrationSection> {
   const file = await readSqlFile(path);
   const { statements } = scanFile(file);
   const conf = await executeInTransaction(path);
@@ -150,6 +208,13 @@ async function section(path: string): Promise<MigrationSection> {
     return {
       mode: 'autocommit',
       why: `${name}.conf sets executeInTransaction=false: Flyway runs each statement on its own.`,
+      statements,
+    };
+  }
+  if (conf === undefined && !settings.executeInTransaction) {
+    return {
+      mode: 'autocommit',
+      why: `${shown(settings.file!)} sets executeInTransaction=false: Flyway runs each statement on its own.`,
       statements,
     };
   }
@@ -170,6 +235,13 @@ async function section(path: string): Promise<MigrationSection> {
     };
   }
   const first = nonTx[0];
+  if (settings.mixed) {
+    return {
+      mode: 'autocommit',
+      why: `${shown(settings.file!)} sets mixed=true and ${flywayNonTransactional(first)} cannot run in a transaction, so Flyway runs this whole migration without one.`,
+      statements,
+    };
+  }
   return {
     mode: 'transaction',
     why: 'Flyway runs each migration in a transaction.',
