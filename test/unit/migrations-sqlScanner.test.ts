@@ -98,6 +98,13 @@ void describe('scanSql: splitting', () => {
     );
   });
 
+  void it('records psql variables (:name, :\'name\', :"name") but not casts, := or text in strings', () => {
+    const sql = "SELECT :v, :'w', :\"x\", a::int, b[1:n], ':y' FROM t; DO $$ BEGIN z := 1; END $$;";
+    const names = scanSql(sql, { psql: true }).variables.map((v) => v.name);
+    assert.deepEqual(names, ['v', 'w', 'x', 'n']);
+    assert.deepEqual(scanSql(sql).variables, []);
+  });
+
   void it('scans only the given range', () => {
     const sql = 'SELECT 0; SELECT 1; SELECT 2;';
     assert.deepEqual(split(sql, { from: 10, to: 19 }), ['SELECT 1']);

@@ -345,6 +345,24 @@ void describe('Sqitch', () => {
     );
   });
 
+  void it('refuses a psql variable psql would substitute, and leaves one it would not', async () => {
+    const plan = '%project=x\n\na 2024-01-01T00:00:00Z A <a@b.c>\n';
+    const e = await loadError(
+      folder({
+        'sqitch.plan': plan,
+        'sqitch.conf': '[deploy "variables"]\n\towner = alice\n',
+        'deploy/a.sql': 'SELECT 1;\nALTER TABLE t OWNER TO :"owner";\n',
+      }),
+      'sqitch',
+    );
+    assert.equal(e.line, 2);
+    assert.match(e.message, /psql variable :owner/);
+    const source = await loadSource(
+      folder({ 'sqitch.plan': plan, 'deploy/a.sql': 'SELECT (ARRAY[1,2,3])[1:n] FROM (SELECT 2 AS n) s;\n' }),
+    );
+    assert.equal(source.migrations[0].up.statements.length, 1);
+  });
+
   void it('refuses a meta-command it cannot honour, and a change without a deploy script', async () => {
     let e = await loadError(
       folder({

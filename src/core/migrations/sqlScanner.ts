@@ -47,9 +47,17 @@ export interface ScanOptions {
   psql?: boolean;
 }
 
+/** A psql variable interpolation (`:name`, `:'name'`, `:"name"`) outside strings and comments. */
+export interface PsqlVariable {
+  from: number;
+  name: string;
+}
+
 export interface ScanResult {
   statements: RawStatement[];
   metaCommands: PsqlMetaCommand[];
+  /** psql mode only. */
+  variables: PsqlVariable[];
 }
 
 /** The text cannot be split (an unterminated string, identifier, dollar quote or comment). */
@@ -85,6 +93,7 @@ export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
   const semicolon = delimiter === ';';
   const statements: RawStatement[] = [];
   const metaCommands: PsqlMetaCommand[] = [];
+  const variables: PsqlVariable[] = [];
 
   let start = -1;
   let codeEnd = -1;
@@ -182,6 +191,18 @@ export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
       i = lineEnd;
       continue;
     }
+    if (c === 58 /* : */ && options.psql && i > 0 && text.charCodeAt(i - 1) !== 58 && next !== 58) {
+      // psql interpolates :name, :'name' and :"name" (not the :: cast, not :=).
+      const quoted = next === 39 || next === 34;
+      const nameStart = quoted ? i + 2 : i + 1;
+      if (nameStart < end && isWordStart(text.charCodeAt(nameStart))) {
+        let j = nameStart + 1;
+        while (j < end && isWordPart(text.charCodeAt(j)) && text.charCodeAt(j) !== 36) j++;
+        if (!quoted || (j < end && text.charCodeAt(j) === next)) {
+          variables.push({ from: i, name: text.slice(nameStart, j) });
+        }
+      }
+    }
     if (isWordStart(c)) {
       let j = i + 1;
       while (j < end && isWordPart(text.charCodeAt(j))) j++;
@@ -221,7 +242,7 @@ export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
     i++;
   }
   finish(false);
-  return { statements, metaCommands };
+  return { statements, metaCommands, variables };
 }
 
 /** End offset of a dollar-quote tag starting at `i` (`$$` or `$name$`), or -1 when it is not one. */

@@ -14,6 +14,7 @@ import {
   SqlScanError,
   toStatements,
   type PsqlMetaCommand,
+  type PsqlVariable,
   type ScanOptions,
   type SqlFileText,
 } from '../sqlScanner';
@@ -117,13 +118,18 @@ export async function readHead(path: string, maxBytes = 8192): Promise<string> {
 export interface Scanned {
   statements: MigrationStatement[];
   metaCommands: PsqlMetaCommand[];
+  variables: PsqlVariable[];
 }
 
 /** Scans a range of a file; an unterminated construct becomes a file:line error. */
 export function scanFile(file: SqlFileText, options: ScanOptions = {}): Scanned {
   try {
     const result = scanSql(file.text, options);
-    return { statements: toStatements(file, result.statements), metaCommands: result.metaCommands };
+    return {
+      statements: toStatements(file, result.statements),
+      metaCommands: result.metaCommands,
+      variables: result.variables,
+    };
   } catch (e) {
     if (e instanceof SqlScanError) {
       throw errorAt(file, e.offset, `${e.message} starts here, so the file cannot be split into statements.`);

@@ -125,9 +125,43 @@ async function configuredTopDir(dir: string): Promise<string> {
   return m ? resolve(dir, m[1].replace(/^"|"$/g, '')) : dir;
 }
 
+/**
+ * Names psql would substitute in a script: Sqitch's own `registry`, the `variables` sections of
+ * sqitch.conf (passed with --set), and what the script itself sets with \set.
+ */
+async function knownVariables(projectDir: string): Promise<Set<string>> {
+  const names = new Set(['registry']);
+  let conf: string;
+  try {
+    conf = await readFile(join(projectDir, 'sqitch.conf'), 'utf8');
+  } catch {
+    return names;
+  }
+  let inVariables = false;
+  for (const line of lines(conf)) {
+    const header = /^\s*\[([^\]]*)\]/.exec(line.text);
+    if (header) inVariables = /variables/.test(header[1]);
+    else if (inVariables) {
+      const m = /^\s*([A-Za-z_][\w]*)\s*=/.exec(line.text);
+      if (m) names.add(m[1]);
+    }
+  }
+  return names;
+}
+
 async function statementsOf(path: string, projectDir: string, depth: number): Promise<MigrationStatement[]> {
   const file = await readSqlFile(path);
-  const { statements, metaCommands } = scanFile(file, { psql: true });
+  const { statements, metaCommands, variables } = scanFile(file, { psql: true });
+  const known = await knownVariables(projectDir);
+  for (const meta of metaCommands) if (meta.command === 'set') known.add(meta.args.split(/\s+/)[0]);
+  const used = variables.find((v) => known.has(v.name));
+  if (used) {
+    throw errorAt(
+      file,
+      used.from,
+      `uses the psql variable :${used.name}, which psql would substitute; the lab does not substitute psql variables, so write its value in the script.`,
+    );
+  }
   const result: MigrationStatement[] = [];
   let next = 0;
   for (const meta of metaCommands) {
