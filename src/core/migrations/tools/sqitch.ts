@@ -86,7 +86,7 @@ export async function load(dir: string): Promise<MigrationSource> {
     if (!(await exists(deploy)))
       throw errorIn(
         planPath,
-        `change ${entry.name} has no deploy script (${kind(deploy, dir)}).`,
+        `change ${entry.name} has no deploy script (${inProject(deploy, dir)}).`,
         entry.line,
       );
     const revert = script('revert');
@@ -109,7 +109,8 @@ export async function load(dir: string): Promise<MigrationSource> {
   return { path: dir, tool, evidence: [], migrations };
 }
 
-function kind(path: string, dir: string): string {
+/** A path relative to the project, for messages. */
+function inProject(path: string, dir: string): string {
   return path.startsWith(dir) ? path.slice(dir.length + 1) : path;
 }
 
