@@ -28,7 +28,6 @@ function bigMigration(): { text: string; statements: number } {
 export const parseSection: Section = {
   name: 'parse',
   description: 'parsing a 5 MB migration file, and the cached re-listing',
-  // eslint-disable-next-line @typescript-eslint/require-await
   async run(ctx) {
     const { text, statements } = bigMigration();
     const mb = Buffer.byteLength(text) / 2 ** 20;

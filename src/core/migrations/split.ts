@@ -41,6 +41,10 @@ function isWordPart(code: number): boolean {
 function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;
 }
+/** [0-9A-Za-z_.] */
+function isNumberPart(code: number): boolean {
+  return code < 0x80 && code !== 36 && (isWordPart(code) || code === 46);
+}
 /** What /\s/ matches (non-ASCII spaces such as U+00A0 through the regex). */
 function isSpace(code: number): boolean {
   return code === 32 || (code >= 9 && code <= 13) || (code >= 0x80 && /\s/.test(String.fromCharCode(code)));
@@ -193,11 +197,7 @@ export function scanStatements(sql: string): ScannedStatement[] {
     if (isDigit(code)) {
       // Numbers (incl. 1e5, 1.5) are one token, so their letters are not taken for words.
       let end = i + 1;
-      for (let d = sql.charCodeAt(end); end < n && (isDigit(d) || isWordStart(d) || d === 46);) {
-        // [0-9A-Za-z_.]: isWordStart also takes non-ASCII, which the class does not
-        if (d >= 0x80) break;
-        d = sql.charCodeAt(++end);
-      }
+      while (end < n && isNumberPart(sql.charCodeAt(end))) end++;
       markCode(i, end);
       i = end;
       continue;
