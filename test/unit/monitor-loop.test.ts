@@ -7,6 +7,7 @@ import {
   type LockSnapshot,
   type MonitorClient,
   type MonitorStatus,
+  type PreparedQuery,
 } from '../../src/core/monitor/lockMonitor';
 
 const target: ConnectionTarget = { host: '127.0.0.1', port: 1, database: 'x', user: 'u' };
@@ -17,6 +18,9 @@ class FakeClient extends EventEmitter implements MonitorClient {
   maxInFlight = 0;
   ended = false;
   lockQueries = 0;
+  /** Poll queries sent as text (unnamed), which the server would parse and plan every time. */
+  unnamedPollQueries: string[] = [];
+  preparedNames = new Set<string>();
   constructor(
     private readonly behaviour: {
       delayMs?: number;
@@ -25,10 +29,13 @@ class FakeClient extends EventEmitter implements MonitorClient {
   ) {
     super();
   }
-  async query(text: string): Promise<{ rows: unknown[] }> {
+  async query(query: string | PreparedQuery): Promise<{ rows: unknown[] }> {
+    const text = typeof query === 'string' ? query : query.text;
     if (this.ended) throw new Error('Client was closed and is not queryable');
     if (text.startsWith('SET')) return { rows: [] };
     if (text.includes('server_version_num')) return { rows: [{ v: 180004 }] };
+    if (typeof query === 'string') this.unnamedPollQueries.push(text);
+    else this.preparedNames.add(query.name);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
@@ -116,6 +123,11 @@ void describe('LockMonitor poll loop (fake connection)', () => {
     assert.equal(monitor.stats.polls, snapshots.length);
     assert.equal(monitor.latest, snapshots.at(-1));
     assert.equal(clients[0]!.ended, true, 'stop closes the connection');
+    assert.deepEqual(clients[0]!.unnamedPollQueries, [], 'every poll query is a prepared statement');
+    assert.deepEqual([...clients[0]!.preparedNames].sort(), [
+      'migration-lab:locks',
+      'migration-lab:progress',
+    ]);
     assert.equal(monitor.status.state, 'stopped');
     const count = snapshots.length;
     await new Promise((r) => setTimeout(r, 60));

@@ -109,9 +109,20 @@ export interface Disposable {
   dispose(): void;
 }
 
+/**
+ * A query the monitor runs on every poll, as a named prepared statement: PostgreSQL then parses
+ * and plans it once per connection instead of on every poll (planning the pg_stat_activity joins was
+ * most of a poll's cost: about 4 of 5 ms).
+ */
+export interface PreparedQuery {
+  name: string;
+  text: string;
+  values?: unknown[];
+}
+
 /** The part of pg.Client the monitor uses (a fake stands in for it in unit tests). */
 export interface MonitorClient {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(query: string | PreparedQuery, values?: unknown[]): Promise<{ rows: unknown[] }>;
   end(): Promise<void>;
   on(event: 'error', listener: (e: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
@@ -588,14 +599,25 @@ export class LockMonitor {
   private async poll(session: Session): Promise<LockSnapshot> {
     const at = Date.now();
     const t0 = performance.now();
-    const lockResult = await session.client.query(session.lockSql, [this.relations]);
-    const progressResult = await session.client.query(PROGRESS_QUERY);
+    const lockResult = await session.client.query({
+      name: 'migration-lab:locks',
+      text: session.lockSql,
+      values: [this.relations],
+    });
+    const progressResult = await session.client.query({
+      name: 'migration-lab:progress',
+      text: PROGRESS_QUERY,
+    });
     const locks = toLockRows(lockResult.rows as RawLockRow[]);
     const seen = new Set(locks.map((l) => l.pid));
     const unknownBlockers = [...new Set(locks.flatMap((l) => l.blockedBy))].filter((p) => !seen.has(p));
     const roles = new Map<number, SessionRole>();
     if (unknownBlockers.length > 0) {
-      const { rows } = await session.client.query(session.sessionsSql, [unknownBlockers]);
+      const { rows } = await session.client.query({
+        name: 'migration-lab:sessions',
+        text: session.sessionsSql,
+        values: [unknownBlockers],
+      });
       for (const r of rows as RawSessionRow[]) {
         roles.set(
           r.pid,
