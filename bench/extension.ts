@@ -75,20 +75,22 @@ export const extensionSection: Section = {
     let line: RegExpExecArray | null = null;
     while (!line && Date.now() < deadline) {
       for (const f of findFiles(join(sandbox.userData, 'logs'), /^Migration Lab\.log$/)) {
-        line = /activated in ([\d.]+) ms \(loading the bundle ([\d.]+) ms, activate\(\) ([\d.]+) ms/.exec(
-          readFileSync(f, 'utf8'),
-        );
+        line =
+          /activated in ([\d.]+) ms \(loading the bundle ([\d.]+) ms, activate\(\) ([\d.]+) ms; VS Code prepared the extension context for ([\d.]+) ms/.exec(
+            readFileSync(f, 'utf8'),
+          );
       }
       if (!line) await new Promise((r) => setTimeout(r, 250));
     }
     if (!line) throw new Error(`the extension did not log its activation within 90 s; see ${sandbox.dir}`);
-    const [activationMs, loadMs, activateMs] = [line[1], line[2], line[3]].map(Number) as [
+    const [activationMs, loadMs, activateMs, hostMs] = [line[1], line[2], line[3], line[4]].map(Number) as [
+      number,
       number,
       number,
       number,
     ];
     ctx.progress(
-      `extension: activated in ${activationMs} ms (load ${loadMs} ms + activate() ${activateMs} ms)`,
+      `extension: activated in ${activationMs} ms (load ${loadMs} ms + activate() ${activateMs} ms; VS Code's context ${hostMs} ms in between)`,
     );
     return [
       {
@@ -96,10 +98,16 @@ export const extensionSection: Section = {
         label: 'activation (load + activate())',
         value: activationMs,
         unit: 'ms',
-        target: { op: '<=', value: 50 },
+        target: { op: '<=', value: 30 },
       },
-      { key: 'activation_load_ms', value: loadMs, unit: 'ms' },
-      { key: 'activation_activate_ms', value: activateMs, unit: 'ms' },
+      { key: 'activation_load_ms', label: 'of which loading the bundle', value: loadMs, unit: 'ms' },
+      { key: 'activation_activate_ms', label: 'of which activate()', value: activateMs, unit: 'ms' },
+      {
+        key: 'activation_host_context_ms',
+        label: "not counted: VS Code preparing the extension's context in between",
+        value: hostMs,
+        unit: 'ms',
+      },
       {
         key: 'extension_bytes',
         fullKey: 'bundle.extension_bytes',
