@@ -40,28 +40,34 @@ class FakeClient extends EventEmitter implements MonitorClient {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.behaviour.delayMs) await new Promise((r) => setTimeout(r, this.behaviour.delayMs));
-      if (text.startsWith('WITH rel')) {
+      if (text.includes('FROM pg_locks')) {
         this.lockQueries++;
         const failure = this.behaviour.failLockQuery?.();
         if (failure) throw failure;
+        // One row: the lock rows and the progress rows as JSON arrays (one round trip per poll).
         return {
           rows: [
             {
-              pid: 42,
-              application_name: APP_NAMES.migration,
-              backend_type: 'client backend',
-              leader_pid: null,
-              leader_application_name: null,
-              state: 'active',
-              wait_event: null,
-              locktype: 'relation',
-              mode: 'ShareLock',
-              granted: true,
-              relation: 'migration_lab.large_email',
-              target: 'migration_lab.large_email',
-              blocked_by: null,
-              waiting_ms: null,
-              query: 'CREATE INDEX',
+              progress: [],
+              locks: [
+                {
+                  pid: 42,
+                  application_name: APP_NAMES.migration,
+                  backend_type: 'client backend',
+                  leader_pid: null,
+                  leader_application_name: null,
+                  state: 'active',
+                  wait_event: null,
+                  locktype: 'relation',
+                  mode: 'ShareLock',
+                  granted: true,
+                  relation: 'migration_lab.large_email',
+                  target: 'migration_lab.large_email',
+                  blocked_by: null,
+                  waiting_ms: null,
+                  query: 'CREATE INDEX',
+                },
+              ],
             },
           ],
         };
@@ -124,10 +130,7 @@ void describe('LockMonitor poll loop (fake connection)', () => {
     assert.equal(monitor.latest, snapshots.at(-1));
     assert.equal(clients[0]!.ended, true, 'stop closes the connection');
     assert.deepEqual(clients[0]!.unnamedPollQueries, [], 'every poll query is a prepared statement');
-    assert.deepEqual([...clients[0]!.preparedNames].sort(), [
-      'migration-lab:locks',
-      'migration-lab:progress',
-    ]);
+    assert.deepEqual([...clients[0]!.preparedNames], ['migration-lab:poll'], 'one prepared query per poll');
     assert.equal(monitor.status.state, 'stopped');
     const count = snapshots.length;
     await new Promise((r) => setTimeout(r, 60));

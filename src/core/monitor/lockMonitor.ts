@@ -215,6 +215,15 @@ export const PROGRESS_QUERY = `SELECT p.pid,
  WHERE p.datname = current_database()
  ORDER BY p.pid`;
 
+/**
+ * The lock query and the progress query in one statement, so a poll is one round trip: each
+ * result as a JSON array of the same rows (json_agg keeps the order of its sorted input).
+ */
+export function pollQuery(serverVersion: number): string {
+  return `SELECT (SELECT coalesce(json_agg(l), '[]'::json) FROM (${lockQuery(serverVersion)}) AS l) AS locks,
+       (SELECT coalesce(json_agg(p), '[]'::json) FROM (${PROGRESS_QUERY}) AS p) AS progress`;
+}
+
 const SESSIONS_QUERY = (serverVersion: number) => {
   const leaderPid = serverVersion >= 130000 ? 'a.leader_pid' : 'NULL::int';
   return `SELECT a.pid, a.application_name, a.backend_type, ${leaderPid} AS leader_pid,
@@ -384,7 +393,7 @@ interface Session {
   client: MonitorClient;
   alive: boolean;
   serverVersion: number;
-  lockSql: string;
+  pollSql: string;
   sessionsSql: string;
 }
 
@@ -560,7 +569,7 @@ export class LockMonitor {
 
   private async open(): Promise<Session> {
     const client = await this.openClient(this.options.target, APP_NAMES.monitor, this.logger);
-    const session: Session = { client, alive: true, serverVersion: 0, lockSql: '', sessionsSql: '' };
+    const session: Session = { client, alive: true, serverVersion: 0, pollSql: '', sessionsSql: '' };
     client.on('error', () => (session.alive = false));
     client.on('end', () => (session.alive = false));
     try {
@@ -577,7 +586,7 @@ export class LockMonitor {
       await this.closeClient(client);
       throw e;
     }
-    session.lockSql = lockQuery(session.serverVersion);
+    session.pollSql = pollQuery(session.serverVersion);
     session.sessionsSql = SESSIONS_QUERY(session.serverVersion);
     return session;
   }
@@ -599,16 +608,13 @@ export class LockMonitor {
   private async poll(session: Session): Promise<LockSnapshot> {
     const at = Date.now();
     const t0 = performance.now();
-    const lockResult = await session.client.query({
-      name: 'migration-lab:locks',
-      text: session.lockSql,
+    const { rows: pollRows } = await session.client.query({
+      name: 'migration-lab:poll',
+      text: session.pollSql,
       values: [this.relations],
     });
-    const progressResult = await session.client.query({
-      name: 'migration-lab:progress',
-      text: PROGRESS_QUERY,
-    });
-    const locks = toLockRows(lockResult.rows as RawLockRow[]);
+    const polled = pollRows[0] as { locks: RawLockRow[]; progress: RawProgressRow[] } | undefined;
+    const locks = toLockRows(polled?.locks ?? []);
     const seen = new Set(locks.map((l) => l.pid));
     const unknownBlockers = [...new Set(locks.flatMap((l) => l.blockedBy))].filter((p) => !seen.has(p));
     const roles = new Map<number, SessionRole>();
@@ -636,7 +642,7 @@ export class LockMonitor {
       at,
       locks,
       blockingChains: toBlockingChains(locks, roles),
-      progress: toProgress(progressResult.rows as RawProgressRow[]),
+      progress: toProgress(polled?.progress ?? []),
       pollMs: Math.round(pollMs * 100) / 100,
     };
   }
