@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { LabError } from '../errors';
 import { scanStatements, SqlSplitError, type ScannedStatement } from './split';
@@ -188,11 +188,45 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
       detail: `Folder: ${dir}`,
     });
   }
-  const migrations: Migration[] = [];
+  const cached = parsedFiles.get(dir);
+  const fresh = new Map<string, ParsedFile>();
   for (const name of names.filter((n) => n.endsWith('.sql'))) {
-    migrations.push(parseMigration(name, await readFile(join(dir, name), 'utf8')));
+    // Stat before reading: a file changed in between is stored with the older stat, so it is read again.
+    const { mtimeMs, ctimeMs, size } = await stat(join(dir, name));
+    const hit = cached?.get(name);
+    const migration =
+      hit && hit.mtimeMs === mtimeMs && hit.ctimeMs === ctimeMs && hit.size === size
+        ? hit.migration
+        : freezeMigration(parseMigration(name, await readFile(join(dir, name), 'utf8')));
+    fresh.set(name, { mtimeMs, ctimeMs, size, migration });
   }
-  return sortMigrations(migrations);
+  // Replacing the folder's map forgets files that were deleted.
+  parsedFiles.set(dir, fresh);
+  return sortMigrations([...fresh.values()].map((f) => f.migration));
+}
+
+interface ParsedFile {
+  mtimeMs: number;
+  ctimeMs: number;
+  size: number;
+  migration: Migration;
+}
+
+/**
+ * Parsed migrations by folder and file name, reused while a file's mtime, ctime and size are
+ * unchanged: the extension host lists migrations on every refresh, and parsing runs on its only
+ * thread, so each file is parsed once per change.
+ */
+const parsedFiles = new Map<string, Map<string, ParsedFile>>();
+
+/** Cached migrations are shared by every caller: frozen, so that none can change another's copy. */
+function freezeMigration(m: Migration): Migration {
+  for (const section of [m.up, m.down]) {
+    if (!section) continue;
+    Object.freeze(section.statements);
+    Object.freeze(section);
+  }
+  return Object.freeze(m);
 }
 
 /** Orders by version (numerically), then id. */
