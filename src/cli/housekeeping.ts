@@ -5,9 +5,6 @@ import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from '../core/d
 import { LabError } from '../core/errors';
 import type { Logger } from '../core/log';
 
-/** The index both 0002 migrations create (see migrations/0002_*.sql). */
-export const EMAIL_INDEX = 'large_email_email_idx';
-
 /** Above this many probe-inserted rows, the seeder's own "truncate and reseed" is the better repair. */
 const MAX_TRIM_ROWS = 100_000;
 
@@ -78,27 +75,6 @@ export async function dataDirectory(target: ConnectionTarget, logger: Logger): P
   return withAdmin(target, logger, async (c) => {
     const r = await c.query<{ data_directory: string }>('SHOW data_directory');
     return r.rows[0]?.data_directory;
-  });
-}
-
-/**
- * Drops the email index when no 0002 is recorded as applied: a CONCURRENTLY build interrupted by an
- * earlier run leaves it behind (INVALID), and the next CREATE INDEX would then fail on its name.
- * Returns the index dropped, if any.
- */
-export async function dropLeftoverIndex(
-  target: ConnectionTarget,
-  schema: string,
-  logger: Logger,
-): Promise<string | undefined> {
-  const name = `${quoteIdent(schema)}.${quoteIdent(EMAIL_INDEX)}`;
-  return withAdmin(target, logger, async (c) => {
-    const r = await c.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [name]);
-    if (!r.rows[0]?.oid) return undefined;
-    logger.info(`Dropping ${schema}.${EMAIL_INDEX}, left behind by an interrupted run.`);
-    // CONCURRENTLY: the probes may already read the table; no transaction around it.
-    await c.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-    return `${schema}.${EMAIL_INDEX}`;
   });
 }
 

@@ -20,7 +20,7 @@ import type { DemoOptions } from './args';
 import type { Progress } from './console';
 import { formatCount } from './format';
 import { LESSON_TITLES, lessonShortfall } from './lessons';
-import { dataDirectory, dropLeftoverIndex, portIsFree, trimProbeRows } from './housekeeping';
+import { dataDirectory, portIsFree, trimProbeRows } from './housekeeping';
 
 /** Probe requests per second, each (reads and writes), as the design's sampler default. */
 export const PROBE_RATE = 10;
@@ -147,10 +147,11 @@ export const repairLeftovers: Step = {
       );
       await lab.rollbackTo(INITIAL_MIGRATION, { signal: ctx.signal });
     } else {
-      const dropped = await dropLeftoverIndex(target, schema, logger);
-      if (dropped) {
+      // The Lab already did this when it started (and said so); again here in case that check failed.
+      const repaired = await lab.repairLeftoverIndex();
+      if (repaired) {
         found = true;
-        progress.detail(`dropped the index ${dropped}, left behind by an interrupted CONCURRENTLY build`);
+        progress.detail(repaired);
       }
     }
     const trimmed = await trimProbeRows(target, schema, options.rows, logger);

@@ -2,7 +2,13 @@ import { EventEmitter } from 'node:events';
 import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from './db';
 import { LabError, describeError } from './errors';
 import type { Logger } from './log';
-import { MigrationRunner, type MigrationStatus, type RunOptions, type RunResult } from './migrations/runner';
+import {
+  MIGRATION_LOCK_KEY,
+  MigrationRunner,
+  type MigrationStatus,
+  type RunOptions,
+  type RunResult,
+} from './migrations/runner';
 import { DockerComposePostgres } from './postgres/docker';
 import { EmbeddedPostgres } from './postgres/embedded';
 import { ExternalPostgres } from './postgres/external';
@@ -17,6 +23,8 @@ import type { InvalidIndex } from './invalidIndexes';
 export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
 export const CONCURRENT_INDEX_MIGRATION = '0002_add_email_index_concurrently';
 export const INITIAL_MIGRATION = '0001_initial';
+/** The index both 0002 migrations create (see migrations/0002_*.sql). */
+export const EMAIL_INDEX = 'large_email_email_idx';
 
 export interface LabSettings {
   provider: ProviderSetting;
@@ -58,9 +66,10 @@ export interface LabState {
 
 /**
  * One lab: a PostgreSQL (whichever provider), its schema, the migration runner and the seeder.
- * Knows nothing of VS Code; emits 'state' whenever what a view shows may have changed.
+ * Knows nothing of VS Code; emits 'state' whenever what a view shows may have changed, and 'notice'
+ * with one sentence when it found and repaired something the user should hear about (also logged).
  */
-export class Lab extends EventEmitter<{ state: [LabState] }> {
+export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
   private provider: PostgresProvider | undefined;
   private target: ConnectionTarget | undefined;
   private runner: MigrationRunner | undefined;
@@ -90,6 +99,12 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
   /** Host and database, for "are you sure" prompts (never the password). */
   describeDatabase(): { host: string; port: number; database: string } | undefined {
     return this.provider?.describe();
+  }
+
+  /** One sentence for the user about a repair: logged as a warning and emitted as 'notice'. */
+  private notice(sentence: string): void {
+    this.env.logger.warn(sentence);
+    this.emit('notice', sentence);
   }
 
   private update(patch: Partial<LabState>): void {
@@ -148,6 +163,9 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
       await this.refresh().catch((e: unknown) =>
         logger.warn(`Could not read the lab's state: ${describeError(e)}`),
       );
+      await this.repairLeftoverIndex().catch((e: unknown) =>
+        logger.warn(`Could not check for a leftover ${EMAIL_INDEX}: ${describeError(e)}`),
+      );
       return target;
     } catch (e) {
       await this.provider?.stop().catch(() => undefined);
@@ -183,7 +201,12 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     const { logger } = this.env;
     switch (kind) {
       case 'embedded':
-        return new EmbeddedPostgres({ baseDir: this.env.storageDir, port: settings.port, logger });
+        return new EmbeddedPostgres({
+          baseDir: this.env.storageDir,
+          port: settings.port,
+          logger,
+          onNotice: (sentence) => this.emit('notice', sentence),
+        });
       case 'docker':
         return new DockerComposePostgres({
           composeFile: this.env.composeFile,
@@ -287,6 +310,54 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     } catch (e) {
       this.update({ lastFailedMigration: id });
       throw e;
+    }
+  }
+
+  /**
+   * The email index exists although neither 0002 is recorded as applied: a CONCURRENTLY build that
+   * finished (valid) or was interrupted (INVALID) after the editor or the demo died. Either 0002 would
+   * then fail with 42P07, so the index is dropped (CONCURRENTLY: the probes may be reading) and the
+   * user told in one sentence, which is also returned. Holds the migration lock meanwhile, so a build
+   * another window is running right now is never taken for a leftover.
+   */
+  async repairLeftoverIndex(): Promise<string | undefined> {
+    const { target, runner, settings } = this.requireRunning();
+    const client = await connect(target, APP_NAMES.admin, this.env.logger);
+    let locked = false;
+    let sentence: string | undefined;
+    try {
+      const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+        MIGRATION_LOCK_KEY,
+      ]);
+      locked = lock.rows[0]?.locked === true;
+      if (!locked) return undefined; // a migration runs: its index is not a leftover
+      const status = await runner.status();
+      const indexApplied = status.some(
+        (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
+      );
+      if (indexApplied) return undefined;
+      const name = `${quoteIdent(settings.schema)}.${quoteIdent(EMAIL_INDEX)}`;
+      const found = await client.query<{ indisvalid: boolean }>(
+        'SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)',
+        [name],
+      );
+      const row = found.rows[0];
+      if (!row) return undefined;
+      await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+      sentence =
+        `Found the ${row.indisvalid ? 'valid' : 'INVALID'} index ${settings.schema}.${EMAIL_INDEX} although no 0002 migration is recorded as applied ` +
+        `(a CONCURRENTLY build ${row.indisvalid ? 'finished' : 'was interrupted'} after its run ended); dropped it, so either 0002 can run again.`;
+      this.notice(sentence);
+      return sentence;
+    } finally {
+      if (locked)
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      await client.end().catch(() => undefined);
+      if (sentence) {
+        await this.refresh().catch((e: unknown) =>
+          this.env.logger.warn(`Could not refresh state: ${describeError(e)}`),
+        );
+      }
     }
   }
 

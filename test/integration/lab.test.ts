@@ -123,6 +123,33 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     await assert.rejects(lab.dropInvalidIndex('dup_email_key'), /no invalid index "dup_email_key"/);
   });
 
+  it('drops, with one sentence, an index a CONCURRENTLY build finished after its run died unrecorded', async () => {
+    assert.equal(lab.state.migrations.find((m) => m.id === CONCURRENT_INDEX_MIGRATION)?.applied, true);
+    // The build completed, but the process died before it recorded the migration as applied.
+    const client = new pg.Client(lab.connection!);
+    await client.connect();
+    try {
+      await client.query('DELETE FROM lab_test.schema_migrations WHERE id = $1', [
+        CONCURRENT_INDEX_MIGRATION,
+      ]);
+    } finally {
+      await client.end();
+    }
+    await lab.stop();
+    const notices: string[] = [];
+    lab.on('notice', (n) => notices.push(n));
+    await lab.start({ provider: 'embedded', port, schema: 'lab_test' });
+    assert.deepEqual(notices, [
+      'Found the valid index lab_test.large_email_email_idx although no 0002 migration is recorded as applied ' +
+        '(a CONCURRENTLY build finished after its run ended); dropped it, so either 0002 can run again.',
+    ]);
+    // Either 0002 now runs (before the repair both failed with 42P07: the index name was taken).
+    await lab.migrateTo(LOCKING_INDEX_MIGRATION);
+    assert.equal(lab.state.migrations.find((m) => m.id === LOCKING_INDEX_MIGRATION)?.applied, true);
+    assert.equal(await lab.repairLeftoverIndex(), undefined, 'an applied 0002 owns its index');
+    await lab.rollbackTo(INITIAL_MIGRATION);
+  });
+
   it('reset drops only the lab schema', async () => {
     await lab.reset();
     assert.equal(lab.state.seeded, false);
