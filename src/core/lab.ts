@@ -17,6 +17,7 @@ import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
 import { dropIndexConcurrently } from './lessons/indexes';
 import { queryInvalidIndexes } from './invalidIndexes';
+import { assertLabSchemaName, labSchemaState } from './labSchema';
 import type { InvalidIndex } from './invalidIndexes';
 
 /** The demo's two alternative index migrations. */
@@ -123,6 +124,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
 
   private async doStart(settings: LabSettings, signal?: AbortSignal): Promise<ConnectionTarget> {
     const { logger } = this.env;
+    assertLabSchemaName(settings.schema);
     this.settings = settings;
     this.update({ database: 'starting' });
     try {
@@ -403,15 +405,27 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
     return (await this.runner?.cancel()) ?? false;
   }
 
-  /** Drops the lab schema (and only it): tables, applied state, everything the lab made. */
+  /**
+   * Drops the lab schema (and only it): tables, applied state, everything the lab made. Only a schema
+   * the lab created (marked with LAB_SCHEMA_MARKER) is dropped; any other is refused.
+   */
   async reset(): Promise<void> {
     const { target, settings } = this.requireRunning();
     if (this.current.runningMigration)
       throw new LabError('A migration is running; cancel it before resetting the lab.');
+    assertLabSchemaName(settings.schema);
     const client = await connect(target, APP_NAMES.admin, this.env.logger);
     try {
-      await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(settings.schema)} CASCADE`);
-      this.env.logger.info(`Dropped schema "${settings.schema}" and everything in it.`);
+      const state = await labSchemaState(client, settings.schema);
+      if (state === 'unmarked') {
+        throw new LabError(
+          `Reset Lab did not drop the schema "${settings.schema}": the lab did not create it (it lacks the lab's comment), so it may hold tables that are not the lab's; drop it yourself if you are sure, or set migrationLab.schema to another schema.`,
+        );
+      }
+      if (state === 'marked') {
+        await client.query(`DROP SCHEMA ${quoteIdent(settings.schema)} CASCADE`);
+        this.env.logger.info(`Dropped schema "${settings.schema}" and everything in it.`);
+      }
     } finally {
       await client.end();
     }

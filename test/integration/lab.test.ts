@@ -12,6 +12,7 @@ import {
   Lab,
   type LabState,
 } from '../../src/core/lab';
+import { LAB_SCHEMA_MARKER } from '../../src/core/labSchema';
 import { memoryLogger } from '../../src/core/log';
 import { freePort } from './support';
 
@@ -180,5 +181,74 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     });
     assert.equal(wrong.state.database, 'stopped');
     assert.ok(!logger.lines.some((l) => l.includes('s3cret-pw')), 'the password never reaches the log');
+  });
+});
+
+describe('the lab schema: never public, and Reset drops only what the lab created', () => {
+  let storageDir: string;
+  let lab: Lab;
+  let port: number;
+
+  before(async () => {
+    storageDir = mkdtempSync(join(tmpdir(), 'migration-lab-schema-'));
+    chmodSync(storageDir, 0o755);
+    port = await freePort();
+    lab = newLab(storageDir).lab;
+  });
+  after(async () => {
+    await lab.stop();
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  it('refuses public, information_schema and pg_* as the lab schema before starting anything', async () => {
+    for (const schema of ['public', 'information_schema', 'pg_catalog']) {
+      await assert.rejects(lab.start({ provider: 'embedded', port, schema }), (e: unknown) => {
+        assert.ok(e instanceof LabError);
+        assert.match(e.message, /belongs to the database, not to the lab; set migrationLab\.schema/);
+        return true;
+      });
+      assert.equal(lab.state.database, 'stopped');
+    }
+  });
+
+  it('refuses to reset a schema it did not create, and leaves its tables alone', async () => {
+    await lab.start({ provider: 'embedded', port, schema: 'someone_elses' });
+    const client = new pg.Client(lab.connection!);
+    await client.connect();
+    try {
+      await client.query('CREATE SCHEMA someone_elses');
+      await client.query('CREATE TABLE someone_elses.keep_me (id int)');
+      await assert.rejects(lab.reset(), (e: unknown) => {
+        assert.ok(e instanceof LabError);
+        assert.match(
+          e.message,
+          /^Reset Lab did not drop the schema "someone_elses": the lab did not create it/,
+        );
+        return true;
+      });
+      const kept = await client.query("SELECT to_regclass('someone_elses.keep_me') IS NOT NULL AS kept");
+      assert.equal(kept.rows[0].kept, true);
+    } finally {
+      await client.end();
+    }
+    await lab.stop();
+  });
+
+  it('marks the schema it creates, and Reset drops that one', async () => {
+    await lab.start({ provider: 'embedded', port, schema: 'lab_made' });
+    await lab.seed(1_000);
+    const client = new pg.Client(lab.connection!);
+    await client.connect();
+    try {
+      const comment = await client.query(
+        "SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = 'lab_made'",
+      );
+      assert.equal(comment.rows[0].c, LAB_SCHEMA_MARKER);
+      await lab.reset();
+      const left = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = 'lab_made'");
+      assert.equal(left.rowCount, 0);
+    } finally {
+      await client.end();
+    }
   });
 });
