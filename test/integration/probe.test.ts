@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { APP_NAMES } from '../../src/core/db';
@@ -15,6 +16,26 @@ const ROWS = 2_000_000;
 async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, init);
   return { status: res.status, body: await res.json() };
+}
+
+/** A request with exactly the headers given (fetch would not let a test set Host). */
+function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : text }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('probe endpoint and sampler on a real PostgreSQL', () => {
@@ -55,6 +76,65 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
       assert.match(row.email, /^[^@\s]+@[^@\s]+\.[a-z]+$/);
       assert.ok(!Number.isNaN(Date.parse(row.created_at)), `created_at ${row.created_at} is a date`);
     }
+  });
+
+  it('serves only Host 127.0.0.1 or localhost with its own port (no DNS rebinding)', async () => {
+    const port = server.port!;
+    for (const host of [
+      'evil.example',
+      `evil.example:${port}`,
+      `127.0.0.1:${port + 1}`,
+      '127.0.0.1',
+      'localhost',
+    ]) {
+      const res = await rawRequest(port, 'GET', '/list_large/', { host });
+      assert.equal(res.status, 403, `Host: ${host}`);
+      assert.deepEqual(res.body, { error: 'host not allowed' }, 'no rows are served');
+    }
+    const none = await rawRequest(port, 'GET', '/list_large/', {});
+    // Node's HTTP server itself answers 400 to an HTTP/1.1 request without Host.
+    assert.ok(none.status === 400 || none.status === 403, `no Host at all: ${none.status}`);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LocalHost:${port}`]) {
+      const res = await rawRequest(port, 'GET', '/list_large/', { host });
+      assert.equal(res.status, 200, `Host: ${host}`);
+      assert.equal((res.body as unknown[]).length, 20);
+    }
+  });
+
+  it("refuses a request carrying a web page's Origin (no cross-site POST), serves the webview's and none", async () => {
+    const port = server.port!;
+    const probeRows = async () =>
+      Number(
+        (
+          await observer.query<{ n: string }>(
+            `SELECT count(*) AS n FROM ${SCHEMA}.large_email WHERE id > $1`,
+            [ROWS],
+          )
+        ).rows[0]!.n,
+      );
+    const before = await probeRows();
+    for (const origin of [
+      'https://evil.example',
+      'http://127.0.0.1:8080',
+      'null',
+      `http://localhost:${port}`,
+    ]) {
+      const res = await rawRequest(port, 'POST', '/insert_large/', { host: `127.0.0.1:${port}`, origin });
+      assert.equal(res.status, 403, `Origin: ${origin}`);
+      assert.deepEqual(res.body, { error: 'origin not allowed' });
+    }
+    assert.equal(await probeRows(), before, 'no row was inserted for a foreign origin');
+    assert.ok(
+      logger.lines.some((l) => /refused a request from the web origin "https:\/\/evil\.example"/.test(l)),
+    );
+    const webview = await rawRequest(port, 'POST', '/insert_large/', {
+      host: `127.0.0.1:${port}`,
+      origin: 'vscode-webview://1a2b3c4d',
+    });
+    assert.equal(webview.status, 201);
+    const plain = await rawRequest(port, 'POST', '/insert_large/', { host: `127.0.0.1:${port}` });
+    assert.equal(plain.status, 201);
+    assert.equal(await probeRows(), before + 2);
   });
 
   it('POST /insert_large/ returns 201 and an id that then comes first in GET /list_large/', async () => {

@@ -21,6 +21,13 @@ export const DEFAULT_READ_POOL_MAX = 10;
  */
 export const DEFAULT_WRITE_POOL_MAX = 20;
 const HEALTH_TIMEOUT_MS = 2_000;
+/** The only Origin (besides none) the endpoint serves: VS Code webviews. */
+const WEBVIEW_ORIGIN_PREFIX = 'vscode-webview://';
+
+/** Host header values that name this server: what curl, fetch and the sampler send. */
+function allowedHosts(port: number | undefined): string[] {
+  return port === undefined ? [] : [`127.0.0.1:${port}`, `localhost:${port}`];
+}
 const ROUTES: Record<string, { method: string; handler: 'list' | 'insert' | 'health' }> = {
   '/list_large/': { method: 'GET', handler: 'list' },
   '/insert_large/': { method: 'POST', handler: 'insert' },
@@ -259,6 +266,8 @@ export class ProbeServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     req.resume(); // no route reads a body; drain it so keep-alive works
+    const refusal = this.refusal(req);
+    if (refusal) return this.send(res, 403, { error: refusal });
     const path = (req.url ?? '/').split('?')[0]!;
     const route = ROUTES[path] ?? ROUTES[`${path}/`];
     if (!route) return this.send(res, 404, { error: 'not found' });
@@ -282,6 +291,33 @@ export class ProbeServer {
         if (e instanceof ClientGone || res.destroyed) return; // nobody to answer (client left, or stopping)
         this.send(res, ...this.failure(e));
       },
+    );
+  }
+
+  /**
+   * Why a request is not served, or undefined. Listening on 127.0.0.1 is not enough: a web page in
+   * the user's browser can POST here (cross-site request forgery), and a DNS-rebinding page reaches us
+   * with its own name in Host. So Host must name this server (127.0.0.1 or localhost, this port), and
+   * a request that carries an Origin must come from a VS Code webview.
+   */
+  private refusal(req: http.IncomingMessage): string | undefined {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts(this.boundPort).includes(host)) return 'host not allowed';
+    const origin = req.headers.origin;
+    if (origin !== undefined && !origin.startsWith(WEBVIEW_ORIGIN_PREFIX)) {
+      this.logRefusedOrigin(origin);
+      return 'origin not allowed';
+    }
+    return undefined;
+  }
+
+  private lastOriginLog = 0;
+  private logRefusedOrigin(origin: string): void {
+    const now = Date.now();
+    if (now - this.lastOriginLog < 5_000) return;
+    this.lastOriginLog = now;
+    this.options.logger.warn(
+      `Probe endpoint: refused a request from the web origin ${JSON.stringify(origin.slice(0, 100))} (only the editor's own requests are served).`,
     );
   }
 
