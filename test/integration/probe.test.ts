@@ -6,7 +6,12 @@ import { APP_NAMES } from '../../src/core/db';
 import { memoryLogger, silentLogger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
 import { LatencySampler } from '../../src/core/probe/sampler';
-import { ProbeServer, type LargeEmailRow } from '../../src/core/probe/server';
+import {
+  DEFAULT_READ_POOL_MAX,
+  HEALTH_BUDGET_MS,
+  ProbeServer,
+  type LargeEmailRow,
+} from '../../src/core/probe/server';
 import { pollUntil, startSeededLab, type TestPostgres } from './support';
 
 const SCHEMA = 'probe_test';
@@ -149,11 +154,12 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
     assert.match(rows[0]!.email, /^probe-\d+-\d+@example\.com$/);
     assert.notEqual(rows[0]!.email, rows[1]!.email, 'each insert has its own address');
 
-    // Reads and writes came from two separate pools, each labelled for the lock monitor.
+    // Reads and writes came from two separate pools (and /healthz has its own connection), each labelled.
     const apps = await observer.query<{ application_name: string }>(
       `SELECT DISTINCT application_name FROM pg_stat_activity WHERE application_name LIKE 'migration-lab:probe-%'`,
     );
     assert.deepEqual(apps.rows.map((r) => r.application_name).sort(), [
+      APP_NAMES.probeHealth,
       APP_NAMES.probeRead,
       APP_NAMES.probeWrite,
     ]);
@@ -267,6 +273,48 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
       sampler.stop();
       await runner.rollbackTo('0001_initial');
     }
+  });
+
+  it('answers /healthz from its own connection while every read connection is blocked', async () => {
+    const port = server.port!;
+    // An ACCESS EXCLUSIVE lock makes every read of large_email wait: the read pool fills up.
+    const locker = new pg.Client({ ...db.target, application_name: 'test-locker' });
+    await locker.connect();
+    const reads: Promise<number>[] = [];
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${SCHEMA}.large_email IN ACCESS EXCLUSIVE MODE`);
+      for (let i = 0; i < DEFAULT_READ_POOL_MAX + 2; i++) {
+        reads.push(fetch(`http://127.0.0.1:${port}/list_large/`).then((r) => r.status));
+      }
+      const waiting = await pollUntil('every read connection to wait for the lock', async () => {
+        const r = await observer.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE NOT l.granted AND a.application_name = $1`,
+          [APP_NAMES.probeRead],
+        );
+        return r.rows[0]!.n >= DEFAULT_READ_POOL_MAX ? r.rows[0]!.n : undefined;
+      });
+      assert.equal(waiting, DEFAULT_READ_POOL_MAX, 'the read pool is full of blocked reads');
+
+      const started = performance.now();
+      const health = await getJson(`${base}/healthz`);
+      const tookMs = performance.now() - started;
+      // Before, /healthz queued behind the blocked reads and said "database": false after 2 s.
+      assert.deepEqual(health, { status: 200, body: { ok: true, database: true } });
+      assert.ok(
+        tookMs < 1_000,
+        `answered in ${Math.round(tookMs)} ms (its own budget is ${HEALTH_BUDGET_MS} ms)`,
+      );
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    assert.deepEqual(
+      await Promise.all(reads),
+      reads.map(() => 200),
+      'the blocked reads complete once the lock is gone',
+    );
   });
 
   it('answers 503 while the database is down and recovers by itself when it is back', async () => {
