@@ -24,6 +24,12 @@ export const DEFAULT_WRITE_POOL_MAX = 20;
 export const HEALTH_BUDGET_MS = 100;
 /** While the health connection is down, it is reopened this often (so /healthz never waits to connect). */
 const HEALTH_RECONNECT_MS = 500;
+/** POST /insert_large/ rows have addresses `probe-<ms>-<n>@example.com`, which no seed row has. */
+export const PROBE_EMAIL_PREFIX = 'probe-';
+export const PROBE_EMAIL_DOMAIN = 'example.com';
+/** A LIKE pattern matching exactly the probe's addresses. */
+export const PROBE_EMAIL_LIKE = `${PROBE_EMAIL_PREFIX}%@${PROBE_EMAIL_DOMAIN}`;
+
 /** The only Origin (besides none) the endpoint serves: VS Code webviews. */
 const WEBVIEW_ORIGIN_PREFIX = 'vscode-webview://';
 
@@ -345,7 +351,7 @@ export class ProbeServer {
   }
 
   private async insert(signal: AbortSignal): Promise<{ status: number; body: unknown }> {
-    const email = `probe-${Date.now()}-${++this.insertCounter}@example.com`;
+    const email = `${PROBE_EMAIL_PREFIX}${Date.now()}-${++this.insertCounter}@${PROBE_EMAIL_DOMAIN}`;
     const r = await this.query<{ id: string }>(
       this.write,
       signal,
