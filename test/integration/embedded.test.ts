@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +66,11 @@ describe('embedded PostgreSQL launcher', () => {
       'the cluster lives under the given folder',
     );
     assert.ok(!logger.lines.some((l) => l.includes(target.password!)), 'the password is never logged');
+    assert.equal(
+      statSync(join(baseDir, 'postgres', 'postgres.log')).mode & 0o777,
+      0o600,
+      "the server's log is readable by its owner only",
+    );
     await server.stop();
     assert.equal(isAlive(pid), false);
 

@@ -413,7 +413,9 @@ export class EmbeddedPostgres implements PostgresProvider {
     signal?: AbortSignal,
   ): Promise<void> {
     const { logger, port } = this.options;
-    const logFd = openSync(layout.logFile, 'a');
+    // The server's log is the owner's only: it can hold query text with the lab's data.
+    const logFd = openSync(layout.logFile, 'a', 0o600);
+    chmodSync(layout.logFile, 0o600); // a log created before it was made private
     if (this.serviceUser) chownSync(layout.logFile, this.serviceUser.uid, this.serviceUser.gid);
     const logStart = (() => {
       try {
