@@ -255,7 +255,9 @@ export function observedRun(migration: string, kind: RunKind, what: string): Ste
       const { recorded, error } = observed;
       ctx.runs.push(recorded);
       if (error !== undefined) {
-        if (ctx.signal.aborted || error instanceof CancelledError) throw new CancelledError();
+        // The runner's cancel message says what the migration left behind (e.g. an INVALID index): keep it.
+        if (error instanceof CancelledError) throw error;
+        if (ctx.signal.aborted) throw new CancelledError();
         if (error instanceof LabError) throw error;
         throw new LabError(`${migration} failed: ${error instanceof Error ? error.message : String(error)}`, {
           cause: error,

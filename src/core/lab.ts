@@ -97,6 +97,14 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
     return this.provider?.kind;
   }
 
+  /** The embedded server's process while this lab runs one: what a "still running" message names. */
+  get serverProcess(): { pid: number; port: number; dataDir: string } | undefined {
+    const provider = this.provider;
+    if (!(provider instanceof EmbeddedPostgres) || provider.pid === undefined || !provider.dataDir)
+      return undefined;
+    return { pid: provider.pid, port: provider.describe().port, dataDir: provider.dataDir };
+  }
+
   /** Host and database, for "are you sure" prompts (never the password). */
   describeDatabase(): { host: string; port: number; database: string } | undefined {
     return this.provider?.describe();
