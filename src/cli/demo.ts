@@ -13,7 +13,7 @@ import { toReportJson, validateRunReport } from '../core/monitor/report';
 import { HELP, USAGE, UsageError, parseDemoArgs, type DemoOptions } from './args';
 import { Progress, fileLogger, type FileLogger } from './console';
 import { humanReport } from './format';
-import { acquireRunLock } from './housekeeping';
+import { acquireRunLock, isAlive } from './housekeeping';
 import { demoSteps, lessonsSteps, runSteps, type JourneyContext, type StepResult } from './journey';
 import { lessonsFailure, lessonsJson, lessonsReport } from './lessons';
 
@@ -70,6 +70,9 @@ async function cleanUp(ctx: JourneyContext): Promise<void> {
  */
 function stillRunning(lab: Lab): string {
   const server = lab.serverProcess;
+  if (!server && lab.state.database === 'starting') {
+    return 'PostgreSQL was still starting; if it is left running, the next run stops it before starting its own.';
+  }
   if (!server || !isAlive(server.pid)) return 'PostgreSQL is not running.';
   return (
     `PostgreSQL is still running (pid ${server.pid}, port ${server.port}, data folder ${server.dataDir}); ` +
@@ -86,15 +89,6 @@ function leftBehindSentence(lab: Lab): string | undefined {
     ? 'the next run drops it (DROP INDEX CONCURRENTLY) before it runs the migrations again'
     : 'drop it with DROP INDEX CONCURRENTLY';
   return `The interrupted CONCURRENTLY build left the INVALID index ${names} behind; ${next}.`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** What to run: the index-migration journey, or the four lessons (--lessons). */

@@ -9,7 +9,8 @@ import { PROBE_EMAIL_LIKE } from '../core/probe/server';
 /** Above this many probe-inserted rows, the seeder's own "truncate and reseed" is the better repair. */
 const MAX_TRIM_ROWS = 100_000;
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, but belongs to another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
