@@ -14,6 +14,7 @@ import {
 } from '../../src/core/lab';
 import { LAB_SCHEMA_MARKER } from '../../src/core/labSchema';
 import { memoryLogger } from '../../src/core/log';
+import { MIGRATION_LOCK_KEY } from '../../src/core/migrations/runner';
 import { freePort } from './support';
 
 const root = join(__dirname, '../../..');
@@ -149,6 +150,27 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     assert.equal(lab.state.migrations.find((m) => m.id === LOCKING_INDEX_MIGRATION)?.applied, true);
     assert.equal(await lab.repairLeftoverIndex(), undefined, 'an applied 0002 owns its index');
     await lab.rollbackTo(INITIAL_MIGRATION);
+  });
+
+  it('leaves the email index alone while a migration run holds the lock (another window building it)', async () => {
+    const other = new pg.Client(lab.connection!);
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      await other.query('CREATE INDEX large_email_email_idx ON lab_test.large_email (email)');
+      assert.equal(await lab.repairLeftoverIndex(), undefined, 'a run in progress owns the index');
+      const kept = await other.query(
+        "SELECT to_regclass('lab_test.large_email_email_idx') IS NOT NULL AS kept",
+      );
+      assert.equal(kept.rows[0].kept, true);
+      await other.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      assert.match(
+        (await lab.repairLeftoverIndex()) ?? '',
+        /^Found the valid index lab_test\.large_email_email_idx/,
+      );
+    } finally {
+      await other.end();
+    }
   });
 
   it('reset drops only the lab schema', async () => {
