@@ -93,6 +93,12 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       observation: theObservation,
       slowReport,
     };
+    // A repair the lab made on its own (an unfinished cluster set aside, a leftover index dropped).
+    theLab.on('notice', (sentence) => {
+      void vscode.window.showWarningMessage(sentence, 'Show Log').then((choice) => {
+        if (choice === 'Show Log') channel.show(true);
+      });
+    });
     theLab.on('state', labContextKeys);
     theLab.on('state', (s) => rollbackContextKey(s, theObservation.runs));
     labContextKeys(theLab.state);

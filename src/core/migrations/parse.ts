@@ -1,6 +1,7 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { LabError } from '../errors';
+import { readMigrationFile } from './readFile';
 import { scanStatements, SqlSplitError, type ScannedStatement } from './split';
 
 export { splitStatements, scanStatements, type ScannedStatement } from './split';
@@ -144,9 +145,47 @@ function buildSection(
           `add \`transaction:false\` to its \`-- migrate:${kind}\` line.`;
         break;
       }
+      const control = transactionControl(statement.words);
+      if (control) {
+        // COMMIT would make what ran before it permanent (and a later failure "roll back" only the
+        // rest); ROLLBACK would undo the migration yet let it be recorded as applied.
+        section.transactionConflict =
+          `${fileName}: line ${statement.line} has ${control}, which would end or split the transaction ` +
+          `the migration runs in; remove it (the section already runs in one transaction), or add ` +
+          `\`transaction:false\` to its \`-- migrate:${kind}\` line to manage transactions yourself.`;
+        break;
+      }
     }
   }
   return section;
+}
+
+/** Statements that begin, end or split a transaction, by their leading keyword. */
+const TRANSACTION_CONTROL = new Set([
+  'BEGIN',
+  'START',
+  'COMMIT',
+  'END',
+  'ROLLBACK',
+  'ABORT',
+  'SAVEPOINT',
+  'RELEASE',
+]);
+
+/**
+ * The statement's transaction-control command ("COMMIT", "START TRANSACTION", "PREPARE TRANSACTION",
+ * "ROLLBACK TO SAVEPOINT", …), judged from its first keywords; undefined for any other statement.
+ * (BEGIN ATOMIC only occurs inside CREATE FUNCTION, never as a statement's first word.)
+ */
+export function transactionControl(words: readonly string[]): string | undefined {
+  const [first, second] = words;
+  if (first === 'PREPARE') return second === 'TRANSACTION' ? 'PREPARE TRANSACTION' : undefined;
+  if (first === undefined || !TRANSACTION_CONTROL.has(first)) return undefined;
+  if (first === 'START') return second === 'TRANSACTION' ? 'START TRANSACTION' : undefined;
+  if ((first === 'COMMIT' || first === 'ROLLBACK') && second === 'PREPARED') return `${first} PREPARED`;
+  if (first === 'ROLLBACK' && second === 'TO') return 'ROLLBACK TO SAVEPOINT';
+  if (first === 'RELEASE') return 'RELEASE SAVEPOINT';
+  return first;
 }
 
 const LABEL_WORDS = new Set([
@@ -197,7 +236,7 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
     const migration =
       hit && hit.mtimeMs === mtimeMs && hit.ctimeMs === ctimeMs && hit.size === size
         ? hit.migration
-        : freezeMigration(parseMigration(name, await readFile(join(dir, name), 'utf8')));
+        : freezeMigration(parseMigration(name, await readMigrationFile(dir, name)));
     fresh.set(name, { mtimeMs, ctimeMs, size, migration });
   }
   // Replacing the folder's map forgets files that were deleted.
