@@ -175,7 +175,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await wb.focusEditorTab('Lock Monitor');
     // Reads queue behind the ALTER, which waits for the slow report: both links of the chain are shown.
     const readerWaits = wb.lockMonitor.locator('#chains li.chain', {
-      hasText: /probe-read \d+ waits .* AccessShareLock/,
+      hasText: /probe-read( \d+ waits| sessions wait) .* AccessShareLock/, // one line per shape of waiter
     });
     await readerWaits.first().waitFor({ timeout: 60_000 });
     assert.match(await readerWaits.first().innerText(), /→ migration \d+/);
