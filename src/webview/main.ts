@@ -170,7 +170,12 @@ function renderButtons(s: PanelState): void {
   });
   // Start PostgreSQL is there while it is not running: the way out of a panel whose buttons all wait for it.
   const start = document.querySelector<HTMLElement>('button[data-action="startPostgres"]');
-  if (start) setHidden(start, s.lab.database === 'running' || s.lab.database === 'stopping');
+  const hideStart = s.lab.database === 'running' || s.lab.database === 'stopping';
+  if (start && hideStart && document.activeElement === start) {
+    // Hiding the focused button would drop focus to <body>: hand it to the next button first.
+    document.querySelector<HTMLElement>('button[data-action="runLocking"]')?.focus();
+  }
+  if (start) setHidden(start, hideStart);
 }
 
 // ---- header ----
