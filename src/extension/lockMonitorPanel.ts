@@ -4,11 +4,13 @@ import type { Lab, LabState } from '../core/lab';
 import type { Logger } from '../core/log';
 import type { MonitorSession } from '../core/monitorSession';
 import { comparisonConclusion } from '../core/monitor/report';
+import { maxProbeQueued } from '../core/monitor/verdict';
 import {
   PANEL_ACTIONS,
   isFromWebview,
   type LabSummary,
   type PanelAction,
+  type PanelRun,
   type PanelState,
   type ToWebview,
 } from '../webview/protocol';
@@ -102,7 +104,7 @@ export class LockMonitorPanel implements vscode.Disposable {
       panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       observation.onDidChangeSession((s) => this.attach(s)),
       observation.onDidChangeRuns(() =>
-        this.patch({ runs: [...this.observation.runs], comparison: this.comparison() }),
+        this.patch({ runs: this.panelRuns(), comparison: this.comparison() }),
       ),
       observation.onDidChangeLessons(() =>
         this.patch({
@@ -151,13 +153,18 @@ export class LockMonitorPanel implements vscode.Disposable {
       locks: session?.latestLocks ?? null,
       latency: session?.latencySnapshot() ?? null,
       live: session?.liveRun ?? null,
-      runs: [...this.observation.runs],
+      runs: this.panelRuns(),
       comparison: this.comparison(),
       lessons: [...this.observation.lessons],
       liveLesson: this.observation.liveLesson ?? null,
       slowReportPid: this.slowReport.pid ?? null,
     };
     return { ...state, buttons: buttonStates(state) };
+  }
+
+  /** The recorded runs with the figures the panel shows beside them, computed here (the panel computes nothing). */
+  private panelRuns(): PanelRun[] {
+    return this.observation.runs.map((r) => ({ ...r, maxProbeQueued: maxProbeQueued(r.probeConcurrency) }));
   }
 
   private receive(message: unknown): void {

@@ -31,7 +31,6 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
 const WINDOW_S = 60;
-const STALL_MS = 1000;
 
 let state: PanelState | undefined;
 let chart: uPlot | undefined;
@@ -310,10 +309,14 @@ function shadeWindows(u: uPlot): void {
   const { top, height, left, width } = u.bbox;
   const hc = isHighContrast();
   ctx.save();
-  const yStall = u.valToPos(STALL_MS, 'y', true);
-  ctx.fillStyle = themeColor(['--vscode-inputValidation-errorBackground'], 'rgba(255,0,0,0.08)');
-  ctx.globalAlpha = hc ? 0.2 : 0.35;
-  if (yStall > top) ctx.fillRect(left, top, width, Math.max(0, yStall - top));
+  // The threshold the host's sampler counts stalls with (the setting), sent in every latency snapshot.
+  const stallMs = state.latency?.stalledThresholdMs;
+  if (stallMs !== undefined) {
+    const yStall = u.valToPos(stallMs, 'y', true);
+    ctx.fillStyle = themeColor(['--vscode-inputValidation-errorBackground'], 'rgba(255,0,0,0.08)');
+    ctx.globalAlpha = hc ? 0.2 : 0.35;
+    if (yStall > top) ctx.fillRect(left, top, width, Math.max(0, yStall - top));
+  }
   const windowColor = hc
     ? themeColor(['--vscode-contrastActiveBorder', '--vscode-contrastBorder'], '#f38518')
     : themeColor(['--vscode-charts-purple', '--vscode-focusBorder'], '#b180d7');
@@ -373,22 +376,25 @@ function renderChart(s: PanelState): void {
   setHtml(
     byId('latency-stats'),
     stats
-      ? statsTable([
-          ['reads', stats.read],
-          ['writes', stats.write],
-        ])
+      ? statsTable(
+          [
+            ['reads', stats.read],
+            ['writes', stats.write],
+          ],
+          stats.stalledThresholdMs,
+        )
       : '<p class="muted">Start the probe to measure read and write latency.</p>',
   );
 }
 
-function statsTable(rows: [string, KindStats][]): string {
+function statsTable(rows: [string, KindStats][], stalledThresholdMs: number): string {
   const body = rows
     .map(
       ([name, k]) =>
         `<tr class="${k.stalled > 0 ? 'stalled' : ''}"><th scope="row">${name}</th><td>${k.count}</td><td>${k.inFlight}</td><td>${ms(k.p50Ms)}</td><td>${ms(k.p95Ms)}</td><td>${ms(k.maxMs)}</td><td>${k.stalled}</td><td>${k.errors + k.timeouts}</td></tr>`,
     )
     .join('');
-  return `<table class="stats"><caption>Probe requests in the last ${WINDOW_S} s (stalled rows highlighted)</caption><thead><tr><th scope="col">kind</th><th scope="col">done</th><th scope="col">in flight</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">stalled &gt; 1 s</th><th scope="col">errors</th></tr></thead><tbody>${body}</tbody></table>`;
+  return `<table class="stats"><caption>Probe requests in the last ${WINDOW_S} s (stalled rows highlighted)</caption><thead><tr><th scope="col">kind</th><th scope="col">done</th><th scope="col">in flight</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">stalled &gt; ${ms(stalledThresholdMs)}</th><th scope="col">errors</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 // ---- locks, chains, progress ----
@@ -523,7 +529,7 @@ function renderRuns(s: PanelState): void {
           tag: 'article',
           className: `verdict verdict-${esc(r.outcome)}`,
           focusable: true,
-          html: `<h3>${esc(r.migration)} <small>${esc(r.kind)} · ${esc(r.outcome)} · ${ms(r.durationMs)}</small></h3><p>${esc(r.verdict)}</p><dl><dt>reads</dt><dd>${summary(r.reads)}</dd><dt>writes</dt><dd>${summary(r.writes)}</dd><dt>locks held</dt><dd>${esc(r.locksHeld.join('; ') || '–')}</dd><dt>waited at once</dt><dd>${waitedAtOnce(r)}</dd><dt>phases</dt><dd>${esc(r.phases.join(' → ') || '–')}</dd></dl>`,
+          html: `<h3>${esc(r.title ?? r.migration)} <small>${esc(r.kind)} · ${esc(r.outcome)} · ${ms(r.durationMs)}${r.attempts ? ` over ${r.attempts.length} attempt${r.attempts.length === 1 ? '' : 's'}` : ''}</small></h3><p>${esc(r.verdict)}</p><dl><dt>reads</dt><dd>${summary(r.reads)}</dd><dt>writes</dt><dd>${summary(r.writes)}</dd><dt>locks held</dt><dd>${esc(r.locksHeld.join('; ') || '–')}</dd><dt>waited at once</dt><dd>${waitedAtOnce(r)}</dd><dt>phases</dt><dd>${esc(r.phases.join(' → ') || '–')}</dd></dl>`,
         })),
   );
   // The demo's own completed runs only (as the host's comparison line): a lesson's scene is no fair pair.
@@ -541,7 +547,11 @@ function renderRuns(s: PanelState): void {
       'writes p50 / p95 / max',
       (r) => (r.writes ? `${ms(r.writes.p50Ms)} / ${ms(r.writes.p95Ms)} / ${ms(r.writes.maxMs)}` : '–'),
     ],
-    ['requests stalled > 1 s', (r) => String((r.reads?.stalled ?? 0) + (r.writes?.stalled ?? 0))],
+    [
+      'requests stalled',
+      (r) =>
+        `${(r.reads?.stalled ?? 0) + (r.writes?.stalled ?? 0)}${r.stalledThresholdMs === undefined ? '' : ` (over ${ms(r.stalledThresholdMs)})`}`,
+    ],
     ['locks held', (r) => esc(r.locksHeld.join('; '))],
     ['waited at once', (r) => waitedAtOnce(r)],
   ];
