@@ -272,9 +272,17 @@ describe('LatencySampler against a real local HTTP server', () => {
   it('gives statsBetween for the requests started within a window', async () => {
     sampler = new LatencySampler({ baseUrl: endpoint.url, readsPerSecond: 50, writesPerSecond: 50 });
     sampler.start();
-    await waitFor('some samples', () => (sampler!.snapshot().read.count >= 5 ? true : undefined));
-    endpoint.behaviour.write = 'hang';
-    const from = Date.now();
+    // Flip to hanging writes at a moment no write is in flight (checked and flipped in one tick), so every
+    // write started before `from` was answered and every write started after it hangs, however loaded the
+    // machine is.
+    let from = 0;
+    await waitFor('answered reads and writes, none in flight', () => {
+      const snap = sampler!.snapshot();
+      if (snap.read.count < 5 || snap.write.count < 3 || snap.write.inFlight > 0) return undefined;
+      endpoint.behaviour.write = 'hang';
+      from = Date.now();
+      return true;
+    });
     await waitFor('hanging writes', () => (endpoint.heldCount >= 3 ? true : undefined));
     const to = Date.now();
     const inWindow = sampler.samplesBetween(from, to);
