@@ -126,28 +126,7 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
         },
         signal,
       );
-      this.provider = provider;
-      this.target = target;
-      this.runner = new MigrationRunner({
-        target,
-        schema: settings.schema,
-        migrations: this.env.migrationsDir,
-        logger,
-      });
-      const version = await this.serverVersion(target);
-      const where = provider.describe();
-      this.update({
-        database: 'running',
-        provider: provider.kind,
-        serverVersion: version,
-        host: where.host,
-        port: where.port,
-        databaseName: where.database,
-      });
-      // The server is up; a failure to read its state is worth a warning, not a failed start.
-      await this.refresh().catch((e: unknown) =>
-        logger.warn(`Could not read the lab's state: ${describeError(e)}`),
-      );
+      await this.adopt(provider, target, settings);
       return target;
     } catch (e) {
       await this.provider?.stop().catch(() => undefined);
@@ -157,6 +136,71 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
       this.update({ database: 'stopped', provider: undefined, serverVersion: undefined });
       throw e;
     }
+  }
+
+  /** Makes a server that accepts connections the lab's database: runner, state, views. */
+  private async adopt(
+    provider: PostgresProvider,
+    target: ConnectionTarget,
+    settings: LabSettings,
+  ): Promise<void> {
+    const { logger } = this.env;
+    this.settings = settings;
+    this.provider = provider;
+    this.target = target;
+    this.runner = new MigrationRunner({
+      target,
+      schema: settings.schema,
+      migrations: this.env.migrationsDir,
+      logger,
+    });
+    const version = await this.serverVersion(target);
+    const where = provider.describe();
+    this.update({
+      database: 'running',
+      provider: provider.kind,
+      serverVersion: version,
+      host: where.host,
+      port: where.port,
+      databaseName: where.database,
+    });
+    // The server is up; a failure to read its state is worth a warning, not a failed start.
+    await this.refresh().catch((e: unknown) =>
+      logger.warn(`Could not read the lab's state: ${describeError(e)}`),
+    );
+  }
+
+  /**
+   * On activation: the embedded server an earlier process of this lab left running (a window reload whose
+   * deactivation could not stop it in time, a killed editor) is re-attached when the settings still say
+   * embedded (or auto), and stopped when they now name another provider. True when re-attached.
+   */
+  async reattach(settings: LabSettings): Promise<boolean> {
+    if (this.provider || this.starting) return false;
+    const embedded = new EmbeddedPostgres({
+      baseDir: this.env.storageDir,
+      port: settings.port,
+      logger: this.env.logger,
+    });
+    const target = await embedded.attach();
+    if (!target) return false;
+    if (settings.provider !== 'embedded' && settings.provider !== 'auto') {
+      this.env.logger.info(
+        `The provider is now "${settings.provider}", so the embedded PostgreSQL left running is stopped.`,
+      );
+      await embedded.stop();
+      return false;
+    }
+    try {
+      await this.adopt(embedded, target, settings);
+    } catch (e) {
+      this.provider = undefined;
+      this.target = undefined;
+      this.runner = undefined;
+      this.update({ database: 'stopped', provider: undefined, serverVersion: undefined });
+      throw e;
+    }
+    return true;
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@ import type { Logger } from '../core/log';
 import { MonitorSession } from '../core/monitorSession';
 import type { RecordedRun } from '../core/monitor/recorder';
 import type { LessonName, LessonResult } from '../core/lessons';
+import type { StoredEntries } from '../core/monitor/runStore';
 import { config } from './config';
 
 /**
@@ -27,7 +28,11 @@ export class Observation implements vscode.Disposable {
   constructor(
     private readonly lab: Lab,
     private readonly logger: Logger,
+    /** Runs and lesson results saved by an earlier extension host (a window reload, a restart). */
+    restored: StoredEntries = { runs: [], lessons: [] },
   ) {
+    this.kept = [...restored.runs];
+    this.lessonResults.push(...restored.lessons);
     lab.on('state', (s) => {
       if (s.database !== 'running' && this.current) void this.close();
     });
@@ -39,6 +44,11 @@ export class Observation implements vscode.Disposable {
 
   get runs(): readonly RecordedRun[] {
     return this.current?.runs ?? this.kept;
+  }
+
+  /** What is saved between extension hosts: every run entry and the lessons' results. */
+  entries(): StoredEntries {
+    return { runs: [...this.runs], lessons: [...this.lessonResults] };
   }
 
   /** The session for the running database (made now if needed); undefined when PostgreSQL is not running. */
