@@ -277,7 +277,14 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
           'SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1',
           [oid],
         );
-        largeRows = Math.max(0, Number(est.rows[0]?.n ?? 0));
+        const estimate = Number(est.rows[0]?.n ?? -1);
+        // -1 (never analyzed) or 0 while rows exist: a seed interrupted before its ANALYZE; count instead.
+        largeRows =
+          estimate > 0
+            ? estimate
+            : Number(
+                (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0,
+              );
       }
       const invalidIndexes = await queryInvalidIndexes(client, settings.schema);
       this.update({ migrations, seeded: hasRows, largeRows, invalidIndexes });
@@ -316,10 +323,29 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
         largeCount,
         logger: this.env.logger,
       });
+    } catch (e) {
+      await this.analyzeAfterUnfinishedSeed(target, settings.schema);
+      throw e;
     } finally {
       await this.refresh().catch((e: unknown) =>
         this.env.logger.warn(`Could not refresh state: ${describeError(e)}`),
       );
+    }
+  }
+
+  /**
+   * A cancelled (or failed) seed ends without its VACUUM ANALYZE, so the planner's row estimate the views
+   * show is stale (0 after a first seed). ANALYZE what is there: the views then show the rows that exist.
+   */
+  private async analyzeAfterUnfinishedSeed(target: ConnectionTarget, schema: string): Promise<void> {
+    const client = await connect(target, APP_NAMES.admin, this.env.logger).catch(() => undefined);
+    if (!client) return;
+    try {
+      await client.query(`ANALYZE ${quoteIdent(schema)}.large_email`);
+    } catch (e) {
+      this.env.logger.warn(`Could not ANALYZE large_email after the seed stopped: ${describeError(e)}`);
+    } finally {
+      await client.end();
     }
   }
 

@@ -24,6 +24,8 @@ export class Observation implements vscode.Disposable {
   readonly onDidChangeLessons = this.lessonsChanged.event;
   private readonly lessonResults: LessonResult[] = [];
   private live: LessonName | undefined;
+  /** The probe was on when PostgreSQL stopped (so it is started again with the next server). */
+  private probeWasOn = false;
 
   constructor(
     private readonly lab: Lab,
@@ -108,8 +110,20 @@ export class Observation implements vscode.Disposable {
     else this.runsChanged.fire([]);
   }
 
+  /** Starts the probe on the new server when it was on as PostgreSQL stopped; once per stop. */
+  async resumeProbe(): Promise<boolean> {
+    if (!this.probeWasOn) return false;
+    this.probeWasOn = false;
+    const session = this.ensure();
+    if (!session) return false;
+    await session.startProbe();
+    this.logger.info('Probe started again: it was on when PostgreSQL stopped.');
+    return true;
+  }
+
   private async close(): Promise<void> {
     const session = this.current;
+    this.probeWasOn = session?.probeRunning ?? false;
     this.current = undefined;
     this.sessionChanged.fire(undefined);
     await session?.dispose();
