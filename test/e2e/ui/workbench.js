@@ -54,6 +54,11 @@ class Workbench {
     await row.click();
   }
 
+  /** The row the open quick pick highlights (what Enter would pick). */
+  get focusedQuickPickRow() {
+    return this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused').first();
+  }
+
   /** Types into the open input box and presses Enter. */
   async typeAndEnter(value) {
     const input = this.quickInput.locator('input');
@@ -138,6 +143,11 @@ class Workbench {
       .frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`)
       .last()
       .frameLocator('#active-frame');
+  }
+
+  /** Whether the Lock Monitor is in front in some editor group (a background tab's webview is not rendered). */
+  async lockMonitorVisible() {
+    return this.page.locator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`).first().isVisible();
   }
 
   /** Clicks a panel button once it is enabled. */
