@@ -101,6 +101,8 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
 
   /** Starts PostgreSQL; a second call while one start is under way waits for that one. */
   async start(settings: LabSettings, signal?: AbortSignal): Promise<ConnectionTarget> {
+    // A Start clicked while activation re-attaches waits for that: it may adopt the very server.
+    await this.reattaching?.catch(() => undefined);
     if (this.target && this.current.database === 'running') return this.target;
     this.starting ??= this.doStart(settings, signal).finally(() => (this.starting = undefined));
     return this.starting;
@@ -176,7 +178,14 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
    * embedded (or auto), and stopped when they now name another provider. True when re-attached.
    */
   async reattach(settings: LabSettings): Promise<boolean> {
-    if (this.provider || this.starting) return false;
+    if (this.provider || this.starting || this.reattaching) return false;
+    this.reattaching = this.doReattach(settings).finally(() => (this.reattaching = undefined));
+    return this.reattaching;
+  }
+
+  private reattaching: Promise<boolean> | undefined;
+
+  private async doReattach(settings: LabSettings): Promise<boolean> {
     const embedded = new EmbeddedPostgres({
       baseDir: this.env.storageDir,
       port: settings.port,
