@@ -29,13 +29,14 @@ class Workbench {
       await page.keyboard.press('Escape');
       await page.keyboard.press('F1');
       const input = this.quickInput.locator('input');
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill(`>${title}`);
       const row = this.page
         .locator('.quick-input-widget .quick-input-list .monaco-list-row')
         .filter({ has: page.locator('.label-name', { hasText: title }) })
         .first();
       try {
+        // A webview that takes the focus as it loads closes the palette: then open it again.
+        await input.waitFor({ state: 'visible', timeout: 10_000 });
+        await input.fill(`>${title}`, { timeout: 5000 });
         await row.waitFor({ timeout: 4000 });
         await row.click();
         return;
