@@ -439,7 +439,12 @@ function portAnswers(port) {
 async function waitUntil(what, condition, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await condition().catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(condition)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
