@@ -184,10 +184,8 @@ export class LockMonitorPanel implements vscode.Disposable {
   }
 
   post(message: ToWebview): void {
-    // A hidden webview drops messages and asks for the full state again (`ready`) when shown. Posted
-    // regardless of `visible`: a panel revived by a restarted extension host can report it stale, and
-    // the state of a server re-attached just after its `ready` would never arrive.
-    void this.panel.webview.postMessage(message);
+    // A hidden webview drops messages; it asks for the full state again (`ready`) when shown.
+    if (this.panel.visible) void this.panel.webview.postMessage(message);
   }
 
   reveal(section: 'comparison' | 'locks' | 'runs'): void {
