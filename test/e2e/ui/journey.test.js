@@ -360,7 +360,20 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
       new RegExp(`Re-attached to the embedded PostgreSQL [\\d.]+ \\(pid ${postgresPid}\\)`),
     );
     await wb.statusBarItem(`:${port}`).waitFor({ timeout: 30_000 });
-    await wb.focusEditorTab('Lock Monitor');
+    // The Database view shows it running. (VS Code does not revive a webview panel after its extension
+    // host crashed: that tab stays as it was until reopened.)
+    await wb.runCommand('Migration Lab: Focus on Database View');
+    const databasePane = page.locator('.pane', {
+      has: page.locator('.pane-header[aria-label="Database Section"]'),
+    });
+    await databasePane
+      .locator('.monaco-list-row', { hasText: /Running\s*PostgreSQL 1\d\.\d+/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await wb.runCommand('View: Toggle Primary Side Bar Visibility');
+    // Reopened, the Lock Monitor shows it running too.
+    await wb.runCommand('View: Close All Editors');
+    await wb.runCommand('Migration Lab: Open Lock Monitor');
     await wb.lockMonitor
       .locator('#status', { hasText: /PostgreSQL 1\d\.\d+ · large_email/ })
       .waitFor({ timeout: 30_000 });
