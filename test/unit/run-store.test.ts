@@ -106,7 +106,7 @@ describe('RunStoreFile', () => {
   it('a missing file is no runs and no warning; a broken one is no runs and a warning', () => {
     const logger = memoryLogger();
     assert.deepEqual(new RunStoreFile(join(dir, 'none.json'), logger).load(), { runs: [], lessons: [] });
-    assert.equal(logger.lines.length, 0, logger.lines.join("\n"));
+    assert.equal(logger.lines.length, 0, logger.lines.join('\n'));
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, 'not json');
     assert.deepEqual(new RunStoreFile(broken, logger).load(), { runs: [], lessons: [] });
