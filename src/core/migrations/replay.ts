@@ -21,6 +21,7 @@ import type { Logger } from '../log';
 import { HISTORY_TABLES } from './historyTables';
 import {
   TOOL_NAMES,
+  compareVersions,
   type Migration,
   type MigrationSection,
   type MigrationSource,
@@ -137,12 +138,15 @@ export class UnknownMigrationError extends LabError {
   }
 }
 
-/** Index of the migration named by id or version (the last one with that version). */
-function indexOf(source: MigrationSource, wanted: string): number {
+/**
+ * Index of the migration named by id or version (the last one with that version); versions compare
+ * as numbers, so "2" names 000002.
+ */
+export function migrationIndex(source: MigrationSource, wanted: string): number {
   const byId = source.migrations.findIndex((m) => m.id === wanted);
   if (byId >= 0) return byId;
   for (let k = source.migrations.length - 1; k >= 0; k--)
-    if (source.migrations[k].version === wanted) return k;
+    if (compareVersions(source.migrations[k].version, wanted) === 0) return k;
   throw new UnknownMigrationError(wanted, source);
 }
 
@@ -585,7 +589,7 @@ export async function replay(
   env: ReplayEnvironment,
   options: ReplayOptions = {},
 ): Promise<ReplayReport> {
-  const last = options.to === undefined ? source.migrations.length - 1 : indexOf(source, options.to);
+  const last = options.to === undefined ? source.migrations.length - 1 : migrationIndex(source, options.to);
   const session = await open(source, env, options.reset ? 'a reset was asked for' : undefined);
   const stopCancel = cancelOnAbort(session);
   try {
@@ -709,7 +713,7 @@ export async function rollBack(
   env: ReplayEnvironment,
   to: string | undefined,
 ): Promise<ReplayReport> {
-  const keep = to === undefined ? 0 : indexOf(source, to) + 1;
+  const keep = to === undefined ? 0 : migrationIndex(source, to) + 1;
   const session = await open(source, env, undefined);
   const stopCancel = cancelOnAbort(session);
   try {
