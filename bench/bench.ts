@@ -10,9 +10,10 @@ import { embeddedSection } from './embedded';
 import { seedSection } from './seed';
 import { extensionSection } from './extension';
 import { monitorSection } from './monitor';
+import { replaySection } from './replay';
 
 /** In run order: the short embedded timings first, before seeding leaves the disk busy. */
-const SECTIONS: Section[] = [embeddedSection, seedSection, monitorSection, extensionSection];
+const SECTIONS: Section[] = [embeddedSection, seedSection, monitorSection, extensionSection, replaySection];
 
 const DEFAULT_ROWS = 5_000_000;
 
