@@ -122,6 +122,8 @@ export interface ReplayReport {
   failure?: ReplayFailure;
   /** Set when the replay started by resetting the scratch database, saying why. */
   resetBecause?: string;
+  /** From replayStatus: the next replay will reset the scratch database, and why. */
+  needsReset?: string;
 }
 
 /** `--to` / "replay up to here" named a migration the source does not have. */
@@ -251,6 +253,13 @@ function mismatch(source: MigrationSource, applied: readonly AppliedRow[]): stri
   return undefined;
 }
 
+/** Why an existing scratch database must be rebuilt before replaying, or undefined. */
+function whyReset(source: MigrationSource, state: Awaited<ReturnType<typeof readState>>): string | undefined {
+  if (!state) return 'it has no replay state';
+  if (state.dirty) return `${state.dirty} was interrupted or failed outside a transaction`;
+  return mismatch(source, state.applied);
+}
+
 async function createRoles(admin: pg.Client, roles: readonly string[], logger: Logger): Promise<void> {
   for (const role of roles) {
     const name = role.trim();
@@ -292,9 +301,7 @@ async function open(
     if (exists.rowCount && !resetBecause) {
       client = await connect({ ...env.server, database }, APP_NAME, logger);
       const state = await readState(client);
-      if (!state) resetBecause = 'it has no replay state';
-      else if (state.dirty) resetBecause = `${state.dirty} was interrupted or failed outside a transaction`;
-      else resetBecause = mismatch(source, state.applied);
+      resetBecause = whyReset(source, state);
       if (!resetBecause) {
         const pid = await backendPid(client);
         return { source, env, database, admin, client, pid, applied: state!.applied };
@@ -553,7 +560,7 @@ function describeFailure(
   return result;
 }
 
-function outcomes(session: Session): MigrationOutcome[] {
+function outcomes(session: Pick<Session, 'source' | 'applied'>): MigrationOutcome[] {
   const applied = new Map(session.applied.map((r) => [r.id, r]));
   return session.source.migrations.map((m) => {
     const row = applied.get(m.id);
@@ -773,17 +780,33 @@ export async function resetScratch(source: MigrationSource, env: ReplayEnvironme
   }
 }
 
-/** What the scratch database has applied, without changing anything (resets first if it is dirty). */
+/**
+ * What the scratch database has applied, changing nothing: no database is created or reset here.
+ * When the next replay would reset, `needsReset` says why and every migration shows as pending.
+ */
 export async function replayStatus(source: MigrationSource, env: ReplayEnvironment): Promise<ReplayReport> {
-  const session = await open(source, env, undefined);
+  const database = scratchDatabaseName(source);
+  const pending = (): MigrationOutcome[] =>
+    source.migrations.map((m) => ({
+      id: m.id,
+      version: m.version,
+      mode: m.up.mode,
+      statements: m.up.statements.length,
+      durationMs: 0,
+      status: 'pending',
+    }));
+  const admin = await connect(env.server, APP_NAME, env.logger);
+  let client: pg.Client | undefined;
   try {
-    return {
-      tool: source.tool,
-      database: session.database,
-      migrations: outcomes(session),
-      ...(session.resetBecause ? { resetBecause: session.resetBecause } : {}),
-    };
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!exists.rowCount) return { tool: source.tool, database, migrations: pending() };
+    client = await connect({ ...env.server, database }, APP_NAME, env.logger);
+    const state = await readState(client);
+    const needsReset = whyReset(source, state);
+    if (needsReset) return { tool: source.tool, database, migrations: pending(), needsReset };
+    return { tool: source.tool, database, migrations: outcomes({ source, applied: state!.applied }) };
   } finally {
-    await close(session);
+    await closeQuietly(client, env.logger);
+    await closeQuietly(admin, env.logger);
   }
 }
