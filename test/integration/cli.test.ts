@@ -9,6 +9,10 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { clientConfig } from '../../src/core/db';
+import { silentLogger } from '../../src/core/log';
+import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
 import { freePort } from './support';
 
 const root = join(__dirname, '../../..');
@@ -84,6 +88,41 @@ void describe('migration-lab replay (dist/cli.js as a child process)', () => {
       ['applied', 'applied', 'pending'],
     );
     assert.ok(json.migrations[0].durationMs > 0, 'the earlier run’s time is kept');
+  });
+
+  void it('reuses the lab server already running on the port and leaves it running', async () => {
+    // The same cluster the command line uses, started here as a demo would have started it.
+    const server = new EmbeddedPostgres({
+      baseDir: join(cache, 'migration-lab', 'demo'),
+      port,
+      logger: silentLogger,
+    });
+    const target = await server.start();
+    try {
+      const pidBefore = server.pid;
+      const r = cli('replay', FIXTURE, '--json', '--port', String(port), '--to', '20240101000000', '--reset');
+      assert.equal(r.status, 0, r.stderr);
+      const json = JSON.parse(r.stdout) as Json;
+      assert.deepEqual(
+        json.migrations.map((m) => m.status),
+        ['applied', 'pending', 'pending'],
+      );
+      assert.equal(server.running, true, 'the server it reused is still running');
+      assert.equal(server.pid, pidBefore);
+      const client = new pg.Client(clientConfig({ ...target, database: json.database }, 'cli-test'));
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ id: string }>('SELECT id FROM migration_lab_replay.applied');
+        assert.deepEqual(
+          rows.map((row) => row.id),
+          ['20240101000000_create_tables'],
+        );
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await server.stop();
+    }
   });
 
   void it('a bad argument exits 2 before starting anything', () => {
