@@ -4,8 +4,8 @@
  * migration; `--to` before it exits 0 and leaves the rest pending.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,8 @@ import pg from 'pg';
 import { clientConfig } from '../../src/core/db';
 import { silentLogger } from '../../src/core/log';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
-import { freePort } from './support';
+import { freePort, pollUntil } from './support';
+import { portIsFree } from '../../src/cli/housekeeping';
 
 const root = join(__dirname, '../../..');
 const CLI = join(root, 'dist', 'cli.js');
@@ -123,6 +124,31 @@ void describe('migration-lab replay (dist/cli.js as a child process)', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  void it('Ctrl-C mid-migration exits 130 and stops the server; the next replay resets and recovers', async () => {
+    const dir = join(cache, 'slow');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, '001_a.sql'), 'CREATE TABLE a (id int);\n');
+    writeFileSync(join(dir, '002_slow.sql'), 'CREATE TABLE b (id int);\nSELECT pg_sleep(60);\n');
+    const child = spawn(process.execPath, [CLI, 'replay', dir, '--tool', 'plain', '--port', String(port)], {
+      cwd: root,
+      env: { ...process.env, XDG_CACHE_HOME: cache },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await pollUntil('the slow migration to start', () =>
+      stderr.includes('[2/2] 002_slow') ? true : undefined,
+    );
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /Interrupted/);
+    assert.equal(await portIsFree(port), true, 'the server it started is stopped');
+    const again = cli('replay', dir, '--tool', 'plain', '--port', String(port), '--to', '001');
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /reset first: 002_slow was interrupted/);
+    assert.match(again.stdout, /applied .* 001_a/);
   });
 
   void it('a bad argument exits 2 before starting anything', () => {

@@ -367,9 +367,11 @@ function pieces(section: MigrationSection): { text: string; index: number }[] {
     : section.statements.map((s, index) => ({ text: s.text, index }));
 }
 
-async function send(client: pg.Client, section: MigrationSection): Promise<void> {
+async function send(client: pg.Client, section: MigrationSection, signal?: AbortSignal): Promise<void> {
   let completed = 0;
   for (const piece of pieces(section)) {
+    // A cancel between two statements stops before the next (pg_cancel_backend only stops a running one).
+    throwIfAborted(signal);
     try {
       await client.query(piece.text);
     } catch (e) {
@@ -429,7 +431,7 @@ async function runSection(
   if (section.mode === 'transaction') {
     await client.query('BEGIN');
     try {
-      await send(client, section);
+      await send(client, section, session.env.signal);
     } catch (e) {
       await rollbackQuietly(client);
       throw await pinpoint(session, section, e);
@@ -445,7 +447,7 @@ async function runSection(
       } catch (e) {
         throw await pinpoint(session, section, new SectionError(e, -1, 0));
       }
-    } else await send(client, section);
+    } else await send(client, section, session.env.signal);
   } catch (e) {
     // psql-run scripts (Sqitch) open their own transactions; leave none open.
     await rollbackQuietly(client);
@@ -685,7 +687,7 @@ async function applyAsGroup(
     try {
       throwIfAborted(env.signal);
       if (m.up.toolRefusal) throw new SectionError(new ToolRefusal(m.up.toolRefusal), 0, 0);
-      await send(client, m.up);
+      await send(client, m.up, env.signal);
     } catch (e) {
       await rollbackQuietly(client);
       if (!(e instanceof SectionError)) throw e;
