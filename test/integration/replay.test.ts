@@ -266,6 +266,29 @@ void describe('replay onto a scratch database (real PostgreSQL)', () => {
     assert.deepEqual(statuses(third), ['applied', 'applied']);
   });
 
+  void it('Flyway with group=true: a failure rolls back every migration pending in that run', async () => {
+    const dir = join(work, 'flyway-group');
+    writeSql(dir, 'flyway.toml', '[flyway]\ngroup = true');
+    writeSql(dir, 'V1__a.sql', 'CREATE TABLE a (id int PRIMARY KEY);');
+    writeSql(
+      dir,
+      'V2__b.sql',
+      'CREATE TABLE b (id int);\nCREATE TABLE c (a_id int REFERENCES missing (id));',
+    );
+    const source = await loadSource(dir);
+    assert.equal(source.tool, 'flyway');
+    const report = await replay(source, env(), { reset: true });
+    assert.deepEqual(statuses(report), ['pending', 'failed']);
+    assert.equal(report.failure?.error.sqlstate, '42P01');
+    assert.equal(report.failure?.error.line, 2);
+    assert.match(report.failure!.leftBehind, /rolled back with the 1 migration\(s\) before it/);
+    await onScratch(source, async (client) =>
+      assert.deepEqual(await publicTables(client), ['flyway_schema_history']),
+    );
+    const first = await replay(source, env(), { to: '1' });
+    assert.deepEqual(statuses(first), ['applied', 'pending']);
+  });
+
   void it('extensions shipped with the server work (pgcrypto, pg_trgm, ltree, uuid-ossp)', async () => {
     const dir = join(work, 'extensions');
     writeSql(
