@@ -4,7 +4,7 @@
  * when it already runs on that port), and prints each migration's mode, statements and time.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { clientConfig, pgDriver, type ConnectionTarget } from '../core/db';
 import { CancelledError, LabError, describeError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -146,6 +146,9 @@ export function replayJson(report: ReplayReport): ReplayJson {
   };
 }
 
+/** A migration at least this slow names its slowest statement in the human report. */
+const SLOW_MS = 100;
+
 function ms(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`;
 }
@@ -155,11 +158,21 @@ export function formatReplayReport(source: MigrationSource, report: ReplayReport
   const out = [`${source.path}  ${TOOL_NAMES[report.tool]} → database ${report.database} on ${where}`];
   if (report.resetBecause) out.push(`  (reset first: ${report.resetBecause})`);
   const width = Math.max(...report.migrations.map((m) => m.id.length), 2);
-  for (const m of report.migrations) {
+  for (const [k, m] of report.migrations.entries()) {
     const time = m.status === 'pending' ? '' : ms(m.durationMs);
     out.push(
       `  ${m.status.padEnd(7)} ${time.padStart(10)}  ${m.id.padEnd(width)}  ${m.mode}, ${m.statements} statement(s)`,
     );
+    // Where a slow migration's time went, when its statements were sent one by one.
+    const each = m.statementMs;
+    if (each && each.length > 1 && m.durationMs >= SLOW_MS) {
+      const slowest = each.indexOf(Math.max(...each));
+      const statement = source.migrations[k].up.statements[slowest];
+      if (statement)
+        out.push(
+          `${' '.repeat(21)}slowest: ${basename(statement.file)}:${statement.start.line} (${ms(each[slowest])})`,
+        );
+    }
   }
   const applied = report.migrations.filter((m) => m.status === 'applied');
   const total = applied.reduce((sum, m) => sum + m.durationMs, 0);

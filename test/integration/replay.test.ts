@@ -174,6 +174,11 @@ void describe('replay onto a scratch database (real PostgreSQL)', () => {
         `${failed.error!.file}:${failed.error!.line}:${failed.error!.column} points at ${relation}`,
       );
       assert.equal(report.failure?.migration, failed.id);
+      for (const [k, m] of source.migrations.slice(0, c.applied).entries()) {
+        // Sent one by one: each statement timed; sent as one string: the migration is.
+        const each = report.migrations[k].statementMs;
+        assert.equal(each?.length, m.up.script ? undefined : m.up.statements.length, m.id);
+      }
       assert.match(report.failure!.sentence, new RegExp(`${failed.id} failed at .*:${failed.error!.line}:`));
 
       await onScratch(source, async (client) => {

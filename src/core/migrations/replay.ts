@@ -100,6 +100,11 @@ export interface MigrationOutcome {
   durationMs: number;
   status: MigrationReplayStatus;
   error?: ReplayErrorInfo;
+  /**
+   * Each statement's time in ms, in order, when this run sent the statements one by one (not in the
+   * replay JSON contract; for the editor and the human report).
+   */
+  statementMs?: number[];
 }
 
 export interface ReplayFailure {
@@ -367,18 +372,21 @@ function pieces(section: MigrationSection): { text: string; index: number }[] {
     : section.statements.map((s, index) => ({ text: s.text, index }));
 }
 
-async function send(client: pg.Client, section: MigrationSection, signal?: AbortSignal): Promise<void> {
-  let completed = 0;
+/** Sends the pieces in order; returns each one's time in ms. */
+async function send(client: pg.Client, section: MigrationSection, signal?: AbortSignal): Promise<number[]> {
+  const times: number[] = [];
   for (const piece of pieces(section)) {
     // A cancel between two statements stops before the next (pg_cancel_backend only stops a running one).
     throwIfAborted(signal);
+    const t0 = performance.now();
     try {
       await client.query(piece.text);
     } catch (e) {
-      throw new SectionError(e, piece.index, completed);
+      throw new SectionError(e, piece.index, times.length);
     }
-    completed++;
+    times.push(round(performance.now() - t0));
   }
+  return times;
 }
 
 /**
@@ -425,35 +433,40 @@ async function runSection(
   migration: Migration,
   section: MigrationSection,
   record: () => string,
-): Promise<void> {
+): Promise<number[]> {
   const { client } = session;
   if (section.toolRefusal) throw new SectionError(new ToolRefusal(section.toolRefusal), 0, 0);
   if (section.mode === 'transaction') {
     await client.query('BEGIN');
+    let times: number[];
     try {
-      await send(client, section, session.env.signal);
+      times = await send(client, section, session.env.signal);
     } catch (e) {
       await rollbackQuietly(client);
       throw await pinpoint(session, section, e);
     }
     await client.query(`${record()};\nCOMMIT`);
-    return;
+    return times;
   }
   await client.query(`UPDATE ${S}.state SET dirty = ${literal(migration.id)}`);
+  let times: number[];
   try {
     if (section.mode === 'single-string') {
+      const t0 = performance.now();
       try {
         await client.query(section.script!.text);
       } catch (e) {
         throw await pinpoint(session, section, new SectionError(e, -1, 0));
       }
-    } else await send(client, section, session.env.signal);
+      times = [round(performance.now() - t0)];
+    } else times = await send(client, section, session.env.signal);
   } catch (e) {
     // psql-run scripts (Sqitch) open their own transactions; leave none open.
     await rollbackQuietly(client);
     throw e;
   }
   await client.query(`${record()};\nUPDATE ${S}.state SET dirty = NULL`);
+  return times;
 }
 
 class ToolRefusal extends Error {
@@ -637,9 +650,10 @@ async function applyPending(
     const m = source.migrations[k];
     env.onProgress?.({ index: k - first + 1, total, migration: m.id, action: 'apply' });
     const t0 = performance.now();
+    let times: number[];
     try {
       // The record's duration is measured up to the last statement; the INSERT rides with COMMIT.
-      await runSectionTimed(session, m, k, t0);
+      times = await runSectionTimed(session, m, k, t0);
     } catch (e) {
       const ms = round(performance.now() - t0);
       if (!(e instanceof SectionError)) throw e;
@@ -650,14 +664,24 @@ async function applyPending(
       list[k] = { ...list[k], durationMs: ms, status: 'failed', error: failure.error };
       return { outcomes: list, failure };
     }
-    list[k] = { ...list[k], durationMs: round(performance.now() - t0), status: 'applied' };
+    list[k] = {
+      ...list[k],
+      durationMs: round(performance.now() - t0),
+      status: 'applied',
+      ...(m.up.script ? {} : { statementMs: times }),
+    };
   }
   return { outcomes: list };
 }
 
-async function runSectionTimed(session: Session, m: Migration, position: number, t0: number): Promise<void> {
+async function runSectionTimed(
+  session: Session,
+  m: Migration,
+  position: number,
+  t0: number,
+): Promise<number[]> {
   // The record is built after the statements, so it carries their duration.
-  await runSection(session, m, m.up, () => recordSql(position, m, round(performance.now() - t0)));
+  return runSection(session, m, m.up, () => recordSql(position, m, round(performance.now() - t0)));
 }
 
 async function clearDirty(session: Session): Promise<void> {
@@ -679,6 +703,7 @@ async function applyAsGroup(
   const total = last + 1 - first;
   const records: string[] = [];
   const times: number[] = [];
+  const statementMs: (number[] | undefined)[] = [];
   await client.query('BEGIN');
   for (let k = first; k <= last; k++) {
     const m = source.migrations[k];
@@ -687,7 +712,8 @@ async function applyAsGroup(
     try {
       throwIfAborted(env.signal);
       if (m.up.toolRefusal) throw new SectionError(new ToolRefusal(m.up.toolRefusal), 0, 0);
-      await send(client, m.up, env.signal);
+      const each = await send(client, m.up, env.signal);
+      statementMs.push(m.up.script ? undefined : each);
     } catch (e) {
       await rollbackQuietly(client);
       if (!(e instanceof SectionError)) throw e;
@@ -708,8 +734,15 @@ async function applyAsGroup(
     records.push(recordSql(k, m, ms));
   }
   await client.query(`${records.join(';\n')};\nCOMMIT`);
-  for (let k = first; k <= last; k++)
-    list[k] = { ...list[k], durationMs: times[k - first], status: 'applied' };
+  for (let k = first; k <= last; k++) {
+    const each = statementMs[k - first];
+    list[k] = {
+      ...list[k],
+      durationMs: times[k - first],
+      status: 'applied',
+      ...(each ? { statementMs: each } : {}),
+    };
+  }
   return { outcomes: list };
 }
 
