@@ -352,6 +352,16 @@ function cancelOnAbort(session: Session): () => void {
   return () => signal.removeEventListener('abort', onAbort);
 }
 
+/**
+ * The lab's own state changes around a non-transactional section, without waiting for their own
+ * WAL flush: the section's (synchronous) commit flushes the WAL up to and past the dirty mark, and a
+ * lost final record leaves the mark set, which only makes the next replay reset. Saves two disk
+ * syncs per such migration.
+ */
+function bookkeeping(sql: string): string {
+  return `BEGIN;\nSET LOCAL synchronous_commit = off;\n${sql};\nCOMMIT`;
+}
+
 /** A section that failed: which piece, and the error. */
 class SectionError extends Error {
   constructor(
@@ -448,7 +458,7 @@ async function runSection(
     await client.query(`${record()};\nCOMMIT`);
     return times;
   }
-  await client.query(`UPDATE ${S}.state SET dirty = ${literal(migration.id)}`);
+  await client.query(bookkeeping(`UPDATE ${S}.state SET dirty = ${literal(migration.id)}`));
   let times: number[];
   try {
     if (section.mode === 'single-string') {
@@ -465,7 +475,7 @@ async function runSection(
     await rollbackQuietly(client);
     throw e;
   }
-  await client.query(`${record()};\nUPDATE ${S}.state SET dirty = NULL`);
+  await client.query(bookkeeping(`${record()};\nUPDATE ${S}.state SET dirty = NULL`));
   return times;
 }
 
