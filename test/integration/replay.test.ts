@@ -259,7 +259,9 @@ void describe('replay onto a scratch database (real PostgreSQL)', () => {
     const dir = join(work, 'continue');
     writeSql(dir, '001_a.sql', 'CREATE TABLE a (id int);');
     const source1 = await loadSource(dir, 'plain');
-    assert.deepEqual(statuses(await replay(source1, env(), { reset: true })), ['applied']);
+    const first = await replay(source1, env(), { reset: true });
+    assert.deepEqual(statuses(first), ['applied']);
+    assert.equal(first.resetBecause, undefined, 'a new database is created, not reset');
     writeSql(dir, '002_b.sql', 'CREATE TABLE b (id int);');
     const source2 = await loadSource(dir, 'plain');
     const second = await replay(source2, env());

@@ -320,7 +320,17 @@ async function open(
     }
     client = await createScratch({ source, env, database, admin });
     const pid = await backendPid(client);
-    return { source, env, database, admin, client, pid, applied: [], resetBecause };
+    // A reset asked for on a database that did not exist yet is no reset.
+    return {
+      source,
+      env,
+      database,
+      admin,
+      client,
+      pid,
+      applied: [],
+      resetBecause: exists.rowCount ? resetBecause : undefined,
+    };
   } catch (e) {
     await closeQuietly(client, logger);
     await closeQuietly(admin, logger);
