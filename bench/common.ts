@@ -13,7 +13,7 @@ export interface Metric {
   /** The JSON key as is, for figures whose key is documented outside the section (e.g. `vsix.bytes`). */
   fullKey?: string;
   /** A target from the issue; pass/miss is printed beside the figure (never changes the exit code). */
-  target?: { op: '>=' | '<='; value: number };
+  target?: { op: '>=' | '<=' | '<'; value: number };
 }
 
 export interface BenchContext {
@@ -75,4 +75,11 @@ export function median(values: number[]): number {
 
 export function elapsedMs(start: number): number {
   return performance.now() - start;
+}
+
+/** The p-th percentile (0–100) by nearest rank. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) throw new Error('percentile of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }

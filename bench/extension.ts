@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import type { Section } from './common';
 
 const ROOT = join(__dirname, '../..');
+/** Workbench loads, each in a new extension host; the figure is their median. */
+const ACTIVATIONS = 5;
 
 /** The e2e plumbing (code-server + Chromium), shared with the UI tests rather than written twice. */
 interface E2eSupport {
@@ -32,7 +34,8 @@ function findFiles(dir: string, name: RegExp): string[] {
 
 /**
  * Sizes of the production bundles and of the .vsix, and the activation time of the packaged extension
- * in a real extension host (code-server): bundle load + activate(), as the extension logs it.
+ * in a real extension host (code-server): bundle load + activate(), as the extension logs it, median
+ * of 5 workbench loads.
  */
 export const extensionSection: Section = {
   name: 'extension',
@@ -68,38 +71,54 @@ export const extensionSection: Section = {
     const browser = await s.launchChromium(sandbox);
     ctx.defer(() => browser.close());
     const page = await browser.newPage();
-    await page.goto(`${cs.base}/?folder=${encodeURIComponent(sandbox.workspace)}`);
+    const workbench = `${cs.base}/?folder=${encodeURIComponent(sandbox.workspace)}`;
 
-    // The extension activates on startup finished and logs its own timing to its output channel's file.
-    const deadline = Date.now() + 90_000;
-    let line: RegExpExecArray | null = null;
-    while (!line && Date.now() < deadline) {
-      for (const f of findFiles(join(sandbox.userData, 'logs'), /^Migration Lab\.log$/)) {
-        line = /activated in ([\d.]+) ms \(loading the bundle ([\d.]+) ms, activate\(\) ([\d.]+) ms/.exec(
-          readFileSync(f, 'utf8'),
-        );
+    // The extension activates on startup finished and logs its own timing to its output channel's
+    // file; each load of the workbench starts a new extension host, so each load is one activation.
+    const pattern =
+      /activated in ([\d.]+) ms \(loading the bundle ([\d.]+) ms, activate\(\) ([\d.]+) ms; VS Code prepared the extension context for ([\d.]+) ms/g;
+    const activations = (): number[][] =>
+      findFiles(join(sandbox.userData, 'logs'), /^Migration Lab\.log$/).flatMap((f) =>
+        [...readFileSync(f, 'utf8').matchAll(pattern)].map((m) => [m[1], m[2], m[3], m[4]].map(Number)),
+      );
+    for (let i = 1; i <= ACTIVATIONS; i++) {
+      await page.goto(workbench);
+      const deadline = Date.now() + 90_000;
+      while (activations().length < i && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      if (activations().length < i) {
+        if (i === 1)
+          throw new Error(`the extension did not log its activation within 90 s; see ${sandbox.dir}`);
+        ctx.logger.warn(`extension: workbench load ${i} logged no new activation within 90 s`);
+        break;
       }
-      if (!line) await new Promise((r) => setTimeout(r, 250));
     }
-    if (!line) throw new Error(`the extension did not log its activation within 90 s; see ${sandbox.dir}`);
-    const [activationMs, loadMs, activateMs] = [line[1], line[2], line[3]].map(Number) as [
-      number,
-      number,
-      number,
-    ];
+    const found = activations();
+    // The median activation, with its own parts (so the parts add up to the figure).
+    const [activationMs, loadMs, activateMs, hostMs] = [...found].sort((a, b) => a[0]! - b[0]!)[
+      Math.floor((found.length - 1) / 2)
+    ] as [number, number, number, number];
     ctx.progress(
-      `extension: activated in ${activationMs} ms (load ${loadMs} ms + activate() ${activateMs} ms)`,
+      `extension: ${found.length} activations: ${found.map((a) => `${a[0]} ms`).join(', ')}; median ${activationMs} ms ` +
+        `(load ${loadMs} ms + activate() ${activateMs} ms; VS Code's context ${hostMs} ms in between)`,
     );
     return [
       {
         key: 'activation_ms',
-        label: 'activation (load + activate())',
+        label: 'activation (load + activate()), median',
         value: activationMs,
         unit: 'ms',
-        target: { op: '<=', value: 50 },
+        target: { op: '<=', value: 30 },
       },
-      { key: 'activation_load_ms', value: loadMs, unit: 'ms' },
-      { key: 'activation_activate_ms', value: activateMs, unit: 'ms' },
+      { key: 'activations', value: found.length },
+      { key: 'activation_all_ms', value: found.map((a) => a[0]!) },
+      { key: 'activation_load_ms', label: 'of which loading the bundle', value: loadMs, unit: 'ms' },
+      { key: 'activation_activate_ms', label: 'of which activate()', value: activateMs, unit: 'ms' },
+      {
+        key: 'activation_host_context_ms',
+        label: "not counted: VS Code preparing the extension's context in between",
+        value: hostMs,
+        unit: 'ms',
+      },
       {
         key: 'extension_bytes',
         fullKey: 'bundle.extension_bytes',

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { connect, quoteIdent, type ConnectionTarget } from '../src/core/db';
@@ -6,7 +6,6 @@ import { silentLogger } from '../src/core/log';
 import { loadSource } from '../src/core/migrations/detect';
 import type { MigrationSection, MigrationSource } from '../src/core/migrations/model';
 import { replay } from '../src/core/migrations/replay';
-import { adapterFor } from '../src/core/migrations/tools';
 import { EmbeddedPostgres } from '../src/core/postgres/embedded';
 import { freePort } from '../test/integration/support';
 import { median, type Section } from './common';
@@ -14,8 +13,6 @@ import { median, type Section } from './common';
 const MIGRATIONS = 300;
 /** Measured rounds of each (after one unmeasured warm-up of each); the medians are compared. */
 const ROUNDS = 7;
-/** Size of the one-file folder whose reading gives `parse.ms_per_mb` (the issue's "5 MB file"). */
-const PARSE_BYTES = 5_000_000;
 
 /**
  * Writes a dbmate folder of `count` migrations, about 11 statements each (tables, indexes, rows, checks,
@@ -54,22 +51,6 @@ export function writeFolder(dir: string, count: number): void {
       `-- migrate:up\n${up.join(';\n')};\n\n-- migrate:down\nDROP TABLE ${t} CASCADE;\nDROP FUNCTION ${t}_touch();\n`,
     );
   }
-}
-
-/** One dbmate migration of about `bytes` bytes: the benchmark folder's statements over and over. */
-function writeBigFile(from: string, dir: string, bytes: number): number {
-  mkdirSync(dir, { recursive: true });
-  const body = readdirSync(from)
-    .sort()
-    .slice(0, 24)
-    .map((name) =>
-      readFileSync(join(from, name), 'utf8').split('-- migrate:down')[0].replace('-- migrate:up\n', ''),
-    )
-    .join('\n-- a comment; with a semicolon\n');
-  const copies = Math.ceil(bytes / Buffer.byteLength(body));
-  const text = `-- migrate:up\n${Array<string>(copies).fill(body).join('\n')}\n-- migrate:down\nSELECT 1;\n`;
-  writeFileSync(join(dir, '0001_big.sql'), text);
-  return statSync(join(dir, '0001_big.sql')).size;
 }
 
 /** How the tool sends one section, and nothing else: the floor the replay is compared with. */
@@ -119,21 +100,11 @@ async function labReplay(server: ConnectionTarget, source: MigrationSource, path
  */
 export const replaySection: Section = {
   name: 'replay',
-  description: `replay of ${MIGRATIONS} migrations vs one client sending the same sections; parse speed`,
+  description: `replay of ${MIGRATIONS} migrations vs one client sending the same sections`,
   async run(ctx) {
     const dir = join(ctx.tempDir('migration-lab-bench-replay-'), 'migrations');
     writeFolder(dir, MIGRATIONS);
     const source = await loadSource(dir, 'dbmate');
-    const bigDir = join(dir, '..', 'big');
-    const bytes = writeBigFile(dir, bigDir, PARSE_BYTES);
-    const parses: number[] = [];
-    let bigStatements = 0;
-    for (let k = 0; k < 5; k++) {
-      const t0 = performance.now();
-      const big = await adapterFor('dbmate').load(bigDir);
-      parses.push(performance.now() - t0);
-      bigStatements = big.migrations[0].up.statements.length;
-    }
     const statements = source.migrations.reduce((n, m) => n + m.up.statements.length, 0);
 
     const server = new EmbeddedPostgres({
@@ -203,13 +174,6 @@ export const replaySection: Section = {
       },
       { key: 'runs_ms', value: replays },
       { key: 'floor_runs_ms', value: floors },
-      {
-        key: 'ms_per_mb',
-        fullKey: 'parse.ms_per_mb',
-        label: `reading one ${(bytes / 1e6).toFixed(1)} MB dbmate file (${bigStatements} statements), per MB`,
-        value: median(parses) / (bytes / 1e6),
-        unit: 'ms',
-      },
     ];
   },
 };

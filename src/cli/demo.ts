@@ -7,12 +7,12 @@
  */
 import { join } from 'node:path';
 import { LabError, describeError } from '../core/errors';
-import { Lab } from '../core/lab';
+import { EMAIL_INDEX, Lab } from '../core/lab';
 import { toReportJson, validateRunReport } from '../core/monitor/report';
 import { HELP, USAGE, UsageError, parseDemoArgs, type DemoOptions } from './args';
 import { Progress, fileLogger, type FileLogger } from './console';
 import { humanReport } from './format';
-import { acquireRunLock } from './housekeeping';
+import { acquireRunLock, isAlive } from './housekeeping';
 import { demoStorageDir } from './storage';
 import { demoSteps, lessonsSteps, runSteps, type JourneyContext, type StepResult } from './journey';
 import { lessonsFailure, lessonsJson, lessonsReport } from './lessons';
@@ -56,6 +56,33 @@ async function cleanUp(ctx: JourneyContext): Promise<void> {
   ctx.session = undefined;
   await lab.stop().catch((e: unknown) => logger.warn(`Stopping PostgreSQL: ${describeError(e)}`));
   progress.detail('stopped');
+}
+
+/**
+ * On a second Ctrl-C the demo exits without stopping PostgreSQL: which server is left, and what the
+ * next run does about it (it stops a server of its cluster left running, then undoes this run's leftovers).
+ */
+function stillRunning(lab: Lab): string {
+  const server = lab.serverProcess;
+  if (!server && lab.state.database === 'starting') {
+    return 'PostgreSQL was still starting; if it is left running, the next run stops it before starting its own.';
+  }
+  if (!server || !isAlive(server.pid)) return 'PostgreSQL is not running.';
+  return (
+    `PostgreSQL is still running (pid ${server.pid}, port ${server.port}, data folder ${server.dataDir}); ` +
+    `the next run stops it before starting its own, then rolls back or drops what this run left behind.`
+  );
+}
+
+/** What an interrupted run left in the lab schema (a cancelled CONCURRENTLY build's INVALID index), or undefined. */
+function leftBehindSentence(lab: Lab): string | undefined {
+  const invalid = lab.state.invalidIndexes;
+  if (invalid.length === 0) return undefined;
+  const names = invalid.map((i) => `${i.schema}.${i.index}`).join(', ');
+  const next = invalid.every((i) => i.index === EMAIL_INDEX)
+    ? 'the next run drops it (DROP INDEX CONCURRENTLY) before it runs the migrations again'
+    : 'drop it with DROP INDEX CONCURRENTLY';
+  return `The interrupted CONCURRENTLY build left the INVALID index ${names} behind; ${next}.`;
 }
 
 /** What to run: the index-migration journey, or the four lessons (--lessons). */
@@ -117,7 +144,9 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
   let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interruptedBy) {
-      progress.line(`${signal} again: exiting without waiting for the cleanup.`);
+      const left = stillRunning(lab);
+      progress.line(`${signal} again: exiting without waiting for the cleanup. ${left}`);
+      logger.warn(`${signal} again: exiting without the cleanup. ${left}`);
       process.exit(finish(SIGNAL_EXIT[signal] ?? EXIT_FAILED));
     }
     interruptedBy = signal;
@@ -150,9 +179,15 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
     failure = e;
   }
   stopping = true;
+  // Read before PostgreSQL stops: the lab refreshed its state when the cancelled migration ended.
+  const leftBehind = interruptedBy ? leftBehindSentence(lab) : undefined;
   await cleanUp(ctx);
 
   if (interruptedBy) {
+    if (leftBehind) {
+      progress.line(leftBehind);
+      logger.warn(leftBehind);
+    }
     progress.line('Interrupted; nothing is left running. The next run resumes where this one stopped.');
     return finish(SIGNAL_EXIT[interruptedBy] ?? EXIT_FAILED);
   }

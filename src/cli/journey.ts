@@ -20,7 +20,7 @@ import type { DemoOptions } from './args';
 import type { Progress } from './console';
 import { formatCount } from './format';
 import { LESSON_TITLES, lessonShortfall } from './lessons';
-import { dataDirectory, dropLeftoverIndex, portIsFree, trimProbeRows } from './housekeeping';
+import { dataDirectory, portIsFree, trimProbeRows } from './housekeeping';
 
 /** Probe requests per second, each (reads and writes), as the design's sampler default. */
 export const PROBE_RATE = 10;
@@ -147,10 +147,11 @@ export const repairLeftovers: Step = {
       );
       await lab.rollbackTo(INITIAL_MIGRATION, { signal: ctx.signal });
     } else {
-      const dropped = await dropLeftoverIndex(target, schema, logger);
-      if (dropped) {
+      // The Lab already did this when it started (and said so); again here in case that check failed.
+      const repaired = await lab.repairLeftoverIndex();
+      if (repaired) {
         found = true;
-        progress.detail(`dropped the index ${dropped}, left behind by an interrupted CONCURRENTLY build`);
+        progress.detail(repaired);
       }
     }
     const trimmed = await trimProbeRows(target, schema, options.rows, logger);
@@ -254,7 +255,9 @@ export function observedRun(migration: string, kind: MigrationRunKind, what: str
       const { recorded, error } = observed;
       ctx.runs.push(recorded);
       if (error !== undefined) {
-        if (ctx.signal.aborted || error instanceof CancelledError) throw new CancelledError();
+        // The runner's cancel message says what the migration left behind (e.g. an INVALID index): keep it.
+        if (error instanceof CancelledError) throw error;
+        if (ctx.signal.aborted) throw new CancelledError();
         if (error instanceof LabError) throw error;
         throw new LabError(`${migration} failed: ${error instanceof Error ? error.message : String(error)}`, {
           cause: error,

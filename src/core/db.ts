@@ -29,6 +29,8 @@ export const APP_NAMES = {
   monitor: 'migration-lab:monitor',
   probeRead: 'migration-lab:probe-read',
   probeWrite: 'migration-lab:probe-write',
+  /** The probe endpoint's /healthz connection (idle between pings; never takes a table lock). */
+  probeHealth: 'migration-lab:probe-health',
   longTransaction: 'migration-lab:long-transaction',
 } as const;
 

@@ -2,7 +2,13 @@ import { EventEmitter } from 'node:events';
 import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from './db';
 import { LabError, describeError } from './errors';
 import type { Logger } from './log';
-import { MigrationRunner, type MigrationStatus, type RunOptions, type RunResult } from './migrations/runner';
+import {
+  MIGRATION_LOCK_KEY,
+  MigrationRunner,
+  type MigrationStatus,
+  type RunOptions,
+  type RunResult,
+} from './migrations/runner';
 import { DockerComposePostgres } from './postgres/docker';
 import { EmbeddedPostgres } from './postgres/embedded';
 import { ExternalPostgres } from './postgres/external';
@@ -11,6 +17,7 @@ import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
 import { dropIndexConcurrently } from './lessons/indexes';
 import { queryInvalidIndexes } from './invalidIndexes';
+import { assertLabSchemaName, labSchemaState } from './labSchema';
 import type { InvalidIndex } from './invalidIndexes';
 import { describeTables, type TableInfo } from './catalog';
 import { connectionUrl } from './connectionUrl';
@@ -20,6 +27,8 @@ import { deleteClusters, labClusters, leftoverClusters, type ClusterDir } from '
 export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
 export const CONCURRENT_INDEX_MIGRATION = '0002_add_email_index_concurrently';
 export const INITIAL_MIGRATION = '0001_initial';
+/** The index both 0002 migrations create (see migrations/0002_*.sql). */
+export const EMAIL_INDEX = 'large_email_email_idx';
 
 export interface LabSettings {
   provider: ProviderSetting;
@@ -63,9 +72,10 @@ export interface LabState {
 
 /**
  * One lab: a PostgreSQL (whichever provider), its schema, the migration runner and the seeder.
- * Knows nothing of VS Code; emits 'state' whenever what a view shows may have changed.
+ * Knows nothing of VS Code; emits 'state' whenever what a view shows may have changed, and 'notice'
+ * with one sentence when it found and repaired something the user should hear about (also logged).
  */
-export class Lab extends EventEmitter<{ state: [LabState] }> {
+export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
   private provider: PostgresProvider | undefined;
   private target: ConnectionTarget | undefined;
   private runner: MigrationRunner | undefined;
@@ -92,9 +102,23 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     return this.provider?.kind;
   }
 
+  /** The embedded server's process while this lab runs one: what a "still running" message names. */
+  get serverProcess(): { pid: number; port: number; dataDir: string } | undefined {
+    const provider = this.provider;
+    if (!(provider instanceof EmbeddedPostgres) || provider.pid === undefined || !provider.dataDir)
+      return undefined;
+    return { pid: provider.pid, port: provider.describe().port, dataDir: provider.dataDir };
+  }
+
   /** Host and database, for "are you sure" prompts (never the password). */
   describeDatabase(): { host: string; port: number; database: string } | undefined {
     return this.provider?.describe();
+  }
+
+  /** One sentence for the user about a repair: logged as a warning and emitted as 'notice'. */
+  private notice(sentence: string): void {
+    this.env.logger.warn(sentence);
+    this.emit('notice', sentence);
   }
 
   private update(patch: Partial<LabState>): void {
@@ -113,6 +137,7 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
 
   private async doStart(settings: LabSettings, signal?: AbortSignal): Promise<ConnectionTarget> {
     const { logger } = this.env;
+    assertLabSchemaName(settings.schema);
     this.settings = settings;
     this.update({ database: 'starting' });
     try {
@@ -153,6 +178,9 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
       await this.refresh().catch((e: unknown) =>
         logger.warn(`Could not read the lab's state: ${describeError(e)}`),
       );
+      await this.repairLeftoverIndex().catch((e: unknown) =>
+        logger.warn(`Could not check for a leftover ${EMAIL_INDEX}: ${describeError(e)}`),
+      );
       return target;
     } catch (e) {
       await this.provider?.stop().catch(() => undefined);
@@ -192,6 +220,7 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
           baseDir: this.env.storageDir,
           port: settings.port,
           logger,
+          onNotice: (sentence) => this.emit('notice', sentence),
           sharedRoot: this.env.sharedRoot,
         });
       case 'docker':
@@ -300,6 +329,54 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     }
   }
 
+  /**
+   * The email index exists although neither 0002 is recorded as applied: a CONCURRENTLY build that
+   * finished (valid) or was interrupted (INVALID) after the editor or the demo died. Either 0002 would
+   * then fail with 42P07, so the index is dropped (CONCURRENTLY: the probes may be reading) and the
+   * user told in one sentence, which is also returned. Holds the migration lock meanwhile, so a build
+   * another window is running right now is never taken for a leftover.
+   */
+  async repairLeftoverIndex(): Promise<string | undefined> {
+    const { target, runner, settings } = this.requireRunning();
+    const client = await connect(target, APP_NAMES.admin, this.env.logger);
+    let locked = false;
+    let sentence: string | undefined;
+    try {
+      const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+        MIGRATION_LOCK_KEY,
+      ]);
+      locked = lock.rows[0]?.locked === true;
+      if (!locked) return undefined; // a migration runs: its index is not a leftover
+      const status = await runner.status();
+      const indexApplied = status.some(
+        (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
+      );
+      if (indexApplied) return undefined;
+      const name = `${quoteIdent(settings.schema)}.${quoteIdent(EMAIL_INDEX)}`;
+      const found = await client.query<{ indisvalid: boolean }>(
+        'SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)',
+        [name],
+      );
+      const row = found.rows[0];
+      if (!row) return undefined;
+      await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+      sentence =
+        `Found the ${row.indisvalid ? 'valid' : 'INVALID'} index ${settings.schema}.${EMAIL_INDEX} although no 0002 migration is recorded as applied ` +
+        `(a CONCURRENTLY build ${row.indisvalid ? 'finished' : 'was interrupted'} after its run ended); dropped it, so either 0002 can run again.`;
+      this.notice(sentence);
+      return sentence;
+    } finally {
+      if (locked)
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      await client.end().catch(() => undefined);
+      if (sentence) {
+        await this.refresh().catch((e: unknown) =>
+          this.env.logger.warn(`Could not refresh state: ${describeError(e)}`),
+        );
+      }
+    }
+  }
+
   /** DROP INDEX CONCURRENTLY of an invalid index of the lab schema (it waits for transactions instead of blocking them). */
   async dropInvalidIndex(index: string, signal?: AbortSignal): Promise<void> {
     const { target, settings } = this.requireRunning();
@@ -342,15 +419,27 @@ export class Lab extends EventEmitter<{ state: [LabState] }> {
     return (await this.runner?.cancel()) ?? false;
   }
 
-  /** Drops the lab schema (and only it): tables, applied state, everything the lab made. */
+  /**
+   * Drops the lab schema (and only it): tables, applied state, everything the lab made. Only a schema
+   * the lab created (marked with LAB_SCHEMA_MARKER) is dropped; any other is refused.
+   */
   async reset(): Promise<void> {
     const { target, settings } = this.requireRunning();
     if (this.current.runningMigration)
       throw new LabError('A migration is running; cancel it before resetting the lab.');
+    assertLabSchemaName(settings.schema);
     const client = await connect(target, APP_NAMES.admin, this.env.logger);
     try {
-      await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(settings.schema)} CASCADE`);
-      this.env.logger.info(`Dropped schema "${settings.schema}" and everything in it.`);
+      const state = await labSchemaState(client, settings.schema);
+      if (state === 'unmarked') {
+        throw new LabError(
+          `Reset Lab did not drop the schema "${settings.schema}": the lab did not create it (it lacks the lab's comment), so it may hold tables that are not the lab's; drop it yourself if you are sure, or set migrationLab.schema to another schema.`,
+        );
+      }
+      if (state === 'marked') {
+        await client.query(`DROP SCHEMA ${quoteIdent(settings.schema)} CASCADE`);
+        this.env.logger.info(`Dropped schema "${settings.schema}" and everything in it.`);
+      }
     } finally {
       await client.end();
     }

@@ -4,13 +4,17 @@ import type { Lab, LabState } from '../core/lab';
 import type { Logger } from '../core/log';
 import type { MonitorSession } from '../core/monitorSession';
 import { comparisonConclusion } from '../core/monitor/report';
+import { maxProbeQueued } from '../core/monitor/verdict';
 import {
   PANEL_ACTIONS,
   isFromWebview,
   type LabSummary,
+  type PanelAction,
+  type PanelRun,
   type PanelState,
   type ToWebview,
 } from '../webview/protocol';
+import { buttonStates } from '../webview/model';
 import type { Observation } from './observation';
 import type { SlowReport } from './lessons';
 
@@ -100,7 +104,7 @@ export class LockMonitorPanel implements vscode.Disposable {
       panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       observation.onDidChangeSession((s) => this.attach(s)),
       observation.onDidChangeRuns(() =>
-        this.patch({ runs: [...this.observation.runs], comparison: this.comparison() }),
+        this.patch({ runs: this.panelRuns(), comparison: this.comparison() }),
       ),
       observation.onDidChangeLessons(() =>
         this.patch({
@@ -142,19 +146,25 @@ export class LockMonitorPanel implements vscode.Disposable {
 
   private fullState(): PanelState {
     const session = this.observation.session;
-    return {
+    const state: Omit<PanelState, 'buttons'> = {
       lab: labSummary(this.lab.state),
       probe: { running: session?.probeRunning ?? false, url: session?.probeUrl },
       monitor: session?.monitorStatus ?? null,
       locks: session?.latestLocks ?? null,
       latency: session?.latencySnapshot() ?? null,
       live: session?.liveRun ?? null,
-      runs: [...this.observation.runs],
+      runs: this.panelRuns(),
       comparison: this.comparison(),
       lessons: [...this.observation.lessons],
       liveLesson: this.observation.liveLesson ?? null,
       slowReportPid: this.slowReport.pid ?? null,
     };
+    return { ...state, buttons: buttonStates(state) };
+  }
+
+  /** The recorded runs with the figures the panel shows beside them, computed here (the panel computes nothing). */
+  private panelRuns(): PanelRun[] {
+    return this.observation.runs.map((r) => ({ ...r, maxProbeQueued: maxProbeQueued(r.probeConcurrency) }));
   }
 
   private receive(message: unknown): void {
@@ -172,7 +182,9 @@ export class LockMonitorPanel implements vscode.Disposable {
   }
 
   private patch(patch: Extract<ToWebview, { type: 'patch' }>['patch']): void {
-    this.post({ type: 'patch', patch });
+    // Every change that can enable or disable a button carries the buttons' new states (and reasons).
+    const buttons = buttonStates({ ...this.fullState(), ...patch });
+    this.post({ type: 'patch', patch: { ...patch, buttons } });
   }
 
   post(message: ToWebview): void {
@@ -199,8 +211,10 @@ export class LockMonitorPanel implements vscode.Disposable {
       `font-src ${webview.cspSource}`,
       `script-src 'nonce-${nonce}'`,
     ].join('; ');
-    const button = (action: string, label: string, secondary = false) =>
-      `<button type="button" data-action="${action}"${secondary ? ' class="secondary"' : ''} disabled>${label}</button>`;
+    // aria-disabled rather than disabled: a disabled button leaves the Tab order and cannot say why it is
+    // disabled; these stay focusable, in one fixed order, and carry the host's reason as their tooltip.
+    const button = (action: PanelAction, label: string, secondary = false) =>
+      `<button type="button" data-action="${action}"${secondary ? ' class="secondary"' : ''} aria-disabled="true" title="Waiting for the extension…">${label}</button>`;
     return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -215,7 +229,9 @@ export class LockMonitorPanel implements vscode.Disposable {
   <h1>Lock Monitor</h1>
   <div id="status" aria-live="polite"></div>
   <div id="live" role="status" hidden></div>
-  <div class="actions" role="toolbar" aria-label="Migration actions">
+  <div id="render-error" role="alert" hidden></div>
+  <div class="actions" aria-label="Migration actions" role="group">
+    ${button('startPostgres', 'Start PostgreSQL')}
     ${button('runLocking', 'Run Locking Index Migration')}
     ${button('rollback', 'Roll Back', true)}
     ${button('runConcurrent', 'Run Concurrent Index Migration')}
@@ -233,13 +249,18 @@ export class LockMonitorPanel implements vscode.Disposable {
 </section>
 <div class="grid">
   <section id="progress-section" aria-labelledby="progress-h"><h2 id="progress-h">Index build</h2><div id="progress"></div></section>
-  <section id="chains-section" aria-labelledby="chains-h"><h2 id="chains-h">Who waits for whom</h2><div id="chains"></div></section>
+  <section id="chains-section" aria-labelledby="chains-h">
+    <h2 id="chains-h">Who waits for whom</h2>
+    <div id="chains"></div>
+    <button type="button" id="chains-toggle" class="secondary" aria-expanded="false" aria-controls="chains-all" hidden>Show every waiting session</button>
+    <ul id="chains-all" class="chains" hidden></ul>
+  </section>
 </div>
 <section id="locks-section" aria-labelledby="locks-h"><h2 id="locks-h">Locks on the lab tables (pg_locks)</h2><div id="locks"></div></section>
 <section id="lessons-section" aria-labelledby="lessons-h">
   <h2 id="lessons-h">Lessons: when reads do stall, and CONCURRENTLY's traps</h2>
   <div id="invalid" role="alert" hidden></div>
-  <div class="actions" role="toolbar" aria-label="Lessons">
+  <div class="actions" role="group" aria-label="Lessons">
     ${button('lessonLockQueue', 'Lock-Queue Trap')}
     ${button('lessonLockTimeout', 'lock_timeout with Retries')}
     ${button('lessonConcurrentWaits', 'CONCURRENTLY Waits')}

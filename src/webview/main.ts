@@ -1,29 +1,42 @@
 /**
- * The Lock Monitor panel. Draws what the host measured; it computes nothing it could be wrong about.
- * State survives hide/show and reloads through the webview state (setState/getState).
+ * The Lock Monitor panel. Draws what the host measured and decided; it computes nothing it could be wrong
+ * about. Renders incrementally: a part is rewritten only when its content changed, and the static
+ * controls and the run / lesson cards keep their nodes, so keyboard focus stays where the user put it.
+ * State survives hide/show and reloads through the webview state (setState/getState), versioned.
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './panel.css';
-import type { BlockingChain, IndexProgress, LockRow } from '../core/monitor/lockMonitor';
-import type { RecordedRun } from '../core/monitor/recorder';
+import type { IndexProgress, LockRow } from '../core/monitor/lockMonitor';
+import type { SessionRole } from '../core/monitor/roles';
 import type { KindStats } from '../core/probe/stats';
 import type { LessonResult } from '../core/lessons/types';
-import type { FromWebview, PanelAction, PanelState, ToWebview } from './protocol';
+import type { FromWebview, PanelAction, PanelRun, PanelState, ToWebview } from './protocol';
+import {
+  PANEL_STATE_VERSION,
+  chainShapes,
+  latencyChartLabel,
+  ms,
+  restoreSavedState,
+  waitersSubject,
+  type SavedPanelState,
+} from './model';
 
 interface VsCodeApi {
   postMessage(message: FromWebview): void;
-  getState(): { state?: PanelState } | undefined;
-  setState(state: { state: PanelState }): void;
+  getState(): unknown;
+  setState(state: SavedPanelState | undefined): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
 const WINDOW_S = 60;
-const STALL_MS = 1000;
 
-let state: PanelState | undefined = vscode.getState()?.state;
+let state: PanelState | undefined;
 let chart: uPlot | undefined;
+/** The body classes (theme kind) the chart's colours were read under. */
+let chartTheme = '';
+let chainsExpanded = false;
 
 function esc(text: unknown): string {
   return String(text ?? '').replace(
@@ -32,17 +45,94 @@ function esc(text: unknown): string {
   );
 }
 
-function ms(value: number | null | undefined): string {
-  if (value === null || value === undefined) return '–';
-  return value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
-}
-
 function byId<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
 }
 
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+// ---- incremental DOM updates ----
+
+const lastHtml = new WeakMap<Element, string>();
+/** Replaces the element's content only when it differs from what was drawn last; true when it did. */
+function setHtml(el: Element, html: string): boolean {
+  if (lastHtml.get(el) === html) return false;
+  lastHtml.set(el, html);
+  el.innerHTML = html;
+  return true;
+}
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+function setAttr(el: Element, name: string, value: string | null): void {
+  if (value === null) {
+    if (el.hasAttribute(name)) el.removeAttribute(name);
+  } else if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+function setHidden(el: HTMLElement, hidden: boolean): void {
+  if (el.hidden !== hidden) el.hidden = hidden;
+}
+
+interface KeyedItem {
+  key: string;
+  tag: 'article' | 'p';
+  className: string;
+  html: string;
+  focusable: boolean;
+  attrs?: Record<string, string>;
+}
+/** Keeps one node per key (in the given order): a card the user focused stays the same node. */
+function renderKeyed(container: HTMLElement, items: KeyedItem[]): void {
+  const existing = new Map<string, HTMLElement>();
+  for (const child of Array.from(container.children) as HTMLElement[]) {
+    if (child.dataset.key !== undefined) existing.set(child.dataset.key, child);
+    else child.remove();
+  }
+  let previous: Element | null = null;
+  for (const item of items) {
+    let el = existing.get(item.key);
+    if (!el || el.tagName.toLowerCase() !== item.tag) {
+      el?.remove();
+      el = document.createElement(item.tag);
+      el.dataset.key = item.key;
+    }
+    existing.delete(item.key);
+    if (el.className !== item.className) el.className = item.className;
+    setAttr(el, 'tabindex', item.focusable ? '0' : null);
+    for (const [name, value] of Object.entries(item.attrs ?? {})) setAttr(el, name, value);
+    setHtml(el, item.html);
+    const expected: Element | null = previous ? previous.nextElementSibling : container.firstElementChild;
+    if (expected !== el) container.insertBefore(el, expected);
+    previous = el;
+  }
+  for (const el of existing.values()) el.remove();
+}
+
+// ---- theme colours ----
+
+function isHighContrast(): boolean {
+  const c = document.body.classList;
+  return c.contains('vscode-high-contrast') || c.contains('vscode-high-contrast-light');
+}
+
+let probeContext: CanvasRenderingContext2D | null | undefined;
+/** True when the CSS colour paints fully opaque (Light Modern's charts colours have 33 % alpha). */
+function isOpaque(color: string): boolean {
+  probeContext ??= document.createElement('canvas').getContext('2d', { willReadFrequently: true });
+  if (!probeContext) return true;
+  probeContext.clearRect(0, 0, 1, 1);
+  probeContext.fillStyle = '#00000000';
+  probeContext.fillStyle = color;
+  probeContext.fillRect(0, 0, 1, 1);
+  return probeContext.getImageData(0, 0, 1, 1).data[3] === 255;
+}
+
+/** The first of the theme variables that this theme defines as an opaque colour, else the fallback. */
+function themeColor(names: string[], fallback: string): string {
+  const style = getComputedStyle(document.body);
+  for (const name of names) {
+    const value = style.getPropertyValue(name).trim();
+    if (value && isOpaque(value)) return value;
+  }
+  return fallback;
 }
 
 // ---- buttons ----
@@ -51,36 +141,40 @@ function send(action: PanelAction, index?: string): void {
   vscode.postMessage({ type: 'action', action, ...(index !== undefined ? { index } : {}) });
 }
 
-document
-  .querySelectorAll<HTMLButtonElement>('button[data-action]')
-  .forEach((b) => b.addEventListener('click', () => send(b.dataset.action as PanelAction)));
+// One listener for every button, present and future (the invalid-index buttons come and go).
+document.addEventListener('click', (event) => {
+  const button = (event.target as Element | null)?.closest('button');
+  if (!button || button.getAttribute('aria-disabled') === 'true') return;
+  if (button.id === 'chains-toggle') {
+    chainsExpanded = !chainsExpanded;
+    safeRender();
+  } else if (button.dataset.invalid !== undefined) {
+    send('dropInvalidIndex', button.dataset.invalid);
+  } else if (button.dataset.action !== undefined) {
+    send(button.dataset.action as PanelAction);
+  }
+});
+
+/** Enabled or not, with the host's reason as tooltip and accessible description; never leaves the Tab order. */
+function setAvailability(button: HTMLElement, reason: string | null | undefined): void {
+  const disabled = reason !== null;
+  setAttr(button, 'aria-disabled', disabled ? 'true' : 'false');
+  setAttr(button, 'title', disabled ? (reason ?? 'Not available now.') : null);
+}
 
 function renderButtons(s: PanelState): void {
-  const running = s.lab.database === 'running';
-  const busy = s.lab.running !== undefined;
-  const indexApplied = s.lab.applied.some((id) => id.startsWith('0002_'));
-  const lessonBusy = s.liveLesson !== null;
-  const enable: Record<PanelAction, boolean> = {
-    runLocking: running && !busy && !lessonBusy && !indexApplied,
-    rollback: running && !busy && !lessonBusy && indexApplied,
-    runConcurrent: running && !busy && !lessonBusy && !indexApplied,
-    cancel: busy,
-    startProbe: running && !s.probe.running,
-    // Stopping the probe mid-run would leave the run's verdict without latency.
-    stopProbe: s.probe.running && s.live === null && !lessonBusy,
-    exportReport: s.runs.length > 0,
-    openTerminal: running,
-    lessonLockQueue: running && !busy && !lessonBusy && s.lab.seeded,
-    lessonLockTimeout: running && !busy && !lessonBusy && s.lab.seeded,
-    lessonConcurrentWaits: running && !busy && !lessonBusy && s.lab.seeded && !indexApplied,
-    lessonFailedConcurrently: running && !busy && !lessonBusy && s.lab.seeded,
-    startSlowReport: running && s.slowReportPid === null,
-    endSlowReport: s.slowReportPid !== null,
-    dropInvalidIndex: running && !busy && s.lab.invalidIndexes.length > 0,
-  };
   document.querySelectorAll<HTMLButtonElement>('button[data-action]').forEach((b) => {
-    b.disabled = !enable[b.dataset.action as PanelAction];
+    const action = b.dataset.action as PanelAction;
+    setAvailability(b, s.buttons[action]);
   });
+  // Start PostgreSQL is there while it is not running: the way out of a panel whose buttons all wait for it.
+  const start = document.querySelector<HTMLElement>('button[data-action="startPostgres"]');
+  const hideStart = s.lab.database === 'running' || s.lab.database === 'stopping';
+  if (start && hideStart && document.activeElement === start) {
+    // Hiding the focused button would drop focus to <body>: hand it to the next button first.
+    document.querySelector<HTMLElement>('button[data-action="runLocking"]')?.focus();
+  }
+  if (start) setHidden(start, hideStart);
 }
 
 // ---- header ----
@@ -95,27 +189,63 @@ function renderHeader(s: PanelState): void {
   const monitor = s.monitor
     ? `monitor ${esc(s.monitor.state)}${s.monitor.error ? `: ${esc(s.monitor.error)}` : ''}`
     : '';
-  byId('status').innerHTML = `<span>${db}</span><span>${probe}</span><span>${monitor}</span>`;
+  setHtml(byId('status'), `<span>${db}</span><span>${probe}</span><span>${monitor}</span>`);
   const live = s.live;
   const banner = byId('live');
+  setHidden(banner, !live);
   if (live) {
     const secs = ((Date.now() - live.startedAt) / 1000).toFixed(1);
-    banner.hidden = false;
-    banner.textContent = `Running ${live.migration}${live.pid ? ` (pid ${live.pid})` : ''} for ${secs} s`;
-  } else {
-    banner.hidden = true;
+    // The ticking seconds stay out of the live region: a screen reader announces the run once, not 5 times a second.
+    setHtml(
+      banner,
+      `Running ${esc(live.migration)}${live.pid ? ` (pid ${live.pid})` : ''}<span aria-hidden="true"> for <span class="elapsed"></span> s</span>`,
+    );
+    setText(banner.querySelector<HTMLElement>('.elapsed')!, secs);
   }
 }
 
 // ---- latency chart ----
 
+const AXIS_FONT_PX = 12;
+const TICK_SIZE = 10;
+const AXIS_GAP = 5;
+let measureContext: CanvasRenderingContext2D | null | undefined;
+/** The y axis as last laid out: room for the tick labels and the widest one (read by the UI tests). */
+const yAxisLayout = { size: 0, widest: 0 };
+
+function axisFont(): string {
+  return `${AXIS_FONT_PX}px ${getComputedStyle(document.body).fontFamily || 'sans-serif'}`;
+}
+
+function textWidth(text: string, font: string): number {
+  measureContext ??= document.createElement('canvas').getContext('2d');
+  if (!measureContext) return text.length * AXIS_FONT_PX * 0.6;
+  measureContext.font = font;
+  return measureContext.measureText(text).width;
+}
+
 function makeChart(): uPlot {
   const el = byId('chart');
-  const read = cssVar('--vscode-charts-blue', '#3794ff');
-  const write = cssVar('--vscode-charts-orange', '#d18616');
-  const fg = cssVar('--vscode-foreground', '#ccc');
-  const grid = cssVar('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
-  const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
+  const hc = isHighContrast();
+  const read = themeColor(['--vscode-charts-blue', '--vscode-editorInfo-foreground'], '#3794ff');
+  const write = themeColor(
+    ['--vscode-charts-orange', '--vscode-editorWarning-foreground', '--vscode-editorError-foreground'],
+    '#d18616',
+  );
+  const fg = themeColor(['--vscode-foreground'], '#cccccc');
+  const grid = hc
+    ? themeColor(['--vscode-contrastBorder', '--vscode-foreground'], '#6fc3df')
+    : getComputedStyle(document.body).getPropertyValue('--vscode-editorWidget-border').trim() ||
+      'rgba(128,128,128,0.3)';
+  const font = axisFont();
+  const axis: uPlot.Axis = {
+    stroke: fg,
+    font,
+    labelFont: font,
+    gap: AXIS_GAP,
+    grid: { stroke: grid, width: 1 },
+    ticks: { stroke: grid, size: TICK_SIZE },
+  };
   const opts: uPlot.Options = {
     width: Math.max(300, el.clientWidth),
     height: 220,
@@ -125,21 +255,51 @@ function makeChart(): uPlot {
       x: { time: true },
       y: { distr: 3, range: (_u, min, max) => [Math.min(1, min || 1), Math.max(2000, max || 1)] },
     },
-    axes: [axis, { ...axis, label: 'latency (ms, log)', values: (_u, vals) => vals.map((v) => ms(v)) }],
+    axes: [
+      axis,
+      {
+        ...axis,
+        label: 'latency (ms, log)',
+        values: (_u, vals) => vals.map((v) => ms(v)),
+        // Wide enough for the widest tick label, so the axis title never covers "100 ms" or "1.0 s".
+        size: (_u, values) => {
+          const widest = Math.max(0, ...(values ?? []).map((v) => textWidth(String(v), font)));
+          yAxisLayout.widest = Math.ceil(widest);
+          yAxisLayout.size = Math.ceil(widest) + TICK_SIZE + AXIS_GAP + 6;
+          return yAxisLayout.size;
+        },
+      },
+    ],
     series: [
       {},
+      // Distinct point shapes as well as colours: reads and writes must differ in every theme.
+      { label: 'reads', stroke: read, paths: () => null, points: { show: true, size: 4, fill: read } },
       {
-        label: 'reads',
-        stroke: read,
-        fill: undefined,
+        label: 'writes',
+        stroke: write,
         paths: () => null,
-        points: { show: true, size: 4, fill: read },
+        points: { show: true, size: 6, width: 1.5, fill: hc ? 'transparent' : write },
       },
-      { label: 'writes', stroke: write, paths: () => null, points: { show: true, size: 4, fill: write } },
     ],
-    hooks: { drawClear: [(u) => shadeWindows(u)] },
+    hooks: {
+      drawClear: [(u) => shadeWindows(u)],
+      draw: [
+        () => {
+          el.dataset.yAxisRoom = String(yAxisLayout.size - TICK_SIZE - AXIS_GAP);
+          el.dataset.yTickWidth = String(yAxisLayout.widest);
+        },
+      ],
+    },
   };
-  return new uPlot(opts, [[], [], []], el);
+  const made = new uPlot(opts, [[], [], []], el);
+  const canvas = made.ctx.canvas;
+  canvas.setAttribute('role', 'img');
+  const legend = el.querySelector<HTMLTableElement>('table.u-legend');
+  if (legend && !legend.caption) {
+    legend.createCaption().textContent = 'Chart series';
+    legend.caption!.className = 'sr-only';
+  }
+  return made;
 }
 
 /** Shades migration windows (recorded and live) and the band above the stall threshold. */
@@ -147,13 +307,21 @@ function shadeWindows(u: uPlot): void {
   if (!state) return;
   const ctx = u.ctx;
   const { top, height, left, width } = u.bbox;
+  const hc = isHighContrast();
   ctx.save();
-  const yStall = u.valToPos(STALL_MS, 'y', true);
-  ctx.fillStyle = cssVar('--vscode-inputValidation-errorBackground', 'rgba(255,0,0,0.08)');
-  ctx.globalAlpha = 0.35;
-  if (yStall > top) ctx.fillRect(left, top, width, Math.max(0, yStall - top));
-  ctx.globalAlpha = 0.18;
-  ctx.fillStyle = cssVar('--vscode-charts-purple', '#b180d7');
+  // The threshold the host's sampler counts stalls with (the setting), sent in every latency snapshot.
+  const stallMs = state.latency?.stalledThresholdMs;
+  if (stallMs !== undefined) {
+    const yStall = u.valToPos(stallMs, 'y', true);
+    ctx.fillStyle = themeColor(['--vscode-inputValidation-errorBackground'], 'rgba(255,0,0,0.08)');
+    ctx.globalAlpha = hc ? 0.2 : 0.35;
+    if (yStall > top) ctx.fillRect(left, top, width, Math.max(0, yStall - top));
+  }
+  const windowColor = hc
+    ? themeColor(['--vscode-contrastActiveBorder', '--vscode-contrastBorder'], '#f38518')
+    : themeColor(['--vscode-charts-purple', '--vscode-focusBorder'], '#b180d7');
+  ctx.globalAlpha = hc ? 0.12 : 0.18;
+  ctx.fillStyle = windowColor;
   const windows = state.runs.map((r) => [r.startedAt, r.endedAt, r.migration] as const);
   if (state.live) windows.push([state.live.startedAt, Date.now(), state.live.migration]);
   for (const [from, to] of windows) {
@@ -162,7 +330,7 @@ function shadeWindows(u: uPlot): void {
     if (x1 > x0) ctx.fillRect(x0, top, x1 - x0, height);
   }
   ctx.globalAlpha = 1;
-  ctx.strokeStyle = cssVar('--vscode-charts-purple', '#b180d7');
+  ctx.strokeStyle = windowColor;
   ctx.setLineDash([4, 3]);
   for (const [from, to] of windows) {
     for (const t of [from, to]) {
@@ -178,7 +346,16 @@ function shadeWindows(u: uPlot): void {
 }
 
 function renderChart(s: PanelState): void {
-  chart ??= makeChart();
+  // A theme switch changes the body's classes and the variables: the chart re-reads its colours.
+  const theme = document.body.className;
+  if (chart && theme !== chartTheme) {
+    chart.destroy();
+    chart = undefined;
+  }
+  if (!chart) {
+    chart = makeChart();
+    chartTheme = theme;
+  }
   const points = s.latency?.points ?? [];
   const now = (s.latency?.at ?? Date.now()) / 1000;
   const xs: number[] = [];
@@ -194,61 +371,105 @@ function renderChart(s: PanelState): void {
     chart!.setData([xs, reads, writes], false);
     chart!.setScale('x', { min: now - WINDOW_S, max: now });
   });
+  setAttr(chart.ctx.canvas, 'aria-label', latencyChartLabel(s.latency, WINDOW_S));
   const stats = s.latency;
-  byId('latency-stats').innerHTML = stats
-    ? statsTable([
-        ['reads', stats.read],
-        ['writes', stats.write],
-      ])
-    : '<p class="muted">Start the probe to measure read and write latency.</p>';
+  setHtml(
+    byId('latency-stats'),
+    stats
+      ? statsTable(
+          [
+            ['reads', stats.read],
+            ['writes', stats.write],
+          ],
+          stats.stalledThresholdMs,
+        )
+      : '<p class="muted">Start the probe to measure read and write latency.</p>',
+  );
 }
 
-function statsTable(rows: [string, KindStats][]): string {
+function statsTable(rows: [string, KindStats][], stalledThresholdMs: number): string {
   const body = rows
     .map(
       ([name, k]) =>
         `<tr class="${k.stalled > 0 ? 'stalled' : ''}"><th scope="row">${name}</th><td>${k.count}</td><td>${k.inFlight}</td><td>${ms(k.p50Ms)}</td><td>${ms(k.p95Ms)}</td><td>${ms(k.maxMs)}</td><td>${k.stalled}</td><td>${k.errors + k.timeouts}</td></tr>`,
     )
     .join('');
-  return `<table class="stats"><thead><tr><th></th><th>done</th><th>in flight</th><th>p50</th><th>p95</th><th>max</th><th>stalled &gt; 1 s</th><th>errors</th></tr></thead><tbody>${body}</tbody></table>`;
+  return `<table class="stats"><caption>Probe requests in the last ${WINDOW_S} s (stalled rows highlighted)</caption><thead><tr><th scope="col">kind</th><th scope="col">done</th><th scope="col">in flight</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">stalled &gt; ${ms(stalledThresholdMs)}</th><th scope="col">errors</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 // ---- locks, chains, progress ----
 
+function roleTag(role: SessionRole, text: string): string {
+  return `<span class="role role-${esc(role)}">${esc(text)}</span>`;
+}
+
 function renderLocks(s: PanelState): void {
   const locks = s.locks?.locks ?? [];
   const rows = [...locks].sort((a, b) => Number(a.granted) - Number(b.granted) || a.pid - b.pid);
-  byId('locks').innerHTML =
+  setHtml(
+    byId('locks'),
     rows.length === 0
       ? '<p class="muted">No locks on the lab tables right now.</p>'
-      : `<table class="locks"><thead><tr><th>pid</th><th>role</th><th>relation</th><th>mode</th><th>granted</th><th>waiting</th><th>blocked by</th><th>query</th></tr></thead><tbody>${rows.map(lockRow).join('')}</tbody></table>`;
-  renderChains(s.locks?.blockingChains ?? []);
+      : `<table class="locks"><caption>Locks held and awaited on the lab tables, waiting rows first and highlighted</caption><thead><tr><th scope="col">pid</th><th scope="col">role</th><th scope="col">relation</th><th scope="col">mode</th><th scope="col">granted</th><th scope="col">waiting</th><th scope="col">blocked by</th><th scope="col">query</th></tr></thead><tbody>${rows.map(lockRow).join('')}</tbody></table>`,
+  );
+  renderChains(s);
   renderProgress(s.locks?.progress ?? []);
 }
 
 function lockRow(l: LockRow): string {
-  return `<tr class="${l.granted ? '' : 'waiting'}" data-role="${esc(l.role)}"><td>${l.pid}</td><td><span class="role role-${esc(l.role)}">${esc(l.role)}</span></td><td>${esc(l.relation ?? `${l.locktype} ${l.target ?? ''}`)}</td><td>${esc(l.mode)}</td><td>${l.granted ? 'yes' : '<strong>no</strong>'}</td><td>${l.granted ? '' : ms(l.waitingMs)}</td><td>${esc(l.blockedBy.join(', '))}</td><td class="query" title="${esc(l.query)}">${esc(l.query)}</td></tr>`;
+  return `<tr class="${l.granted ? '' : 'waiting'}" data-role="${esc(l.role)}"><td>${l.pid}</td><td>${roleTag(l.role, l.role)}</td><td>${esc(l.relation ?? `${l.locktype} ${l.target ?? ''}`)}</td><td>${esc(l.mode)}</td><td>${l.granted ? 'yes' : '<strong>no</strong>'}</td><td>${l.granted ? '' : ms(l.waitingMs)}</td><td>${esc(l.blockedBy.join(', '))}</td><td class="query" title="${esc(l.query)}">${esc(l.query)}</td></tr>`;
 }
 
-function renderChains(chains: BlockingChain[]): void {
-  byId('chains').innerHTML =
+function blockersHtml(blockers: { pid: number; role: SessionRole }[]): string {
+  return blockers.map((b) => roleTag(b.role, `${b.role} ${b.pid}`)).join(', ');
+}
+
+function renderChains(s: PanelState): void {
+  const chains = s.locks?.blockingChains ?? [];
+  const shapes = chainShapes(chains);
+  const inFlight = s.latency ? s.latency.write.inFlight + s.latency.read.inFlight : null;
+  // Sessions waiting inside PostgreSQL are capped by the probe's pools; requests beyond that queue in the probe.
+  const counts =
+    chains.length === 0
+      ? ''
+      : `<p class="muted">${chains.length} session${chains.length === 1 ? '' : 's'} waiting in PostgreSQL now${inFlight !== null ? `; ${inFlight} probe request${inFlight === 1 ? '' : 's'} in flight` : ''}.</p>`;
+  setHtml(
+    byId('chains'),
     chains.length === 0
       ? '<p class="muted">Nobody is waiting.</p>'
-      : `<ul class="chains">${chains
+      : `${counts}<ul class="chains">${shapes
+          .map(
+            (sh) =>
+              `<li class="chain">${roleTag(sh.waiterRole, waitersSubject(sh))} ${sh.waiterPids.length === 1 ? 'waits' : 'wait up to'} ${ms(sh.maxWaitingMs)} for <code>${esc(sh.mode)}</code> → ${blockersHtml(sh.blockers)}</li>`,
+          )
+          .join('')}</ul>`,
+  );
+  const toggle = byId<HTMLButtonElement>('chains-toggle');
+  const all = byId<HTMLUListElement>('chains-all');
+  const collapsed = chains.length > shapes.length;
+  setHidden(toggle, chains.length === 0);
+  setAvailability(toggle, collapsed ? null : 'Every waiting session is listed above.');
+  const expanded = chainsExpanded && collapsed;
+  setAttr(toggle, 'aria-expanded', String(expanded));
+  setText(toggle, expanded ? 'Show the summary only' : `Show every waiting session (${chains.length})`);
+  setHidden(all, !expanded);
+  setHtml(
+    all,
+    expanded
+      ? chains
           .map(
             (c) =>
-              `<li class="chain"><span class="role role-${esc(c.waiterRole)}">${esc(c.waiterRole)} ${c.waiterPid}</span> waits ${ms(c.waitingMs)} for <code>${esc(c.mode)}</code> → ${c.blockerPids
-                .map(
-                  (p, i) =>
-                    `<span class="role role-${esc(c.blockerRoles[i] ?? 'other')}">${esc(c.blockerRoles[i] ?? 'other')} ${p}</span>`,
-                )
-                .join(', ')}</li>`,
+              `<li class="chain">${roleTag(c.waiterRole, `${c.waiterRole} ${c.waiterPid}`)} waits ${ms(c.waitingMs)} for <code>${esc(c.mode)}</code> → ${blockersHtml(c.blockerPids.map((pid, i) => ({ pid, role: c.blockerRoles[i] ?? 'other' })))}</li>`,
           )
-          .join('')}</ul>`;
+          .join('')
+      : '',
+  );
 }
 
 function renderProgress(progress: IndexProgress[]): void {
-  byId('progress').innerHTML =
+  const el = byId('progress');
+  const changed = setHtml(
+    el,
     progress.length === 0
       ? '<p class="muted">No index build in progress.</p>'
       : progress
@@ -262,66 +483,89 @@ function renderProgress(progress: IndexProgress[]): void {
                   : p.lockersTotal > 0
                     ? `lockers ${p.lockersDone} / ${p.lockersTotal}${p.currentLockerPid ? `, waiting for pid ${p.currentLockerPid}` : ''}`
                     : '';
-            return `<div class="build"><div>${esc(p.command)} on ${esc(p.relation)} (pid ${p.pid}): <strong>${esc(p.phase)}</strong> ${counters}</div><div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct ?? 0}"><div data-pct="${pct ?? 0}"></div></div></div>`;
+            return `<div class="build"><div>${esc(p.command)} on ${esc(p.relation)} (pid ${p.pid}): <strong>${esc(p.phase)}</strong> ${counters}</div><div class="bar" role="progressbar" aria-label="${esc(p.phase)}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct ?? 0}"><div data-pct="${pct ?? 0}"></div></div></div>`;
           })
-          .join('');
+          .join(''),
+  );
   // Widths through the CSSOM: the CSP allows no inline style attributes.
-  byId('progress')
-    .querySelectorAll<HTMLElement>('[data-pct]')
-    .forEach((el) => (el.style.width = `${el.dataset.pct}%`));
+  if (changed) {
+    el.querySelectorAll<HTMLElement>('[data-pct]').forEach(
+      (bar) => (bar.style.width = `${bar.dataset.pct}%`),
+    );
+  }
 }
 
 // ---- runs ----
 
-function summary(l: RecordedRun['reads']): string {
+function summary(l: PanelRun['reads']): string {
   return l
     ? `p50 ${ms(l.p50Ms)} · p95 ${ms(l.p95Ms)} · max ${ms(l.maxMs)} · ${l.stalled} stalled`
     : 'not probed';
 }
 
+/** Most sessions waiting in PostgreSQL at once, and (when the host measured it) requests queued in the probe. */
+function waitedAtOnce(r: PanelRun): string {
+  const inPostgres = `${r.maxWaiters} session${r.maxWaiters === 1 ? '' : 's'} in PostgreSQL`;
+  return r.maxProbeQueued === undefined
+    ? inPostgres
+    : `${inPostgres}; ${r.maxProbeQueued} request${r.maxProbeQueued === 1 ? '' : 's'} queued in the probe`;
+}
+
 function renderRuns(s: PanelState): void {
-  byId('runs').innerHTML =
+  renderKeyed(
+    byId('runs'),
     s.runs.length === 0
-      ? '<p class="muted">No runs yet. Start the probe, then run a migration.</p>'
-      : [...s.runs]
-          .reverse()
-          .map(
-            (r) =>
-              `<article class="verdict verdict-${esc(r.outcome)}" tabindex="0"><h3>${esc(r.migration)} <small>${esc(r.kind)} · ${esc(r.outcome)} · ${ms(r.durationMs)}</small></h3><p>${esc(r.verdict)}</p><dl><dt>reads</dt><dd>${summary(r.reads)}</dd><dt>writes</dt><dd>${summary(r.writes)}</dd><dt>locks held</dt><dd>${esc(r.locksHeld.join('; ') || '–')}</dd><dt>max waiters</dt><dd>${r.maxWaiters}</dd><dt>phases</dt><dd>${esc(r.phases.join(' → ') || '–')}</dd></dl></article>`,
-          )
-          .join('');
+      ? [
+          {
+            key: 'empty',
+            tag: 'p',
+            className: 'muted',
+            focusable: false,
+            html: 'No runs yet. Start the probe, then run a migration.',
+          },
+        ]
+      : [...s.runs].reverse().map((r) => ({
+          key: `${r.startedAt}:${r.migration}`,
+          tag: 'article',
+          className: `verdict verdict-${esc(r.outcome)}`,
+          focusable: true,
+          html: `<h3>${esc(r.title ?? r.migration)} <small>${esc(r.kind)} · ${esc(r.outcome)} · ${ms(r.durationMs)}${r.attempts ? ` over ${r.attempts.length} attempt${r.attempts.length === 1 ? '' : 's'}` : ''}</small></h3><p>${esc(r.verdict)}</p><dl><dt>reads</dt><dd>${summary(r.reads)}</dd><dt>writes</dt><dd>${summary(r.writes)}</dd><dt>locks held</dt><dd>${esc(r.locksHeld.join('; ') || '–')}</dd><dt>waited at once</dt><dd>${waitedAtOnce(r)}</dd><dt>phases</dt><dd>${esc(r.phases.join(' → ') || '–')}</dd></dl>`,
+        })),
+  );
   // The demo's own completed runs only (as the host's comparison line): a lesson's scene is no fair pair.
   const comparable = s.runs.filter((r) => !r.lesson && r.outcome === 'succeeded').reverse();
   const locking = comparable.find((r) => r.kind === 'locking');
   const concurrent = comparable.find((r) => r.kind === 'concurrent');
-  const pair = [locking, concurrent].filter((r): r is RecordedRun => r !== undefined);
-  byId('comparison').innerHTML =
+  const pair = [locking, concurrent].filter((r): r is PanelRun => r !== undefined);
+  const rows: [string, (r: PanelRun) => string][] = [
+    ['duration', (r) => ms(r.durationMs)],
+    [
+      'reads p50 / p95 / max',
+      (r) => (r.reads ? `${ms(r.reads.p50Ms)} / ${ms(r.reads.p95Ms)} / ${ms(r.reads.maxMs)}` : '–'),
+    ],
+    [
+      'writes p50 / p95 / max',
+      (r) => (r.writes ? `${ms(r.writes.p50Ms)} / ${ms(r.writes.p95Ms)} / ${ms(r.writes.maxMs)}` : '–'),
+    ],
+    [
+      'requests stalled',
+      (r) =>
+        `${(r.reads?.stalled ?? 0) + (r.writes?.stalled ?? 0)}${r.stalledThresholdMs === undefined ? '' : ` (over ${ms(r.stalledThresholdMs)})`}`,
+    ],
+    ['locks held', (r) => esc(r.locksHeld.join('; '))],
+    ['waited at once', (r) => waitedAtOnce(r)],
+  ];
+  setHtml(
+    byId('comparison'),
     pair.length < 2
       ? '<p class="muted">Run both index migrations to compare them.</p>'
-      : `<table class="compare"><thead><tr><th></th>${pair.map((r) => `<th>${esc(r.migration)}</th>`).join('')}</tr></thead><tbody>${[
-          ['duration', (r: RecordedRun) => ms(r.durationMs)],
-          [
-            'reads p50 / p95 / max',
-            (r: RecordedRun) =>
-              r.reads ? `${ms(r.reads.p50Ms)} / ${ms(r.reads.p95Ms)} / ${ms(r.reads.maxMs)}` : '–',
-          ],
-          [
-            'writes p50 / p95 / max',
-            (r: RecordedRun) =>
-              r.writes ? `${ms(r.writes.p50Ms)} / ${ms(r.writes.p95Ms)} / ${ms(r.writes.maxMs)}` : '–',
-          ],
-          [
-            'requests stalled > 1 s',
-            (r: RecordedRun) => String((r.reads?.stalled ?? 0) + (r.writes?.stalled ?? 0)),
-          ],
-          ['locks held', (r: RecordedRun) => esc(r.locksHeld.join('; '))],
-          ['max waiters', (r: RecordedRun) => String(r.maxWaiters)],
-        ]
+      : `<table class="compare"><caption>The newest locking and concurrent runs side by side</caption><thead><tr><th scope="col">measure</th>${pair.map((r) => `<th scope="col">${esc(r.migration)}</th>`).join('')}</tr></thead><tbody>${rows
           .map(
             ([label, f]) =>
-              `<tr><th scope="row">${label as string}</th>${pair.map((r) => `<td>${(f as (r: RecordedRun) => string)(r)}</td>`).join('')}</tr>`,
+              `<tr><th scope="row">${label}</th>${pair.map((r) => `<td>${f(r)}</td>`).join('')}</tr>`,
           )
-          .join('')}</tbody></table>${s.comparison ? `<p class="conclusion">${esc(s.comparison)}</p>` : ''}`;
+          .join('')}</tbody></table>${s.comparison ? `<p class="conclusion">${esc(s.comparison)}</p>` : ''}`,
+  );
 }
 
 // ---- lessons ----
@@ -385,33 +629,41 @@ function lessonFacts(r: LessonResult): [string, string][] {
 }
 
 function renderLessons(s: PanelState): void {
-  byId('slow-report').textContent =
+  setText(
+    byId('slow-report'),
     s.slowReportPid !== null
       ? `Slow report open (pid ${s.slowReportPid}): a transaction that read large_email and has not ended.`
       : s.liveLesson
         ? `Running the lesson "${LESSON_TITLES[s.liveLesson]}"…`
-        : '';
+        : '',
+  );
   const invalid = byId('invalid');
-  invalid.hidden = s.lab.invalidIndexes.length === 0;
-  invalid.innerHTML = s.lab.invalidIndexes
-    .map(
-      (i) =>
-        `<p><strong>Invalid index ${esc(i.index)}</strong> on ${esc(i.table)}: left by a failed or cancelled CONCURRENTLY build. The planner never uses it; ${i.indisready ? 'writes still maintain it' : 'it is not ready, so writes skip it, but its name is taken'}. <button type="button" data-invalid="${esc(i.index)}">Drop it concurrently and retry</button></p>`,
-    )
-    .join('');
+  setHidden(invalid, s.lab.invalidIndexes.length === 0);
+  setHtml(
+    invalid,
+    s.lab.invalidIndexes
+      .map(
+        (i) =>
+          `<p><strong>Invalid index ${esc(i.index)}</strong> on ${esc(i.table)}: left by a failed or cancelled CONCURRENTLY build. The planner never uses it; ${i.indisready ? 'writes still maintain it' : 'it is not ready, so writes skip it, but its name is taken'}. <button type="button" data-invalid="${esc(i.index)}">Drop it concurrently and retry</button></p>`,
+      )
+      .join(''),
+  );
   invalid
     .querySelectorAll<HTMLButtonElement>('button[data-invalid]')
-    .forEach((b) => b.addEventListener('click', () => send('dropInvalidIndex', b.dataset.invalid)));
-  byId('lessons').innerHTML = s.lessons
-    .map(
-      (r) =>
-        `<article class="verdict lesson" data-lesson="${esc(r.name)}" tabindex="0"><h3>${esc(LESSON_TITLES[r.name])}</h3><p>${esc(r.verdict)}</p><dl>${lessonFacts(
-          r,
-        )
-          .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
-          .join('')}</dl></article>`,
-    )
-    .join('');
+    .forEach((b) => setAvailability(b, s.buttons.dropInvalidIndex));
+  renderKeyed(
+    byId('lessons'),
+    s.lessons.map((r) => ({
+      key: r.name,
+      tag: 'article',
+      className: 'verdict lesson',
+      focusable: true,
+      attrs: { 'data-lesson': r.name },
+      html: `<h3>${esc(LESSON_TITLES[r.name])}</h3><p>${esc(r.verdict)}</p><dl>${lessonFacts(r)
+        .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
+        .join('')}</dl>`,
+    })),
+  );
 }
 
 // ---- state ----
@@ -426,13 +678,29 @@ function render(): void {
   renderRuns(state);
 }
 
+/** Draws, and if a draw throws says so in the panel instead of leaving it blank or half-drawn silently. */
+function safeRender(): void {
+  const error = byId('render-error');
+  try {
+    render();
+    setHidden(error, true);
+  } catch (e) {
+    setText(
+      error,
+      `The panel could not draw what the extension sent (${e instanceof Error ? e.message : String(e)}). Close and reopen the Lock Monitor.`,
+    );
+    setHidden(error, false);
+    console.error(e);
+  }
+}
+
 let saveTimer: number | undefined;
 function save(): void {
   // Throttled: the chart's points change five times a second.
   if (saveTimer !== undefined) return;
   saveTimer = window.setTimeout(() => {
     saveTimer = undefined;
-    if (state) vscode.setState({ state });
+    if (state) vscode.setState({ version: PANEL_STATE_VERSION, state });
   }, 1000);
 }
 
@@ -465,13 +733,24 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       break;
     }
   }
-  render();
+  safeRender();
   save();
+});
+
+// VS Code swaps the theme's variables and body classes in place: redraw the chart in the new colours.
+new MutationObserver(() => safeRender()).observe(document.body, {
+  attributes: true,
+  attributeFilter: ['class'],
 });
 
 window.addEventListener('resize', () =>
   chart?.setSize({ width: Math.max(300, byId('chart').clientWidth), height: 220 }),
 );
 
-render(); // what the last session showed, until the host answers
+// What the last session showed, until the host answers; a saved state of another shape is dropped.
+const saved: unknown = vscode.getState();
+state = restoreSavedState(saved);
+if (saved !== undefined && state === undefined) vscode.setState(undefined);
+// `ready` first: a restored state that fails to draw must not keep the host from sending a fresh one.
 vscode.postMessage({ type: 'ready' });
+safeRender();

@@ -28,6 +28,24 @@ export interface LiveRunInfo {
   pid?: number;
 }
 
+/**
+ * A recorded run as the panel draws it. The optional fields are newer than some hosts: the panel shows
+ * them when they are there and draws the run without them otherwise.
+ */
+export type PanelRun = RecordedRun & {
+  /**
+   * Most probe requests queued at once inside the probe itself (waiting for one of its pool's connections),
+   * beside `maxWaiters` (most sessions waiting in PostgreSQL at once, which the pool size caps).
+   */
+  maxProbeQueued?: number;
+};
+
+/**
+ * For every panel button: null when it can be pressed, else why not (one sentence, shown as its tooltip
+ * and accessible description). Computed by the host, which knows; the panel only draws it.
+ */
+export type ButtonStates = Record<PanelAction, string | null>;
+
 /** Everything the panel draws; sent whole after `ready`, then kept current with deltas. */
 export interface PanelState {
   lab: LabSummary;
@@ -36,7 +54,7 @@ export interface PanelState {
   locks: LockSnapshot | null;
   latency: ProbeSnapshot | null;
   live: LiveRunInfo | null;
-  runs: RecordedRun[];
+  runs: PanelRun[];
   /** One line comparing the newest locking and concurrent runs, computed from their numbers. */
   comparison: string | null;
   /** The newest result of each lesson that ran. */
@@ -45,6 +63,8 @@ export interface PanelState {
   liveLesson: LessonName | null;
   /** Backend pid of the open "slow report" (a long transaction), if one is open. */
   slowReportPid: number | null;
+  /** Which buttons can be pressed, and why the others cannot. */
+  buttons: ButtonStates;
 }
 
 // ---- host → webview ----
@@ -86,6 +106,7 @@ export interface ReadyMessage {
 
 /** The panel's buttons, each running the command of the same name. */
 export const PANEL_ACTIONS = {
+  startPostgres: 'migrationLab.startPostgres',
   runLocking: 'migrationLab.runLockingIndexMigration',
   rollback: 'migrationLab.rollbackIndexMigration',
   runConcurrent: 'migrationLab.runConcurrentIndexMigration',

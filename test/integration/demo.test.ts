@@ -4,9 +4,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { UsageError, parseDemoArgs } from '../../src/cli/args';
 import { validateRunReport, type RunReport } from '../../src/core/monitor/report';
-import { freePort } from './support';
+import { freePort, pollUntil } from './support';
 
 const root = join(__dirname, '../../..');
 const DEMO = join(root, 'dist', 'demo.js');
@@ -270,5 +271,96 @@ describe('npm run demo: the whole journey headless (built CLI as a child process
     assert.equal(r.stdout, '', 'nothing on stdout when interrupted');
     assert.match(r.stderr, /Interrupted/);
     assertNothingLeftRunning(dataDirOf(r.stderr));
+  });
+
+  it('two Ctrl-Cs: names the PostgreSQL left running; the next run stops it, and a Ctrl-C in its CONCURRENTLY build says what is left', async () => {
+    const [port, probePort] = [await freePort(), await freePort()];
+    const args = ['--rows', ROWS, '--json', '--port', String(port), '--probe-port', String(probePort)];
+    let sent = false;
+    const first = await runDemo(args, env, (text, child) => {
+      if (!sent && /^\[5\/8\] Running 0002_add_email_index /m.test(text)) {
+        sent = true;
+        setTimeout(() => {
+          child.kill('SIGINT');
+          setTimeout(() => child.kill('SIGINT'), 20); // impatient: before the cleanup is done
+        }, 300);
+      }
+    });
+    const firstDataDir = dataDirOf(first.stderr);
+    try {
+      await interruptedTwiceThenAgain(first, firstDataDir);
+    } finally {
+      // Whatever failed above, no server of this test outlives it.
+      for (const orphan of postgresProcessesOf(firstDataDir)) process.kill(orphan, 'SIGINT');
+      await pollUntil('the servers of the test to stop', () =>
+        postgresProcessesOf(firstDataDir).length === 0 ? true : undefined,
+      );
+    }
+
+    async function interruptedTwiceThenAgain(first: DemoResult, firstDataDir: string): Promise<void> {
+      assert.equal(first.code, 130, first.stderr);
+      const still =
+        /SIGINT again: exiting without waiting for the cleanup\. PostgreSQL is still running \(pid (\d+), port (\d+), data folder (.+)\); the next run stops it before starting its own/.exec(
+          first.stderr,
+        );
+      assert.ok(still, `the second Ctrl-C names the server left running:\n${first.stderr}`);
+      const [pid, shownPort, dataDir] = [Number(still[1]), Number(still[2]), still[3]!];
+      assert.equal(shownPort, port);
+      assert.equal(dataDir, firstDataDir);
+      assert.deepEqual(postgresProcessesOf(dataDir), [pid], 'that server is indeed still running');
+
+      // The next run: stops that server, then is interrupted while its CONCURRENTLY build runs.
+      const password = readFileSync(
+        join(cache, 'migration-lab', 'demo', 'postgres', 'password'),
+        'utf8',
+      ).trim();
+      let interrupted = false;
+      let watching = false;
+      const second = await runDemo(args, env, (text, child) => {
+        if (watching || !/^\[7\/8\] Running 0002_add_email_index_concurrently /m.test(text)) return;
+        watching = true;
+        // Ctrl-C once the build is really building (an INVALID index exists from then on).
+        void (async () => {
+          const client = new pg.Client({
+            host: '127.0.0.1',
+            port,
+            user: 'postgres',
+            password,
+            database: 'migration_lab',
+          });
+          await client.connect();
+          try {
+            await pollUntil(
+              'the CONCURRENTLY build to be building',
+              async () => {
+                const r = await client.query<{ phase: string }>(
+                  `SELECT phase FROM pg_stat_progress_create_index WHERE command = 'CREATE INDEX CONCURRENTLY'`,
+                );
+                return r.rows.some((row) => row.phase.startsWith('building index')) ? true : undefined;
+              },
+              30_000,
+              20,
+            );
+          } finally {
+            await client.end();
+          }
+          interrupted = true;
+          child.kill('SIGINT');
+        })();
+      });
+      assert.match(
+        second.stderr,
+        new RegExp(`Found PostgreSQL \\(pid ${pid}\\) left running by an earlier session; stopping it`),
+      );
+      assert.ok(interrupted, `the build was interrupted:\n${second.stderr}`);
+      assert.equal(second.code, 130, second.stderr);
+      const leftBehind =
+        'The interrupted CONCURRENTLY build left the INVALID index migration_lab.large_email_email_idx behind; ' +
+        'the next run drops it (DROP INDEX CONCURRENTLY) before it runs the migrations again.';
+      assert.ok(second.stderr.includes(leftBehind), second.stderr);
+      const log = readFileSync(join(cache, 'migration-lab', 'demo', 'demo.log'), 'utf8');
+      assert.ok(log.includes(leftBehind), 'the log says so too');
+      assertNothingLeftRunning(dataDirOf(second.stderr));
+    }
   });
 });

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +66,11 @@ describe('embedded PostgreSQL launcher', () => {
       'the cluster lives under the given folder',
     );
     assert.ok(!logger.lines.some((l) => l.includes(target.password!)), 'the password is never logged');
+    assert.equal(
+      statSync(join(baseDir, 'postgres', 'postgres.log')).mode & 0o777,
+      0o600,
+      "the server's log is readable by its owner only",
+    );
     await server.stop();
     assert.equal(isAlive(pid), false);
 
@@ -130,6 +144,77 @@ describe('embedded PostgreSQL launcher', () => {
     const pid = server.pid!;
     await server.stop();
     assert.equal(isAlive(pid), false);
+  });
+
+  it('survives an initdb killed part-way: the next start makes a whole cluster instead of failing', async () => {
+    const baseDir = labDir();
+    dirs.push(baseDir);
+    const port = await freePort();
+    // Its own process group, killed as a whole: the editor killed with its children, initdb included.
+    const launcher = spawn(
+      process.execPath,
+      [join(__dirname, '../../../test/fixtures/launch-embedded.js'), baseDir, String(port)],
+      { stdio: 'ignore', detached: true },
+    );
+    const root = join(baseDir, 'postgres');
+    const versionFiles = () =>
+      (existsSync(root) ? readdirSync(root) : [])
+        .filter((name) => name.startsWith('data'))
+        .filter((name) => existsSync(join(root, name, 'PG_VERSION')));
+    // PG_VERSION is initdb's first file; global/pg_control comes only after its bootstrap run.
+    await pollUntil(
+      'initdb to start writing the cluster',
+      () => (versionFiles().length > 0 ? true : undefined),
+      30_000,
+      5,
+    );
+    process.kill(-launcher.pid!, 'SIGKILL');
+    await pollUntil('the launcher to die', () =>
+      launcher.exitCode !== null || launcher.signalCode ? true : undefined,
+    );
+    assert.ok(
+      !existsSync(join(root, 'data', 'global', 'pg_control')),
+      'initdb was killed before it finished (the situation this test is about)',
+    );
+
+    const server = new EmbeddedPostgres({ baseDir, port, logger: memoryLogger() });
+    const target = await server.start();
+    assert.equal((await queryOne(target, 'SELECT 1 AS one')).one, 1);
+    assert.deepEqual(
+      readdirSync(root).filter((name) => name.includes('.initdb-')),
+      [],
+      'the unfinished initdb folder was removed',
+    );
+    await server.stop();
+  });
+
+  it('sets aside a cluster folder initdb never finished (PG_VERSION, no global/pg_control), saying so', async () => {
+    const baseDir = labDir();
+    dirs.push(baseDir);
+    const dataDir = join(baseDir, 'postgres', 'data');
+    mkdirSync(join(dataDir, 'global'), { recursive: true });
+    writeFileSync(join(dataDir, 'PG_VERSION'), '18\n');
+    const notices: string[] = [];
+    const logger = memoryLogger();
+    const server = new EmbeddedPostgres({
+      baseDir,
+      port: await freePort(),
+      logger,
+      onNotice: (s) => notices.push(s),
+    });
+    const target = await server.start();
+    assert.equal((await queryOne(target, 'SELECT 1 AS one')).one, 1);
+    await server.stop();
+    assert.equal(notices.length, 1, 'one sentence');
+    assert.match(
+      notices[0]!,
+      /^The PostgreSQL cluster in .*data was never finished \(its initdb was interrupted\); it was moved to .*data\.unfinished-.* and a new cluster is being created\.$/,
+    );
+    assert.ok(logger.lines.some((l) => l.startsWith('warn ') && l.includes('was never finished')));
+    const aside = readdirSync(join(baseDir, 'postgres')).filter((n) => n.startsWith('data.unfinished-'));
+    assert.equal(aside.length, 1);
+    assert.ok(existsSync(join(baseDir, 'postgres', aside[0]!, 'PG_VERSION')), 'nothing was deleted');
+    assert.ok(existsSync(join(dataDir, 'global', 'pg_control')), 'a whole cluster took its place');
   });
 
   it('drops a postmaster.pid whose process is gone', async () => {

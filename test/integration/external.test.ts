@@ -44,6 +44,28 @@ void describe('ExternalPostgres against a real PostgreSQL', () => {
     await pg?.stop();
   });
 
+  void it('?host= and ?port= move the connection, and the log and describe() name where it went', async () => {
+    const closed = await freePort();
+    const t = pg.target;
+    // The authority names a port nobody listens on; the query string names the real server.
+    const moved = `postgres://${encodeURIComponent(t.user)}:${encodeURIComponent(password)}@127.0.0.1:${closed}/${t.database}?host=${t.host}&port=${t.port}`;
+    const log = memoryLogger();
+    const provider = new ExternalPostgres(moved, { logger: log });
+    const target = await provider.start();
+    assert.deepEqual(provider.describe(), { host: t.host, port: t.port, database: t.database });
+    assert.equal(target.port, t.port);
+    const checked = log.lines.find((l) => l.includes('Checking the external PostgreSQL'));
+    assert.ok(checked?.includes(`${t.host}:${t.port}`), `the log names the real server: ${checked}`);
+    assert.ok(!log.lines.some((l) => l.includes(`:${closed}`)), 'the decoy port is never named');
+    const client = await connect(target, 'external-test', logger);
+    try {
+      const { rows } = await client.query<{ port: number }>("SELECT current_setting('port')::int AS port");
+      assert.equal(rows[0].port, t.port, 'the driver connected where describe() says');
+    } finally {
+      await client.end();
+    }
+  });
+
   void it('a correct URL connects and returns a target that works', async () => {
     const provider = new ExternalPostgres(url(), { logger });
     const target = await provider.start();

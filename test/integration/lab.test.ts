@@ -12,7 +12,9 @@ import {
   Lab,
   type LabState,
 } from '../../src/core/lab';
+import { LAB_SCHEMA_MARKER } from '../../src/core/labSchema';
 import { memoryLogger } from '../../src/core/log';
+import { MIGRATION_LOCK_KEY } from '../../src/core/migrations/runner';
 import { freePort } from './support';
 
 const root = join(__dirname, '../../..');
@@ -123,6 +125,54 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     await assert.rejects(lab.dropInvalidIndex('dup_email_key'), /no invalid index "dup_email_key"/);
   });
 
+  it('drops, with one sentence, an index a CONCURRENTLY build finished after its run died unrecorded', async () => {
+    assert.equal(lab.state.migrations.find((m) => m.id === CONCURRENT_INDEX_MIGRATION)?.applied, true);
+    // The build completed, but the process died before it recorded the migration as applied.
+    const client = new pg.Client(lab.connection!);
+    await client.connect();
+    try {
+      await client.query('DELETE FROM lab_test.schema_migrations WHERE id = $1', [
+        CONCURRENT_INDEX_MIGRATION,
+      ]);
+    } finally {
+      await client.end();
+    }
+    await lab.stop();
+    const notices: string[] = [];
+    lab.on('notice', (n) => notices.push(n));
+    await lab.start({ provider: 'embedded', port, schema: 'lab_test' });
+    assert.deepEqual(notices, [
+      'Found the valid index lab_test.large_email_email_idx although no 0002 migration is recorded as applied ' +
+        '(a CONCURRENTLY build finished after its run ended); dropped it, so either 0002 can run again.',
+    ]);
+    // Either 0002 now runs (before the repair both failed with 42P07: the index name was taken).
+    await lab.migrateTo(LOCKING_INDEX_MIGRATION);
+    assert.equal(lab.state.migrations.find((m) => m.id === LOCKING_INDEX_MIGRATION)?.applied, true);
+    assert.equal(await lab.repairLeftoverIndex(), undefined, 'an applied 0002 owns its index');
+    await lab.rollbackTo(INITIAL_MIGRATION);
+  });
+
+  it('leaves the email index alone while a migration run holds the lock (another window building it)', async () => {
+    const other = new pg.Client(lab.connection!);
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      await other.query('CREATE INDEX large_email_email_idx ON lab_test.large_email (email)');
+      assert.equal(await lab.repairLeftoverIndex(), undefined, 'a run in progress owns the index');
+      const kept = await other.query(
+        "SELECT to_regclass('lab_test.large_email_email_idx') IS NOT NULL AS kept",
+      );
+      assert.equal(kept.rows[0].kept, true);
+      await other.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      assert.match(
+        (await lab.repairLeftoverIndex()) ?? '',
+        /^Found the valid index lab_test\.large_email_email_idx/,
+      );
+    } finally {
+      await other.end();
+    }
+  });
+
   it('reset drops only the lab schema', async () => {
     await lab.reset();
     assert.equal(lab.state.seeded, false);
@@ -153,5 +203,74 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     });
     assert.equal(wrong.state.database, 'stopped');
     assert.ok(!logger.lines.some((l) => l.includes('s3cret-pw')), 'the password never reaches the log');
+  });
+});
+
+describe('the lab schema: never public, and Reset drops only what the lab created', () => {
+  let storageDir: string;
+  let lab: Lab;
+  let port: number;
+
+  before(async () => {
+    storageDir = mkdtempSync(join(tmpdir(), 'migration-lab-schema-'));
+    chmodSync(storageDir, 0o755);
+    port = await freePort();
+    lab = newLab(storageDir).lab;
+  });
+  after(async () => {
+    await lab.stop();
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  it('refuses public, information_schema and pg_* as the lab schema before starting anything', async () => {
+    for (const schema of ['public', 'information_schema', 'pg_catalog']) {
+      await assert.rejects(lab.start({ provider: 'embedded', port, schema }), (e: unknown) => {
+        assert.ok(e instanceof LabError);
+        assert.match(e.message, /belongs to the database, not to the lab; set migrationLab\.schema/);
+        return true;
+      });
+      assert.equal(lab.state.database, 'stopped');
+    }
+  });
+
+  it('refuses to reset a schema it did not create, and leaves its tables alone', async () => {
+    await lab.start({ provider: 'embedded', port, schema: 'someone_elses' });
+    const client = new pg.Client(lab.connection!);
+    await client.connect();
+    try {
+      await client.query('CREATE SCHEMA someone_elses');
+      await client.query('CREATE TABLE someone_elses.keep_me (id int)');
+      await assert.rejects(lab.reset(), (e: unknown) => {
+        assert.ok(e instanceof LabError);
+        assert.match(
+          e.message,
+          /^Reset Lab did not drop the schema "someone_elses": the lab did not create it/,
+        );
+        return true;
+      });
+      const kept = await client.query("SELECT to_regclass('someone_elses.keep_me') IS NOT NULL AS kept");
+      assert.equal(kept.rows[0].kept, true);
+    } finally {
+      await client.end();
+    }
+    await lab.stop();
+  });
+
+  it('marks the schema it creates, and Reset drops that one', async () => {
+    await lab.start({ provider: 'embedded', port, schema: 'lab_made' });
+    await lab.seed(1_000);
+    const client = new pg.Client(lab.connection!);
+    await client.connect();
+    try {
+      const comment = await client.query(
+        "SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = 'lab_made'",
+      );
+      assert.equal(comment.rows[0].c, LAB_SCHEMA_MARKER);
+      await lab.reset();
+      const left = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = 'lab_made'");
+      assert.equal(left.rowCount, 0);
+    } finally {
+      await client.end();
+    }
   });
 });

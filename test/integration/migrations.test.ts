@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { APP_NAMES, clientConfig, quoteIdent } from '../../src/core/db';
 import { CancelledError, LabError } from '../../src/core/errors';
+import { parseMigration } from '../../src/core/migrations/parse';
 import { MigrationRunner, type StatementEvent } from '../../src/core/migrations/runner';
 import { pollUntil, startTestPostgres, type TestPostgres } from './support';
 
@@ -205,6 +208,54 @@ void describe('refusals before anything runs', () => {
     assert.equal(await relationExists(schema, 'side_effect'), false);
     assert.equal(await relationExists(schema, 'things_x_idx'), false);
     assert.deepEqual(await stateIds(schema), []);
+  });
+
+  void it('refuses COMMIT and ROLLBACK in a transactional section before anything runs', async () => {
+    const schema = 'mig_it_txn_control';
+    // Before: COMMIT made h1 permanent and the syntax error then claimed a rollback; ROLLBACK undid
+    // i1 and the migration was still recorded as applied.
+    const h = parseMigration(
+      '0001_h.sql',
+      '-- migrate:up\nCREATE TABLE h1 (id int);\nCOMMIT;\nSELEC oops;\n',
+    );
+    const i = parseMigration('0001_i.sql', '-- migrate:up\nCREATE TABLE i1 (id int);\nROLLBACK;\n');
+    const runOne = (m: typeof h) => new MigrationRunner({ target: postgres.target, schema, migrations: [m] });
+    const statements: StatementEvent[] = [];
+    const first = await rejection(runOne(h).migrateTo('0001_h', { onStatement: (e) => statements.push(e) }));
+    assert.ok(first instanceof LabError);
+    assert.match(first.message, /^0001_h\.sql: line 3 has COMMIT, which would end or split the transaction/);
+    const second = await rejection(runOne(i).migrateTo('0001_i', { onStatement: (e) => statements.push(e) }));
+    assert.match(second.message, /^0001_i\.sql: line 3 has ROLLBACK, .*add `transaction:false`/);
+    assert.deepEqual(statements, [], 'not one statement ran');
+    assert.equal(await relationExists(schema, 'h1'), false);
+    assert.equal(await relationExists(schema, 'i1'), false);
+    assert.deepEqual(await stateIds(schema), []);
+  });
+
+  void it('refuses a file that is not UTF-8 instead of storing U+FFFD for its bytes', async () => {
+    const schema = 'mig_it_latin1';
+    const dir = mkdtempSync(join(tmpdir(), 'migration-lab-latin1-'));
+    try {
+      // 'café' in Latin-1: a lenient decode stored caf\uFFFD and reported success.
+      writeFileSync(
+        join(dir, '0001_latin1.sql'),
+        Buffer.concat([
+          Buffer.from("-- migrate:up\nCREATE TABLE words AS SELECT 'caf"),
+          Buffer.from([0xe9]),
+          Buffer.from("'::text AS word;\n"),
+        ]),
+      );
+      const error = await rejection(runner(schema, dir).migrateTo('0001_latin1'));
+      assert.ok(error instanceof LabError);
+      assert.equal(
+        error.message,
+        '0001_latin1.sql is not valid UTF-8: the first bad byte sequence is at byte offset 47 (line 2); save the file as UTF-8.',
+      );
+      assert.equal(await relationExists(schema, 'words'), false);
+      assert.equal(await schemaExists(schema), false, 'refused before connecting');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void it('gives a clear error for a malformed file, before connecting', async () => {

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { APP_NAMES } from '../../src/core/db';
 import { memoryLogger, silentLogger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
 import { LatencySampler } from '../../src/core/probe/sampler';
-import { ProbeServer, type LargeEmailRow } from '../../src/core/probe/server';
+import {
+  DEFAULT_READ_POOL_MAX,
+  HEALTH_BUDGET_MS,
+  ProbeServer,
+  type LargeEmailRow,
+} from '../../src/core/probe/server';
 import { pollUntil, startSeededLab, type TestPostgres } from './support';
 
 const SCHEMA = 'probe_test';
@@ -15,6 +21,26 @@ const ROWS = 2_000_000;
 async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, init);
   return { status: res.status, body: await res.json() };
+}
+
+/** A request with exactly the headers given (fetch would not let a test set Host). */
+function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : text }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('probe endpoint and sampler on a real PostgreSQL', () => {
@@ -57,6 +83,65 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
     }
   });
 
+  it('serves only Host 127.0.0.1 or localhost with its own port (no DNS rebinding)', async () => {
+    const port = server.port!;
+    for (const host of [
+      'evil.example',
+      `evil.example:${port}`,
+      `127.0.0.1:${port + 1}`,
+      '127.0.0.1',
+      'localhost',
+    ]) {
+      const res = await rawRequest(port, 'GET', '/list_large/', { host });
+      assert.equal(res.status, 403, `Host: ${host}`);
+      assert.deepEqual(res.body, { error: 'host not allowed' }, 'no rows are served');
+    }
+    const none = await rawRequest(port, 'GET', '/list_large/', {});
+    // Node's HTTP server itself answers 400 to an HTTP/1.1 request without Host.
+    assert.ok(none.status === 400 || none.status === 403, `no Host at all: ${none.status}`);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LocalHost:${port}`]) {
+      const res = await rawRequest(port, 'GET', '/list_large/', { host });
+      assert.equal(res.status, 200, `Host: ${host}`);
+      assert.equal((res.body as unknown[]).length, 20);
+    }
+  });
+
+  it("refuses a request carrying a web page's Origin (no cross-site POST), serves the webview's and none", async () => {
+    const port = server.port!;
+    const probeRows = async () =>
+      Number(
+        (
+          await observer.query<{ n: string }>(
+            `SELECT count(*) AS n FROM ${SCHEMA}.large_email WHERE id > $1`,
+            [ROWS],
+          )
+        ).rows[0]!.n,
+      );
+    const before = await probeRows();
+    for (const origin of [
+      'https://evil.example',
+      'http://127.0.0.1:8080',
+      'null',
+      `http://localhost:${port}`,
+    ]) {
+      const res = await rawRequest(port, 'POST', '/insert_large/', { host: `127.0.0.1:${port}`, origin });
+      assert.equal(res.status, 403, `Origin: ${origin}`);
+      assert.deepEqual(res.body, { error: 'origin not allowed' });
+    }
+    assert.equal(await probeRows(), before, 'no row was inserted for a foreign origin');
+    assert.ok(
+      logger.lines.some((l) => /refused a request from the web origin "https:\/\/evil\.example"/.test(l)),
+    );
+    const webview = await rawRequest(port, 'POST', '/insert_large/', {
+      host: `127.0.0.1:${port}`,
+      origin: 'vscode-webview://1a2b3c4d',
+    });
+    assert.equal(webview.status, 201);
+    const plain = await rawRequest(port, 'POST', '/insert_large/', { host: `127.0.0.1:${port}` });
+    assert.equal(plain.status, 201);
+    assert.equal(await probeRows(), before + 2);
+  });
+
   it('POST /insert_large/ returns 201 and an id that then comes first in GET /list_large/', async () => {
     const first = await getJson(`${base}/insert_large/`, { method: 'POST' });
     const second = await getJson(`${base}/insert_large/`, { method: 'POST' });
@@ -69,11 +154,12 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
     assert.match(rows[0]!.email, /^probe-\d+-\d+@example\.com$/);
     assert.notEqual(rows[0]!.email, rows[1]!.email, 'each insert has its own address');
 
-    // Reads and writes came from two separate pools, each labelled for the lock monitor.
+    // Reads and writes came from two separate pools (and /healthz has its own connection), each labelled.
     const apps = await observer.query<{ application_name: string }>(
       `SELECT DISTINCT application_name FROM pg_stat_activity WHERE application_name LIKE 'migration-lab:probe-%'`,
     );
     assert.deepEqual(apps.rows.map((r) => r.application_name).sort(), [
+      APP_NAMES.probeHealth,
       APP_NAMES.probeRead,
       APP_NAMES.probeWrite,
     ]);
@@ -189,6 +275,48 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
     }
   });
 
+  it('answers /healthz from its own connection while every read connection is blocked', async () => {
+    const port = server.port!;
+    // An ACCESS EXCLUSIVE lock makes every read of large_email wait: the read pool fills up.
+    const locker = new pg.Client({ ...db.target, application_name: 'test-locker' });
+    await locker.connect();
+    const reads: Promise<number>[] = [];
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${SCHEMA}.large_email IN ACCESS EXCLUSIVE MODE`);
+      for (let i = 0; i < DEFAULT_READ_POOL_MAX + 2; i++) {
+        reads.push(fetch(`http://127.0.0.1:${port}/list_large/`).then((r) => r.status));
+      }
+      const waiting = await pollUntil('every read connection to wait for the lock', async () => {
+        const r = await observer.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE NOT l.granted AND a.application_name = $1`,
+          [APP_NAMES.probeRead],
+        );
+        return r.rows[0]!.n >= DEFAULT_READ_POOL_MAX ? r.rows[0]!.n : undefined;
+      });
+      assert.equal(waiting, DEFAULT_READ_POOL_MAX, 'the read pool is full of blocked reads');
+
+      const started = performance.now();
+      const health = await getJson(`${base}/healthz`);
+      const tookMs = performance.now() - started;
+      // Before, /healthz queued behind the blocked reads and said "database": false after 2 s.
+      assert.deepEqual(health, { status: 200, body: { ok: true, database: true } });
+      assert.ok(
+        tookMs < 1_000,
+        `answered in ${Math.round(tookMs)} ms (its own budget is ${HEALTH_BUDGET_MS} ms)`,
+      );
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    assert.deepEqual(
+      await Promise.all(reads),
+      reads.map(() => 200),
+      'the blocked reads complete once the lock is gone',
+    );
+  });
+
   it('answers 503 while the database is down and recovers by itself when it is back', async () => {
     await db.server.stop();
     const read = await getJson(`${base}/list_large/`);
@@ -206,7 +334,17 @@ describe('probe endpoint and sampler on a real PostgreSQL', () => {
     );
     const inserted = await getJson(`${base}/insert_large/`, { method: 'POST' });
     assert.equal(inserted.status, 201);
-    assert.deepEqual(await getJson(`${base}/healthz`), { status: 200, body: { ok: true, database: true } });
+    // /healthz reconnects its own connection in the background (each answer keeps its 100 ms budget).
+    const health = await pollUntil(
+      '/healthz to see the database again',
+      async () => {
+        const h = await getJson(`${base}/healthz`);
+        return (h.body as { database?: boolean }).database ? h : undefined;
+      },
+      15_000,
+      100,
+    );
+    assert.deepEqual(health, { status: 200, body: { ok: true, database: true } });
 
     const lines = logger.lines.join('\n');
     assert.equal(

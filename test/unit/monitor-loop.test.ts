@@ -7,6 +7,7 @@ import {
   type LockSnapshot,
   type MonitorClient,
   type MonitorStatus,
+  type PreparedQuery,
 } from '../../src/core/monitor/lockMonitor';
 
 const target: ConnectionTarget = { host: '127.0.0.1', port: 1, database: 'x', user: 'u' };
@@ -17,6 +18,9 @@ class FakeClient extends EventEmitter implements MonitorClient {
   maxInFlight = 0;
   ended = false;
   lockQueries = 0;
+  /** Poll queries sent as text (unnamed), which the server would parse and plan every time. */
+  unnamedPollQueries: string[] = [];
+  preparedNames = new Set<string>();
   constructor(
     private readonly behaviour: {
       delayMs?: number;
@@ -25,36 +29,45 @@ class FakeClient extends EventEmitter implements MonitorClient {
   ) {
     super();
   }
-  async query(text: string): Promise<{ rows: unknown[] }> {
+  async query(query: string | PreparedQuery): Promise<{ rows: unknown[] }> {
+    const text = typeof query === 'string' ? query : query.text;
     if (this.ended) throw new Error('Client was closed and is not queryable');
     if (text.startsWith('SET')) return { rows: [] };
     if (text.includes('server_version_num')) return { rows: [{ v: 180004 }] };
+    if (typeof query === 'string') this.unnamedPollQueries.push(text);
+    else this.preparedNames.add(query.name);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.behaviour.delayMs) await new Promise((r) => setTimeout(r, this.behaviour.delayMs));
-      if (text.startsWith('WITH rel')) {
+      if (text.includes('FROM pg_locks')) {
         this.lockQueries++;
         const failure = this.behaviour.failLockQuery?.();
         if (failure) throw failure;
+        // One row: the lock rows and the progress rows as JSON arrays (one round trip per poll).
         return {
           rows: [
             {
-              pid: 42,
-              application_name: APP_NAMES.migration,
-              backend_type: 'client backend',
-              leader_pid: null,
-              leader_application_name: null,
-              state: 'active',
-              wait_event: null,
-              locktype: 'relation',
-              mode: 'ShareLock',
-              granted: true,
-              relation: 'migration_lab.large_email',
-              target: 'migration_lab.large_email',
-              blocked_by: null,
-              waiting_ms: null,
-              query: 'CREATE INDEX',
+              progress: [],
+              locks: [
+                {
+                  pid: 42,
+                  application_name: APP_NAMES.migration,
+                  backend_type: 'client backend',
+                  leader_pid: null,
+                  leader_application_name: null,
+                  state: 'active',
+                  wait_event: null,
+                  locktype: 'relation',
+                  mode: 'ShareLock',
+                  granted: true,
+                  relation: 'migration_lab.large_email',
+                  target: 'migration_lab.large_email',
+                  blocked_by: null,
+                  waiting_ms: null,
+                  query: 'CREATE INDEX',
+                },
+              ],
             },
           ],
         };
@@ -116,6 +129,8 @@ void describe('LockMonitor poll loop (fake connection)', () => {
     assert.equal(monitor.stats.polls, snapshots.length);
     assert.equal(monitor.latest, snapshots.at(-1));
     assert.equal(clients[0]!.ended, true, 'stop closes the connection');
+    assert.deepEqual(clients[0]!.unnamedPollQueries, [], 'every poll query is a prepared statement');
+    assert.deepEqual([...clients[0]!.preparedNames], ['migration-lab:poll'], 'one prepared query per poll');
     assert.equal(monitor.status.state, 'stopped');
     const count = snapshots.length;
     await new Promise((r) => setTimeout(r, 60));

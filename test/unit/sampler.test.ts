@@ -93,6 +93,30 @@ describe('LatencySampler against a real local HTTP server', () => {
     await endpoint.stop();
   });
 
+  it('reports how late each request starts against its schedule', async () => {
+    const late: { kind: string; ms: number }[] = [];
+    sampler = new LatencySampler({
+      baseUrl: endpoint.url,
+      readsPerSecond: 50,
+      writesPerSecond: 0,
+      onStart: (kind, ms) => late.push({ kind, ms }),
+    });
+    sampler.start();
+    await waitFor('5 reads started', () => (late.length >= 5 ? true : undefined));
+    // Block the event loop for 150 ms: the requests due meanwhile start that much late.
+    const blockedUntil = performance.now() + 150;
+    while (performance.now() < blockedUntil);
+    const before = late.length;
+    await waitFor('reads after the block', () => (late.length >= before + 10 ? true : undefined));
+    sampler.stop();
+    assert.ok(
+      late.every((l) => l.kind === 'read' && l.ms >= 0),
+      'a request never starts before its slot',
+    );
+    const worst = Math.max(...late.slice(before).map((l) => l.ms));
+    assert.ok(worst >= 100, `the requests due during the block started ${worst} ms late`);
+  });
+
   it('fires reads and writes at the configured rate and records each completed one', async () => {
     const seen: ProbeSample[] = [];
     sampler = new LatencySampler({
@@ -248,9 +272,17 @@ describe('LatencySampler against a real local HTTP server', () => {
   it('gives statsBetween for the requests started within a window', async () => {
     sampler = new LatencySampler({ baseUrl: endpoint.url, readsPerSecond: 50, writesPerSecond: 50 });
     sampler.start();
-    await waitFor('some samples', () => (sampler!.snapshot().read.count >= 5 ? true : undefined));
-    endpoint.behaviour.write = 'hang';
-    const from = Date.now();
+    // Flip to hanging writes at a moment no write is in flight (checked and flipped in one tick), so every
+    // write started before `from` was answered and every write started after it hangs, however loaded the
+    // machine is.
+    let from = 0;
+    await waitFor('answered reads and writes, none in flight', () => {
+      const snap = sampler!.snapshot();
+      if (snap.read.count < 5 || snap.write.count < 3 || snap.write.inFlight > 0) return undefined;
+      endpoint.behaviour.write = 'hang';
+      from = Date.now();
+      return true;
+    });
     await waitFor('hanging writes', () => (endpoint.heldCount >= 3 ? true : undefined));
     const to = Date.now();
     const inWindow = sampler.samplesBetween(from, to);

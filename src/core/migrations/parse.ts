@@ -1,6 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { LabError } from '../errors';
+import { readMigrationFile } from './readFile';
 import { scanStatements, SqlSplitError, type ScannedStatement } from './split';
 
 export { splitStatements, scanStatements, type ScannedStatement } from './split';
@@ -144,9 +145,47 @@ function buildSection(
           `add \`transaction:false\` to its \`-- migrate:${kind}\` line.`;
         break;
       }
+      const control = transactionControl(statement.words);
+      if (control) {
+        // COMMIT would make what ran before it permanent (and a later failure "roll back" only the
+        // rest); ROLLBACK would undo the migration yet let it be recorded as applied.
+        section.transactionConflict =
+          `${fileName}: line ${statement.line} has ${control}, which would end or split the transaction ` +
+          `the migration runs in; remove it (the section already runs in one transaction), or add ` +
+          `\`transaction:false\` to its \`-- migrate:${kind}\` line to manage transactions yourself.`;
+        break;
+      }
     }
   }
   return section;
+}
+
+/** Statements that begin, end or split a transaction, by their leading keyword. */
+const TRANSACTION_CONTROL = new Set([
+  'BEGIN',
+  'START',
+  'COMMIT',
+  'END',
+  'ROLLBACK',
+  'ABORT',
+  'SAVEPOINT',
+  'RELEASE',
+]);
+
+/**
+ * The statement's transaction-control command ("COMMIT", "START TRANSACTION", "PREPARE TRANSACTION",
+ * "ROLLBACK TO SAVEPOINT", …), judged from its first keywords; undefined for any other statement.
+ * (BEGIN ATOMIC only occurs inside CREATE FUNCTION, never as a statement's first word.)
+ */
+export function transactionControl(words: readonly string[]): string | undefined {
+  const [first, second] = words;
+  if (first === 'PREPARE') return second === 'TRANSACTION' ? 'PREPARE TRANSACTION' : undefined;
+  if (first === undefined || !TRANSACTION_CONTROL.has(first)) return undefined;
+  if (first === 'START') return second === 'TRANSACTION' ? 'START TRANSACTION' : undefined;
+  if ((first === 'COMMIT' || first === 'ROLLBACK') && second === 'PREPARED') return `${first} PREPARED`;
+  if (first === 'ROLLBACK' && second === 'TO') return 'ROLLBACK TO SAVEPOINT';
+  if (first === 'RELEASE') return 'RELEASE SAVEPOINT';
+  return first;
 }
 
 const LABEL_WORDS = new Set([
@@ -188,11 +227,45 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
       detail: `Folder: ${dir}`,
     });
   }
-  const migrations: Migration[] = [];
+  const cached = parsedFiles.get(dir);
+  const fresh = new Map<string, ParsedFile>();
   for (const name of names.filter((n) => n.endsWith('.sql'))) {
-    migrations.push(parseMigration(name, await readFile(join(dir, name), 'utf8')));
+    // Stat before reading: a file changed in between is stored with the older stat, so it is read again.
+    const { mtimeMs, ctimeMs, size } = await stat(join(dir, name));
+    const hit = cached?.get(name);
+    const migration =
+      hit && hit.mtimeMs === mtimeMs && hit.ctimeMs === ctimeMs && hit.size === size
+        ? hit.migration
+        : freezeMigration(parseMigration(name, await readMigrationFile(dir, name)));
+    fresh.set(name, { mtimeMs, ctimeMs, size, migration });
   }
-  return sortMigrations(migrations);
+  // Replacing the folder's map forgets files that were deleted.
+  parsedFiles.set(dir, fresh);
+  return sortMigrations([...fresh.values()].map((f) => f.migration));
+}
+
+interface ParsedFile {
+  mtimeMs: number;
+  ctimeMs: number;
+  size: number;
+  migration: Migration;
+}
+
+/**
+ * Parsed migrations by folder and file name, reused while a file's mtime, ctime and size are
+ * unchanged: the extension host lists migrations on every refresh, and parsing runs on its only
+ * thread, so each file is parsed once per change.
+ */
+const parsedFiles = new Map<string, Map<string, ParsedFile>>();
+
+/** Cached migrations are shared by every caller: frozen, so that none can change another's copy. */
+function freezeMigration(m: Migration): Migration {
+  for (const section of [m.up, m.down]) {
+    if (!section) continue;
+    Object.freeze(section.statements);
+    Object.freeze(section);
+  }
+  return Object.freeze(m);
 }
 
 /** Orders by version (numerically), then id. */

@@ -5,6 +5,7 @@ import { redactSecrets, silentLogger, type Logger } from '../log';
 import { loadMigrations, type Migration, type MigrationSection } from './parse';
 import { planMigrate, planRollback, versionOf } from './plan';
 import { queryInvalidIndexes } from '../invalidIndexes';
+import { ensureLabSchema } from '../labSchema';
 
 /** Advisory lock key every migration run of the lab takes (pg_try_advisory_lock), so runs never overlap. */
 export const MIGRATION_LOCK_KEY = 7_346_011_820;
@@ -275,7 +276,7 @@ export class MigrationRunner {
   }
 
   private async ensureStateTable(client: pg.Client): Promise<void> {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+    await ensureLabSchema(client, this.schema);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${this.stateTable} (
          id text PRIMARY KEY,

@@ -109,9 +109,20 @@ export interface Disposable {
   dispose(): void;
 }
 
+/**
+ * A query the monitor runs on every poll, as a named prepared statement: PostgreSQL then parses
+ * and plans it once per connection instead of on every poll (planning the pg_stat_activity joins was
+ * most of a poll's cost: about 4 of 5 ms).
+ */
+export interface PreparedQuery {
+  name: string;
+  text: string;
+  values?: unknown[];
+}
+
 /** The part of pg.Client the monitor uses (a fake stands in for it in unit tests). */
 export interface MonitorClient {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(query: string | PreparedQuery, values?: unknown[]): Promise<{ rows: unknown[] }>;
   end(): Promise<void>;
   on(event: 'error', listener: (e: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
@@ -203,6 +214,15 @@ export const PROGRESS_QUERY = `SELECT p.pid,
   LEFT JOIN pg_namespace ns ON ns.oid = c.relnamespace
  WHERE p.datname = current_database()
  ORDER BY p.pid`;
+
+/**
+ * The lock query and the progress query in one statement, so a poll is one round trip: each
+ * result as a JSON array of the same rows (json_agg keeps the order of its sorted input).
+ */
+export function pollQuery(serverVersion: number): string {
+  return `SELECT (SELECT coalesce(json_agg(l), '[]'::json) FROM (${lockQuery(serverVersion)}) AS l) AS locks,
+       (SELECT coalesce(json_agg(p), '[]'::json) FROM (${PROGRESS_QUERY}) AS p) AS progress`;
+}
 
 const SESSIONS_QUERY = (serverVersion: number) => {
   const leaderPid = serverVersion >= 130000 ? 'a.leader_pid' : 'NULL::int';
@@ -373,7 +393,7 @@ interface Session {
   client: MonitorClient;
   alive: boolean;
   serverVersion: number;
-  lockSql: string;
+  pollSql: string;
   sessionsSql: string;
 }
 
@@ -549,7 +569,7 @@ export class LockMonitor {
 
   private async open(): Promise<Session> {
     const client = await this.openClient(this.options.target, APP_NAMES.monitor, this.logger);
-    const session: Session = { client, alive: true, serverVersion: 0, lockSql: '', sessionsSql: '' };
+    const session: Session = { client, alive: true, serverVersion: 0, pollSql: '', sessionsSql: '' };
     client.on('error', () => (session.alive = false));
     client.on('end', () => (session.alive = false));
     try {
@@ -566,7 +586,7 @@ export class LockMonitor {
       await this.closeClient(client);
       throw e;
     }
-    session.lockSql = lockQuery(session.serverVersion);
+    session.pollSql = pollQuery(session.serverVersion);
     session.sessionsSql = SESSIONS_QUERY(session.serverVersion);
     return session;
   }
@@ -588,14 +608,22 @@ export class LockMonitor {
   private async poll(session: Session): Promise<LockSnapshot> {
     const at = Date.now();
     const t0 = performance.now();
-    const lockResult = await session.client.query(session.lockSql, [this.relations]);
-    const progressResult = await session.client.query(PROGRESS_QUERY);
-    const locks = toLockRows(lockResult.rows as RawLockRow[]);
+    const { rows: pollRows } = await session.client.query({
+      name: 'migration-lab:poll',
+      text: session.pollSql,
+      values: [this.relations],
+    });
+    const polled = pollRows[0] as { locks: RawLockRow[]; progress: RawProgressRow[] } | undefined;
+    const locks = toLockRows(polled?.locks ?? []);
     const seen = new Set(locks.map((l) => l.pid));
     const unknownBlockers = [...new Set(locks.flatMap((l) => l.blockedBy))].filter((p) => !seen.has(p));
     const roles = new Map<number, SessionRole>();
     if (unknownBlockers.length > 0) {
-      const { rows } = await session.client.query(session.sessionsSql, [unknownBlockers]);
+      const { rows } = await session.client.query({
+        name: 'migration-lab:sessions',
+        text: session.sessionsSql,
+        values: [unknownBlockers],
+      });
       for (const r of rows as RawSessionRow[]) {
         roles.set(
           r.pid,
@@ -614,7 +642,7 @@ export class LockMonitor {
       at,
       locks,
       blockingChains: toBlockingChains(locks, roles),
-      progress: toProgress(progressResult.rows as RawProgressRow[]),
+      progress: toProgress(polled?.progress ?? []),
       pollMs: Math.round(pollMs * 100) / 100,
     };
   }

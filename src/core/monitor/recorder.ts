@@ -1,3 +1,4 @@
+import { lockModesConflict } from './lockModes';
 import type { LockRow, LockSnapshot } from './lockMonitor';
 import type { SessionRole } from './roles';
 import {
@@ -86,7 +87,10 @@ export interface RecordedLock {
   target: string | null;
   firstSeenAt: number;
   lastSeenAt: number;
-  /** lastSeenAt - firstSeenAt: how long it was seen held (at least, to one poll interval). */
+  /**
+   * How long it was seen held, at least: lastSeenAt - firstSeenAt, or longer when a session was seen
+   * waiting on it for longer (its wait started while the lock was already held).
+   */
   heldMs: number;
 }
 
@@ -252,7 +256,7 @@ export class RunRecorder {
       const seen = this.locks.get(key);
       if (seen) {
         seen.lastSeenAt = Math.max(seen.lastSeenAt, snapshot.at);
-        seen.heldMs = seen.lastSeenAt - seen.firstSeenAt;
+        seen.heldMs = Math.max(seen.heldMs, seen.lastSeenAt - seen.firstSeenAt);
       } else {
         this.locks.set(key, {
           lock: key,
@@ -302,6 +306,24 @@ export class RunRecorder {
           lastSeenAt: snapshot.at,
           direct: direct.has(c.waiterPid),
         });
+      }
+    }
+
+    // A session waiting on the migration's lock proves that lock was held at least as long as it has
+    // waited (PostgreSQL's own waitstart), even when only one poll saw the lock: "held for 0 ms"
+    // while sessions waited on it was a measurement of the polls, not of the lock.
+    for (const c of chains) {
+      if (!direct.has(c.waiterPid)) continue;
+      const relation = snapshot.locks.find((l) => l.pid === c.waiterPid && !l.granted)?.relation;
+      if (!relation) continue;
+      for (const held of this.locks.values()) {
+        if (
+          held.relation === relation &&
+          held.lastSeenAt === snapshot.at &&
+          lockModesConflict(held.mode, c.mode)
+        ) {
+          held.heldMs = Math.max(held.heldMs, c.waitingMs);
+        }
       }
     }
 

@@ -170,6 +170,18 @@ function awaitedTarget(target: string): string {
 }
 
 /**
+ * Most probe requests queued inside the endpoint itself (in flight beyond its pool's connections), reads
+ * and writes added up; undefined when the pool sizes are not known.
+ */
+export function maxProbeQueued(probe: ProbeConcurrency | undefined): number | undefined {
+  if (!probe || probe.readPoolSize === null || probe.writePoolSize === null) return undefined;
+  return (
+    Math.max(0, probe.maxReadsInFlight - probe.readPoolSize) +
+    Math.max(0, probe.maxWritesInFlight - probe.writePoolSize)
+  );
+}
+
+/**
  * Who queued behind the migration, in PostgreSQL and in the probe. The pg_locks figure is capped by
  * the probe's pools (the endpoint lets only that many requests into PostgreSQL), so when the probe
  * had more requests outstanding than its pool holds, both figures are given.

@@ -9,7 +9,9 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -36,11 +38,15 @@ export interface EmbeddedPostgresOptions {
   sharedRoot?: string;
   /** The setting name a user changes to pick another port (for the "port taken" sentence). */
   portSetting?: string;
+  /** Told one sentence when the launcher repaired something the user should know about (also logged). */
+  onNotice?: (sentence: string) => void;
 }
 
 const SUPERUSER = 'postgres';
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** initdb runs in `<data>.initdb-<pid>` and is renamed to `<data>` when it succeeds. */
+const INITDB_SUFFIX = '.initdb-';
 
 /** The npm package that carries PostgreSQL binaries for this platform. */
 export function embeddedPackageName(platform = process.platform, arch = process.arch): string {
@@ -173,7 +179,9 @@ export class EmbeddedPostgres implements PostgresProvider {
     this.layout = layout;
     throwIfAborted(signal);
     const password = this.ensurePassword(layout.root);
-    if (!existsSync(join(layout.dataDir, 'PG_VERSION'))) await this.initdb(layout, signal);
+    this.removeAbandonedInitdbFolders(layout);
+    this.setAsideUnfinishedCluster(layout.dataDir);
+    if (!existsSync(layout.dataDir)) await this.initdb(layout, signal);
     await this.recoverStalePidFile(layout.dataDir);
     if (!(await portIsFree(port))) throw this.portTakenError();
     throwIfAborted(signal);
@@ -294,13 +302,17 @@ export class EmbeddedPostgres implements PostgresProvider {
 
   private async initdb(layout: NonNullable<EmbeddedPostgres['layout']>, signal?: AbortSignal): Promise<void> {
     const { logger } = this.options;
-    rmSync(layout.dataDir, { recursive: true, force: true }); // a half-made cluster from a cancelled init
-    mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
-    if (this.serviceUser) chownSync(layout.dataDir, this.serviceUser.uid, this.serviceUser.gid);
+    // initdb builds the cluster beside its final place and it is renamed in only when complete: an
+    // initdb killed part-way (the editor's process group killed, a power loss) then leaves a folder
+    // that no later start can mistake for a cluster.
+    const building = `${layout.dataDir}${INITDB_SUFFIX}${process.pid}`;
+    rmSync(building, { recursive: true, force: true });
+    mkdirSync(building, { recursive: true, mode: 0o700 });
+    if (this.serviceUser) chownSync(building, this.serviceUser.uid, this.serviceUser.gid);
     logger.info(`Creating a PostgreSQL cluster in ${layout.dataDir}.`);
     const args = [
       '-D',
-      layout.dataDir,
+      building,
       '-U',
       SUPERUSER,
       '--pwfile',
@@ -321,13 +333,50 @@ export class EmbeddedPostgres implements PostgresProvider {
       child.once('exit', (c) => resolve(c));
     }).finally(() => signal?.removeEventListener('abort', onAbort));
     if (code !== 0) {
-      rmSync(layout.dataDir, { recursive: true, force: true });
+      rmSync(building, { recursive: true, force: true });
       if (signal?.aborted) throw new CancelledError();
       logger.error(`initdb failed (exit ${code}):\n${output}`);
       throw new LabError('Creating the PostgreSQL cluster (initdb) failed; see the log for its output.', {
         detail: output,
       });
     }
+    renameSync(building, layout.dataDir);
+  }
+
+  /** Removes the folders of initdb runs whose launcher died before renaming them into place. */
+  private removeAbandonedInitdbFolders(layout: NonNullable<EmbeddedPostgres['layout']>): void {
+    const prefix = `${basename(layout.dataDir)}${INITDB_SUFFIX}`;
+    for (const name of readdirSync(layout.root)) {
+      if (!name.startsWith(prefix)) continue;
+      const pid = Number(name.slice(prefix.length));
+      if (pid > 0 && pid !== process.pid && processIsAlive(pid)) continue; // another launcher's initdb
+      this.options.logger.info(`Removing ${name}, left by an initdb that was interrupted.`);
+      rmSync(join(layout.root, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * A data folder without global/pg_control (or without PG_VERSION) is a cluster initdb never
+   * finished, e.g. one made by a launcher that ran initdb in place and was killed. PostgreSQL cannot
+   * start from it; it is moved aside (not deleted: it is the user's folder) and a new cluster is made.
+   */
+  private setAsideUnfinishedCluster(dataDir: string): void {
+    if (!existsSync(dataDir)) return;
+    if (existsSync(join(dataDir, 'PG_VERSION')) && existsSync(join(dataDir, 'global', 'pg_control'))) return;
+    if (readdirSync(dataDir).length === 0) {
+      rmSync(dataDir, { recursive: true, force: true });
+      return;
+    }
+    const aside = `${dataDir}.unfinished-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(dataDir, aside);
+    this.notice(
+      `The PostgreSQL cluster in ${dataDir} was never finished (its initdb was interrupted); it was moved to ${aside} and a new cluster is being created.`,
+    );
+  }
+
+  private notice(sentence: string): void {
+    this.options.logger.warn(sentence);
+    this.options.onNotice?.(sentence);
   }
 
   /**
@@ -364,7 +413,9 @@ export class EmbeddedPostgres implements PostgresProvider {
     signal?: AbortSignal,
   ): Promise<void> {
     const { logger, port } = this.options;
-    const logFd = openSync(layout.logFile, 'a');
+    // The server's log is the owner's only: it can hold query text with the lab's data.
+    const logFd = openSync(layout.logFile, 'a', 0o600);
+    chmodSync(layout.logFile, 0o600); // a log created before it was made private
     if (this.serviceUser) chownSync(layout.logFile, this.serviceUser.uid, this.serviceUser.gid);
     const logStart = (() => {
       try {

@@ -1,3 +1,4 @@
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { APP_NAMES, clientConfig, pgDriver, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, isPgError, throwIfAborted } from '../errors';
 import { redactSecrets, type Logger } from '../log';
@@ -28,24 +29,34 @@ export function parseExternalUrl(url: string): ExternalUrlParts & { user: string
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw invalid(`scheme is ${JSON.stringify(parsed.protocol)}, expected "postgres:" or "postgresql:"`);
   }
+  // A Unix socket directory may be given as ?host=/path instead of a host name.
+  if (!parsed.hostname && !parsed.searchParams.get('host')) throw invalid('no host');
+  // Where the driver will really connect: ?host= and ?port= override the URL's authority, and pg fills
+  // what is missing from PGHOST / PGPORT / PGDATABASE and its defaults. Logs, describe() and the
+  // destructive-step confirmation (and its remembered answer) must all name that server.
+  let effective: ReturnType<typeof parseConnectionString>;
   try {
-    // A Unix socket directory may be given as ?host=/path instead of a host name.
-    const host = parsed.hostname || parsed.searchParams.get('host') || '';
-    if (!host) throw invalid('no host');
-    const port = parsed.port ? Number(parsed.port) : 5432;
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-    if (!database || database.includes('/')) throw invalid('no database name after the host');
-    return {
-      host,
-      port,
-      database,
-      user: decodeURIComponent(parsed.username),
-      password: decodeURIComponent(parsed.password),
-    };
+    effective = parseConnectionString(url.trim());
   } catch (e) {
-    if (e instanceof LabError) throw e;
-    throw invalid('bad percent-encoding'); // decodeURIComponent's URIError
+    const fsError = e as NodeJS.ErrnoException;
+    if (typeof fsError.code === 'string' && typeof fsError.path === 'string') {
+      // sslrootcert / sslcert / sslkey name a file the driver reads as it parses the URL.
+      throw new LabError(
+        `The external PostgreSQL URL names the file ${fsError.path}, which cannot be read (${fsError.code}); fix its sslrootcert, sslcert or sslkey parameter.`,
+        { detail: `${fsError.code} reading ${fsError.path}` },
+      );
+    }
+    throw invalid(e instanceof URIError ? 'bad percent-encoding' : 'the driver cannot parse it');
   }
+  const rawHost = effective.host || process.env.PGHOST || 'localhost';
+  // An IPv6 address is shown as in a URL, so that "host:port" reads unambiguously.
+  const host = rawHost.includes(':') && !rawHost.startsWith('/') ? `[${rawHost}]` : rawHost;
+  const port = Number(effective.port || process.env.PGPORT || 5432);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid('bad port');
+  const user = effective.user ?? '';
+  const database = effective.database || process.env.PGDATABASE || '';
+  if (!database || database.includes('/')) throw invalid('no database name after the host');
+  return { host, port, database, user, password: effective.password ?? '' };
 }
 
 /** For an input box's validateInput: undefined when the URL is usable, else the one-sentence reason. */

@@ -36,6 +36,11 @@ export interface LatencySamplerOptions {
   maxPoints?: number;
   /** Called once for each completed request (not for requests aborted by stop()). */
   onSample?: (sample: ProbeSample) => void;
+  /**
+   * Called as each request starts with how late it starts against its fixed schedule, in ms
+   * (the benchmark's drift figure).
+   */
+  onStart?: (kind: ProbeKind, lateMs: number) => void;
   logger?: Logger;
 }
 
@@ -90,6 +95,7 @@ export class LatencySampler {
   private readonly retentionMs: number;
   private readonly maxPoints: number;
   private readonly logger: Logger;
+  private readonly onStart: LatencySamplerOptions['onStart'];
   private readonly listeners = new Set<(sample: ProbeSample) => void>();
   /** Every kept request, in start order (so windows are binary searches). */
   private samples: ProbeSample[] = [];
@@ -120,6 +126,7 @@ export class LatencySampler {
     this.retentionMs = Math.max(options.retentionMs ?? DEFAULT_RETENTION_MS, this.windowMs, this.timeoutMs);
     this.maxPoints = options.maxPoints ?? DEFAULT_MAX_POINTS;
     this.logger = options.logger ?? silentLogger;
+    this.onStart = options.onStart;
     if (options.onSample) this.listeners.add(options.onSample);
   }
 
@@ -229,7 +236,7 @@ export class LatencySampler {
         this.next[kind] = now;
       }
       while (this.next[kind] <= now) {
-        this.fire(kind);
+        this.fire(kind, this.next[kind]);
         this.next[kind] += period;
       }
       due = Math.min(due, this.next[kind]);
@@ -247,11 +254,13 @@ export class LatencySampler {
     if (n > 0) this.samples.splice(0, n);
   }
 
-  private fire(kind: ProbeKind): void {
+  /** Starts one request; `scheduledAt` is its slot on the schedule (performance.now() time). */
+  private fire(kind: ProbeKind, scheduledAt: number): void {
     const { method, path } = PATHS[kind];
     const base = this.baseUrl.pathname.replace(/\/+$/, '');
     const sample: ProbeSample = { kind, startedAt: Date.now(), status: 0 };
     const t0 = performance.now();
+    this.onStart?.(kind, t0 - scheduledAt);
     let req: http.ClientRequest;
     try {
       req = http.request({

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type pg from 'pg';
-import { APP_NAMES, createPool, quoteIdent, type ConnectionTarget } from '../db';
+import { APP_NAMES, clientConfig, createPool, pgDriver, quoteIdent, type ConnectionTarget } from '../db';
 import { LabError, describeError, isPgError } from '../errors';
 import type { Logger } from '../log';
 
@@ -20,7 +20,23 @@ export const DEFAULT_READ_POOL_MAX = 10;
  * max_connections (100) next to the monitor, the migration and the admin sessions.
  */
 export const DEFAULT_WRITE_POOL_MAX = 20;
-const HEALTH_TIMEOUT_MS = 2_000;
+/** /healthz answers within this, whatever the pools are doing ("database": false when its ping is slower). */
+export const HEALTH_BUDGET_MS = 100;
+/** While the health connection is down, it is reopened this often (so /healthz never waits to connect). */
+const HEALTH_RECONNECT_MS = 500;
+/** POST /insert_large/ rows have addresses `probe-<ms>-<n>@example.com`, which no seed row has. */
+export const PROBE_EMAIL_PREFIX = 'probe-';
+export const PROBE_EMAIL_DOMAIN = 'example.com';
+/** A LIKE pattern matching exactly the probe's addresses. */
+export const PROBE_EMAIL_LIKE = `${PROBE_EMAIL_PREFIX}%@${PROBE_EMAIL_DOMAIN}`;
+
+/** The only Origin (besides none) the endpoint serves: VS Code webviews. */
+const WEBVIEW_ORIGIN_PREFIX = 'vscode-webview://';
+
+/** Host header values that name this server: what curl, fetch and the sampler send. */
+function allowedHosts(port: number | undefined): string[] {
+  return port === undefined ? [] : [`127.0.0.1:${port}`, `localhost:${port}`];
+}
 const ROUTES: Record<string, { method: string; handler: 'list' | 'insert' | 'health' }> = {
   '/list_large/': { method: 'GET', handler: 'list' },
   '/insert_large/': { method: 'POST', handler: 'insert' },
@@ -153,6 +169,10 @@ export class ProbeServer {
   private insertCounter = 0;
   private lastQueryErrorLog = 0;
   private readonly table: string;
+  /** /healthz's own connection: a read pool full of blocked reads must not make it say the database is down. */
+  private healthConnection: { client: pg.Client; ready: Promise<void> } | undefined;
+  private healthReconnect: NodeJS.Timeout | undefined;
+  private healthPinging = false;
 
   constructor(private readonly options: ProbeServerOptions) {
     this.table = `${quoteIdent(options.schema)}.${quoteIdent('large_email')}`;
@@ -229,6 +249,7 @@ export class ProbeServer {
     this.read = this.lane(APP_NAMES.probeRead, this.options.readPoolMax ?? DEFAULT_READ_POOL_MAX);
     this.write = this.lane(APP_NAMES.probeWrite, this.options.writePoolMax ?? DEFAULT_WRITE_POOL_MAX);
     this.databaseUp = undefined;
+    this.openHealthConnection();
     this.boundPort = (server.address() as { port: number }).port;
     logger.info(
       `Probe endpoint listening on http://127.0.0.1:${this.boundPort} (database ${target.connectionString ? 'from URL' : `${target.host}:${target.port}/${target.database}`}).`,
@@ -252,6 +273,7 @@ export class ProbeServer {
     this.read = undefined;
     this.write = undefined;
     this.boundPort = undefined;
+    this.closeHealthConnection();
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy(); // keep-alive and in-flight requests
@@ -267,6 +289,8 @@ export class ProbeServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     req.resume(); // no route reads a body; drain it so keep-alive works
+    const refusal = this.refusal(req);
+    if (refusal) return this.send(res, 403, { error: refusal });
     const path = (req.url ?? '/').split('?')[0]!;
     const route = ROUTES[path] ?? ROUTES[`${path}/`];
     if (!route) return this.send(res, 404, { error: 'not found' });
@@ -283,13 +307,40 @@ export class ProbeServer {
         ? this.list(gone.signal)
         : route.handler === 'insert'
           ? this.insert(gone.signal)
-          : this.health(gone.signal);
+          : this.health();
     work.then(
       ({ status, body }) => this.send(res, status, body),
       (e: unknown) => {
         if (e instanceof ClientGone || res.destroyed) return; // nobody to answer (client left, or stopping)
         this.send(res, ...this.failure(e));
       },
+    );
+  }
+
+  /**
+   * Why a request is not served, or undefined. Listening on 127.0.0.1 is not enough: a web page in
+   * the user's browser can POST here (cross-site request forgery), and a DNS-rebinding page reaches us
+   * with its own name in Host. So Host must name this server (127.0.0.1 or localhost, this port), and
+   * a request that carries an Origin must come from a VS Code webview.
+   */
+  private refusal(req: http.IncomingMessage): string | undefined {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts(this.boundPort).includes(host)) return 'host not allowed';
+    const origin = req.headers.origin;
+    if (origin !== undefined && !origin.startsWith(WEBVIEW_ORIGIN_PREFIX)) {
+      this.logRefusedOrigin(origin);
+      return 'origin not allowed';
+    }
+    return undefined;
+  }
+
+  private lastOriginLog = 0;
+  private logRefusedOrigin(origin: string): void {
+    const now = Date.now();
+    if (now - this.lastOriginLog < 5_000) return;
+    this.lastOriginLog = now;
+    this.options.logger.warn(
+      `Probe endpoint: refused a request from the web origin ${JSON.stringify(origin.slice(0, 100))} (only the editor's own requests are served).`,
     );
   }
 
@@ -308,7 +359,7 @@ export class ProbeServer {
   }
 
   private async insert(signal: AbortSignal): Promise<{ status: number; body: unknown }> {
-    const email = `probe-${Date.now()}-${++this.insertCounter}@example.com`;
+    const email = `${PROBE_EMAIL_PREFIX}${Date.now()}-${++this.insertCounter}@${PROBE_EMAIL_DOMAIN}`;
     const r = await this.query<{ id: string }>(
       this.write,
       signal,
@@ -318,25 +369,76 @@ export class ProbeServer {
     return { status: 201, body: { id: Number(r.rows[0]!.id) } };
   }
 
-  private async health(signal: AbortSignal): Promise<{ status: number; body: unknown }> {
+  private async health(): Promise<{ status: number; body: unknown }> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new AbortController();
     const database = await Promise.race([
-      this.query(this.read, AbortSignal.any([signal, timeout.signal]), 'SELECT 1').then(
-        () => true,
-        (e: unknown) => {
-          if (e instanceof ClientGone && signal.aborted) throw e;
-          return false;
-        },
-      ),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => {
-          timeout.abort();
-          resolve(false);
-        }, HEALTH_TIMEOUT_MS);
-      }),
+      this.pingDatabase(),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), HEALTH_BUDGET_MS))),
     ]).finally(() => clearTimeout(timer));
     return { status: 200, body: { ok: true, database } };
+  }
+
+  /** SELECT 1 on the health connection; false when it cannot connect or its previous ping has not come back. */
+  private async pingDatabase(): Promise<boolean> {
+    if (this.healthPinging) return false;
+    if (!this.healthConnection) {
+      // Down since the last attempt: try again now rather than at the next reconnect tick.
+      clearTimeout(this.healthReconnect);
+      this.healthReconnect = undefined;
+      this.openHealthConnection();
+    }
+    const health = this.healthConnection;
+    if (!health) return false;
+    this.healthPinging = true;
+    try {
+      await health.ready;
+      await health.client.query('SELECT 1');
+      return true;
+    } catch (e) {
+      this.options.logger.debug(`Probe endpoint: health ping failed: ${describeError(e)}`);
+      this.dropHealthConnection(health.client);
+      return false;
+    } finally {
+      this.healthPinging = false;
+    }
+  }
+
+  /** Opens the health connection now, and again every HEALTH_RECONNECT_MS while it cannot. */
+  private openHealthConnection(): void {
+    if (this.healthConnection || !this.server) return;
+    const config = { ...clientConfig(this.options.target, APP_NAMES.probeHealth), query_timeout: 5_000 };
+    const client = new (pgDriver().Client)(config);
+    client.on('error', (e) => {
+      this.options.logger.debug(`Probe endpoint: health connection error: ${e.message}`);
+      this.dropHealthConnection(client);
+    });
+    client.on('end', () => this.dropHealthConnection(client));
+    const ready = client.connect().then(() => undefined);
+    ready.catch((e: unknown) => {
+      this.options.logger.debug(`Probe endpoint: health connection failed: ${describeError(e)}`);
+      this.dropHealthConnection(client);
+    });
+    this.healthConnection = { client, ready };
+  }
+
+  private dropHealthConnection(client: pg.Client): void {
+    if (this.healthConnection?.client !== client) return;
+    this.healthConnection = undefined;
+    void client.end().catch(() => undefined);
+    if (this.server && !this.healthReconnect) {
+      this.healthReconnect = setTimeout(() => {
+        this.healthReconnect = undefined;
+        this.openHealthConnection();
+      }, HEALTH_RECONNECT_MS);
+    }
+  }
+
+  private closeHealthConnection(): void {
+    clearTimeout(this.healthReconnect);
+    this.healthReconnect = undefined;
+    const client = this.healthConnection?.client;
+    this.healthConnection = undefined;
+    void client?.end().catch(() => undefined);
   }
 
   /** One query on one lane: wait for a slot, check out a client, discard it if the query broke it. */

@@ -174,15 +174,17 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await wb.clickWalkthroughButton('lockQueue', 'Run the Lock-Queue Lesson');
     await wb.focusEditorTab('Lock Monitor');
     // Reads queue behind the ALTER, which waits for the slow report: both links of the chain are shown.
-    const readerWaits = wb.lockMonitor.locator('#chains li.chain', {
-      hasText: /probe-read \d+ waits .* AccessShareLock/,
+    const readerWaits = wb.lockMonitor.locator('li.chain', {
+      hasText: /probe-read( \d+ waits| sessions wait) .* AccessShareLock → migration \d+/, // one line per shape
     });
-    await readerWaits.first().waitFor({ timeout: 60_000 });
-    assert.match(await readerWaits.first().innerText(), /→ migration \d+/);
-    const ddlWaits = wb.lockMonitor.locator('#chains li.chain', {
+    const ddlWaits = wb.lockMonitor.locator('li.chain', {
       hasText: /AccessExclusiveLock → long-transaction/,
     });
-    await ddlWaits.first().waitFor({ timeout: 10_000 });
+    // Both in one snapshot: the queue lasts about 2.5 s, too short to look for one line after the other.
+    await wb.lockMonitor
+      .locator('#chains', { has: readerWaits })
+      .filter({ has: ddlWaits })
+      .waitFor({ timeout: 60_000 });
     await shot('lock-monitor-lock-queue.png');
     const card = wb.lockMonitor.locator('article.lesson[data-lesson="lock-queue"]');
     await card.waitFor({ timeout: 90_000 });

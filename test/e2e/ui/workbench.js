@@ -140,9 +140,9 @@ class Workbench {
       .frameLocator('#active-frame');
   }
 
-  /** Clicks a panel button once it is enabled. */
+  /** Clicks a panel button once it is enabled (disabled buttons stay focusable, marked aria-disabled). */
   async clickPanelButton(action, timeout = 30_000) {
-    const button = this.lockMonitor.locator(`button[data-action=${action}]:not([disabled])`);
+    const button = this.lockMonitor.locator(`button[data-action=${action}][aria-disabled="false"]`);
     await button.waitFor({ timeout });
     await button.click();
   }
