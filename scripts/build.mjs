@@ -1,8 +1,9 @@
 // Bundles the extension host code (Node, CommonJS), the Lock Monitor webview (browser, IIFE) and the
-// headless demo CLI (`npm run demo`, Node, CommonJS) with esbuild.
+// headless demo CLI (`npm run demo`, Node, CommonJS) and the command line (`dist/cli.js`) with esbuild.
 // --production minifies (the Node bundles keep their names) and writes linked source maps; --watch
 // rebuilds on change.
 import * as esbuild from 'esbuild';
+import { chmodSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -60,8 +61,23 @@ const demo = {
   logLevel: 'info',
 };
 
+/** @type {esbuild.BuildOptions} */
+const cli = {
+  ...demo,
+  // `migration-lab` (package.json bin): detect, replay, and demo/lessons through dist/demo.js.
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/cli.js',
+  banner: { js: '#!/usr/bin/env node' },
+};
+
 if (watch) {
-  for (const options of [extension, webview, demo]) await (await esbuild.context(options)).watch();
+  for (const options of [extension, webview, demo, cli]) await (await esbuild.context(options)).watch();
 } else {
-  await Promise.all([esbuild.build(extension), esbuild.build(webview), esbuild.build(demo)]);
+  await Promise.all([
+    esbuild.build(extension),
+    esbuild.build(webview),
+    esbuild.build(demo),
+    esbuild.build(cli),
+  ]);
+  chmodSync('dist/cli.js', 0o755);
 }
