@@ -2,6 +2,8 @@
 // headless demo CLI (`npm run demo`, Node, CommonJS) with esbuild.
 // --production minifies and drops source maps; --watch rebuilds on change.
 import * as esbuild from 'esbuild';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -50,6 +52,16 @@ const demo = {
   sourcemap: !production,
   logLevel: 'info',
 };
+
+// The SQL linter's parser (libpg-query) is bundled as JavaScript, but its WebAssembly cannot be
+// inlined: the bundled loader reads `libpg-query.wasm` from the bundle's own folder (__dirname), so
+// the file is copied beside dist/*.js. It is read only on the first lint, never on activation.
+function copyParserWasm() {
+  const wasm = createRequire(import.meta.url).resolve('libpg-query/wasm/libpg-query.wasm');
+  mkdirSync('dist', { recursive: true });
+  copyFileSync(wasm, 'dist/libpg-query.wasm');
+}
+copyParserWasm();
 
 if (watch) {
   for (const options of [extension, webview, demo]) await (await esbuild.context(options)).watch();
