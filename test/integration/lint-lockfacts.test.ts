@@ -143,6 +143,26 @@ const CASES: Case[] = [
   { sql: 'GRANT SELECT ON orders TO PUBLIC' },
   { sql: 'LOCK TABLE orders IN SHARE MODE' },
   { sql: 'LOCK TABLE orders' },
+  { sql: 'ALTER TABLE orders ADD COLUMN parent2 int REFERENCES parent (id)' },
+  { sql: 'ALTER TABLE orders ADD COLUMN doubled int GENERATED ALWAYS AS (amount * 2) STORED' },
+  { sql: 'ALTER TABLE orders ADD COLUMN seq bigserial' },
+  { sql: 'ALTER TABLE orders SET (autovacuum_vacuum_scale_factor = 0.01)' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN status TYPE varchar(10)' },
+  {
+    setup: `${PARTITION_SETUP}\nALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`,
+    sql: 'ALTER TABLE measurements DETACH PARTITION m2025 CONCURRENTLY',
+    blockOn: 'measurements',
+  },
+  {
+    setup: 'CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent (id));',
+    sql: 'DROP TABLE child',
+  },
+  {
+    setup: 'CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 100;',
+    sql: 'CREATE OR REPLACE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 1000',
+  },
+  { sql: 'DELETE FROM orders WHERE id = 1' },
+  { sql: 'TRUNCATE orders, parent CASCADE' },
   { sql: "UPDATE orders SET status = 'paid' WHERE id = 1" },
   { sql: 'INSERT INTO orders (id, parent_id, amount) VALUES (2, 1, 5)' },
 ];
