@@ -212,6 +212,7 @@ describe('lock facts agree with pg_locks on a real PostgreSQL', () => {
   let db: TestPostgres;
   let client: pg.Client;
   let blocker: pg.Client;
+  let oldReader: pg.Client;
   let observer: pg.Client;
   let pid: number;
 
@@ -219,15 +220,17 @@ describe('lock facts agree with pg_locks on a real PostgreSQL', () => {
     db = await startTestPostgres();
     client = new pg.Client(db.target);
     blocker = new pg.Client(db.target);
+    oldReader = new pg.Client(db.target);
     observer = new pg.Client(db.target);
-    await Promise.all([client.connect(), blocker.connect(), observer.connect()]);
+    await Promise.all([client.connect(), blocker.connect(), observer.connect(), oldReader.connect()]);
     pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     await client.query('SET search_path = lf');
     await blocker.query('SET search_path = lf');
+    await oldReader.query('SET search_path = lf');
   });
 
   after(async () => {
-    await Promise.all([client?.end(), blocker?.end(), observer?.end()]);
+    await Promise.all([client?.end(), blocker?.end(), observer?.end(), oldReader?.end()]);
     await db?.stop();
   });
 
@@ -279,33 +282,65 @@ describe('lock facts agree with pg_locks on a real PostgreSQL', () => {
       }
 
       assert.equal(facts.transactional, false, 'the linter says it cannot run in a transaction');
+      // An older transaction that read the table: CONCURRENTLY forms wait for it once they hold their
+      // lock (ACCESS SHARE conflicts with none of the modes they run under), which is when we
+      // sample what they hold while running.
+      // REPEATABLE READ keeps its snapshot, which CREATE INDEX CONCURRENTLY waits out as well.
+      await oldReader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await oldReader.query(`SELECT count(*) FROM ${c.blockOn}`);
       await blocker.query('BEGIN');
       // SHARE conflicts with every mode these statements take (SHARE UPDATE EXCLUSIVE and up) but
       // not with the ACCESS SHARE their name lookups take first and release (VACUUM does so), so
       // what they wait for is the lock they run under.
       await blocker.query(`LOCK TABLE ${c.blockOn} IN SHARE MODE`);
+      let finished = false;
       const running = client.query(c.sql).then(
-        () => undefined,
-        (e: unknown) => e,
+        () => {
+          finished = true;
+          return undefined;
+        },
+        (e: unknown) => {
+          finished = true;
+          return e;
+        },
       );
+      const assertHeld = async (when: string) => {
+        const held = (await backendLocks(observer, pid, true)).filter((l) => before.has(l.oid));
+        for (const [relation, mode] of Object.entries(
+          strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode }))),
+        )) {
+          assert.equal(predicted[relation], mode, `${facts.kind} holds ${mode} on ${relation} ${when}`);
+        }
+      };
+      let releasedBlocker = false;
       try {
         const waiting = await pollUntil(`${c.sql} waits`, async () => {
           const rows = await backendLocks(observer, pid, false);
           return rows.length > 0 ? rows : undefined;
         });
-        const held = (await backendLocks(observer, pid, true)).filter((l) => before.has(l.oid));
         for (const w of waiting) {
           const relation = name(w.oid);
           assert.ok(relation, `waits on a relation of the test schema (${w.oid})`);
           assert.equal(predicted[relation], w.mode, `${facts.kind} asks for ${w.mode} on ${relation}`);
         }
-        for (const [relation, mode] of Object.entries(
-          strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode }))),
-        )) {
-          assert.equal(predicted[relation], mode, `${facts.kind} holds ${mode} on ${relation}`);
-        }
-      } finally {
+        await assertHeld('while blocked');
         await blocker.query('ROLLBACK');
+        releasedBlocker = true;
+        // Running: either it waits for the older reader (CONCURRENTLY forms) or it finishes (VACUUM).
+        const waitsForOld = await pollUntil(`${c.sql} runs on`, async () => {
+          if (finished) return false;
+          const r = await observer.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_locks WHERE pid = $1 AND NOT granted',
+            [pid],
+          );
+          return r.rows[0].n > 0 ? true : undefined;
+        });
+        if (waitsForOld) await assertHeld('while running');
+        if (c.sql.includes('CONCURRENTLY'))
+          assert.equal(waitsForOld, true, 'CONCURRENTLY waits for the older transaction');
+      } finally {
+        if (!releasedBlocker) await blocker.query('ROLLBACK');
+        await oldReader.query('ROLLBACK');
         const error = await running;
         assert.equal(error, undefined, `${c.sql} succeeds once unblocked`);
       }
