@@ -150,6 +150,29 @@ void describe('lint rules: a failing and a passing example each', () => {
     assert.deepEqual(new Set(EXAMPLES.map((e) => e.rule)), new Set(RULES.keys()));
   });
 
+  void it('counts lock_timeout 0, DEFAULT and RESET as no timeout, any other value as one', async () => {
+    const alter = "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';";
+    for (const set of [
+      'SET lock_timeout = 0;',
+      "SET lock_timeout = '0';",
+      'SET lock_timeout TO DEFAULT;',
+      "SET lock_timeout = '1s';\nRESET lock_timeout;",
+    ]) {
+      assert.ok((await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'), set);
+    }
+    for (const set of [
+      'SET lock_timeout = 500;',
+      "SET LOCAL lock_timeout = '3s';",
+      "SET lock_timeout TO '1min';",
+    ]) {
+      assert.equal(
+        (await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'),
+        false,
+        set,
+      );
+    }
+  });
+
   void it('flags statements after ACCESS EXCLUSIVE only inside a transaction', async () => {
     const sql =
       TIMEOUT + "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';\nUPDATE parent SET id = id;";

@@ -194,8 +194,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
         reportedHeld = false;
       }
     } else if (kind === 'VariableSetStmt' && n.name === 'lock_timeout') {
-      const value = JSON.stringify(n.args ?? '');
-      lockTimeoutSet = n.kind !== 'VAR_RESET' && !/"(0|0ms|0s)"|"ival":0|\{"Integer":\{\}\}/.test(value);
+      lockTimeoutSet = n.kind === 'VAR_SET_VALUE' && !isZeroSetting(n.args);
     } else if (heldExclusive && inTransaction && !reportedHeld) {
       reportedHeld = true;
       add(
@@ -206,6 +205,16 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
     if (existingExclusive && inTransaction && !heldExclusive) heldExclusive = existingExclusive.relation;
     schema.apply(p.ast, true);
   });
+}
+
+/** Whether `SET x = <args>` sets 0 (lock_timeout 0 means "wait forever", as if unset). */
+function isZeroSetting(args: unknown): boolean {
+  const first = nodeKind((args as unknown[] | undefined)?.[0]);
+  if (first?.[0] !== 'A_Const') return false;
+  const c = first[1];
+  if (c.ival !== undefined) return ((c.ival as PgNode).ival ?? 0) === 0; // the parser omits a 0
+  const text = String((c.sval as PgNode | undefined)?.sval ?? '').trim();
+  return /^0+\s*(ms|s|min|h|d)?$/i.test(text);
 }
 
 /** A tool's sentence, ending with one period. */
