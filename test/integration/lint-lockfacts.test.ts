@@ -42,6 +42,7 @@ const TRIGGER_SETUP = `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql 
 CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();`;
 const PARTITION_SETUP = `CREATE TABLE measurements (at date NOT NULL, v int) PARTITION BY RANGE (at);
 CREATE TABLE m2025 (at date NOT NULL, v int);`;
+const ATTACHED = `${PARTITION_SETUP}\nALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`;
 const MATVIEW_SETUP = `CREATE MATERIALIZED VIEW order_totals AS SELECT parent_id, sum(amount) AS total FROM orders GROUP BY parent_id;
 CREATE UNIQUE INDEX order_totals_parent ON order_totals (parent_id);`;
 
@@ -162,6 +163,14 @@ const CASES: Case[] = [
     sql: 'CREATE OR REPLACE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 1000',
   },
   { sql: 'DELETE FROM orders WHERE id = 1' },
+  { setup: ATTACHED, sql: 'CREATE INDEX measurements_v ON measurements (v)' },
+  { setup: ATTACHED, sql: 'ALTER TABLE measurements ADD COLUMN note text' },
+  { setup: ATTACHED, sql: 'ALTER TABLE measurements ALTER COLUMN v SET NOT NULL' },
+  { setup: ATTACHED, sql: 'ALTER TABLE ONLY measurements ALTER COLUMN v SET DEFAULT 0' },
+  {
+    setup: ATTACHED,
+    sql: "CREATE TABLE m2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+  },
   { sql: 'TRUNCATE orders, parent CASCADE' },
   { sql: "UPDATE orders SET status = 'paid' WHERE id = 1" },
   { sql: 'INSERT INTO orders (id, parent_id, amount) VALUES (2, 1, 5)' },

@@ -364,6 +364,20 @@ function alterTableCmd(
   }
 }
 
+/** ALTER TABLE subcommands PostgreSQL applies to every partition too. */
+const RECURSING = new Set([
+  'AT_AddColumn',
+  'AT_DropColumn',
+  'AT_AlterColumnType',
+  'AT_SetNotNull',
+  'AT_DropNotNull',
+  'AT_ColumnDefault',
+  'AT_AddConstraint',
+  'AT_ValidateConstraint',
+  'AT_DropConstraint',
+  'AT_SetStatistics',
+]);
+
 /** The lock facts of one parsed statement against the schema the earlier statements built. */
 export function lockFacts(
   ast: PgNode | undefined,
@@ -379,6 +393,11 @@ export function lockFacts(
       const table = schema.rangeVarName(n.relation as PgNode);
       const concurrent = n.concurrent === true;
       b.lock(table, concurrent ? 'ShareUpdateExclusiveLock' : 'ShareLock');
+      // An index on a partitioned table is built on every partition (ONLY builds none of them).
+      if ((n.relation as PgNode).inh === true) {
+        for (const p of schema.partitionsOf(table ?? ''))
+          b.lock(p, concurrent ? 'ShareUpdateExclusiveLock' : 'ShareLock');
+      }
       b.scans = true;
       b.transactional = !concurrent;
       return b.done(
@@ -461,9 +480,13 @@ export function lockFacts(
         b.lock(relation, 'AccessExclusiveLock', 'index');
         return b.done('ALTER INDEX', 'sql-alterindex.html');
       }
-      const parts = ((n.cmds as unknown[] | undefined) ?? []).map((c) =>
-        alterTableCmd(b, schema, relation ?? '', nodeKind(c)?.[1] ?? {}, options),
-      );
+      const cmds = ((n.cmds as unknown[] | undefined) ?? []).map((c) => nodeKind(c)?.[1] ?? {});
+      const parts = cmds.map((cmd) => alterTableCmd(b, schema, relation ?? '', cmd, options));
+      // Most subcommands recurse to every partition (unless ONLY), in the same mode.
+      if ((n.relation as PgNode).inh === true && cmds.every((c) => RECURSING.has(c.subtype as string))) {
+        const mode = b.locks.get(relation ?? '')?.mode;
+        if (mode) for (const p of schema.partitionsOf(relation ?? '')) b.lock(p, mode);
+      }
       return b.done(`ALTER TABLE … ${parts.join(', ')}`, 'sql-altertable.html');
     }
     case 'RenameStmt': {
@@ -495,6 +518,12 @@ export function lockFacts(
       return b.done('CREATE TRIGGER', 'sql-createtrigger.html');
     case 'CreateStmt': {
       const self = schema.rangeVarName(n.relation as PgNode);
+      // CREATE TABLE … PARTITION OF takes ACCESS EXCLUSIVE on the parent (observed on PostgreSQL 18).
+      if (n.partbound) {
+        for (const parent of (n.inhRelations as unknown[] | undefined) ?? []) {
+          b.lock(schema.rangeVarName(nodeKind(parent)?.[1]), 'AccessExclusiveLock');
+        }
+      }
       for (const elt of (n.tableElts as unknown[] | undefined) ?? []) {
         const e = nodeKind(elt);
         const constraints =

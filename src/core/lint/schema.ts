@@ -29,6 +29,8 @@ export interface RelationInfo {
   createdHere: boolean;
   /** For views and materialized views: the relations their query reads. */
   reads: string[];
+  /** Qualified names of its partitions (CREATE TABLE … PARTITION OF, ATTACH PARTITION). */
+  partitions: Set<string>;
 }
 
 export class StaticSchema {
@@ -57,6 +59,20 @@ export class StaticSchema {
       : this.qualify(undefined, parts[0]);
   }
 
+  /** A table's partitions, and theirs (not the table itself). */
+  partitionsOf(table: string): string[] {
+    const out: string[] = [];
+    const visit = (name: string) => {
+      for (const p of this.relations.get(name)?.partitions ?? []) {
+        if (out.includes(p)) continue;
+        out.push(p);
+        visit(p);
+      }
+    };
+    visit(table);
+    return out;
+  }
+
   /** Marks everything known so far as existing before the migration being linted. */
   markAllExisting(): void {
     for (const r of this.relations.values()) r.createdHere = false;
@@ -71,6 +87,7 @@ export class StaticSchema {
       constraints: new Map(),
       createdHere,
       reads: [],
+      partitions: new Set(),
     };
     this.relations.set(name, info);
     return info;
@@ -129,6 +146,11 @@ export class StaticSchema {
         const name = this.rangeVarName(n.relation as PgNode);
         if (!name) return;
         const table = this.addRelation(name, 'table', createdHere);
+        if (n.partbound) {
+          for (const parent of (n.inhRelations as unknown[] | undefined) ?? []) {
+            this.relations.get(this.rangeVarName(nodeKind(parent)?.[1]) ?? '')?.partitions.add(name);
+          }
+        }
         for (const elt of (n.tableElts as unknown[] | undefined) ?? []) {
           const e = nodeKind(elt);
           if (e?.[0] === 'ColumnDef') this.addColumn(table, e[1]);
@@ -182,6 +204,13 @@ export class StaticSchema {
             case 'AT_DropConstraint':
               table.constraints.delete(c.name as string);
               break;
+            case 'AT_AttachPartition':
+            case 'AT_DetachPartition': {
+              const partition = this.rangeVarName(def?.[1]?.name as PgNode | undefined);
+              if (partition && c.subtype === 'AT_AttachPartition') table.partitions.add(partition);
+              else if (partition) table.partitions.delete(partition);
+              break;
+            }
           }
         }
         return;
@@ -215,6 +244,7 @@ export class StaticSchema {
             const rel = this.relations.get(name);
             if (rel) for (const i of rel.indexes) this.indexes.delete(i);
             this.relations.delete(name);
+            for (const other of this.relations.values()) other.partitions.delete(name);
           }
         }
         return;
