@@ -173,6 +173,26 @@ void describe('lint rules: a failing and a passing example each', () => {
     }
   });
 
+  void it('follows the target major: a constant default rewrites before 11, not after', async () => {
+    const sql = TIMEOUT + "ALTER TABLE orders ADD COLUMN region text DEFAULT 'eu';";
+    assert.ok((await rules(sql, { pgMajor: 10 })).includes('add-column-rewrite'));
+    assert.equal((await rules(sql, { pgMajor: 11 })).includes('add-column-rewrite'), false);
+    const rename = await lintSql('ALTER INDEX orders_amount_idx RENAME TO orders_amount_index;', {
+      pgMajor: 11,
+      earlier: EARLIER,
+    });
+    assert.deepEqual(rename.statements[0].locks, [
+      { relation: 'public.orders_amount_idx', mode: 'AccessExclusiveLock' },
+    ]);
+    const renameNow = await lintSql('ALTER INDEX orders_amount_idx RENAME TO orders_amount_index;', {
+      pgMajor: 18,
+      earlier: EARLIER,
+    });
+    assert.deepEqual(renameNow.statements[0].locks, [
+      { relation: 'public.orders_amount_idx', mode: 'ShareUpdateExclusiveLock' },
+    ]);
+  });
+
   void it('flags statements after ACCESS EXCLUSIVE only inside a transaction', async () => {
     const sql =
       TIMEOUT + "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';\nUPDATE parent SET id = id;";
