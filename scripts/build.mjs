@@ -3,7 +3,8 @@
 // --production minifies (the Node bundles keep their names) and writes linked source maps; --watch
 // rebuilds on change.
 import * as esbuild from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -69,6 +70,15 @@ const cli = {
   outfile: 'dist/cli.js',
   banner: { js: '#!/usr/bin/env node' },
 };
+// The SQL linter's parser (libpg-query) is bundled as JavaScript, but its WebAssembly cannot be
+// inlined: the bundled loader reads `libpg-query.wasm` from the bundle's own folder (__dirname), so
+// the file is copied beside dist/*.js. It is read only on the first lint, never on activation.
+function copyParserWasm() {
+  const wasm = createRequire(import.meta.url).resolve('libpg-query/wasm/libpg-query.wasm');
+  mkdirSync('dist', { recursive: true });
+  copyFileSync(wasm, 'dist/libpg-query.wasm');
+}
+copyParserWasm();
 
 if (watch) {
   for (const options of [extension, webview, demo, cli]) await (await esbuild.context(options)).watch();

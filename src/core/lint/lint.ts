@@ -1,0 +1,527 @@
+// Lints a migration source: every statement of every migration is parsed alone with the real
+// PostgreSQL parser, gets its lock facts against the schema the earlier migrations built, and is
+// checked by the rules, knowing how the source's tool runs each section (transaction, one string,
+// statement by statement). Output follows the CLI's JSON shape: 1-based lines and columns (UTF-16),
+// modes as pg_locks spells them.
+import { readFileSync } from 'node:fs';
+import type {
+  MigrationSection,
+  MigrationSource,
+  MigrationStatement,
+  SourcePosition,
+} from '../migrations/model';
+import { locateErrorPosition, scanSql, sqlText, toStatements } from '../migrations/sqlScanner';
+import { lockFacts, type StatementFacts } from './lockFacts';
+import { blocksInWords, type LockMode } from './lockModes';
+import { loadParser, nodeKind, parseEach, type PgNode } from './parser';
+import { RULES, rulesForSquawkName, type RuleId, type Severity } from './rules';
+import { StaticSchema } from './schema';
+
+export interface LintOptions {
+  /** Target PostgreSQL major (lock facts that changed across majors follow it). */
+  pgMajor: number;
+  /** Schema unqualified names resolve to (default "public"). */
+  defaultSchema?: string;
+  /** File contents by absolute path, for suppression comments; files not given are read from disk. */
+  texts?: ReadonlyMap<string, string>;
+}
+
+interface Range {
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+export interface Finding extends Range {
+  rule: RuleId;
+  severity: Severity;
+  message: string;
+  lock?: { relation: string; mode: LockMode; blocks: string };
+}
+
+export interface StatementReport extends Range {
+  kind: string;
+  locks: { relation: string; mode: LockMode }[];
+  rewrites: boolean;
+  scans: boolean;
+  transactional: boolean;
+}
+
+export interface LintResult {
+  findings: Finding[];
+  statements: StatementReport[];
+}
+
+function range(file: string, start: SourcePosition, end: SourcePosition): Range {
+  return { file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
+}
+
+/** Suppressions of one file: rules off for the whole file, and rules off per 1-based line. */
+interface Suppressions {
+  file: Set<string>;
+  lines: Map<number, Set<string>>;
+}
+
+const OWN_IGNORE = /--\s*migration-lab-ignore(-file)?\s*:?\s*([\w\s,-]*)$/;
+const SQUAWK_IGNORE = /--\s*squawk-ignore(-file)?\s+([\w\s,-]*)$/;
+
+/**
+ * Reads ignore comments: `-- migration-lab-ignore: rule[, rule]` on the line before a statement (or
+ * before the file's first statement: then for the whole file), and squawk's `-- squawk-ignore rule`
+ * / `-- squawk-ignore-file rule` mapped to our rules.
+ */
+export function readSuppressions(text: string): Suppressions {
+  const result: Suppressions = { file: new Set(), lines: new Map() };
+  const firstCode = scanSql(text).statements[0]?.from ?? text.length;
+  const lines = text.split('\n');
+  let offset = 0;
+  lines.forEach((lineText, i) => {
+    const own = OWN_IGNORE.exec(lineText.trimEnd());
+    const squawk = SQUAWK_IGNORE.exec(lineText.trimEnd());
+    const match = own ?? squawk;
+    if (match) {
+      const names = match[2].split(/[\s,]+/).filter(Boolean);
+      const rules = own ? names : names.flatMap(rulesForSquawkName);
+      const wholeFile = match[1] !== undefined || (own !== null && offset < firstCode);
+      const target = wholeFile ? result.file : (result.lines.get(i + 2) ?? new Set<string>());
+      for (const r of rules) target.add(r);
+      if (!wholeFile) result.lines.set(i + 2, target);
+    }
+    offset += lineText.length + 1;
+  });
+  return result;
+}
+
+interface SectionContext {
+  section: MigrationSection;
+  source?: MigrationSource;
+  options: LintOptions;
+  schema: StaticSchema;
+  findings: Finding[];
+  statements: StatementReport[];
+  suppressions: (file: string) => Suppressions;
+}
+
+function isSuppressed(ctx: SectionContext, rule: RuleId, stmt: MigrationStatement): boolean {
+  const s = ctx.suppressions(stmt.file);
+  if (s.file.has(rule)) return true;
+  // The comment may sit on the line just before the statement or just before the line it starts on.
+  return s.lines.get(stmt.start.line)?.has(rule) ?? false;
+}
+
+function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>): void {
+  const { section, schema, options } = ctx;
+  const toolTransaction = section.mode === 'transaction' || ctx.source?.pendingInOneTransaction !== undefined;
+  const oneString = section.mode === 'single-string' && section.statements.length > 1;
+  let explicitTransaction = false;
+  let lockTimeoutSet = false;
+  let heldExclusive: string | undefined;
+  let reportedHeld = false;
+
+  section.statements.forEach((stmt, i) => {
+    const p = parsed[i];
+    const add = (rule: RuleId, message: string, lock?: Finding['lock'], at?: Range) => {
+      if (isSuppressed(ctx, rule, stmt)) return;
+      const info = RULES.get(rule)!;
+      ctx.findings.push({
+        rule,
+        severity: info.severity,
+        ...(at ?? range(stmt.file, stmt.start, stmt.end)),
+        message,
+        lock,
+      });
+    };
+    if (p.syntaxError) {
+      const at = locateErrorPosition(
+        stmt.start,
+        stmt.text,
+        codePointIndex(stmt.text, p.syntaxError.offset - p.offset) + 1,
+      );
+      add(
+        'syntax-error',
+        `${p.syntaxError.message[0].toUpperCase()}${p.syntaxError.message.slice(1)}.`,
+        undefined,
+        {
+          file: stmt.file,
+          line: at.line,
+          column: at.column,
+          endLine: at.line,
+          endColumn: at.column + 1,
+        },
+      );
+      return;
+    }
+    const facts = lockFacts(p.ast, schema, { pgMajor: options.pgMajor });
+    const inTransaction = toolTransaction || oneString || explicitTransaction;
+    ctx.statements.push({
+      ...range(stmt.file, stmt.start, stmt.end),
+      kind: facts.kind,
+      locks: facts.locks.map((l) => ({ relation: l.relation, mode: l.mode })),
+      rewrites: facts.rewrites,
+      scans: facts.scans,
+      transactional: facts.transactional,
+    });
+    checkStatement(p.ast, facts, {
+      schema,
+      options,
+      inTransaction,
+      section,
+      add,
+      lockTimeoutSet,
+      source: ctx.source,
+    });
+
+    const [kind, n] = nodeKind(p.ast) ?? ['', {}];
+    const existingExclusive = facts.locks.find((l) => l.mode === 'AccessExclusiveLock' && !l.createdHere);
+    if (kind === 'TransactionStmt') {
+      if (
+        section.mode === 'transaction' &&
+        ['TRANS_STMT_BEGIN', 'TRANS_STMT_START', 'TRANS_STMT_COMMIT', 'TRANS_STMT_ROLLBACK'].includes(
+          n.kind as string,
+        )
+      ) {
+        add(
+          'transaction-control-in-transaction',
+          `${String(n.kind).replace('TRANS_STMT_', '')} inside a section the tool already wraps in a transaction (${sentence(section.why).replace(/\.$/, '')}): the tool's own transaction no longer covers what follows.`,
+        );
+      }
+      if (n.kind === 'TRANS_STMT_BEGIN' || n.kind === 'TRANS_STMT_START') explicitTransaction = true;
+      if (n.kind === 'TRANS_STMT_COMMIT' || n.kind === 'TRANS_STMT_ROLLBACK') {
+        explicitTransaction = false;
+        heldExclusive = undefined;
+        reportedHeld = false;
+      }
+    } else if (kind === 'VariableSetStmt' && n.name === 'lock_timeout') {
+      lockTimeoutSet = n.kind === 'VAR_SET_VALUE' && !isZeroSetting(n.args);
+    } else if (heldExclusive && inTransaction && !reportedHeld) {
+      reportedHeld = true;
+      add(
+        'statements-after-access-exclusive',
+        `ACCESS EXCLUSIVE on ${heldExclusive} is still held while this runs (until the transaction commits): readers and writers of ${heldExclusive} wait for it too.`,
+      );
+    }
+    if (existingExclusive && inTransaction && !heldExclusive) heldExclusive = existingExclusive.relation;
+    schema.apply(p.ast, true);
+  });
+}
+
+/** Whether `SET x = <args>` sets 0 (lock_timeout 0 means "wait forever", as if unset). */
+function isZeroSetting(args: unknown): boolean {
+  const first = nodeKind((args as unknown[] | undefined)?.[0]);
+  if (first?.[0] !== 'A_Const') return false;
+  const c = first[1];
+  if (c.ival !== undefined) return ((c.ival as PgNode).ival ?? 0) === 0; // the parser omits a 0
+  const text = String((c.sval as PgNode | undefined)?.sval ?? '').trim();
+  return /^0+\s*(ms|s|min|h|d)?$/i.test(text);
+}
+
+/** A tool's sentence, ending with one period. */
+function sentence(s: string): string {
+  const t = s.trim();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+/** Characters (code points) in the first `units` UTF-16 units of `text`. */
+function codePointIndex(text: string, units: number): number {
+  let n = 0;
+  for (let i = 0; i < units && i < text.length; i++, n++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) i++;
+  }
+  return n;
+}
+
+interface CheckContext {
+  schema: StaticSchema;
+  options: LintOptions;
+  inTransaction: boolean;
+  section: MigrationSection;
+  source?: MigrationSource;
+  lockTimeoutSet: boolean;
+  add: (rule: RuleId, message: string, lock?: Finding['lock']) => void;
+}
+
+function lockOf(facts: StatementFacts, relation: string | undefined): Finding['lock'] | undefined {
+  const l = facts.locks.find((x) => x.relation === relation) ?? facts.locks[0];
+  return l ? { relation: l.relation, mode: l.mode, blocks: blocksInWords(l.mode) } : undefined;
+}
+
+function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: CheckContext): void {
+  const [kind, n] = nodeKind(ast) ?? ['', {}];
+  const existing = (name: string | undefined) => {
+    const rel = c.schema.relations.get(name ?? '');
+    return rel !== undefined && !rel.createdHere;
+  };
+  const tableOfIndex = (name: string | undefined) => c.schema.indexes.get(name ?? '');
+  const main = facts.locks.find((l) => !l.createdHere);
+
+  if (!facts.transactional && c.inTransaction) {
+    const how = sentence(c.source?.pendingInOneTransaction ?? c.section.why);
+    const oneString =
+      c.section.mode === 'single-string' ? ' A multi-statement string runs as one implicit transaction.' : '';
+    const wayOut = c.section.wayOut ? ` Way out: ${c.section.wayOut}.` : '';
+    c.add(
+      'concurrently-in-transaction',
+      `${facts.kind} cannot run inside a transaction block, and here it would: ${how}${oneString} PostgreSQL refuses it (25001).${wayOut}`,
+    );
+  }
+  if (c.options.pgMajor < 12 && kind === 'AlterEnumStmt' && c.inTransaction) {
+    c.add(
+      'enum-add-value-in-transaction',
+      `PostgreSQL ${c.options.pgMajor} refuses ALTER TYPE … ADD VALUE inside a transaction block (allowed from 12).`,
+    );
+  }
+  const exclusive = facts.locks.find((l) => l.mode === 'AccessExclusiveLock' && !l.createdHere);
+  if (exclusive && !c.lockTimeoutSet) {
+    c.add(
+      'access-exclusive-without-lock-timeout',
+      `${facts.kind} waits for ACCESS EXCLUSIVE on ${exclusive.relation} behind any open transaction, and every query on ${exclusive.relation} queues behind that wait. SET lock_timeout (e.g. '2s') before it, and retry on 55P03.`,
+      lockOf(facts, exclusive.relation),
+    );
+  }
+
+  switch (kind) {
+    case 'IndexStmt': {
+      const table = c.schema.rangeVarName(n.relation as PgNode);
+      if (!n.concurrent && existing(table)) {
+        c.add(
+          'index-without-concurrently',
+          `CREATE INDEX takes SHARE on ${table} for the whole build: it ${blocksInWords('ShareLock')}. Use CREATE INDEX CONCURRENTLY (outside a transaction).`,
+          lockOf(facts, table),
+        );
+      }
+      break;
+    }
+    case 'DropStmt': {
+      if (n.removeType === 'OBJECT_INDEX' && !n.concurrent) {
+        const index = facts.locks.find((l) => l.relkind === 'index');
+        if (index && existing(tableOfIndex(index.relation))) {
+          c.add(
+            'index-without-concurrently',
+            `DROP INDEX takes ACCESS EXCLUSIVE on ${tableOfIndex(index.relation)}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.`,
+            lockOf(facts, tableOfIndex(index.relation)),
+          );
+        }
+      } else if (n.removeType === 'OBJECT_TABLE') {
+        const t = facts.locks.find((l) => l.relkind === 'table' && !l.createdHere);
+        if (t)
+          c.add(
+            'rename-or-drop',
+            `DROP TABLE ${t.relation}: the application still running the old code fails on it; drop it in a release after the code stopped using it.`,
+            lockOf(facts, t.relation),
+          );
+      }
+      break;
+    }
+    case 'ReindexStmt': {
+      const concurrent = facts.kind.includes('CONCURRENTLY');
+      const table = facts.locks.find((l) => l.relkind === 'table');
+      if (!concurrent && table && existing(table.relation)) {
+        c.add(
+          'index-without-concurrently',
+          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on the index (reads using it wait too). Use REINDEX … CONCURRENTLY.`,
+          lockOf(facts, table.relation),
+        );
+      }
+      break;
+    }
+    case 'AlterTableStmt': {
+      const table = c.schema.rangeVarName(n.relation as PgNode);
+      if (!existing(table)) break;
+      for (const cmdNode of (n.cmds as unknown[] | undefined) ?? []) {
+        const cmd = nodeKind(cmdNode)?.[1] ?? {};
+        const con = nodeKind(cmd.def)?.[1] ?? {};
+        switch (cmd.subtype) {
+          case 'AT_AddConstraint':
+            if (
+              (con.contype === 'CONSTR_CHECK' || con.contype === 'CONSTR_FOREIGN') &&
+              con.skip_validation !== true
+            ) {
+              c.add(
+                'constraint-without-not-valid',
+                `The constraint is validated against every row of ${table} while the lock is held. Add it NOT VALID, then VALIDATE CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes continue).`,
+                lockOf(facts, table),
+              );
+            }
+            if ((con.contype === 'CONSTR_UNIQUE' || con.contype === 'CONSTR_PRIMARY') && !con.indexname) {
+              c.add(
+                'unique-constraint-directly',
+                `The unique index is built under ACCESS EXCLUSIVE on ${table}. Build it with CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX.`,
+                lockOf(facts, table),
+              );
+            }
+            break;
+          case 'AT_SetNotNull':
+            c.add(
+              'set-not-null',
+              `SET NOT NULL scans ${table} under ACCESS EXCLUSIVE. ${c.options.pgMajor >= 12 ? 'Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (it uses the valid check and skips the scan) and drop the check.' : 'Before PostgreSQL 12 there is no scan-free way; keep the table small or use a CHECK constraint instead.'}`,
+              lockOf(facts, table),
+            );
+            break;
+          case 'AT_AddColumn':
+            if (facts.rewrites)
+              c.add(
+                'add-column-rewrite',
+                `Adding this column rewrites ${table} and its indexes under ACCESS EXCLUSIVE. Add the column without the default (or as nullable), backfill in batches, then set the default.`,
+                lockOf(facts, table),
+              );
+            break;
+          case 'AT_AlterColumnType':
+            if (facts.rewrites)
+              c.add(
+                'type-change-rewrite',
+                `This type change rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE. Add a new column, backfill it in batches and switch over.`,
+                lockOf(facts, table),
+              );
+            break;
+          case 'AT_DropColumn':
+            c.add(
+              'rename-or-drop',
+              `Dropping column ${String(cmd.name)} breaks the application still running the old code; stop using it first, drop it in a later release.`,
+              lockOf(facts, table),
+            );
+            break;
+        }
+      }
+      break;
+    }
+    case 'RenameStmt': {
+      if (
+        (n.renameType === 'OBJECT_COLUMN' || n.renameType === 'OBJECT_TABLE') &&
+        existing(c.schema.rangeVarName(n.relation as PgNode))
+      ) {
+        c.add(
+          'rename-or-drop',
+          `Renaming ${n.renameType === 'OBJECT_COLUMN' ? `column ${String(n.subname)}` : 'the table'} breaks the application still running the old code.`,
+          lockOf(facts, undefined),
+        );
+      }
+      break;
+    }
+    case 'TruncateStmt':
+      if (n.behavior === 'DROP_CASCADE')
+        c.add(
+          'truncate-cascade',
+          'TRUNCATE … CASCADE also empties every table with a foreign key to it, and locks them all ACCESS EXCLUSIVE.',
+          lockOf(facts, undefined),
+        );
+      break;
+    case 'VacuumStmt':
+    case 'ClusterStmt':
+      if (facts.rewrites && main)
+        c.add(
+          'rewrite-under-access-exclusive',
+          `${facts.kind} rewrites ${main.relation} under ACCESS EXCLUSIVE: it ${blocksInWords('AccessExclusiveLock')} for the whole rewrite. Consider pg_repack or pg_squeeze.`,
+          lockOf(facts, main.relation),
+        );
+      break;
+    case 'RefreshMatViewStmt':
+      if (!n.concurrent && main && !main.createdHere)
+        c.add(
+          'refresh-without-concurrently',
+          `REFRESH MATERIALIZED VIEW takes ACCESS EXCLUSIVE on ${main.relation}: it ${blocksInWords('AccessExclusiveLock')}. Use CONCURRENTLY (needs a unique index on the view).`,
+          lockOf(facts, main.relation),
+        );
+      break;
+  }
+}
+
+/** Lints every migration of a source, the schema of each built from the ones before it. */
+export async function lintSource(source: MigrationSource, options: LintOptions): Promise<LintResult> {
+  const parser = await loadParser();
+  const schema = new StaticSchema(options.defaultSchema ?? 'public');
+  const cache = new Map<string, Suppressions>();
+  const suppressions = (file: string) => {
+    let s = cache.get(file);
+    if (!s) {
+      let text = options.texts?.get(file);
+      if (text === undefined) {
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch {
+          text = ''; // the loader already read it; a file gone since has no suppressions to honour
+        }
+      }
+      s = readSuppressions(text);
+      cache.set(file, s);
+    }
+    return s;
+  };
+  const result: LintResult = { findings: [], statements: [] };
+  for (const migration of source.migrations) {
+    const section = migration.up;
+    const parsed = parseEach(
+      parser,
+      section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
+    );
+    lintSection(
+      {
+        section,
+        source,
+        options,
+        schema,
+        findings: result.findings,
+        statements: result.statements,
+        suppressions,
+      },
+      parsed,
+    );
+    schema.markAllExisting();
+  }
+  return result;
+}
+
+/** Lints one SQL text as one migration run the given way (default: statement by statement). */
+export async function lintSql(
+  text: string,
+  options: LintOptions & {
+    file?: string;
+    mode?: MigrationSection['mode'];
+    why?: string;
+    wayOut?: string;
+    earlier?: string;
+  },
+): Promise<LintResult> {
+  const file = options.file ?? 'migration.sql';
+  const statementsOf = (sql: string, path: string) =>
+    toStatements(sqlText(path, sql), scanSql(sql).statements);
+  const migrations = [];
+  if (options.earlier !== undefined) {
+    const earlier = statementsOf(options.earlier, 'earlier.sql');
+    migrations.push({
+      id: '0',
+      version: '0',
+      name: 'earlier',
+      files: ['earlier.sql'],
+      up: { mode: 'autocommit' as const, why: 'Earlier migrations.', statements: earlier },
+    });
+  }
+  migrations.push({
+    id: '1',
+    version: '1',
+    name: 'migration',
+    files: [file],
+    up: {
+      mode: options.mode ?? 'autocommit',
+      why: options.why ?? 'Runs statement by statement.',
+      wayOut: options.wayOut,
+      statements: statementsOf(text, file),
+    },
+  });
+  const texts = new Map([
+    [file, text],
+    ['earlier.sql', options.earlier ?? ''],
+  ]);
+  const source: MigrationSource = { path: '.', tool: 'plain', evidence: [], migrations };
+  const result = await lintSource(source, {
+    ...options,
+    texts: new Map([...(options.texts ?? []), ...texts]),
+  });
+  // The earlier SQL only builds the schema; its own findings are not this file's.
+  return {
+    findings: result.findings.filter((f) => f.file === file),
+    statements: result.statements.filter((s) => s.file === file),
+  };
+}

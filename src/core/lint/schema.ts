@@ -1,0 +1,291 @@
+// The schema the earlier migrations of a source build, read statically from their parse trees: which
+// tables exist, their columns' types, their indexes and constraints. Lock facts that depend on
+// objects (which table an index belongs to, whether a column change rewrites) come from here.
+import { nodeKind, type PgNode } from './parser';
+
+export interface ColumnType {
+  /** Last part of the type name as the parser normalises it: "int4", "varchar", "text", "numeric". */
+  name: string;
+  /** Type modifiers (varchar(20) → [20]; numeric(10,2) → [10, 2]). */
+  mods: number[];
+  array: boolean;
+}
+
+export interface ConstraintInfo {
+  kind: 'check' | 'foreign' | 'unique' | 'primary' | 'exclusion' | 'other';
+  /** Qualified referenced table, for foreign keys. */
+  references?: string;
+}
+
+export interface RelationInfo {
+  /** Schema-qualified. */
+  name: string;
+  kind: 'table' | 'view' | 'matview';
+  columns: Map<string, ColumnType>;
+  /** Qualified index names. */
+  indexes: Set<string>;
+  constraints: Map<string, ConstraintInfo>;
+  /** Created by the migration being linted (so nobody else can be using it yet). */
+  createdHere: boolean;
+  /** For views and materialized views: the relations their query reads. */
+  reads: string[];
+  /** Qualified names of its partitions (CREATE TABLE … PARTITION OF, ATTACH PARTITION). */
+  partitions: Set<string>;
+}
+
+export class StaticSchema {
+  readonly relations = new Map<string, RelationInfo>();
+  /** Qualified index name → qualified table name. */
+  readonly indexes = new Map<string, string>();
+
+  constructor(readonly defaultSchema = 'public') {}
+
+  qualify(schema: string | undefined, name: string): string {
+    return `${schema ?? this.defaultSchema}.${name}`;
+  }
+
+  /** `RangeVar` fields → qualified name. */
+  rangeVarName(rv: PgNode | undefined): string | undefined {
+    if (!rv || typeof rv.relname !== 'string') return undefined;
+    return this.qualify(rv.schemaname as string | undefined, rv.relname);
+  }
+
+  /** A `[schema.]name` list of String nodes → qualified name. */
+  listName(list: unknown): string | undefined {
+    const parts = stringList(list);
+    if (parts.length === 0) return undefined;
+    return parts.length >= 2
+      ? `${parts[parts.length - 2]}.${parts[parts.length - 1]}`
+      : this.qualify(undefined, parts[0]);
+  }
+
+  /** A table's partitions, and theirs (not the table itself). */
+  partitionsOf(table: string): string[] {
+    const out: string[] = [];
+    const visit = (name: string) => {
+      for (const p of this.relations.get(name)?.partitions ?? []) {
+        if (out.includes(p)) continue;
+        out.push(p);
+        visit(p);
+      }
+    };
+    visit(table);
+    return out;
+  }
+
+  /** Marks everything known so far as existing before the migration being linted. */
+  markAllExisting(): void {
+    for (const r of this.relations.values()) r.createdHere = false;
+  }
+
+  private addRelation(name: string, kind: RelationInfo['kind'], createdHere: boolean): RelationInfo {
+    const info: RelationInfo = {
+      name,
+      kind,
+      columns: new Map(),
+      indexes: new Set(),
+      constraints: new Map(),
+      createdHere,
+      reads: [],
+      partitions: new Set(),
+    };
+    this.relations.set(name, info);
+    return info;
+  }
+
+  private addIndex(table: RelationInfo, indexName: string): void {
+    table.indexes.add(indexName);
+    this.indexes.set(indexName, table.name);
+  }
+
+  private addConstraint(table: RelationInfo, c: PgNode, column?: string): void {
+    const contype = c.contype as string;
+    const schemaOf = table.name.slice(0, table.name.indexOf('.'));
+    const keys = stringList(c.keys);
+    const cols = keys.length > 0 ? keys : column ? [column] : [];
+    const relname = table.name.slice(table.name.indexOf('.') + 1);
+    let kind: ConstraintInfo['kind'];
+    let name = c.conname as string | undefined;
+    let references: string | undefined;
+    if (contype === 'CONSTR_CHECK') kind = 'check';
+    else if (contype === 'CONSTR_FOREIGN') {
+      kind = 'foreign';
+      references = this.rangeVarName(c.pktable as PgNode);
+      name ??= `${relname}_${cols.join('_')}_fkey`;
+    } else if (contype === 'CONSTR_PRIMARY' || contype === 'CONSTR_UNIQUE') {
+      kind = contype === 'CONSTR_PRIMARY' ? 'primary' : 'unique';
+      name ??= kind === 'primary' ? `${relname}_pkey` : `${relname}_${cols.join('_')}_key`;
+      const indexName = (c.indexname as string | undefined) ?? name;
+      // ADD CONSTRAINT … USING INDEX renames the index to the constraint's name.
+      if (c.indexname) {
+        this.indexes.delete(`${schemaOf}.${indexName}`);
+        table.indexes.delete(`${schemaOf}.${indexName}`);
+      }
+      this.addIndex(table, `${schemaOf}.${name}`);
+    } else if (contype === 'CONSTR_EXCLUSION') kind = 'exclusion';
+    else return; // NOT NULL, DEFAULT, … are column properties, not named constraints we track
+    if (name) table.constraints.set(name, { kind, references });
+  }
+
+  private addColumn(table: RelationInfo, def: PgNode): void {
+    const name = def.colname as string;
+    table.columns.set(name, columnType(def.typeName as PgNode));
+    for (const c of (def.constraints as unknown[] | undefined) ?? []) {
+      const k = nodeKind(c);
+      if (k && k[0] === 'Constraint') this.addConstraint(table, k[1], name);
+    }
+  }
+
+  /** Applies one statement of a migration to the schema. `createdHere` marks new relations. */
+  apply(ast: PgNode | undefined, createdHere: boolean): void {
+    const k = nodeKind(ast);
+    if (!k) return;
+    const [kind, n] = k;
+    switch (kind) {
+      case 'CreateStmt': {
+        const name = this.rangeVarName(n.relation as PgNode);
+        if (!name) return;
+        const table = this.addRelation(name, 'table', createdHere);
+        if (n.partbound) {
+          for (const parent of (n.inhRelations as unknown[] | undefined) ?? []) {
+            this.relations.get(this.rangeVarName(nodeKind(parent)?.[1]) ?? '')?.partitions.add(name);
+          }
+        }
+        for (const elt of (n.tableElts as unknown[] | undefined) ?? []) {
+          const e = nodeKind(elt);
+          if (e?.[0] === 'ColumnDef') this.addColumn(table, e[1]);
+          else if (e?.[0] === 'Constraint') this.addConstraint(table, e[1]);
+        }
+        return;
+      }
+      case 'ViewStmt': {
+        const name = this.rangeVarName(n.view as PgNode);
+        if (name && !this.relations.has(name))
+          this.addRelation(name, 'view', createdHere).reads = queryRelations(this, n.query);
+        return;
+      }
+      case 'CreateTableAsStmt': {
+        const into = (n.into as PgNode | undefined)?.rel as PgNode | undefined;
+        const name = this.rangeVarName(into);
+        if (!name) return;
+        const rel = this.addRelation(name, n.objtype === 'OBJECT_MATVIEW' ? 'matview' : 'table', createdHere);
+        rel.reads = queryRelations(this, n.query);
+        return;
+      }
+      case 'IndexStmt': {
+        const table = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
+        if (!table) return;
+        const schema = table.name.slice(0, table.name.indexOf('.'));
+        const idx = (n.idxname as string | undefined) ?? `${table.name.slice(schema.length + 1)}_idx`;
+        this.addIndex(table, `${schema}.${idx}`);
+        return;
+      }
+      case 'AlterTableStmt': {
+        const table = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
+        if (!table) return;
+        for (const cmd of (n.cmds as unknown[] | undefined) ?? []) {
+          const c = nodeKind(cmd)?.[1];
+          if (!c) continue;
+          const def = nodeKind(c.def);
+          switch (c.subtype) {
+            case 'AT_AddColumn':
+              if (def?.[0] === 'ColumnDef') this.addColumn(table, def[1]);
+              break;
+            case 'AT_DropColumn':
+              table.columns.delete(c.name as string);
+              break;
+            case 'AT_AlterColumnType':
+              if (def?.[0] === 'ColumnDef')
+                table.columns.set(c.name as string, columnType(def[1].typeName as PgNode));
+              break;
+            case 'AT_AddConstraint':
+              if (def?.[0] === 'Constraint') this.addConstraint(table, def[1]);
+              break;
+            case 'AT_DropConstraint':
+              table.constraints.delete(c.name as string);
+              break;
+            case 'AT_AttachPartition':
+            case 'AT_DetachPartition': {
+              const partition = this.rangeVarName(def?.[1]?.name as PgNode | undefined);
+              if (partition && c.subtype === 'AT_AttachPartition') table.partitions.add(partition);
+              else if (partition) table.partitions.delete(partition);
+              break;
+            }
+          }
+        }
+        return;
+      }
+      case 'RenameStmt': {
+        const rel = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
+        if (!rel) return;
+        if (n.renameType === 'OBJECT_COLUMN') {
+          const col = rel.columns.get(n.subname as string);
+          if (col) {
+            rel.columns.delete(n.subname as string);
+            rel.columns.set(n.newname as string, col);
+          }
+        } else if (n.renameType === 'OBJECT_TABLE') {
+          this.relations.delete(rel.name);
+          rel.name = this.qualify(rel.name.slice(0, rel.name.indexOf('.')), n.newname as string);
+          this.relations.set(rel.name, rel);
+          for (const i of rel.indexes) this.indexes.set(i, rel.name);
+        }
+        return;
+      }
+      case 'DropStmt': {
+        for (const obj of (n.objects as unknown[] | undefined) ?? []) {
+          const name = this.listName(nodeKind(obj)?.[1]?.items ?? []);
+          if (!name) continue;
+          if (n.removeType === 'OBJECT_INDEX') {
+            const t = this.indexes.get(name);
+            this.indexes.delete(name);
+            if (t) this.relations.get(t)?.indexes.delete(name);
+          } else if (['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW'].includes(n.removeType as string)) {
+            const rel = this.relations.get(name);
+            if (rel) for (const i of rel.indexes) this.indexes.delete(i);
+            this.relations.delete(name);
+            for (const other of this.relations.values()) other.partitions.delete(name);
+          }
+        }
+        return;
+      }
+    }
+  }
+}
+
+/** The strings of a List of String nodes. */
+export function stringList(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const item of list) {
+    const k = nodeKind(item);
+    if (k?.[0] === 'String' && typeof k[1].sval === 'string') out.push(k[1].sval);
+  }
+  return out;
+}
+
+export function columnType(typeName: PgNode | undefined): ColumnType {
+  const names = stringList(typeName?.names);
+  const mods: number[] = [];
+  for (const m of (typeName?.typmods as unknown[] | undefined) ?? []) {
+    const c = nodeKind(m);
+    const ival = (c?.[1]?.ival as PgNode | undefined)?.ival;
+    if (c?.[0] === 'A_Const') mods.push(typeof ival === 'number' ? ival : 0);
+  }
+  return { name: names[names.length - 1] ?? '', mods, array: Array.isArray(typeName?.arrayBounds) };
+}
+
+/** The relations a query names (every RangeVar in it), qualified. */
+export function queryRelations(schema: StaticSchema, node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const n of node) queryRelations(schema, n, out);
+  } else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'RangeVar') {
+        const name = schema.rangeVarName(value as PgNode);
+        if (name && !out.includes(name)) out.push(name);
+      } else queryRelations(schema, value, out);
+    }
+  }
+  return out;
+}

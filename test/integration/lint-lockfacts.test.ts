@@ -1,0 +1,358 @@
+// Every lock fact the linter states, checked against what a real PostgreSQL takes.
+//
+// Each case builds its schema in a fresh schema `lf`, lints the statement against the static schema
+// its setup SQL builds, runs it, and compares the strongest mode per relation in pg_locks with the
+// prediction. Only relations of `lf` that existed before the statement are compared: the catalog
+// lookups' AccessShareLocks on pg_catalog, the toast tables (which follow their table) and the new
+// relations a statement creates are out of scope by construction. One narrow exception: an index
+// the prediction does not name may show RowExclusiveLock or weaker (the executor and planner open
+// indexes of the tables they touch); anything stronger on an index must be predicted.
+//
+// Statements that may run in a transaction run in one and pg_locks of their backend is read before
+// ROLLBACK. Others (CONCURRENTLY, VACUUM) are blocked behind another session's SHARE lock;
+// what they wait for (granted = false) and what they already hold must match the prediction.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { lockFacts, type StatementFacts } from '../../src/core/lint/lockFacts';
+import { modeRank, type LockMode } from '../../src/core/lint/lockModes';
+import { loadParser, parseEach, splitStatements } from '../../src/core/lint/parser';
+import { StaticSchema } from '../../src/core/lint/schema';
+import { pollUntil, startTestPostgres, type TestPostgres } from './support';
+
+const PG_MAJOR = 18;
+
+const BASE = `
+CREATE TABLE parent (id int PRIMARY KEY, code text);
+CREATE TABLE orders (id int PRIMARY KEY, parent_id int, amount int, note varchar(20), status text NOT NULL DEFAULT 'new', total numeric(10,2));
+CREATE INDEX orders_amount_idx ON orders (amount);
+INSERT INTO parent VALUES (1, 'a');
+INSERT INTO orders VALUES (1, 1, 10, 'x', 'new', 1.5);
+`;
+
+interface Case {
+  sql: string;
+  /** Extra setup after BASE. */
+  setup?: string;
+  /** The table another session locks first, for statements that cannot run in a transaction. */
+  blockOn?: string;
+}
+
+const TRIGGER_SETUP = `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();`;
+const PARTITION_SETUP = `CREATE TABLE measurements (at date NOT NULL, v int) PARTITION BY RANGE (at);
+CREATE TABLE m2025 (at date NOT NULL, v int);`;
+const ATTACHED = `${PARTITION_SETUP}\nALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`;
+const MATVIEW_SETUP = `CREATE MATERIALIZED VIEW order_totals AS SELECT parent_id, sum(amount) AS total FROM orders GROUP BY parent_id;
+CREATE UNIQUE INDEX order_totals_parent ON order_totals (parent_id);`;
+
+const CASES: Case[] = [
+  { sql: 'CREATE INDEX orders_status_idx ON orders (status)' },
+  { sql: 'CREATE UNIQUE INDEX orders_note_key2 ON orders (note)' },
+  { sql: 'CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status)', blockOn: 'orders' },
+  { sql: 'CREATE UNIQUE INDEX CONCURRENTLY orders_note_key2 ON orders (note)', blockOn: 'orders' },
+  { sql: 'DROP INDEX orders_amount_idx' },
+  { sql: 'DROP INDEX CONCURRENTLY orders_amount_idx', blockOn: 'orders' },
+  { sql: 'REINDEX INDEX orders_amount_idx' },
+  { sql: 'REINDEX TABLE orders' },
+  { sql: 'REINDEX INDEX CONCURRENTLY orders_amount_idx', blockOn: 'orders' },
+  { sql: 'REINDEX TABLE CONCURRENTLY orders', blockOn: 'orders' },
+  { sql: 'ALTER TABLE orders ADD COLUMN shipped boolean' },
+  { sql: "ALTER TABLE orders ADD COLUMN region text DEFAULT 'eu'" },
+  { sql: 'ALTER TABLE orders ADD COLUMN created timestamptz DEFAULT now()' },
+  { sql: 'ALTER TABLE orders ADD COLUMN token float8 DEFAULT random()' },
+  { sql: 'ALTER TABLE orders DROP COLUMN note' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN amount TYPE bigint' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN note TYPE varchar(50)' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN note TYPE text' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN total TYPE numeric(12,2)' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN amount SET NOT NULL' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN status DROP NOT NULL' },
+  { sql: "ALTER TABLE orders ALTER COLUMN note SET DEFAULT 'n/a'" },
+  { sql: 'ALTER TABLE orders ALTER COLUMN status DROP DEFAULT' },
+  { sql: 'ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0)' },
+  { sql: 'ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID' },
+  {
+    sql: 'ALTER TABLE orders ADD CONSTRAINT orders_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id)',
+  },
+  {
+    sql: 'ALTER TABLE orders ADD CONSTRAINT orders_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id) NOT VALID',
+  },
+  {
+    setup: 'ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID;',
+    sql: 'ALTER TABLE orders VALIDATE CONSTRAINT amount_positive',
+  },
+  {
+    setup:
+      'ALTER TABLE orders ADD CONSTRAINT orders_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id) NOT VALID;',
+    sql: 'ALTER TABLE orders VALIDATE CONSTRAINT orders_parent_fk',
+  },
+  {
+    setup: 'ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0);',
+    sql: 'ALTER TABLE orders DROP CONSTRAINT amount_positive',
+  },
+  {
+    setup:
+      'ALTER TABLE orders ADD CONSTRAINT orders_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id);',
+    sql: 'ALTER TABLE orders DROP CONSTRAINT orders_parent_fk',
+  },
+  { sql: 'ALTER TABLE orders ADD CONSTRAINT orders_note_key UNIQUE (note)' },
+  { setup: 'CREATE TABLE events (id int NOT NULL, v int);', sql: 'ALTER TABLE events ADD PRIMARY KEY (id)' },
+  {
+    setup: 'CREATE UNIQUE INDEX orders_note_uidx ON orders (note);',
+    sql: 'ALTER TABLE orders ADD CONSTRAINT orders_note_key UNIQUE USING INDEX orders_note_uidx',
+  },
+  { sql: 'ALTER TABLE orders RENAME COLUMN note TO remark' },
+  { sql: 'ALTER TABLE orders RENAME TO purchases' },
+  { sql: 'ALTER INDEX orders_amount_idx RENAME TO orders_amount_index' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN amount SET STATISTICS 500' },
+  {
+    setup: PARTITION_SETUP,
+    sql: "ALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+  },
+  {
+    setup: `${PARTITION_SETUP}\nALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`,
+    sql: 'ALTER TABLE measurements DETACH PARTITION m2025',
+  },
+  { setup: TRIGGER_SETUP, sql: 'ALTER TABLE orders DISABLE TRIGGER orders_touch' },
+  { setup: TRIGGER_SETUP, sql: 'ALTER TABLE orders ENABLE TRIGGER orders_touch' },
+  { sql: 'ALTER TABLE orders SET (fillfactor = 70)' },
+  { sql: 'ALTER TABLE orders CLUSTER ON orders_amount_idx' },
+  { sql: 'ALTER TABLE orders OWNER TO CURRENT_USER' },
+  {
+    setup: TRIGGER_SETUP.split('\n')[0],
+    sql: 'CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch()',
+  },
+  { setup: TRIGGER_SETUP, sql: 'DROP TRIGGER orders_touch ON orders' },
+  { sql: 'CREATE TABLE shipments (id int PRIMARY KEY, order_id int REFERENCES orders (id))' },
+  { setup: 'CREATE TABLE events (id int PRIMARY KEY, v int);', sql: 'DROP TABLE events' },
+  { sql: 'TRUNCATE orders' },
+  { sql: 'VACUUM orders', blockOn: 'orders' },
+  { sql: 'VACUUM FULL orders', blockOn: 'orders' },
+  { sql: 'CLUSTER orders USING orders_pkey' },
+  { sql: 'ANALYZE orders' },
+  { setup: MATVIEW_SETUP, sql: 'REFRESH MATERIALIZED VIEW order_totals' },
+  { setup: MATVIEW_SETUP, sql: 'REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals' },
+  { setup: "CREATE TYPE mood AS ENUM ('sad', 'happy');", sql: "ALTER TYPE mood ADD VALUE 'ok'" },
+  { sql: 'CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount > 100' },
+  {
+    setup: 'CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount > 100;',
+    sql: 'DROP VIEW big_orders',
+  },
+  { sql: "COMMENT ON TABLE orders IS 'what customers bought'" },
+  { sql: "COMMENT ON COLUMN orders.note IS 'free text'" },
+  { sql: 'GRANT SELECT ON orders TO PUBLIC' },
+  { sql: 'LOCK TABLE orders IN SHARE MODE' },
+  { sql: 'LOCK TABLE orders' },
+  { sql: 'ALTER TABLE orders ADD COLUMN parent2 int REFERENCES parent (id)' },
+  { sql: 'ALTER TABLE orders ADD COLUMN doubled int GENERATED ALWAYS AS (amount * 2) STORED' },
+  { sql: 'ALTER TABLE orders ADD COLUMN seq bigserial' },
+  { sql: 'ALTER TABLE orders SET (autovacuum_vacuum_scale_factor = 0.01)' },
+  { sql: 'ALTER TABLE orders ALTER COLUMN status TYPE varchar(10)' },
+  {
+    setup: `${PARTITION_SETUP}\nALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`,
+    sql: 'ALTER TABLE measurements DETACH PARTITION m2025 CONCURRENTLY',
+    blockOn: 'measurements',
+  },
+  {
+    setup: 'CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent (id));',
+    sql: 'DROP TABLE child',
+  },
+  {
+    setup: 'CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 100;',
+    sql: 'CREATE OR REPLACE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 1000',
+  },
+  { sql: 'DELETE FROM orders WHERE id = 1' },
+  { setup: ATTACHED, sql: 'CREATE INDEX measurements_v ON measurements (v)' },
+  { setup: ATTACHED, sql: 'ALTER TABLE measurements ADD COLUMN note text' },
+  { setup: ATTACHED, sql: 'ALTER TABLE measurements ALTER COLUMN v SET NOT NULL' },
+  { setup: ATTACHED, sql: 'ALTER TABLE ONLY measurements ALTER COLUMN v SET DEFAULT 0' },
+  {
+    setup: ATTACHED,
+    sql: "CREATE TABLE m2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+  },
+  { sql: 'TRUNCATE orders, parent CASCADE' },
+  { sql: "UPDATE orders SET status = 'paid' WHERE id = 1" },
+  { sql: 'INSERT INTO orders (id, parent_id, amount) VALUES (2, 1, 5)' },
+];
+
+/** Strongest mode per relation name. */
+type LockMap = Record<string, LockMode>;
+
+function strongest(rows: { relation: string; mode: LockMode }[]): LockMap {
+  const out: LockMap = {};
+  for (const r of rows)
+    if (!out[r.relation] || modeRank(r.mode) > modeRank(out[r.relation])) out[r.relation] = r.mode;
+  return out;
+}
+
+async function predict(setupSql: string, sql: string): Promise<StatementFacts> {
+  const parser = await loadParser();
+  const schema = new StaticSchema('lf');
+  for (const s of parseEach(parser, splitStatements(setupSql))) {
+    assert.equal(s.syntaxError, undefined, `setup parses: ${s.text}`);
+    schema.apply(s.ast, false);
+  }
+  const [parsed] = parseEach(parser, splitStatements(sql));
+  assert.equal(parsed.syntaxError, undefined);
+  return lockFacts(parsed.ast, schema, { pgMajor: PG_MAJOR });
+}
+
+/** Relations of `lf` by oid, with their kind and storage (read before the statement runs). */
+async function relations(
+  client: pg.Client,
+): Promise<Map<number, { name: string; relkind: string; filenode: number }>> {
+  const r = await client.query<{ oid: number; name: string; relkind: string; filenode: number }>(
+    `SELECT c.oid::int AS oid, 'lf.' || c.relname AS name, c.relkind::text AS relkind, c.relfilenode::int AS filenode
+       FROM pg_class c WHERE c.relnamespace = 'lf'::regnamespace`,
+  );
+  return new Map(r.rows.map((row) => [row.oid, row]));
+}
+
+async function backendLocks(client: pg.Client, pid: number, granted: boolean) {
+  const r = await client.query<{ oid: number; mode: LockMode }>(
+    `SELECT relation::int AS oid, mode FROM pg_locks WHERE pid = $1 AND locktype = 'relation' AND granted = $2`,
+    [pid, granted],
+  );
+  return r.rows;
+}
+
+describe('lock facts agree with pg_locks on a real PostgreSQL', () => {
+  let db: TestPostgres;
+  let client: pg.Client;
+  let blocker: pg.Client;
+  let oldReader: pg.Client;
+  let observer: pg.Client;
+  let pid: number;
+
+  before(async () => {
+    db = await startTestPostgres();
+    client = new pg.Client(db.target);
+    blocker = new pg.Client(db.target);
+    oldReader = new pg.Client(db.target);
+    observer = new pg.Client(db.target);
+    await Promise.all([client.connect(), blocker.connect(), observer.connect(), oldReader.connect()]);
+    pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    await client.query('SET search_path = lf');
+    await blocker.query('SET search_path = lf');
+    await oldReader.query('SET search_path = lf');
+  });
+
+  after(async () => {
+    await Promise.all([client?.end(), blocker?.end(), observer?.end(), oldReader?.end()]);
+    await db?.stop();
+  });
+
+  it('covers at least 40 statement kinds', async () => {
+    const kinds = new Set<string>();
+    for (const c of CASES) kinds.add((await predict(`${BASE}\n${c.setup ?? ''}`, c.sql)).kind);
+    assert.ok(kinds.size >= 40, `${kinds.size} kinds: ${[...kinds].join('; ')}`);
+  });
+
+  for (const c of CASES) {
+    it(c.sql, async () => {
+      const setup = `${BASE}\n${c.setup ?? ''}`;
+      const facts = await predict(setup, c.sql);
+      await client.query('DROP SCHEMA IF EXISTS lf CASCADE; CREATE SCHEMA lf');
+      await client.query(setup);
+      const before = await relations(client);
+      const predicted: LockMap = {};
+      for (const l of facts.locks) predicted[l.relation] = l.mode;
+      const name = (oid: number) => before.get(oid)?.name;
+
+      if (!c.blockOn) {
+        assert.equal(facts.transactional, true, 'the linter says it may run in a transaction');
+        await client.query('BEGIN');
+        try {
+          await client.query(c.sql);
+          const held = (await backendLocks(client, pid, true)).filter((l) => before.has(l.oid));
+          const observed = strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode })));
+          for (const [relation, mode] of Object.entries(observed)) {
+            const kind = [...before.values()].find((r) => r.name === relation)?.relkind;
+            if (kind === 'i' && !predicted[relation] && modeRank(mode) <= modeRank('RowExclusiveLock'))
+              delete observed[relation];
+          }
+          assert.deepEqual(observed, predicted, `locks of ${facts.kind}`);
+          if (!/TRUNCATE/.test(facts.kind)) {
+            const after = await relations(client);
+            // A relation still there with new storage was rewritten (a dropped one is not "rewritten").
+            const rewritten = [...before.entries()].some(
+              ([oid, r]) =>
+                (r.relkind === 'r' || r.relkind === 'm') &&
+                after.has(oid) &&
+                after.get(oid)?.filenode !== r.filenode,
+            );
+            assert.equal(facts.rewrites, rewritten, `${facts.kind}: rewrites`);
+          }
+        } finally {
+          await client.query('ROLLBACK');
+        }
+        return;
+      }
+
+      assert.equal(facts.transactional, false, 'the linter says it cannot run in a transaction');
+      // An older transaction that read the table: CONCURRENTLY forms wait for it once they hold their
+      // lock (ACCESS SHARE conflicts with none of the modes they run under), which is when we
+      // sample what they hold while running.
+      // REPEATABLE READ keeps its snapshot, which CREATE INDEX CONCURRENTLY waits out as well.
+      await oldReader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await oldReader.query(`SELECT count(*) FROM ${c.blockOn}`);
+      await blocker.query('BEGIN');
+      // SHARE conflicts with every mode these statements take (SHARE UPDATE EXCLUSIVE and up) but
+      // not with the ACCESS SHARE their name lookups take first and release (VACUUM does so), so
+      // what they wait for is the lock they run under.
+      await blocker.query(`LOCK TABLE ${c.blockOn} IN SHARE MODE`);
+      let finished = false;
+      const running = client.query(c.sql).then(
+        () => {
+          finished = true;
+          return undefined;
+        },
+        (e: unknown) => {
+          finished = true;
+          return e;
+        },
+      );
+      const assertHeld = async (when: string) => {
+        const held = (await backendLocks(observer, pid, true)).filter((l) => before.has(l.oid));
+        for (const [relation, mode] of Object.entries(
+          strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode }))),
+        )) {
+          assert.equal(predicted[relation], mode, `${facts.kind} holds ${mode} on ${relation} ${when}`);
+        }
+      };
+      let releasedBlocker = false;
+      try {
+        const waiting = await pollUntil(`${c.sql} waits`, async () => {
+          const rows = await backendLocks(observer, pid, false);
+          return rows.length > 0 ? rows : undefined;
+        });
+        for (const w of waiting) {
+          const relation = name(w.oid);
+          assert.ok(relation, `waits on a relation of the test schema (${w.oid})`);
+          assert.equal(predicted[relation], w.mode, `${facts.kind} asks for ${w.mode} on ${relation}`);
+        }
+        await assertHeld('while blocked');
+        await blocker.query('ROLLBACK');
+        releasedBlocker = true;
+        // Running: either it waits for the older reader (CONCURRENTLY forms) or it finishes (VACUUM).
+        const waitsForOld = await pollUntil(`${c.sql} runs on`, async () => {
+          if (finished) return false;
+          const r = await observer.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_locks WHERE pid = $1 AND NOT granted',
+            [pid],
+          );
+          return r.rows[0].n > 0 ? true : undefined;
+        });
+        if (waitsForOld) await assertHeld('while running');
+        if (c.sql.includes('CONCURRENTLY'))
+          assert.equal(waitsForOld, true, 'CONCURRENTLY waits for the older transaction');
+      } finally {
+        if (!releasedBlocker) await blocker.query('ROLLBACK');
+        await oldReader.query('ROLLBACK');
+        const error = await running;
+        assert.equal(error, undefined, `${c.sql} succeeds once unblocked`);
+      }
+    });
+  }
+});

@@ -1,0 +1,320 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { lintSql, type LintResult } from '../../src/core/lint/lint';
+import { RULES, type RuleId } from '../../src/core/lint/rules';
+
+const EARLIER = `
+CREATE TABLE orders (id int PRIMARY KEY, parent_id int, amount int, note varchar(20), total numeric(10,2), status text);
+CREATE INDEX orders_amount_idx ON orders (amount);
+CREATE TABLE parent (id int PRIMARY KEY);
+CREATE MATERIALIZED VIEW totals AS SELECT parent_id, sum(amount) FROM orders GROUP BY parent_id;
+CREATE TYPE mood AS ENUM ('sad');
+`;
+
+const TIMEOUT = "SET lock_timeout = '2s';\n";
+
+async function rules(sql: string, options: Partial<Parameters<typeof lintSql>[1]> = {}): Promise<RuleId[]> {
+  const result: LintResult = await lintSql(sql, { pgMajor: 18, earlier: EARLIER, ...options });
+  return result.findings.map((f) => f.rule);
+}
+
+/** Each rule: a migration that triggers it, and the safe way that does not. */
+const EXAMPLES: {
+  rule: RuleId;
+  failing: string;
+  passing: string;
+  options?: Partial<Parameters<typeof lintSql>[1]>;
+}[] = [
+  { rule: 'syntax-error', failing: 'SELEC 1;', passing: 'SELECT 1;' },
+  {
+    rule: 'index-without-concurrently',
+    failing: 'CREATE INDEX orders_status_idx ON orders (status);',
+    passing:
+      'CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);\nCREATE TABLE fresh (a int);\nCREATE INDEX fresh_a ON fresh (a);',
+  },
+  {
+    rule: 'concurrently-in-transaction',
+    failing: 'CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);',
+    passing: 'CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);',
+    options: {
+      mode: 'transaction',
+      why: 'dbmate runs each section in a transaction.',
+      wayOut: 'add `transaction:false` to its `-- migrate:up` line',
+    },
+  },
+  {
+    rule: 'constraint-without-not-valid',
+    failing: TIMEOUT + 'ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parent (id);',
+    passing:
+      TIMEOUT +
+      'ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parent (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT fk;',
+  },
+  {
+    rule: 'set-not-null',
+    failing: TIMEOUT + 'ALTER TABLE orders ALTER COLUMN amount SET NOT NULL;',
+    passing: TIMEOUT + 'ALTER TABLE orders ADD CONSTRAINT amount_nn CHECK (amount IS NOT NULL) NOT VALID;',
+  },
+  {
+    rule: 'add-column-rewrite',
+    failing: TIMEOUT + 'ALTER TABLE orders ADD COLUMN token float8 DEFAULT random();',
+    passing: TIMEOUT + "ALTER TABLE orders ADD COLUMN region text DEFAULT 'eu';",
+  },
+  {
+    rule: 'type-change-rewrite',
+    failing: TIMEOUT + 'ALTER TABLE orders ALTER COLUMN amount TYPE bigint;',
+    passing:
+      TIMEOUT +
+      'ALTER TABLE orders ALTER COLUMN note TYPE varchar(50);\nALTER TABLE orders ALTER COLUMN note TYPE text;\nALTER TABLE orders ALTER COLUMN total TYPE numeric(12,2);',
+  },
+  {
+    rule: 'unique-constraint-directly',
+    failing: TIMEOUT + 'ALTER TABLE orders ADD CONSTRAINT note_key UNIQUE (note);',
+    passing: TIMEOUT + 'ALTER TABLE orders ADD CONSTRAINT note_key UNIQUE USING INDEX orders_note_uidx;',
+  },
+  {
+    rule: 'access-exclusive-without-lock-timeout',
+    failing: "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';",
+    passing: TIMEOUT + "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';",
+  },
+  {
+    rule: 'statements-after-access-exclusive',
+    failing:
+      TIMEOUT + "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';\nUPDATE parent SET id = id;",
+    passing:
+      TIMEOUT + "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';\nUPDATE parent SET id = id;",
+    options: { mode: 'transaction', why: 'Flyway runs each migration in a transaction.' },
+  },
+  {
+    rule: 'rename-or-drop',
+    failing: TIMEOUT + 'ALTER TABLE orders RENAME COLUMN note TO remark;',
+    passing: TIMEOUT + 'ALTER TABLE orders ADD COLUMN remark text;',
+  },
+  {
+    rule: 'truncate-cascade',
+    failing: TIMEOUT + 'TRUNCATE orders CASCADE;',
+    passing: TIMEOUT + 'TRUNCATE orders;',
+  },
+  {
+    rule: 'rewrite-under-access-exclusive',
+    failing: TIMEOUT + 'VACUUM FULL orders;',
+    passing: 'VACUUM orders;',
+  },
+  {
+    rule: 'refresh-without-concurrently',
+    failing: TIMEOUT + 'REFRESH MATERIALIZED VIEW totals;',
+    passing: 'REFRESH MATERIALIZED VIEW CONCURRENTLY totals;',
+  },
+  {
+    rule: 'enum-add-value-in-transaction',
+    failing: "ALTER TYPE mood ADD VALUE 'happy';",
+    passing: "ALTER TYPE mood ADD VALUE 'happy';",
+    options: { mode: 'transaction', pgMajor: 11 },
+  },
+  {
+    rule: 'transaction-control-in-transaction',
+    failing: 'BEGIN;\nSELECT 1;\nCOMMIT;',
+    passing: 'SELECT 1;',
+    options: { mode: 'transaction', why: 'Flyway runs each migration in a transaction.' },
+  },
+];
+
+void describe('lint rules: a failing and a passing example each', () => {
+  for (const example of EXAMPLES) {
+    void it(example.rule, async () => {
+      assert.ok(RULES.has(example.rule));
+      const failing = await rules(example.failing, example.options);
+      assert.ok(
+        failing.includes(example.rule),
+        `${example.rule} found in: ${example.failing} (found ${failing.join(', ')})`,
+      );
+      // The passing example runs the way that makes it safe: statement by statement, a major that allows it.
+      const passingOptions =
+        example.rule === 'statements-after-access-exclusive' ||
+        example.rule === 'concurrently-in-transaction' ||
+        example.rule === 'enum-add-value-in-transaction'
+          ? { mode: 'autocommit' as const }
+          : example.options;
+      const passing = await rules(example.passing, {
+        ...passingOptions,
+        earlier: `${EARLIER}\nCREATE UNIQUE INDEX orders_note_uidx ON orders (note);`,
+      });
+      assert.equal(
+        passing.includes(example.rule),
+        false,
+        `${example.rule} not found in: ${example.passing} (found ${passing.join(', ')})`,
+      );
+    });
+  }
+
+  void it('covers every rule', () => {
+    assert.deepEqual(new Set(EXAMPLES.map((e) => e.rule)), new Set(RULES.keys()));
+  });
+
+  void it('counts lock_timeout 0, DEFAULT and RESET as no timeout, any other value as one', async () => {
+    const alter = "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';";
+    for (const set of [
+      'SET lock_timeout = 0;',
+      "SET lock_timeout = '0';",
+      'SET lock_timeout TO DEFAULT;',
+      "SET lock_timeout = '1s';\nRESET lock_timeout;",
+    ]) {
+      assert.ok((await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'), set);
+    }
+    for (const set of [
+      'SET lock_timeout = 500;',
+      "SET LOCAL lock_timeout = '3s';",
+      "SET lock_timeout TO '1min';",
+    ]) {
+      assert.equal(
+        (await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'),
+        false,
+        set,
+      );
+    }
+  });
+
+  void it('follows the target major: a constant default rewrites before 11, not after', async () => {
+    const sql = TIMEOUT + "ALTER TABLE orders ADD COLUMN region text DEFAULT 'eu';";
+    assert.ok((await rules(sql, { pgMajor: 10 })).includes('add-column-rewrite'));
+    assert.equal((await rules(sql, { pgMajor: 11 })).includes('add-column-rewrite'), false);
+    const rename = await lintSql('ALTER INDEX orders_amount_idx RENAME TO orders_amount_index;', {
+      pgMajor: 11,
+      earlier: EARLIER,
+    });
+    assert.deepEqual(rename.statements[0].locks, [
+      { relation: 'public.orders_amount_idx', mode: 'AccessExclusiveLock' },
+    ]);
+    const renameNow = await lintSql('ALTER INDEX orders_amount_idx RENAME TO orders_amount_index;', {
+      pgMajor: 18,
+      earlier: EARLIER,
+    });
+    assert.deepEqual(renameNow.statements[0].locks, [
+      { relation: 'public.orders_amount_idx', mode: 'ShareUpdateExclusiveLock' },
+    ]);
+  });
+
+  void it('flags statements after ACCESS EXCLUSIVE only inside a transaction', async () => {
+    const sql =
+      TIMEOUT + "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';\nUPDATE parent SET id = id;";
+    assert.ok(
+      (
+        await rules(sql, { mode: 'transaction', why: 'The tool runs each migration in a transaction.' })
+      ).includes('statements-after-access-exclusive'),
+    );
+  });
+
+  void it('names the tool rule and its way out for CONCURRENTLY in a one-string section', async () => {
+    const result = await lintSql('CREATE INDEX CONCURRENTLY a ON orders (status);\nSELECT 1;', {
+      pgMajor: 18,
+      earlier: EARLIER,
+      mode: 'single-string',
+      why: 'Prisma sends the whole migration.sql as one string.',
+      wayOut: 'put the statement alone in a new migration folder',
+    });
+    const f = result.findings.find((x) => x.rule === 'concurrently-in-transaction');
+    assert.ok(f);
+    assert.match(f.message, /Prisma sends the whole migration\.sql as one string/);
+    assert.match(f.message, /new migration folder/);
+    // alone in its string it runs outside a transaction
+    const alone = await lintSql('CREATE INDEX CONCURRENTLY a ON orders (status);', {
+      pgMajor: 18,
+      earlier: EARLIER,
+      mode: 'single-string',
+    });
+    assert.equal(
+      alone.findings.some((x) => x.rule === 'concurrently-in-transaction'),
+      false,
+    );
+  });
+});
+
+void describe('lint suppression comments', () => {
+  const sql = 'CREATE INDEX orders_status_idx ON orders (status);';
+  void it('honours -- migration-lab-ignore: on the line before', async () => {
+    assert.ok((await rules(sql)).includes('index-without-concurrently'));
+    assert.equal(
+      (await rules(`SELECT 1;\n-- migration-lab-ignore: index-without-concurrently\n${sql}`)).includes(
+        'index-without-concurrently',
+      ),
+      false,
+    );
+  });
+  void it('honours it at the top of the file for the whole file', async () => {
+    const found = await rules(`-- migration-lab-ignore: index-without-concurrently\nSELECT 1;\n\n${sql}`);
+    assert.equal(found.includes('index-without-concurrently'), false);
+  });
+  void it("honours squawk's ignore comments by squawk rule name", async () => {
+    assert.equal(
+      (await rules(`SELECT 1;\n-- squawk-ignore require-concurrent-index-creation\n${sql}`)).includes(
+        'index-without-concurrently',
+      ),
+      false,
+    );
+    assert.equal(
+      (await rules(`-- squawk-ignore-file require-concurrent-index-creation\nSELECT 1;\n${sql}`)).includes(
+        'index-without-concurrently',
+      ),
+      false,
+    );
+    // an ignore for another rule suppresses nothing
+    assert.ok(
+      (await rules(`SELECT 1;\n-- squawk-ignore ban-drop-column\n${sql}`)).includes(
+        'index-without-concurrently',
+      ),
+    );
+  });
+});
+
+void describe('lint output shape', () => {
+  void it('gives findings with lock, and per-statement facts, with 1-based positions and pg_locks modes', async () => {
+    const result = await lintSql("SELECT 1;\n  ALTER TABLE orders ADD COLUMN é text DEFAULT 'x';", {
+      pgMajor: 18,
+      earlier: EARLIER,
+      file: '/m/1.sql',
+    });
+    const f = result.findings.find((x) => x.rule === 'access-exclusive-without-lock-timeout');
+    assert.deepEqual(
+      {
+        file: f?.file,
+        line: f?.line,
+        column: f?.column,
+        endLine: f?.endLine,
+        endColumn: f?.endColumn,
+        lock: f?.lock,
+        severity: f?.severity,
+      },
+      {
+        file: '/m/1.sql',
+        line: 2,
+        column: 3,
+        endLine: 2,
+        endColumn: 51,
+        lock: {
+          relation: 'public.orders',
+          mode: 'AccessExclusiveLock',
+          blocks: 'blocks everything, reads included',
+        },
+        severity: 'warning',
+      },
+    );
+    assert.deepEqual(result.statements[1], {
+      file: '/m/1.sql',
+      line: 2,
+      column: 3,
+      endLine: 2,
+      endColumn: 51,
+      kind: 'ALTER TABLE … ADD COLUMN',
+      locks: [{ relation: 'public.orders', mode: 'AccessExclusiveLock' }],
+      rewrites: false,
+      scans: false,
+      transactional: true,
+    });
+  });
+
+  void it('treats a table created earlier in the same migration as harmless', async () => {
+    const found = await rules(
+      'CREATE TABLE fresh (a int);\nALTER TABLE fresh ALTER COLUMN a SET NOT NULL;\nCREATE INDEX fresh_a ON fresh (a);',
+    );
+    assert.deepEqual(found, []);
+  });
+});
