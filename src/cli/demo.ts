@@ -6,7 +6,7 @@
  * (or, with --json, only `{ "lessons": [...] }`).
  */
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { LabError, describeError } from '../core/errors';
 import { EMAIL_INDEX, Lab } from '../core/lab';
 import { toReportJson, validateRunReport } from '../core/monitor/report';
@@ -132,6 +132,9 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
     migrationsDir,
     logger,
     getExternalUrl: async () => undefined,
+    // Beside the demo's folder, so majors installed from npm are shared with the tests' cache.
+    binariesDir: join(dirname(storageDir), 'binaries'),
+    onInstallProgress: (message) => progress.line(message),
   });
 
   const controller = new AbortController();

@@ -113,7 +113,10 @@ export const startPostgres: Step = {
     // The probe port is checked now, so a taken one fails before minutes of seeding, not after.
     if (!(await portIsFree(options.probePort))) throw probePortTaken(options.probePort);
     try {
-      await lab.start({ provider: 'embedded', port: options.port, schema }, ctx.signal);
+      await lab.start(
+        { provider: 'embedded', port: options.port, schema, postgresVersion: options.pg },
+        ctx.signal,
+      );
     } catch (e) {
       if (e instanceof LabError && /already in use/.test(e.message)) {
         throw new LabError(
