@@ -209,7 +209,7 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
   let report = '';
   if (options.json) {
     if (ctx.runs.length > 0) {
-      const json = toReportJson(ctx.runs);
+      const json = toReportJson(ctx.runs, Date.now(), ctx.serverVersion);
       const check = validateRunReport(JSON.parse(JSON.stringify(json)));
       if (check.ok) report = `${JSON.stringify(json, null, 2)}\n`;
       else {

@@ -608,7 +608,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
             )?.format;
       if (!format) return;
       const content =
-        format === 'json' ? `${JSON.stringify(toReportJson(runs), null, 2)}\n` : toMarkdown(runs);
+        format === 'json'
+          ? `${JSON.stringify(toReportJson(runs, Date.now(), ctx.lab.state.serverVersion), null, 2)}\n`
+          : toMarkdown(runs);
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? ctx.extension.globalStorageUri;
       const uri =
         uriArg instanceof vscode.Uri

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseDemoArgs, UsageError } from '../../src/cli/args';
 import { CancelledError, LabError } from '../../src/core/errors';
 import { memoryLogger } from '../../src/core/log';
+import { toReportJson } from '../../src/core/monitor/report';
 import { labClusters } from '../../src/core/postgres/clusters';
 import { newestOfMajor, resolvePostgresBinaries } from '../../src/core/postgres/binaries';
 import { DockerComposePostgres, composeEnv } from '../../src/core/postgres/docker';
@@ -77,6 +78,11 @@ void describe('migrationLab.postgres.version', () => {
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
+  });
+
+  void it('the JSON run report says which server version produced it', () => {
+    assert.equal(toReportJson([], 0, '14.23').serverVersion, '14.23');
+    assert.equal('serverVersion' in toReportJson([], 0), false);
   });
 
   void it('--pg takes a major for the demo; an unknown one is a usage error', () => {
