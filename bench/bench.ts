@@ -11,9 +11,17 @@ import { seedSection } from './seed';
 import { extensionSection } from './extension';
 import { monitorSection } from './monitor';
 import { parseSection } from './parse';
+import { replaySection } from './replay';
 
 /** In run order: the short embedded timings first, before seeding leaves the disk busy. */
-const SECTIONS: Section[] = [parseSection, embeddedSection, seedSection, monitorSection, extensionSection];
+const SECTIONS: Section[] = [
+  parseSection,
+  embeddedSection,
+  seedSection,
+  monitorSection,
+  extensionSection,
+  replaySection,
+];
 
 const DEFAULT_ROWS = 5_000_000;
 

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { get } from 'node:http';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { profileSettingsText } from './profile-settings.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -88,20 +89,10 @@ const userData = join(home, 'user-data');
 const extensions = join(home, 'extensions');
 mkdirSync(join(userData, 'User'), { recursive: true });
 const settingsFile = join(userData, 'User', 'settings.json');
-if (!existsSync(settingsFile)) {
-  writeFileSync(
-    settingsFile,
-    JSON.stringify(
-      {
-        'workbench.startupEditor': 'none',
-        'telemetry.telemetryLevel': 'off',
-        'security.workspace.trust.enabled': false,
-      },
-      null,
-      2,
-    ),
-  );
-}
+const settingsText = profileSettingsText(
+  existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : undefined,
+);
+if (settingsText !== undefined) writeFileSync(settingsFile, settingsText);
 const env = { ...process.env, PATH: `${node24}:${process.env.PATH}` };
 execFileSync(
   codeServer,

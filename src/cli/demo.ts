@@ -5,8 +5,7 @@
  * `npm run demo -- --lessons` runs the four lessons instead and prints their observations and verdicts
  * (or, with --json, only `{ "lessons": [...] }`).
  */
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LabError, describeError } from '../core/errors';
 import { EMAIL_INDEX, Lab } from '../core/lab';
 import { toReportJson, validateRunReport } from '../core/monitor/report';
@@ -14,6 +13,7 @@ import { HELP, USAGE, UsageError, parseDemoArgs, type DemoOptions } from './args
 import { Progress, fileLogger, type FileLogger } from './console';
 import { humanReport } from './format';
 import { acquireRunLock, isAlive } from './housekeeping';
+import { demoStorageDir } from './storage';
 import { demoSteps, lessonsSteps, runSteps, type JourneyContext, type StepResult } from './journey';
 import { lessonsFailure, lessonsJson, lessonsReport } from './lessons';
 
@@ -25,13 +25,7 @@ const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGT
 /** The lab schema of the demo's own cluster. */
 const SCHEMA = 'migration_lab';
 
-/** Where the demo keeps its cluster and log: $XDG_CACHE_HOME/migration-lab/demo (~/.cache by default). */
-export function demoStorageDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  // The XDG spec says a relative value is invalid and must be ignored.
-  const cache = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');
-  return join(cache, 'migration-lab', 'demo');
-}
+export { demoStorageDir } from './storage';
 
 /** The project root: dist/demo.js sits one level below it (as does out/src/cli/demo.js, two). */
 function projectRoot(): string {

@@ -1,7 +1,7 @@
 /**
  * `detect [DIR] [--json]`: lists the migration sources under DIR (default: the working folder) with
  * each one's tool, the evidence for it, and its migrations as that tool would run them.
- * Not wired into the CLI entry yet; `runDetect` is what the entry point calls.
+ * `runDetect` is what the entry point (main.ts) calls.
  */
 import { relative, resolve } from 'node:path';
 import { LabError } from '../core/errors';
@@ -208,17 +208,4 @@ export async function runDetect(
   }
   io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDetectReport(report)}\n`);
   return report.sources.some((s) => s.error) ? 1 : 0;
-}
-
-if (require.main === module) {
-  runDetect(process.argv.slice(2), {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
-  }).then(
-    (code) => (process.exitCode = code),
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -141,6 +141,8 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
 
   /** Starts PostgreSQL; a second call while one start is under way waits for that one. */
   async start(settings: LabSettings, signal?: AbortSignal): Promise<ConnectionTarget> {
+    // A Start clicked while activation re-attaches waits for that: it may adopt the very server.
+    await this.reattaching?.catch(() => undefined);
     if (this.target && this.current.database === 'running') return this.target;
     this.starting ??= this.doStart(settings, signal).finally(() => (this.starting = undefined));
     return this.starting;
@@ -167,31 +169,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
         },
         signal,
       );
-      this.provider = provider;
-      this.target = target;
-      this.runner = new MigrationRunner({
-        target,
-        schema: settings.schema,
-        migrations: this.env.migrationsDir,
-        logger,
-      });
-      const version = await this.serverVersion(target);
-      const where = provider.describe();
-      this.update({
-        database: 'running',
-        provider: provider.kind,
-        serverVersion: version,
-        host: where.host,
-        port: where.port,
-        databaseName: where.database,
-      });
-      // The server is up; a failure to read its state is worth a warning, not a failed start.
-      await this.refresh().catch((e: unknown) =>
-        logger.warn(`Could not read the lab's state: ${describeError(e)}`),
-      );
-      await this.repairLeftoverIndex().catch((e: unknown) =>
-        logger.warn(`Could not check for a leftover ${EMAIL_INDEX}: ${describeError(e)}`),
-      );
+      await this.adopt(provider, target, settings);
       return target;
     } catch (e) {
       await this.provider?.stop().catch(() => undefined);
@@ -201,6 +179,81 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       this.update({ database: 'stopped', provider: undefined, serverVersion: undefined });
       throw e;
     }
+  }
+
+  /** Makes a server that accepts connections the lab's database: runner, state, views. */
+  private async adopt(
+    provider: PostgresProvider,
+    target: ConnectionTarget,
+    settings: LabSettings,
+  ): Promise<void> {
+    const { logger } = this.env;
+    this.settings = settings;
+    this.provider = provider;
+    this.target = target;
+    this.runner = new MigrationRunner({
+      target,
+      schema: settings.schema,
+      migrations: this.env.migrationsDir,
+      logger,
+    });
+    const version = await this.serverVersion(target);
+    const where = provider.describe();
+    this.update({
+      database: 'running',
+      provider: provider.kind,
+      serverVersion: version,
+      host: where.host,
+      port: where.port,
+      databaseName: where.database,
+    });
+    // The server is up; a failure to read its state is worth a warning, not a failed start.
+    await this.refresh().catch((e: unknown) =>
+      logger.warn(`Could not read the lab's state: ${describeError(e)}`),
+    );
+    await this.repairLeftoverIndex().catch((e: unknown) =>
+      logger.warn(`Could not check for a leftover ${EMAIL_INDEX}: ${describeError(e)}`),
+    );
+  }
+
+  /**
+   * On activation: the embedded server an earlier process of this lab left running (a window reload whose
+   * deactivation could not stop it in time, a killed editor) is re-attached when the settings still say
+   * embedded (or auto), and stopped when they now name another provider. True when re-attached.
+   */
+  async reattach(settings: LabSettings): Promise<boolean> {
+    if (this.provider || this.starting || this.reattaching) return false;
+    this.reattaching = this.doReattach(settings).finally(() => (this.reattaching = undefined));
+    return this.reattaching;
+  }
+
+  private reattaching: Promise<boolean> | undefined;
+
+  private async doReattach(settings: LabSettings): Promise<boolean> {
+    const embedded = new EmbeddedPostgres({
+      baseDir: this.env.storageDir,
+      port: settings.port,
+      logger: this.env.logger,
+    });
+    const target = await embedded.attach();
+    if (!target) return false;
+    if (settings.provider !== 'embedded' && settings.provider !== 'auto') {
+      this.env.logger.info(
+        `The provider is now "${settings.provider}", so the embedded PostgreSQL left running is stopped.`,
+      );
+      await embedded.stop();
+      return false;
+    }
+    try {
+      await this.adopt(embedded, target, settings);
+    } catch (e) {
+      this.provider = undefined;
+      this.target = undefined;
+      this.runner = undefined;
+      this.update({ database: 'stopped', provider: undefined, serverVersion: undefined });
+      throw e;
+    }
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -290,7 +343,14 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
           'SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1',
           [oid],
         );
-        largeRows = Math.max(0, Number(est.rows[0]?.n ?? 0));
+        const estimate = Number(est.rows[0]?.n ?? -1);
+        // -1 (never analyzed) or 0 while rows exist: a seed interrupted before its ANALYZE; count instead.
+        largeRows =
+          estimate > 0
+            ? estimate
+            : Number(
+                (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0,
+              );
       }
       const invalidIndexes = await queryInvalidIndexes(client, settings.schema);
       this.update({ migrations, seeded: hasRows, largeRows, invalidIndexes });
@@ -329,10 +389,29 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
         largeCount,
         logger: this.env.logger,
       });
+    } catch (e) {
+      await this.analyzeAfterUnfinishedSeed(target, settings.schema);
+      throw e;
     } finally {
       await this.refresh().catch((e: unknown) =>
         this.env.logger.warn(`Could not refresh state: ${describeError(e)}`),
       );
+    }
+  }
+
+  /**
+   * A cancelled (or failed) seed ends without its VACUUM ANALYZE, so the planner's row estimate the views
+   * show is stale (0 after a first seed). ANALYZE what is there: the views then show the rows that exist.
+   */
+  private async analyzeAfterUnfinishedSeed(target: ConnectionTarget, schema: string): Promise<void> {
+    const client = await connect(target, APP_NAMES.admin, this.env.logger).catch(() => undefined);
+    if (!client) return;
+    try {
+      await client.query(`ANALYZE ${quoteIdent(schema)}.large_email`);
+    } catch (e) {
+      this.env.logger.warn(`Could not ANALYZE large_email after the seed stopped: ${describeError(e)}`);
+    } finally {
+      await client.end();
     }
   }
 

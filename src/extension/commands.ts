@@ -18,6 +18,7 @@ import { config } from './config';
 import { LockMonitorPanel } from './lockMonitorPanel';
 import type { Observation } from './observation';
 import { insertDuplicates, runLesson, type SlowReport } from './lessons';
+import { ActionableError, revealLockMonitor } from './guidance';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
 
@@ -59,9 +60,13 @@ export function reportError(
     `${title} failed: ${e instanceof Error ? (e.stack ?? e.message) : describeError(e)}${detail}`,
   );
   const sentence = e instanceof LabError ? e.message : `${title} failed: ${describeError(e)}`;
+  // The way out, when there is one the user can take, is a button on the message.
+  const actions = e instanceof ActionableError ? e.actions : [];
   // Not awaited: a command must not hang until the user dismisses its error.
-  void vscode.window.showErrorMessage(sentence, 'Show Log').then((choice) => {
+  void vscode.window.showErrorMessage(sentence, ...actions.map((a) => a.title), 'Show Log').then((choice) => {
     if (choice === 'Show Log') ctx.channel.show(true);
+    const action = actions.find((a) => a.title === choice);
+    if (action) void vscode.commands.executeCommand(action.command, ...(action.args ?? []));
   });
 }
 
@@ -150,10 +155,14 @@ async function pickRowCount(): Promise<number | undefined> {
     });
   }
   items.push({ label: 'Custom…', description: 'type a row count' });
-  const picked = await vscode.window.showQuickPick(items, {
-    title: 'Seed Tables: rows in large_email (small_email always gets 10)',
-    placeHolder: 'How many rows should large_email hold?',
-  });
+  const picked = await pickWithDefault(
+    items,
+    items.find((i) => i.rows === preset),
+    {
+      title: 'Seed Tables: rows in large_email (small_email always gets 10)',
+      placeHolder: 'How many rows should large_email hold?',
+    },
+  );
   if (!picked) return undefined;
   if (picked.rows) return picked.rows;
   const typed = await vscode.window.showInputBox({
@@ -170,6 +179,34 @@ async function pickRowCount(): Promise<number | undefined> {
     },
   });
   return typed === undefined ? undefined : validateRowCount(typed);
+}
+
+/**
+ * A quick pick whose highlighted item (what Enter picks) is the default, wherever it sits in the list;
+ * showQuickPick always highlights the first.
+ */
+function pickWithDefault<T extends vscode.QuickPickItem>(
+  items: T[],
+  defaultItem: T | undefined,
+  options: { title: string; placeHolder: string },
+): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const pick = vscode.window.createQuickPick<T>();
+    pick.title = options.title;
+    pick.placeholder = options.placeHolder;
+    pick.items = items;
+    if (defaultItem) pick.activeItems = [defaultItem];
+    let chosen: T | undefined;
+    pick.onDidAccept(() => {
+      chosen = pick.selectedItems[0] ?? pick.activeItems[0];
+      pick.hide();
+    });
+    pick.onDidHide(() => {
+      pick.dispose();
+      resolve(chosen);
+    });
+    pick.show();
+  });
 }
 
 async function seed(ctx: CommandContext, rowsArg?: unknown): Promise<void> {
@@ -260,6 +297,18 @@ async function migrateTo(ctx: CommandContext, id: string): Promise<void> {
     return;
   }
   refuseWhileBusy(ctx);
+  const other = ctx.lab.state.migrations.find(
+    (m) =>
+      m.applied && m.id !== id && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
+  );
+  if (other && !ctx.lab.state.migrations.some((m) => m.id === id && m.applied)) {
+    throw new ActionableError(
+      `${other.id} is applied; the two 0002 migrations are alternatives, so roll it back before running ${id}.`,
+      [{ title: 'Roll Back Index Migration', command: 'migrationLab.rollbackIndexMigration' }],
+    );
+  }
+  // In front before the run starts: the seconds the walkthrough is about play out in the panel.
+  revealLockMonitor(ctx);
   const outcome = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Migration Lab: ${id}`, cancellable: true },
     (progress, token) => {
@@ -519,7 +568,17 @@ export const COMMANDS: Record<string, CommandSpec> = {
     title: 'Opening the Lock Monitor',
     needsDatabase: true,
     run: async (ctx) => {
-      LockMonitorPanel.show(ctx.extension.extensionUri, ctx.lab, ctx.observation, ctx.slowReport, ctx.logger);
+      // Beside the active editor (the walkthrough), not in its place.
+      LockMonitorPanel.show(
+        ctx.extension.extensionUri,
+        ctx.lab,
+        ctx.observation,
+        ctx.slowReport,
+        ctx.logger,
+        {
+          beside: true,
+        },
+      );
       await ctx.observation.ensure()?.startProbe();
       // The walkthrough step ticks only once the panel is open and the probes really run.
       if (ctx.observation.session?.probeRunning) {

@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { Lab, type LabState } from '../core/lab';
 import type { RecordedRun } from '../core/monitor/recorder';
+import { RunStoreFile } from '../core/monitor/runStore';
+import { describeError } from '../core/errors';
+import type { Logger } from '../core/log';
 import { EXTERNAL_URL_SECRET, registerCommands, reportError, type CommandContext } from './commands';
 import { config } from './config';
 import { LOCK_MONITOR_VIEW_TYPE, LockMonitorPanel } from './lockMonitorPanel';
@@ -12,6 +15,10 @@ import { DatabaseView, LabStatusBar, MigrationsView, RunsView } from './views';
 
 let lab: Lab | undefined;
 let observation: Observation | undefined;
+let runStore: RunStoreFile | undefined;
+let log: Logger | undefined;
+/** VS Code gives deactivate() about 5 s; what is not stopped by then is found on the next activation. */
+const DEACTIVATE_BUDGET_MS = 4_000;
 
 function setContext(key: string, value: boolean): void {
   void vscode.commands.executeCommand('setContext', `migrationLab.${key}`, value);
@@ -80,8 +87,13 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       getExternalUrl: async () => context.secrets.get(EXTERNAL_URL_SECRET),
     });
     lab = theLab;
-    const theObservation = new Observation(theLab, logger);
+    log = logger;
+    // Runs and lesson results outlive the extension host (a window reload, a restart of VS Code).
+    const store = new RunStoreFile(join(context.globalStorageUri.fsPath, 'runs.json'), logger);
+    runStore = store;
+    const theObservation = new Observation(theLab, logger, store.load());
     observation = theObservation;
+    const save = () => store.save(theObservation.entries());
     const slowReport = new SlowReport();
     const migrationsView = new MigrationsView(theLab);
     const databaseView = new DatabaseView(theLab, logger);
@@ -101,8 +113,24 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     });
     theLab.on('state', labContextKeys);
     theLab.on('state', (s) => rollbackContextKey(s, theObservation.runs));
+    theLab.on('state', (s) => {
+      // The panel had the probe on before PostgreSQL stopped: a restart brings it back, as the user left it.
+      if (s.database === 'running' && LockMonitorPanel.instance) {
+        theObservation
+          .resumeProbe()
+          .catch((e: unknown) => reportError({ logger, channel }, 'Starting the probe again', e));
+      }
+    });
     labContextKeys(theLab.state);
-    runContextKeys([]);
+    runContextKeys(theObservation.runs);
+    const lessonKeys = () => {
+      // Keys only ever turn on: a lesson once observed stays ticked.
+      for (const result of theObservation.lessons) {
+        for (const [key, value] of Object.entries(lessonContextKeys(result)))
+          if (value) setContext(key, true);
+      }
+    };
+    lessonKeys();
     context.subscriptions.push(
       channel,
       theObservation,
@@ -112,15 +140,11 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
       new LabStatusBar(theLab),
       theObservation.onDidChangeRuns(runContextKeys),
+      theObservation.onDidChangeRuns(save),
+      theObservation.onDidChangeLessons(save),
       slowReport,
       slowReport.onDidChange((pid) => setContext('slowReportRunning', pid !== undefined)),
-      theObservation.onDidChangeLessons(() => {
-        // Keys only ever turn on: a lesson once observed stays ticked.
-        for (const result of theObservation.lessons) {
-          for (const [key, value] of Object.entries(lessonContextKeys(result)))
-            if (value) setContext(key, true);
-        }
-      }),
+      theObservation.onDidChangeLessons(lessonKeys),
       theObservation.onDidChangeSession((s) => {
         setContext('probeRunning', s?.probeRunning ?? false);
         s?.on('probe', (p) => setContext('probeRunning', p.running));
@@ -143,6 +167,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       }),
     );
     void openWalkthroughOnce(context);
+    void reattachLeftover(theLab, theObservation, logger);
     const end = performance.now();
     const loadMs = loadEnd - loadStart;
     const activateMs = end - activateStart;
@@ -157,10 +182,39 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
   }
 }
 
-/** Stops what the lab started (probe server, monitor, the embedded server), so no process outlives the editor. */
+/**
+ * A server an earlier extension host could not stop in time (a window reload, a killed editor) is
+ * re-attached: the status bar, the views and the panel show it running, and the log says so.
+ */
+async function reattachLeftover(theLab: Lab, theObservation: Observation, logger: Logger): Promise<void> {
+  try {
+    if (!(await theLab.reattach(config.labSettings()))) return;
+    // A Lock Monitor restored with the window shows the locks again right away.
+    if (LockMonitorPanel.instance) theObservation.ensure();
+  } catch (e) {
+    logger.warn(`Could not re-attach to the PostgreSQL an earlier session left running: ${describeError(e)}`);
+  }
+}
+
+/**
+ * Stops what the lab started (probe server, monitor, the embedded server), so no process outlives the
+ * editor, within VS Code's deactivation budget: PostgreSQL is told to stop first (a fast shutdown takes
+ * well under a second), and what is still running when the budget ends is found on the next activation.
+ */
 export async function deactivate(): Promise<void> {
-  await observation?.shutdown();
-  await lab?.stop();
+  const theLab = lab;
+  const theObservation = observation;
   observation = undefined;
   lab = undefined;
+  if (theObservation) runStore?.save(theObservation.entries());
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([
+    Promise.allSettled([theObservation?.shutdown(), theLab?.stop()]).then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), DEACTIVATE_BUDGET_MS))),
+  ]).finally(() => clearTimeout(timer));
+  if (!stopped) {
+    log?.warn(
+      `PostgreSQL was still stopping after ${DEACTIVATE_BUDGET_MS / 1000} s; the next activation re-attaches to it or stops it.`,
+    );
+  }
 }

@@ -15,6 +15,8 @@ import {
 } from '../core/lessons';
 import type { CommandContext } from './commands';
 import { config } from './config';
+import { ActionableError, revealLockMonitor } from './guidance';
+import { CONCURRENT_INDEX_MIGRATION, INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION } from '../core/lab';
 
 /** The context key each lesson sets once what it teaches was observed (the walkthrough's ticks). */
 export function lessonContextKeys(result: LessonResult): Record<string, boolean> {
@@ -41,8 +43,15 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
   const session = ctx.observation.ensure();
   const target = ctx.lab.connection;
   if (!session || !target) throw new LabError('PostgreSQL is not running; start it first.');
-  if (!ctx.lab.state.seeded)
-    throw new LabError('The lessons need a seeded large_email; run "Seed Tables" first.');
+  await ctx.lab.refresh();
+  if (!ctx.lab.state.seeded) {
+    throw new ActionableError('The lessons need a seeded large_email; seed the tables first.', [
+      { title: 'Seed Tables', command: 'migrationLab.seedTables' },
+    ]);
+  }
+  await reachLessonState(ctx, name);
+  // In front before the scene starts (beside the walkthrough), so the lesson is seen as it happens.
+  revealLockMonitor(ctx);
   return vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
@@ -107,6 +116,42 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
       }
     },
   );
+}
+
+/** The index CONCURRENTLY-waits builds; an interrupted build leaves it INVALID under this name. */
+const LESSON_INDEX = 'large_email_email_idx';
+
+/**
+ * Gets the lab into the state a lesson needs when the lab can do that by itself, and says so in the log.
+ * The concurrent-waits lesson builds the demo's index itself, so neither 0002 may be applied: the lab
+ * owns the demo's migrations and rolls 0002 back (what the walkthrough's order leaves applied). An
+ * INVALID index of that name is the user's to look at: the error offers the drop as a button.
+ */
+async function reachLessonState(ctx: CommandContext, name: LessonName): Promise<void> {
+  if (name !== 'concurrent-waits') return;
+  const applied = ctx.lab.state.migrations.find(
+    (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
+  );
+  if (applied) {
+    ctx.logger.info(
+      `Lesson "${LESSON_TITLES[name]}" builds the index of 0002 itself, and ${applied.id} is applied: rolling it back to ${INITIAL_MIGRATION} first.`,
+    );
+    await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Migration Lab: rolling back ${applied.id} for the lesson`,
+      },
+      () => ctx.lab.rollbackTo(INITIAL_MIGRATION),
+    );
+    ctx.logger.info(`Rolled back ${applied.id}; the lesson starts from ${INITIAL_MIGRATION}.`);
+  }
+  const invalid = ctx.lab.state.invalidIndexes.find((i) => i.index === LESSON_INDEX);
+  if (invalid) {
+    throw new ActionableError(
+      `An INVALID index ${LESSON_INDEX} is left from an interrupted build; the lesson builds that index, so drop it first.`,
+      [{ title: 'Drop It Concurrently', command: 'migrationLab.dropInvalidIndex', args: [LESSON_INDEX] }],
+    );
+  }
 }
 
 /** The panel's "slow report": one long transaction on large_email, held until ended or timed out. */

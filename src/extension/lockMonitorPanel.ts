@@ -47,22 +47,30 @@ export class LockMonitorPanel implements vscode.Disposable {
     return LockMonitorPanel.current;
   }
 
-  /** Opens (or reveals) the panel. */
+  /**
+   * Opens (or reveals) the panel. `beside`: in the group beside the active editor (the walkthrough stays
+   * in view), and `preserveFocus` keeps the focus where it is; a panel already in front stays where it is.
+   */
   static show(
     extensionUri: vscode.Uri,
     lab: Lab,
     observation: Observation,
     slowReport: SlowReport,
     logger: Logger,
+    place: { beside?: boolean; preserveFocus?: boolean } = {},
   ): LockMonitorPanel {
-    if (LockMonitorPanel.current) {
-      LockMonitorPanel.current.panel.reveal();
-      return LockMonitorPanel.current;
+    const column = place.beside ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+    const current = LockMonitorPanel.current;
+    if (current) {
+      if (!current.panel.visible)
+        current.panel.reveal(place.beside ? column : undefined, place.preserveFocus);
+      else if (!place.preserveFocus) current.panel.reveal();
+      return current;
     }
     const panel = vscode.window.createWebviewPanel(
       LOCK_MONITOR_VIEW_TYPE,
       'Lock Monitor',
-      vscode.ViewColumn.Active,
+      { viewColumn: column, preserveFocus: place.preserveFocus ?? false },
       LockMonitorPanel.options(extensionUri),
     );
     return new LockMonitorPanel(panel, extensionUri, lab, observation, slowReport, logger);

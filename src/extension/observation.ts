@@ -4,6 +4,7 @@ import type { Logger } from '../core/log';
 import { MonitorSession } from '../core/monitorSession';
 import type { RecordedRun } from '../core/monitor/recorder';
 import type { LessonName, LessonResult } from '../core/lessons';
+import type { StoredEntries } from '../core/monitor/runStore';
 import { config } from './config';
 
 /**
@@ -23,11 +24,17 @@ export class Observation implements vscode.Disposable {
   readonly onDidChangeLessons = this.lessonsChanged.event;
   private readonly lessonResults: LessonResult[] = [];
   private live: LessonName | undefined;
+  /** The probe was on when PostgreSQL stopped (so it is started again with the next server). */
+  private probeWasOn = false;
 
   constructor(
     private readonly lab: Lab,
     private readonly logger: Logger,
+    /** Runs and lesson results saved by an earlier extension host (a window reload, a restart). */
+    restored: StoredEntries = { runs: [], lessons: [] },
   ) {
+    this.kept = [...restored.runs];
+    this.lessonResults.push(...restored.lessons);
     lab.on('state', (s) => {
       if (s.database !== 'running' && this.current) void this.close();
     });
@@ -39,6 +46,11 @@ export class Observation implements vscode.Disposable {
 
   get runs(): readonly RecordedRun[] {
     return this.current?.runs ?? this.kept;
+  }
+
+  /** What is saved between extension hosts: every run entry and the lessons' results. */
+  entries(): StoredEntries {
+    return { runs: [...this.runs], lessons: [...this.lessonResults] };
   }
 
   /** The session for the running database (made now if needed); undefined when PostgreSQL is not running. */
@@ -98,8 +110,20 @@ export class Observation implements vscode.Disposable {
     else this.runsChanged.fire([]);
   }
 
+  /** Starts the probe on the new server when it was on as PostgreSQL stopped; once per stop. */
+  async resumeProbe(): Promise<boolean> {
+    if (!this.probeWasOn) return false;
+    this.probeWasOn = false;
+    const session = this.ensure();
+    if (!session) return false;
+    await session.startProbe();
+    this.logger.info('Probe started again: it was on when PostgreSQL stopped.');
+    return true;
+  }
+
   private async close(): Promise<void> {
     const session = this.current;
+    this.probeWasOn = session?.probeRunning ?? false;
     this.current = undefined;
     this.sessionChanged.fire(undefined);
     await session?.dispose();

@@ -60,7 +60,7 @@ async function main() {
   }
   s.log('workbench loaded');
 
-  Object.assign(session, { page, settings, resultsDir, screenshots: [] });
+  Object.assign(session, { page, settings, resultsDir, screenshots: [], userData: sandbox.userData });
   const mocha = new Mocha({ reporter: 'spec', color: false, timeout: 60_000, bail: true });
   const dir = path.join(__dirname, 'ui');
   for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.test.js')) mocha.addFile(path.join(dir, f));

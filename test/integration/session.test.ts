@@ -165,7 +165,10 @@ describe('the Lock Monitor session on a real PostgreSQL: probes at 10/s, monitor
       'writes completed during the build',
     );
     assert.ok(recorded.locksHeld.includes(`ShareUpdateExclusiveLock on ${table}`));
-    assert.match(recorded.verdict, /^Nothing stalled/);
+    // The verdict's latency words follow the probes, which a loaded machine can slow with nobody blocked;
+    // what this run must never be called is a run that made anybody wait.
+    assert.equal(recorded.maxWaiters, 0, 'no session waited on the concurrent build');
+    assert.doesNotMatch(recorded.verdict, /waited|queued behind/);
   });
 
   it('a run still being recorded when the session is disposed is listed, not lost', async () => {

@@ -123,6 +123,30 @@ function processCommand(pid: number): string {
   }
 }
 
+/** A process that exited but was never reaped (a container's PID 1 may not reap orphans) is not alive. */
+function serverIsAlive(pid: number): boolean {
+  if (!processIsAlive(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): kill(pid, 0) is all we have
+  }
+}
+
+/** The lines of a postmaster.pid that matter here: pid, data directory, port. */
+export function readPostmasterPid(
+  dataDir: string,
+): { pid: number; dataDir: string; port: number } | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  return { pid: Number(lines[0]), dataDir: lines[1]?.trim() ?? '', port: Number(lines[3]) };
+}
+
 async function waitFor(
   condition: () => boolean | Promise<boolean>,
   timeoutMs: number,
@@ -144,6 +168,8 @@ export class EmbeddedPostgres implements PostgresProvider {
   readonly kind = 'embedded' as const;
   private readonly database: string;
   private child: ChildProcess | undefined;
+  /** A server this launcher did not spawn but re-attached to (see attach()). */
+  private attachedPid: number | undefined;
   private childExit: Promise<void> | undefined;
   private layout: { root: string; binDir: string; dataDir: string; logFile: string } | undefined;
   private serviceUser: OsUser | undefined;
@@ -160,12 +186,13 @@ export class EmbeddedPostgres implements PostgresProvider {
   }
 
   get running(): boolean {
+    if (this.attachedPid !== undefined) return serverIsAlive(this.attachedPid);
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** The server's process id (for tests and for "no orphan" checks). */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.child?.pid ?? this.attachedPid;
   }
 
   /** The cluster's data directory (after start). */
@@ -199,6 +226,7 @@ export class EmbeddedPostgres implements PostgresProvider {
   }
 
   async stop(): Promise<void> {
+    if (this.attachedPid !== undefined) return this.stopAttached();
     const child = this.child;
     if (!child || !this.childExit) return;
     if (this.running) {
@@ -514,5 +542,82 @@ export class EmbeddedPostgres implements PostgresProvider {
     } finally {
       await client.end();
     }
+  }
+
+  // ---- Re-attaching to a server an earlier process left running ------------------------------------
+
+  /**
+   * Re-attaches to this cluster's server when an earlier process (the extension host before a window
+   * reload, an editor that was killed) left it running: its postmaster.pid names a live postgres of this
+   * data directory on our port, and our password works. Returns undefined, changing nothing, when there
+   * is no such server; start() then deals with whatever is left (it stops a stray server of this cluster).
+   */
+  async attach(): Promise<ConnectionTarget | undefined> {
+    if (this.running && this.target) return this.target;
+    const { logger, port, baseDir } = this.options;
+    const sharedRoot = this.options.sharedRoot ?? DEFAULT_SHARED_ROOT;
+    const candidates = [ownClusterRoot(baseDir), sharedClusterRoot(sharedRoot, baseDir)];
+    // Cheap first: nothing to do (and no service account to look up) without a postmaster.pid.
+    if (!candidates.some((root) => existsSync(join(root, 'data', 'postmaster.pid')))) return undefined;
+    this.serviceUser = isRoot() ? await ensureServiceUser(logger) : undefined;
+    const layout = this.prepareLayout();
+    const found = readPostmasterPid(layout.dataDir);
+    if (!found || !(found.pid > 0) || !serverIsAlive(found.pid)) return undefined;
+    if (found.dataDir !== layout.dataDir || !/postgres/.test(processCommand(found.pid))) return undefined;
+    if (found.port !== port) {
+      logger.info(
+        `PostgreSQL of this lab (pid ${found.pid}) is still running on port ${found.port}, not the configured ${port}; the next Start replaces it.`,
+      );
+      return undefined;
+    }
+    const passwordFile = join(layout.root, 'password');
+    if (!existsSync(passwordFile)) return undefined;
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    const target: ConnectionTarget = {
+      host: '127.0.0.1',
+      port,
+      database: 'postgres',
+      user: SUPERUSER,
+      password,
+    };
+    const client = new (pgDriver().Client)({ ...target, connectionTimeoutMillis: 5_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      this.serverVersion = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]
+        ?.server_version;
+    } catch (e) {
+      logger.warn(
+        `PostgreSQL (pid ${found.pid}) runs on this lab's cluster but does not accept the lab's password (${describeError(e)}); the next Start replaces it.`,
+      );
+      return undefined;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    this.layout = layout;
+    this.attachedPid = found.pid;
+    this.target = target;
+    await this.ensureDatabase();
+    this.target = { ...target, database: this.database };
+    logger.info(
+      `Re-attached to the embedded PostgreSQL ${this.serverVersion ?? ''} (pid ${found.pid}) on 127.0.0.1:${port} that an earlier session left running (data directory ${layout.dataDir}).`,
+    );
+    return this.target;
+  }
+
+  /** Stops a re-attached server: it is not our child, so we signal it and poll until it is gone. */
+  private async stopAttached(): Promise<void> {
+    const pid = this.attachedPid!;
+    if (serverIsAlive(pid)) {
+      process.kill(pid, 'SIGINT'); // fast shutdown, as for our own child
+      if (!(await waitFor(() => !serverIsAlive(pid), STOP_TIMEOUT_MS))) {
+        this.options.logger.warn('PostgreSQL did not stop within 15 s; killing it.');
+        process.kill(pid, 'SIGKILL');
+        await waitFor(() => !serverIsAlive(pid), 5_000);
+      }
+    }
+    this.attachedPid = undefined;
+    this.target = undefined;
+    this.options.logger.info('Embedded PostgreSQL stopped.');
   }
 }

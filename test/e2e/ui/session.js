@@ -5,6 +5,8 @@ module.exports = {
   /** The user settings the runner wrote (ports, provider). */
   settings: {},
   resultsDir: '',
+  /** code-server's --user-data-dir: the extension's logs (logs/<time>/exthost<N>/…) and global storage. */
+  userData: '',
   /** Screenshots taken, for the summary. */
   screenshots: [],
 };

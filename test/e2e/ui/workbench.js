@@ -29,13 +29,14 @@ class Workbench {
       await page.keyboard.press('Escape');
       await page.keyboard.press('F1');
       const input = this.quickInput.locator('input');
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill(`>${title}`);
       const row = this.page
         .locator('.quick-input-widget .quick-input-list .monaco-list-row')
         .filter({ has: page.locator('.label-name', { hasText: title }) })
         .first();
       try {
+        // A webview that takes the focus as it loads closes the palette: then open it again.
+        await input.waitFor({ state: 'visible', timeout: 10_000 });
+        await input.fill(`>${title}`, { timeout: 5000 });
         await row.waitFor({ timeout: 4000 });
         await row.click();
         return;
@@ -52,6 +53,11 @@ class Workbench {
     const row = this.quickPickRow(text);
     await row.waitFor({ timeout });
     await row.click();
+  }
+
+  /** The row the open quick pick highlights (what Enter would pick). */
+  get focusedQuickPickRow() {
+    return this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused').first();
   }
 
   /** Types into the open input box and presses Enter. */
@@ -138,6 +144,11 @@ class Workbench {
       .frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`)
       .last()
       .frameLocator('#active-frame');
+  }
+
+  /** Whether the Lock Monitor is in front in some editor group (a background tab's webview is not rendered). */
+  async lockMonitorVisible() {
+    return this.page.locator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`).first().isVisible();
   }
 
   /** Clicks a panel button once it is enabled (disabled buttons stay focusable, marked aria-disabled). */

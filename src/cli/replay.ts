@@ -1,0 +1,342 @@
+/**
+ * `replay DIR [--tool T] [--to VERSION] [--port N] [--role NAME]… [--reset] [--json]`: replays a
+ * migration folder onto its own scratch database on the lab's embedded server (started, or reused
+ * when it already runs on that port), and prints each migration's mode, statements and time.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { clientConfig, pgDriver, type ConnectionTarget } from '../core/db';
+import { CancelledError, LabError, describeError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { loadSource } from '../core/migrations/detect';
+import { isToolId, TOOL_IDS, TOOL_NAMES, type MigrationSource, type ToolId } from '../core/migrations/model';
+import {
+  migrationIndex,
+  replay,
+  UnknownMigrationError,
+  type MigrationOutcome,
+  type ReplayReport,
+} from '../core/migrations/replay';
+import { DEFAULT_SHARED_ROOT, ownClusterRoot, sharedClusterRoot } from '../core/postgres/clusters';
+import { EmbeddedPostgres } from '../core/postgres/embedded';
+import { DEFAULTS } from './args';
+import { fileLogger, type FileLogger } from './console';
+import { acquireRunLock, portIsFree } from './housekeeping';
+import { demoStorageDir } from './storage';
+
+export const REPLAY_USAGE =
+  'Usage: migration-lab replay DIR [--tool T] [--to VERSION] [--port N] [--role NAME]... [--reset] [--json]';
+
+export const REPLAY_HELP = `${REPLAY_USAGE}
+
+Replays the migration folder DIR, exactly as its tool runs it (in a transaction, as one string, or
+statement by statement), onto the folder's own scratch database (mlab_<tool>_<folder>_<hash>) on the
+lab's embedded PostgreSQL, and prints each migration's time. Migrations already applied there are
+kept; a changed file, or a migration interrupted outside a transaction, resets the database first.
+Nothing connects to any other database.
+
+Options:
+  --tool T       read DIR as tool T instead of detecting it (one of: ${TOOL_IDS.join(', ')})
+  --to VERSION   stop after this migration (its version or id)
+  --port N       port of the embedded PostgreSQL on 127.0.0.1 (default ${DEFAULTS.port}); a lab server
+                 already running there (e.g. the demo's) is reused and left running
+  --role NAME    create this role (NOLOGIN) before replaying, for GRANT / OWNER TO (repeatable)
+  --reset        drop and recreate the scratch database first
+  --json         print only { "tool", "database", "migrations": [...] } on stdout
+  -h, --help     show this help
+
+The cluster lives in $XDG_CACHE_HOME/migration-lab/demo (default ~/.cache/migration-lab/demo), the log
+in replay.log there. Exit codes: 0 every migration (up to --to) applied, 1 a migration failed or the
+folder could not be read, 2 bad arguments, 130 interrupted.`;
+
+export interface ReplayArgs {
+  dir: string;
+  tool?: ToolId;
+  to?: string;
+  port: number;
+  roles: string[];
+  reset: boolean;
+  json: boolean;
+  help: boolean;
+}
+
+export class ReplayUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplayUsageError';
+  }
+}
+
+const ROLE_NAME = /^[^\0]{1,63}$/;
+
+export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
+  const args: ReplayArgs = {
+    dir: '',
+    port: DEFAULTS.port,
+    roles: [],
+    reset: false,
+    json: false,
+    help: false,
+  };
+  const value = (k: number, flag: string): string => {
+    const v = argv[k];
+    if (v === undefined || v.startsWith('--')) throw new ReplayUsageError(`${flag} needs a value.`);
+    return v;
+  };
+  for (let k = 0; k < argv.length; k++) {
+    const arg = argv[k];
+    if (arg === '-h' || arg === '--help') args.help = true;
+    else if (arg === '--json') args.json = true;
+    else if (arg === '--reset') args.reset = true;
+    else if (arg === '--tool') {
+      const tool = value(++k, arg);
+      if (!isToolId(tool))
+        throw new ReplayUsageError(`--tool needs one of: ${TOOL_IDS.join(', ')} (not "${tool}").`);
+      args.tool = tool;
+    } else if (arg === '--to') args.to = value(++k, arg);
+    else if (arg === '--port') {
+      const text = value(++k, arg);
+      const port = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!(port >= 1 && port <= 65535))
+        throw new ReplayUsageError(`--port must be a port number from 1 to 65535, not "${text}".`);
+      args.port = port;
+    } else if (arg === '--role') {
+      const role = value(++k, arg);
+      if (!ROLE_NAME.test(role))
+        throw new ReplayUsageError(`--role needs a role name of 1 to 63 characters.`);
+      args.roles.push(role);
+    } else if (arg.startsWith('-')) throw new ReplayUsageError(`Unknown option ${arg}.`);
+    else if (args.dir) throw new ReplayUsageError(`Only one folder, please (got ${args.dir} and ${arg}).`);
+    else args.dir = arg;
+  }
+  if (!args.dir && !args.help) throw new ReplayUsageError('Name the migration folder to replay.');
+  return args;
+}
+
+/** The JSON contract of `replay --json` (README "Replay JSON"): exactly these keys. */
+export interface ReplayJson {
+  tool: ToolId;
+  database: string;
+  migrations: MigrationOutcome[];
+}
+
+export function replayJson(report: ReplayReport): ReplayJson {
+  return {
+    tool: report.tool,
+    database: report.database,
+    migrations: report.migrations.map((m) => ({
+      id: m.id,
+      version: m.version,
+      mode: m.mode,
+      statements: m.statements,
+      durationMs: m.durationMs,
+      status: m.status,
+      ...(m.error
+        ? {
+            error: {
+              sqlstate: m.error.sqlstate,
+              message: m.error.message,
+              file: m.error.file,
+              line: m.error.line,
+              column: m.error.column,
+            },
+          }
+        : {}),
+    })),
+  };
+}
+
+/** A migration at least this slow names its slowest statement in the human report. */
+const SLOW_MS = 100;
+
+function ms(value: number): string {
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`;
+}
+
+/** The report for a person. */
+export function formatReplayReport(source: MigrationSource, report: ReplayReport, where: string): string {
+  const out = [`${source.path}  ${TOOL_NAMES[report.tool]} → database ${report.database} on ${where}`];
+  if (report.resetBecause) out.push(`  (reset first: ${report.resetBecause})`);
+  const width = Math.max(...report.migrations.map((m) => m.id.length), 2);
+  for (const [k, m] of report.migrations.entries()) {
+    const time = m.status === 'pending' ? '' : ms(m.durationMs);
+    out.push(
+      `  ${m.status.padEnd(7)} ${time.padStart(10)}  ${m.id.padEnd(width)}  ${m.mode}, ${m.statements} statement(s)`,
+    );
+    // Where a slow migration's time went, when its statements were sent one by one.
+    const each = m.statementMs;
+    if (each && each.length > 1 && m.durationMs >= SLOW_MS) {
+      const slowest = each.indexOf(Math.max(...each));
+      const statement = source.migrations[k].up.statements[slowest];
+      if (statement)
+        out.push(
+          `${' '.repeat(21)}slowest: ${basename(statement.file)}:${statement.start.line} (${ms(each[slowest])})`,
+        );
+    }
+  }
+  const applied = report.migrations.filter((m) => m.status === 'applied');
+  const total = applied.reduce((sum, m) => sum + m.durationMs, 0);
+  out.push(`  ${applied.length} of ${report.migrations.length} applied (${ms(total)} in all).`);
+  if (report.failure) {
+    out.push('', `error: ${report.failure.sentence}`, `left behind: ${report.failure.leftBehind}`);
+  }
+  return out.join('\n');
+}
+
+export interface ReplayIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** The superuser password of the CLI's cluster, wherever the cluster lives. */
+function clusterPassword(storageDir: string): string | undefined {
+  for (const root of [ownClusterRoot(storageDir), sharedClusterRoot(DEFAULT_SHARED_ROOT, storageDir)]) {
+    const file = join(root, 'password');
+    if (existsSync(file)) {
+      try {
+        return readFileSync(file, 'utf8').trim();
+      } catch {
+        // unreadable (another account's cluster): not ours to reuse
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A lab server already running on the port (the demo's, or an earlier replay's), or undefined. */
+async function reusableServer(storageDir: string, port: number): Promise<ConnectionTarget | undefined> {
+  const password = clusterPassword(storageDir);
+  if (!password) return undefined;
+  const target: ConnectionTarget = {
+    host: '127.0.0.1',
+    port,
+    database: 'migration_lab',
+    user: 'postgres',
+    password,
+  };
+  const client = new (pgDriver().Client)(clientConfig(target, 'migration-lab:replay'));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return target;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+interface Server {
+  target: ConnectionTarget;
+  stop(): Promise<void>;
+}
+
+async function startServer(
+  storageDir: string,
+  port: number,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<Server> {
+  if (!(await portIsFree(port))) {
+    const target = await reusableServer(storageDir, port);
+    if (!target)
+      throw new LabError(
+        `Port ${port} is in use by a server that is not the command line's lab server (the extension's, perhaps); pass --port to use another port.`,
+      );
+    logger.info(`replay: reusing the lab server already running on 127.0.0.1:${port}.`);
+    return { target, stop: async () => undefined };
+  }
+  // The same lock as the demo: two processes must not start the same cluster.
+  const release = acquireRunLock(join(storageDir, 'demo.lock'));
+  const server = new EmbeddedPostgres({ baseDir: storageDir, port, logger, portSetting: '--port' });
+  try {
+    const target = await server.start(signal);
+    return {
+      target,
+      async stop() {
+        await server.stop().catch((e: unknown) => logger.warn(`Stopping PostgreSQL: ${describeError(e)}`));
+        release();
+      },
+    };
+  } catch (e) {
+    await server.stop().catch(() => undefined);
+    release();
+    throw e;
+  }
+}
+
+/** Runs `replay` and returns the exit code. */
+export async function runReplay(argv: readonly string[], io: ReplayIo, signal: AbortSignal): Promise<number> {
+  let args: ReplayArgs;
+  try {
+    args = parseReplayArgs(argv);
+  } catch (e) {
+    if (!(e instanceof ReplayUsageError)) throw e;
+    io.stderr(`error: ${e.message}\n${REPLAY_USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    io.stdout(`${REPLAY_HELP}\n`);
+    return 0;
+  }
+  const storageDir = demoStorageDir();
+  let source: MigrationSource;
+  try {
+    source = await loadSource(args.dir, args.tool);
+    if (args.to !== undefined) migrationIndex(source, args.to);
+  } catch (e) {
+    if (e instanceof UnknownMigrationError) {
+      io.stderr(`error: ${e.message}\n${REPLAY_USAGE}\n`);
+      return 2;
+    }
+    if (!(e instanceof LabError)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    return 1;
+  }
+
+  const logger: FileLogger = fileLogger(join(storageDir, 'replay.log'), (level, message) => {
+    // Failures are in the report; only unexpected errors are mirrored.
+    if (level === 'error') io.stderr(`${level}: ${message}\n`);
+  });
+  let server: Server | undefined;
+  try {
+    io.stderr(
+      `Replaying ${source.path} (${TOOL_NAMES[source.tool]}, ${source.migrations.length} migrations)…\n`,
+    );
+    server = await startServer(storageDir, args.port, logger, signal);
+    const report = await replay(
+      source,
+      {
+        server: server.target,
+        logger,
+        signal,
+        roles: args.roles,
+        onProgress: (p) => {
+          if (p.index === 1 || p.index === p.total || p.index % 25 === 0)
+            io.stderr(`[${p.index}/${p.total}] ${p.migration}\n`);
+        },
+      },
+      { to: args.to, reset: args.reset },
+    );
+    io.stdout(
+      args.json
+        ? `${JSON.stringify(replayJson(report), null, 2)}\n`
+        : `${formatReplayReport(source, report, `127.0.0.1:${args.port}`)}\n`,
+    );
+    if (report.failure) io.stderr(`The log is in ${logger.path}.\n`);
+    return report.failure ? 1 : 0;
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      io.stderr('Interrupted; the next replay resets the scratch database if it was left half-done.\n');
+      return 130;
+    }
+    logger.error(e instanceof Error ? e : String(e));
+    io.stderr(
+      `error: ${e instanceof LabError ? e.message : describeError(e)}\nThe log is in ${logger.path}.\n`,
+    );
+    return 1;
+  } finally {
+    await server?.stop();
+    logger.close();
+  }
+}
