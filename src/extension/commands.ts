@@ -81,7 +81,14 @@ async function startPostgres(ctx: CommandContext): Promise<void> {
     async (progress, token) => {
       const abort = abortOn(token);
       progress.report({ message: `provider ${config.provider}, port ${config.port}` });
-      await ctx.lab.start(config.labSettings(), abort.signal);
+      // A major installed on demand from npm reports its steps (lookup, download, unpack) here.
+      const onProgress = (message: string) => progress.report({ message });
+      ctx.lab.on('progress', onProgress);
+      try {
+        await ctx.lab.start(config.labSettings(), abort.signal);
+      } finally {
+        ctx.lab.off('progress', onProgress);
+      }
     },
   );
 }
@@ -667,7 +674,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
             )?.format;
       if (!format) return;
       const content =
-        format === 'json' ? `${JSON.stringify(toReportJson(runs), null, 2)}\n` : toMarkdown(runs);
+        format === 'json'
+          ? `${JSON.stringify(toReportJson(runs, Date.now(), ctx.lab.state.serverVersion), null, 2)}\n`
+          : toMarkdown(runs);
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? ctx.extension.globalStorageUri;
       const uri =
         uriArg instanceof vscode.Uri

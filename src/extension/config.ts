@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { LabSettings } from '../core/lab';
+import type { PostgresVersionSetting } from '../core/postgres/majors';
 import type { ProviderSetting } from '../core/postgres/provider';
 import { DEFAULT_STALLED_THRESHOLD_MS } from '../core/probe/stats';
 
@@ -17,6 +18,13 @@ export const config = {
   },
   get port(): number {
     return setting<number>('postgres.port', 5433);
+  },
+  /** Checked when PostgreSQL starts (parseVersionSetting), so a wrong value is one sentence there. */
+  get postgresVersion(): PostgresVersionSetting {
+    return setting<PostgresVersionSetting>('postgres.version', 'bundled');
+  },
+  get binDir(): string {
+    return setting<string>('postgres.binDir', '');
   },
   get schema(): string {
     return setting<string>('schema', 'migration_lab');
@@ -55,8 +63,20 @@ export const config = {
     return setting<boolean>('walkthrough.openOnFirstStart', true);
   },
   labSettings(): LabSettings {
-    return { provider: this.provider, port: this.port, schema: this.schema };
+    return {
+      provider: this.provider,
+      port: this.port,
+      schema: this.schema,
+      postgresVersion: this.postgresVersion,
+      binDir: this.binDir,
+    };
   },
   /** Settings that only take effect on the next start of PostgreSQL. */
-  restartSettings: ['postgres.provider', 'postgres.port', 'schema'].map((s) => `${SECTION}.${s}`),
+  restartSettings: [
+    'postgres.provider',
+    'postgres.port',
+    'postgres.version',
+    'postgres.binDir',
+    'schema',
+  ].map((s) => `${SECTION}.${s}`),
 };

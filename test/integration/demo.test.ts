@@ -111,13 +111,13 @@ describe('npm run demo: the whole journey headless (built CLI as a child process
     const ok = parseDemoArgs(['--rows=2m', '--port', '6543', '--probe-port=9001', '--json']);
     assert.deepEqual(ok, {
       command: 'run',
-      options: { rows: 2_000_000, port: 6543, probePort: 9001, json: true, verbose: false },
+      options: { rows: 2_000_000, port: 6543, probePort: 9001, json: true, verbose: false, pg: 'bundled' },
     });
     assert.equal(parseDemoArgs([]).command, 'run');
     // --lessons: smaller default table unless --rows is given; combines with the other options.
     assert.deepEqual(parseDemoArgs(['--lessons']), {
       command: 'lessons',
-      options: { rows: 500_000, port: 5433, probePort: 8001, json: false, verbose: false },
+      options: { rows: 500_000, port: 5433, probePort: 8001, json: false, verbose: false, pg: 'bundled' },
     });
     assert.deepEqual(
       parseDemoArgs([
@@ -132,7 +132,7 @@ describe('npm run demo: the whole journey headless (built CLI as a child process
       ]),
       {
         command: 'lessons',
-        options: { rows: 300_000, port: 6000, probePort: 6001, json: true, verbose: true },
+        options: { rows: 300_000, port: 6000, probePort: 6001, json: true, verbose: true, pg: 'bundled' },
       },
     );
     assert.deepEqual(parseDemoArgs(['--rows', '1,500,000', '--help']), { command: 'help' });

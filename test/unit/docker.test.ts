@@ -23,7 +23,7 @@ const skipOnWindows = process.platform === 'win32' ? 'the fake docker is a sheba
 
 interface FakeDockerCall {
   argv: string[];
-  env: { MIGRATION_LAB_PORT?: string };
+  env: { MIGRATION_LAB_PORT?: string; MIGRATION_LAB_PG_MAJOR?: string };
 }
 
 /** Puts the fake `docker` first on PATH for one test and reads back what it was called with. */
@@ -147,7 +147,7 @@ void describe('DockerComposePostgres with a fake docker', { skip: skipOnWindows 
 
   void it('ships the docker-compose.yml that -f points at', () => {
     const text = readFileSync(composeFile, 'utf8');
-    assert.match(text, /image: postgres:16/);
+    assert.match(text, /image: postgres:\$\{MIGRATION_LAB_PG_MAJOR:-16\}/);
     assert.match(text, /127\.0\.0\.1:\$\{MIGRATION_LAB_PORT:-5433\}:5432/);
     assert.match(text, /POSTGRES_DB: migration_lab/);
     assert.match(text, /pg_isready/);

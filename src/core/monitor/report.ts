@@ -63,6 +63,8 @@ export interface RunReport {
   /** Present with two runs or more: the two compared and the one-line conclusion. */
   comparison?: { runs: [string, string]; conclusion: string };
   generatedAt?: string;
+  /** PostgreSQL's own version string of the server the runs were recorded on (e.g. "14.23"). */
+  serverVersion?: string;
 }
 
 function latency(s: LatencySummary | null): ReportLatency {
@@ -133,7 +135,11 @@ export function comparisonConclusion(runs: readonly RecordedRun[]): string | und
 }
 
 /** The JSON report: `{ runs: [...] }` with the documented keys (see validateRunReport). */
-export function toReportJson(runs: readonly RecordedRun[], now = Date.now()): RunReport {
+export function toReportJson(
+  runs: readonly RecordedRun[],
+  now = Date.now(),
+  serverVersion?: string,
+): RunReport {
   const report: RunReport = {
     runs: runs.map((r) => {
       const run: ReportRun = {
@@ -190,6 +196,7 @@ export function toReportJson(runs: readonly RecordedRun[], now = Date.now()): Ru
   const pair = comparedPair(runs);
   const conclusion = comparisonConclusion(runs);
   if (pair && conclusion) report.comparison = { runs: [pair[0].migration, pair[1].migration], conclusion };
+  if (serverVersion) report.serverVersion = serverVersion;
   return report;
 }
 

@@ -75,7 +75,15 @@ function clusterDir(path: string): ClusterDir {
 
 /** This lab's cluster folders that exist (its own storage, and its stand-in under the shared root). */
 export function labClusters(baseDir: string, sharedRoot = DEFAULT_SHARED_ROOT): ClusterDir[] {
-  return [ownClusterRoot(baseDir), sharedClusterRoot(sharedRoot, baseDir)]
+  // Other majors than the bundled one keep their cluster below `<baseDir>/pg<major>` (majors.ts).
+  let majors: string[] = [];
+  try {
+    majors = readdirSync(baseDir).filter((n) => /^pg\d+$/.test(n));
+  } catch {
+    // no storage folder yet
+  }
+  return [baseDir, ...majors.map((m) => join(baseDir, m))]
+    .flatMap((dir) => [ownClusterRoot(dir), sharedClusterRoot(sharedRoot, dir)])
     .filter((p) => existsSync(p))
     .map(clusterDir);
 }

@@ -59,11 +59,18 @@ export interface DockerComposeOptions {
   dockerPath?: string;
   /** Limit for `up --wait`, which may include pulling the image on first use. */
   startTimeoutMs?: number;
+  /** PostgreSQL major of the image (migrationLab.postgres.version); the compose file's default (16) when omitted. */
+  major?: number;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
 const STOP_TIMEOUT_MS = 60_000;
 const INFO_TIMEOUT_MS = 5_000;
+
+/** The variables docker-compose.yml substitutes: the published port and, when chosen, the image's major. */
+export function composeEnv(port: number, major?: number): Record<string, string> {
+  return { MIGRATION_LAB_PORT: String(port), ...(major ? { MIGRATION_LAB_PG_MAJOR: String(major) } : {}) };
+}
 
 /** PostgreSQL in a container managed with `docker compose`. */
 export class DockerComposePostgres implements PostgresProvider {
@@ -72,7 +79,10 @@ export class DockerComposePostgres implements PostgresProvider {
   private readonly dockerPath: string;
 
   constructor(private readonly options: DockerComposeOptions) {
-    this.projectName = options.projectName ?? 'migration-lab';
+    // Another major gets its own project, so its own container and volume: a data folder is never
+    // opened by another major's server.
+    this.projectName =
+      options.projectName ?? (options.major ? `migration-lab-pg${options.major}` : 'migration-lab');
     this.dockerPath = options.dockerPath ?? 'docker';
   }
 
@@ -150,11 +160,16 @@ export class DockerComposePostgres implements PostgresProvider {
   private async compose(args: string[], timeoutMs: number, signal?: AbortSignal): Promise<ExecResult> {
     const { composeFile, port, logger } = this.options;
     const argv = ['compose', '-f', composeFile, '-p', this.projectName, ...args];
-    logger.debug(`Running: ${this.dockerPath} ${argv.join(' ')} (MIGRATION_LAB_PORT=${port})`);
+    const env = composeEnv(port, this.options.major);
+    logger.debug(
+      `Running: ${this.dockerPath} ${argv.join(' ')} (${Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')})`,
+    );
     let result: ExecResult;
     try {
       result = await execCommand(this.dockerPath, argv, {
-        env: { ...process.env, MIGRATION_LAB_PORT: String(port) },
+        env: { ...process.env, ...env },
         timeoutMs,
         signal,
       });

