@@ -4,6 +4,7 @@ import { describeTableMarkdown, formatBytes } from '../core/catalog';
 import { describeTarget } from '../core/connectionUrl';
 import type { ClusterDir } from '../core/postgres/clusters';
 import { CancelledError, LabError, describeError } from '../core/errors';
+import { chooseInvalidIndex } from '../core/invalidIndexes';
 import {
   CONCURRENT_INDEX_MIGRATION,
   INITIAL_MIGRATION,
@@ -751,17 +752,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     title: 'Dropping the invalid index',
     needsDatabase: true,
     run: async (ctx, arg) => {
-      const invalid = ctx.lab.state.invalidIndexes;
-      const name =
-        typeof arg === 'string'
-          ? arg
-          : arg && typeof arg === 'object' && 'index' in arg
-            ? String((arg as { index: unknown }).index)
-            : invalid[0]?.index;
-      if (!name) {
-        void vscode.window.showInformationMessage('No invalid index in the lab schema.');
+      const chosen = chooseInvalidIndex(ctx.lab.state.invalidIndexes, arg);
+      if ('reason' in chosen) {
+        void vscode.window.showInformationMessage(chosen.reason);
         return;
       }
+      const name = chosen.index;
       await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,

@@ -6,7 +6,7 @@ import type { MonitorSession } from '../core/monitorSession';
 import { comparisonConclusion } from '../core/monitor/report';
 import { maxProbeQueued } from '../core/monitor/verdict';
 import {
-  PANEL_ACTIONS,
+  commandFor,
   isFromWebview,
   type LabSummary,
   type PanelAction,
@@ -186,7 +186,8 @@ export class LockMonitorPanel implements vscode.Disposable {
       this.pendingReveal = undefined;
       return;
     }
-    void vscode.commands.executeCommand(PANEL_ACTIONS[message.action]);
+    const { command, args } = commandFor(message);
+    void vscode.commands.executeCommand(command, ...args);
   }
 
   private patch(patch: Extract<ToWebview, { type: 'patch' }>['patch']): void {

@@ -135,6 +135,17 @@ export interface ActionMessage {
 
 export type FromWebview = ReadyMessage | ActionMessage;
 
+/**
+ * The command a button message runs and its arguments: the clicked index travels with "Drop it
+ * concurrently and retry" (the host's command checks it is one of the lab's invalid indexes).
+ */
+export function commandFor(message: ActionMessage): { command: string; args: unknown[] } {
+  const command = PANEL_ACTIONS[message.action];
+  if (message.action === 'dropInvalidIndex' && message.index !== undefined)
+    return { command, args: [message.index] };
+  return { command, args: [] };
+}
+
 export function isFromWebview(value: unknown): value is FromWebview {
   if (!value || typeof value !== 'object') return false;
   const m = value as { type?: unknown; action?: unknown };
