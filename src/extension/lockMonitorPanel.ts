@@ -2,19 +2,28 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Lab, LabState } from '../core/lab';
 import type { Logger } from '../core/log';
+import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
+import type { ProbeSnapshot } from '../core/probe/sampler';
 import type { MonitorSession } from '../core/monitorSession';
-import { comparisonConclusion } from '../core/monitor/report';
-import { maxProbeQueued } from '../core/monitor/verdict';
 import {
   commandFor,
   isFromWebview,
   type LabSummary,
   type PanelAction,
-  type PanelRun,
   type PanelState,
+  type RunDto,
   type ToWebview,
-} from '../webview/protocol';
-import { buttonStates } from '../webview/model';
+} from '../shared/protocol';
+import { buttonStates } from '../shared/model';
+import {
+  toComparisonDto,
+  toLatencySnapshotDto,
+  toLessonDto,
+  toLiveLessonDto,
+  toLockSnapshotDto,
+  toMonitorStatusDto,
+  toRunDto,
+} from './panelDto';
 import type { Observation } from './observation';
 import type { SlowReport } from './lessons';
 
@@ -116,8 +125,8 @@ export class LockMonitorPanel implements vscode.Disposable {
       ),
       observation.onDidChangeLessons(() =>
         this.patch({
-          lessons: [...this.observation.lessons],
-          liveLesson: this.observation.liveLesson ?? null,
+          lessons: this.observation.lessons.map(toLessonDto),
+          liveLesson: toLiveLessonDto(this.observation.liveLesson),
         }),
       ),
       slowReport.onDidChange((pid) => this.patch({ slowReportPid: pid ?? null })),
@@ -128,8 +137,13 @@ export class LockMonitorPanel implements vscode.Disposable {
     this.attach(observation.session);
   }
 
-  private comparison(): string | null {
-    return comparisonConclusion(this.observation.runs) ?? null;
+  private comparison(): PanelState['comparison'] {
+    return toComparisonDto(this.observation.runs);
+  }
+
+  private latency(session: MonitorSession | undefined): PanelState['latency'] {
+    const snapshot = session?.latencySnapshot();
+    return snapshot ? toLatencySnapshotDto(snapshot) : null;
   }
 
   private attach(session: MonitorSession | undefined): void {
@@ -143,11 +157,13 @@ export class LockMonitorPanel implements vscode.Disposable {
         session.on(event, fn as never);
         this.sessionListeners.push(() => session.off(event, fn as never));
       };
-      on('locks', (locks) => this.post({ type: 'locks', locks }));
-      on('latency', (latency) => this.post({ type: 'latency', latency }));
+      on('locks', (locks: LockSnapshot) => this.post({ type: 'locks', locks: toLockSnapshotDto(locks) }));
+      on('latency', (latency: ProbeSnapshot) =>
+        this.post({ type: 'latency', latency: toLatencySnapshotDto(latency) }),
+      );
       on('probe', (probe) => this.patch({ probe }));
       on('live', (live) => this.patch({ live: live ?? null }));
-      on('monitorStatus', (monitor) => this.patch({ monitor }));
+      on('monitorStatus', (monitor: MonitorStatus) => this.patch({ monitor: toMonitorStatusDto(monitor) }));
     }
     this.post({ type: 'state', state: this.fullState() });
   }
@@ -157,22 +173,22 @@ export class LockMonitorPanel implements vscode.Disposable {
     const state: Omit<PanelState, 'buttons'> = {
       lab: labSummary(this.lab.state),
       probe: { running: session?.probeRunning ?? false, url: session?.probeUrl },
-      monitor: session?.monitorStatus ?? null,
-      locks: session?.latestLocks ?? null,
-      latency: session?.latencySnapshot() ?? null,
+      monitor: session?.monitorStatus ? toMonitorStatusDto(session.monitorStatus) : null,
+      locks: session?.latestLocks ? toLockSnapshotDto(session.latestLocks) : null,
+      latency: this.latency(session),
       live: session?.liveRun ?? null,
       runs: this.panelRuns(),
       comparison: this.comparison(),
-      lessons: [...this.observation.lessons],
-      liveLesson: this.observation.liveLesson ?? null,
+      lessons: this.observation.lessons.map(toLessonDto),
+      liveLesson: toLiveLessonDto(this.observation.liveLesson),
       slowReportPid: this.slowReport.pid ?? null,
     };
     return { ...state, buttons: buttonStates(state) };
   }
 
   /** The recorded runs with the figures the panel shows beside them, computed here (the panel computes nothing). */
-  private panelRuns(): PanelRun[] {
-    return this.observation.runs.map((r) => ({ ...r, maxProbeQueued: maxProbeQueued(r.probeConcurrency) }));
+  private panelRuns(): RunDto[] {
+    return this.observation.runs.map(toRunDto);
   }
 
   private receive(message: unknown): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PANEL_ACTIONS, commandFor, isFromWebview } from '../../src/webview/protocol';
+import { PANEL_ACTIONS, commandFor, isFromWebview } from '../../src/shared/protocol';
 import { chooseInvalidIndex } from '../../src/core/invalidIndexes';
 
 describe('webview message protocol', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BlockingChain } from '../../src/core/monitor/lockMonitor';
+
 import {
   PANEL_STATE_VERSION,
   buttonStates,
@@ -9,8 +9,12 @@ import {
   restoreSavedState,
   waitersSubject,
   type ButtonInputs,
-} from '../../src/webview/model';
-import { PANEL_ACTIONS, type PanelState } from '../../src/webview/protocol';
+} from '../../src/shared/model';
+import {
+  PANEL_ACTIONS,
+  type BlockingChainDto as BlockingChain,
+  type PanelState,
+} from '../../src/shared/protocol';
 
 function inputs(extra: Partial<ButtonInputs> = {}, lab: Partial<ButtonInputs['lab']> = {}): ButtonInputs {
   return {
