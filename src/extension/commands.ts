@@ -5,20 +5,14 @@ import { describeTarget } from '../core/connectionUrl';
 import type { ClusterDir } from '../core/postgres/clusters';
 import { CancelledError, LabError, describeError } from '../core/errors';
 import { chooseInvalidIndex } from '../core/invalidIndexes';
-import {
-  CONCURRENT_INDEX_MIGRATION,
-  INITIAL_MIGRATION,
-  LOCKING_INDEX_MIGRATION,
-  type Lab,
-} from '../core/lab';
-import type { Logger } from '../core/log';
+import { CONCURRENT_INDEX_MIGRATION, INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION } from '../core/lab';
 import type { MigrationStatus, RunResult } from '../core/migrations/runner';
 import { describeTargetForConfirmation, validateExternalUrl } from '../core/postgres/external';
 import { validateRowCount } from '../core/seeder';
 import { config } from './config';
 import { LockMonitorPanel } from './lockMonitorPanel';
-import type { Observation } from './observation';
-import { insertDuplicates, runLesson, type SlowReport } from './lessons';
+import type { CommandContext } from './context';
+import { insertDuplicates, runLesson } from './lessons';
 import { ActionableError, revealLockMonitor } from './guidance';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
@@ -28,14 +22,8 @@ export const EXTERNAL_URL_SECRET = 'migrationLab.postgres.externalUrl';
 export const WALKTHROUGH_EXTENSION_ID = 'migration-lab.migration-lab';
 
 /** What every command may use; built once in activate(). */
-export interface CommandContext {
-  lab: Lab;
-  logger: Logger;
-  channel: vscode.LogOutputChannel;
-  extension: vscode.ExtensionContext;
-  observation: Observation;
-  slowReport: SlowReport;
-}
+// Declared apart so that lessons.ts and guidance.ts need not import this file (no import circle).
+export type { CommandContext } from './context';
 
 interface CommandSpec {
   /** Short title for messages ("Seeding", "Starting PostgreSQL"). */

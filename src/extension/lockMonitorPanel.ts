@@ -25,7 +25,7 @@ import {
   toRunDto,
 } from './panelDto';
 import type { Observation } from './observation';
-import type { SlowReport } from './lessons';
+import type { SlowReport } from './slowReport';
 
 export const LOCK_MONITOR_VIEW_TYPE = 'migrationLab.lockMonitor';
 
