@@ -9,7 +9,7 @@ import { CONCURRENT_INDEX_MIGRATION, INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION 
 import type { MigrationStatus, RunResult } from '../core/migrations/runner';
 import { describeTargetForConfirmation, validateExternalUrl } from '../core/postgres/external';
 import { validateRowCount } from '../core/seeder';
-import { config } from './config';
+import { config, labSchema } from './config';
 import { LockMonitorPanel } from './lockMonitorPanel';
 import type { CommandContext } from './context';
 import { insertDuplicates, runLesson } from './lessons';
@@ -103,7 +103,7 @@ async function confirmDestructive(ctx: CommandContext, action: string): Promise<
   const key = `migrationLab.confirmedExternal:${where.host}:${where.port}/${where.database}`;
   if (ctx.extension.globalState.get<boolean>(key)) return true;
   const choice = await vscode.window.showWarningMessage(
-    `${action} changes the schema "${config.schema}" in ${describeTargetForConfirmation(where)}. Continue?`,
+    `${action} changes the schema "${labSchema(ctx.lab)}" in ${describeTargetForConfirmation(where)}. Continue?`,
     {
       modal: true,
       detail: 'Migration Lab only touches its own schema; this question is asked once per database.',
@@ -349,7 +349,7 @@ async function describeTable(ctx: CommandContext, arg: unknown): Promise<void> {
   const tables = await ctx.lab.tables();
   if (tables.length === 0) {
     void vscode.window.showInformationMessage(
-      `The schema "${config.schema}" has no tables yet; run "Seed Tables" first.`,
+      `The schema "${labSchema(ctx.lab)}" has no tables yet; run "Seed Tables" first.`,
     );
     return;
   }
@@ -360,13 +360,13 @@ async function describeTable(ctx: CommandContext, arg: unknown): Promise<void> {
         label: t.name,
         description: `${t.columns.length} columns, ${t.indexes.length} indexes, ${formatBytes(t.totalBytes)}`,
       })),
-      { title: 'Describe Table', placeHolder: `A table of the schema "${config.schema}"` },
+      { title: 'Describe Table', placeHolder: `A table of the schema "${labSchema(ctx.lab)}"` },
     );
     name = picked?.label;
   }
   if (!name) return;
   const table = tables.find((t) => t.name === name);
-  if (!table) throw new LabError(`The schema "${config.schema}" has no table "${name}".`);
+  if (!table) throw new LabError(`The schema "${labSchema(ctx.lab)}" has no table "${name}".`);
   const doc = await vscode.workspace.openTextDocument({
     language: 'markdown',
     content: describeTableMarkdown(table),
@@ -524,7 +524,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (ctx) => {
       if (!(await confirmDestructive(ctx, 'Reset Lab'))) return;
       await ctx.lab.reset();
-      void vscode.window.showInformationMessage(`Lab reset: schema "${config.schema}" dropped.`);
+      void vscode.window.showInformationMessage(`Lab reset: schema "${labSchema(ctx.lab)}" dropped.`);
     },
   },
   'migrationLab.setExternalUrl': {

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { LabSettings } from '../core/lab';
+import type { Lab, LabSettings } from '../core/lab';
 import type { ProviderSetting } from '../core/postgres/provider';
 import { DEFAULT_STALLED_THRESHOLD_MS } from '../core/probe/stats';
 
@@ -17,9 +17,6 @@ export const config = {
   },
   get port(): number {
     return setting<number>('postgres.port', 5433);
-  },
-  get schema(): string {
-    return setting<string>('schema', 'migration_lab');
   },
   get seedLargeCount(): number {
     return setting<number>('seed.largeCount', 5_000_000);
@@ -55,8 +52,17 @@ export const config = {
     return setting<boolean>('walkthrough.openOnFirstStart', true);
   },
   labSettings(): LabSettings {
-    return { provider: this.provider, port: this.port, schema: this.schema };
+    // The only read of migrationLab.schema: the Lab keeps it from its start, and everything else asks labSchema().
+    return { provider: this.provider, port: this.port, schema: setting<string>('schema', 'migration_lab') };
   },
   /** Settings that only take effect on the next start of PostgreSQL. */
   restartSettings: ['postgres.provider', 'postgres.port', 'schema'].map((s) => `${SECTION}.${s}`),
 };
+
+/**
+ * The lab's schema: the running Lab's own (a changed setting only applies at the next start, see
+ * restartSettings), or what the next start will use while PostgreSQL is stopped.
+ */
+export function labSchema(lab: Pick<Lab, 'schema'>): string {
+  return lab.schema ?? config.labSettings().schema;
+}

@@ -13,7 +13,7 @@ import {
   type LessonResult,
 } from '../core/lessons';
 import type { CommandContext } from './context';
-import { config } from './config';
+import { config, labSchema } from './config';
 import { ActionableError, revealLockMonitor } from './guidance';
 // extension.ts takes SlowReport from here.
 export { SlowReport } from './slowReport';
@@ -64,7 +64,7 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
       token.onCancellationRequested(() => abort.abort());
       const lessonCtx: LessonContext = {
         target,
-        schema: config.schema,
+        schema: labSchema(ctx.lab),
         logger: ctx.logger,
         signal: abort.signal,
         migrationsDir: join(ctx.extension.extensionPath, 'migrations'),
@@ -158,7 +158,7 @@ async function reachLessonState(ctx: CommandContext, name: LessonName): Promise<
 export async function insertDuplicates(ctx: CommandContext): Promise<void> {
   const target = ctx.lab.connection;
   if (!target) throw new LabError('PostgreSQL is not running; start it first.');
-  const made = await insertDuplicateEmails(target, config.schema, 3, { logger: ctx.logger });
+  const made = await insertDuplicateEmails(target, labSchema(ctx.lab), 3, { logger: ctx.logger });
   void vscode.window.showInformationMessage(
     `Inserted ${made.ids.length} rows whose emails already exist; a UNIQUE index on email will now fail.`,
   );

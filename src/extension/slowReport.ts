@@ -3,7 +3,7 @@ import { LabError } from '../core/errors';
 import type { Lab } from '../core/lab';
 import { LongTransaction } from '../core/lessons';
 import type { Logger } from '../core/log';
-import { config } from './config';
+import { config, labSchema } from './config';
 
 /** The panel's "slow report": one long transaction on large_email, held until ended or timed out. */
 export class SlowReport implements vscode.Disposable {
@@ -23,7 +23,7 @@ export class SlowReport implements vscode.Disposable {
     if (!target) throw new LabError('PostgreSQL is not running; start it first.');
     this.starting = LongTransaction.start({
       target,
-      schema: config.schema,
+      schema: labSchema(ctx.lab),
       logger: ctx.logger,
       timeoutMs: config.slowReportSeconds * 1000,
     });
