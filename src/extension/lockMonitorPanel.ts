@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { Lab, LabState } from '../core/lab';
+import { appliedIndexMigration, type Lab, type LabState } from '../core/lab';
 import type { Logger } from '../core/log';
 import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
 import type { ProbeSnapshot } from '../core/probe/sampler';
@@ -36,6 +36,7 @@ export function labSummary(s: LabState): LabSummary {
     seeded: s.seeded,
     largeRows: s.largeRows,
     applied: s.migrations.filter((m) => m.applied).map((m) => m.id),
+    indexMigrationApplied: appliedIndexMigration(s.migrations) ?? null,
     running: s.runningMigration,
     invalidIndexes: s.invalidIndexes.map((i) => ({
       index: i.index,

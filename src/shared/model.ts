@@ -44,7 +44,7 @@ export function buttonStates(s: ButtonInputs): ButtonStates {
     : s.liveLesson
       ? `A lesson is running (${s.liveLesson.title}); wait for it to finish.`
       : null;
-  const applied = s.lab.applied.find((id) => id.startsWith('0002_'));
+  const applied = s.lab.indexMigrationApplied;
   const notSeeded = s.lab.seeded ? null : 'large_email has no rows yet: run Seed Tables first.';
   const indexApplied = applied ? `${applied} is applied: press Roll Back first.` : null;
   const first = (...reasons: (string | null)[]) => reasons.find((r) => r !== null) ?? null;

@@ -170,6 +170,8 @@ export interface LabSummary {
   largeRows?: number;
   /** Applied migration ids. */
   applied: string[];
+  /** The demo's index migration (locking or concurrent) that is applied, if one is. */
+  indexMigrationApplied: string | null;
   /** A migration (or rollback) in progress. */
   running?: { id: string; pid?: number };
   /** Indexes of the lab schema left INVALID by a failed or cancelled CONCURRENTLY build. */

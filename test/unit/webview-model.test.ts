@@ -18,7 +18,14 @@ import {
 
 function inputs(extra: Partial<ButtonInputs> = {}, lab: Partial<ButtonInputs['lab']> = {}): ButtonInputs {
   return {
-    lab: { database: 'running', seeded: true, applied: ['0001_initial'], invalidIndexes: [], ...lab },
+    lab: {
+      database: 'running',
+      seeded: true,
+      applied: ['0001_initial'],
+      indexMigrationApplied: null,
+      invalidIndexes: [],
+      ...lab,
+    },
     probe: { running: true, url: 'http://127.0.0.1:8001' },
     live: null,
     runs: [],
@@ -81,7 +88,13 @@ describe('panel buttons: the host says which can be pressed and why the others c
 
   it('says which migration is applied when the index migrations and the CONCURRENTLY lesson cannot run', () => {
     const states = buttonStates(
-      inputs({}, { applied: ['0001_initial', '0002_add_email_index_concurrently'] }),
+      inputs(
+        {},
+        {
+          applied: ['0001_initial', '0002_add_email_index_concurrently'],
+          indexMigrationApplied: '0002_add_email_index_concurrently',
+        },
+      ),
     );
     assert.match(states.runLocking ?? '', /0002_add_email_index_concurrently is applied: press Roll Back/);
     assert.match(states.lessonConcurrentWaits ?? '', /0002_add_email_index_concurrently is applied/);
