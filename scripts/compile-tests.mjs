@@ -28,6 +28,8 @@ await esbuild.build({
     ...tsFiles('src/cli'),
     'src/shared/protocol.ts',
     'src/shared/model.ts',
+    // The host's core → DTO mapping imports no vscode, so it is unit-tested too.
+    'src/extension/panelDto.ts',
     ...tsFiles('test'),
     ...tsFiles('bench'),
   ],
