@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { appliedIndexMigration, type Lab, type LabState } from '../core/lab';
 import type { Logger } from '../core/log';
 import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
-import type { ProbeSnapshot } from '../core/probe/sampler';
+import { DEFAULT_PROBE_WINDOW_MS, type ProbeSnapshot } from '../core/probe/sampler';
 import type { MonitorSession } from '../core/monitorSession';
 import {
   commandFor,
@@ -269,7 +269,7 @@ export class LockMonitorPanel implements vscode.Disposable {
   </div>
 </header>
 <section id="latency-section" aria-labelledby="latency-h">
-  <h2 id="latency-h">Latency of /list_large/ (reads) and /insert_large/ (writes), last 60 s</h2>
+  <h2 id="latency-h">Latency of /list_large/ (reads) and /insert_large/ (writes), last ${DEFAULT_PROBE_WINDOW_MS / 1000} s</h2>
   <div id="chart"></div>
   <div id="latency-stats"></div>
 </section>

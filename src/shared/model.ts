@@ -164,8 +164,7 @@ export function waitersSubject(shape: Pick<ChainShape, 'waiterRole' | 'waiterPid
 // ---- the chart's text alternative ----
 
 /** The latency chart's accessible name: what it shows and the latest p95 of reads and writes. */
-export function latencyChartLabel(latency: PanelState['latency'], windowS: number): string {
-  if (!latency)
-    return `Latency chart of reads and writes, last ${windowS} s: the probe has not measured yet.`;
-  return `Latency chart of reads and writes, last ${windowS} s: reads p95 ${ms(latency.read.p95Ms)}, writes p95 ${ms(latency.write.p95Ms)}.`;
+export function latencyChartLabel(latency: PanelState['latency']): string {
+  if (!latency) return 'Latency chart of reads and writes: the probe has not measured yet.';
+  return `Latency chart of reads and writes, last ${latency.windowMs / 1000} s: reads p95 ${ms(latency.read.p95Ms)}, writes p95 ${ms(latency.write.p95Ms)}.`;
 }

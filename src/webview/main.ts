@@ -36,7 +36,6 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
-const WINDOW_S = 60;
 
 let state: PanelState | undefined;
 let chart: uPlot | undefined;
@@ -375,9 +374,10 @@ function renderChart(s: PanelState): void {
   }
   chart.batch(() => {
     chart!.setData([xs, reads, writes], false);
-    chart!.setScale('x', { min: now - WINDOW_S, max: now });
+    // The window the host's sampler keeps (in every snapshot), not a copy of it.
+    if (s.latency) chart!.setScale('x', { min: now - s.latency.windowMs / 1000, max: now });
   });
-  setAttr(chart.ctx.canvas, 'aria-label', latencyChartLabel(s.latency, WINDOW_S));
+  setAttr(chart.ctx.canvas, 'aria-label', latencyChartLabel(s.latency));
   const stats = s.latency;
   setHtml(
     byId('latency-stats'),
@@ -388,19 +388,20 @@ function renderChart(s: PanelState): void {
             ['writes', stats.write],
           ],
           stats.stalledThresholdMs,
+          stats.windowMs,
         )
       : '<p class="muted">Start the probe to measure read and write latency.</p>',
   );
 }
 
-function statsTable(rows: [string, LatencyStatsDto][], stalledThresholdMs: number): string {
+function statsTable(rows: [string, LatencyStatsDto][], stalledThresholdMs: number, windowMs: number): string {
   const body = rows
     .map(
       ([name, k]) =>
         `<tr class="${k.stalled > 0 ? 'stalled' : ''}"><th scope="row">${name}</th><td>${k.count}</td><td>${k.inFlight}</td><td>${ms(k.p50Ms)}</td><td>${ms(k.p95Ms)}</td><td>${ms(k.maxMs)}</td><td>${k.stalled}</td><td>${k.errors + k.timeouts}</td></tr>`,
     )
     .join('');
-  return `<table class="stats"><caption>Probe requests in the last ${WINDOW_S} s (stalled rows highlighted)</caption><thead><tr><th scope="col">kind</th><th scope="col">done</th><th scope="col">in flight</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">stalled &gt; ${ms(stalledThresholdMs)}</th><th scope="col">errors</th></tr></thead><tbody>${body}</tbody></table>`;
+  return `<table class="stats"><caption>Probe requests in the last ${windowMs / 1000} s (stalled rows highlighted)</caption><thead><tr><th scope="col">kind</th><th scope="col">done</th><th scope="col">in flight</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">stalled &gt; ${ms(stalledThresholdMs)}</th><th scope="col">errors</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 // ---- locks, chains, progress ----
