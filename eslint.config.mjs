@@ -6,7 +6,23 @@ const noVscode = {
   'no-restricted-imports': [
     'error',
     {
-      paths: [{ name: 'vscode', message: 'src/core, src/cli and src/webview must not depend on VS Code.' }],
+      paths: [{ name: 'vscode', message: 'src/core and src/cli must not depend on VS Code.' }],
+    },
+  ],
+};
+
+const noVscodeNorCore = {
+  'no-restricted-imports': [
+    'error',
+    {
+      paths: [{ name: 'vscode', message: 'src/shared and src/webview must not depend on VS Code.' }],
+      patterns: [
+        {
+          group: ['**/core', '**/core/**', '**/extension/**', '**/cli/**'],
+          message:
+            'src/shared and src/webview see only src/shared (the protocol DTOs), not core or the host.',
+        },
+      ],
     },
   ],
 };
@@ -34,7 +50,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
-  { files: ['src/core/**/*.ts', 'src/cli/**/*.ts', 'src/webview/**/*.ts'], rules: noVscode },
+  { files: ['src/core/**/*.ts', 'src/cli/**/*.ts'], rules: noVscode },
+  // The panel and its protocol see only the protocol's DTOs: neither VS Code nor core's internal types.
+  { files: ['src/shared/**/*.ts', 'src/webview/**/*.ts'], rules: noVscodeNorCore },
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: {

@@ -22,12 +22,14 @@ function tsFiles(dir) {
 
 // No clean step: CI builds from a clean clone, and helpers may compile side by side.
 await esbuild.build({
-  // The webview's protocol and model modules are plain TypeScript with no DOM, so they are unit-tested too.
+  // The panel's protocol and model modules (src/shared) are plain TypeScript with no DOM, so they are unit-tested too.
   entryPoints: [
     ...tsFiles('src/core'),
     ...tsFiles('src/cli'),
-    'src/webview/protocol.ts',
-    'src/webview/model.ts',
+    'src/shared/protocol.ts',
+    'src/shared/model.ts',
+    // The host's core → DTO mapping imports no vscode, so it is unit-tested too.
+    'src/extension/panelDto.ts',
     ...tsFiles('test'),
     ...tsFiles('bench'),
   ],

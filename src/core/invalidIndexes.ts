@@ -37,3 +37,27 @@ export async function queryInvalidIndexes(client: pg.ClientBase, schema: string)
     definition: r.definition,
   }));
 }
+
+/**
+ * Which invalid index a "drop" request means: the one named (a string, or `{ index }` from a tree item),
+ * which must be among `invalid`; the first one when none is named. A string answer is the reason there is
+ * nothing to drop.
+ */
+export function chooseInvalidIndex(
+  invalid: readonly Pick<InvalidIndex, 'index'>[],
+  requested: unknown,
+): { index: string } | { reason: string } {
+  const named =
+    typeof requested === 'string'
+      ? requested
+      : requested && typeof requested === 'object' && 'index' in requested
+        ? String((requested as { index: unknown }).index)
+        : undefined;
+  if (named === undefined) {
+    const first = invalid[0]?.index;
+    return first ? { index: first } : { reason: 'No invalid index in the lab schema.' };
+  }
+  return invalid.some((i) => i.index === named)
+    ? { index: named }
+    : { reason: `"${named}" is not an invalid index of the lab schema (any more).` };
+}

@@ -28,6 +28,15 @@ import type { PostgresVersionSetting } from './postgres/majors';
 /** The demo's two alternative index migrations. */
 export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
 export const CONCURRENT_INDEX_MIGRATION = '0002_add_email_index_concurrently';
+
+/** Which of the demo's two index migrations is applied (they build the same index), if one is. */
+export function appliedIndexMigration(
+  migrations: readonly { id: string; applied: boolean }[],
+): string | undefined {
+  return migrations.find(
+    (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
+  )?.id;
+}
 export const INITIAL_MIGRATION = '0001_initial';
 /** The index both 0002 migrations create (see migrations/0002_*.sql). */
 export const EMAIL_INDEX = 'large_email_email_idx';

@@ -4,20 +4,15 @@ import { describeTableMarkdown, formatBytes } from '../core/catalog';
 import { describeTarget } from '../core/connectionUrl';
 import type { ClusterDir } from '../core/postgres/clusters';
 import { CancelledError, LabError, describeError } from '../core/errors';
-import {
-  CONCURRENT_INDEX_MIGRATION,
-  INITIAL_MIGRATION,
-  LOCKING_INDEX_MIGRATION,
-  type Lab,
-} from '../core/lab';
-import type { Logger } from '../core/log';
+import { chooseInvalidIndex } from '../core/invalidIndexes';
+import { CONCURRENT_INDEX_MIGRATION, INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION } from '../core/lab';
 import type { MigrationStatus, RunResult } from '../core/migrations/runner';
 import { describeTargetForConfirmation, validateExternalUrl } from '../core/postgres/external';
 import { validateRowCount } from '../core/seeder';
-import { config } from './config';
+import { config, labSchema } from './config';
 import { LockMonitorPanel } from './lockMonitorPanel';
-import type { Observation } from './observation';
-import { insertDuplicates, runLesson, type SlowReport } from './lessons';
+import type { CommandContext } from './context';
+import { insertDuplicates, runLesson } from './lessons';
 import { ActionableError, revealLockMonitor } from './guidance';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
@@ -27,14 +22,8 @@ export const EXTERNAL_URL_SECRET = 'migrationLab.postgres.externalUrl';
 export const WALKTHROUGH_EXTENSION_ID = 'migration-lab.migration-lab';
 
 /** What every command may use; built once in activate(). */
-export interface CommandContext {
-  lab: Lab;
-  logger: Logger;
-  channel: vscode.LogOutputChannel;
-  extension: vscode.ExtensionContext;
-  observation: Observation;
-  slowReport: SlowReport;
-}
+// Declared apart so that lessons.ts and guidance.ts need not import this file (no import circle).
+export type { CommandContext } from './context';
 
 interface CommandSpec {
   /** Short title for messages ("Seeding", "Starting PostgreSQL"). */
@@ -121,7 +110,7 @@ async function confirmDestructive(ctx: CommandContext, action: string): Promise<
   const key = `migrationLab.confirmedExternal:${where.host}:${where.port}/${where.database}`;
   if (ctx.extension.globalState.get<boolean>(key)) return true;
   const choice = await vscode.window.showWarningMessage(
-    `${action} changes the schema "${config.schema}" in ${describeTargetForConfirmation(where)}. Continue?`,
+    `${action} changes the schema "${labSchema(ctx.lab)}" in ${describeTargetForConfirmation(where)}. Continue?`,
     {
       modal: true,
       detail: 'Migration Lab only touches its own schema; this question is asked once per database.',
@@ -367,7 +356,7 @@ async function describeTable(ctx: CommandContext, arg: unknown): Promise<void> {
   const tables = await ctx.lab.tables();
   if (tables.length === 0) {
     void vscode.window.showInformationMessage(
-      `The schema "${config.schema}" has no tables yet; run "Seed Tables" first.`,
+      `The schema "${labSchema(ctx.lab)}" has no tables yet; run "Seed Tables" first.`,
     );
     return;
   }
@@ -378,13 +367,13 @@ async function describeTable(ctx: CommandContext, arg: unknown): Promise<void> {
         label: t.name,
         description: `${t.columns.length} columns, ${t.indexes.length} indexes, ${formatBytes(t.totalBytes)}`,
       })),
-      { title: 'Describe Table', placeHolder: `A table of the schema "${config.schema}"` },
+      { title: 'Describe Table', placeHolder: `A table of the schema "${labSchema(ctx.lab)}"` },
     );
     name = picked?.label;
   }
   if (!name) return;
   const table = tables.find((t) => t.name === name);
-  if (!table) throw new LabError(`The schema "${config.schema}" has no table "${name}".`);
+  if (!table) throw new LabError(`The schema "${labSchema(ctx.lab)}" has no table "${name}".`);
   const doc = await vscode.workspace.openTextDocument({
     language: 'markdown',
     content: describeTableMarkdown(table),
@@ -542,7 +531,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (ctx) => {
       if (!(await confirmDestructive(ctx, 'Reset Lab'))) return;
       await ctx.lab.reset();
-      void vscode.window.showInformationMessage(`Lab reset: schema "${config.schema}" dropped.`);
+      void vscode.window.showInformationMessage(`Lab reset: schema "${labSchema(ctx.lab)}" dropped.`);
     },
   },
   'migrationLab.setExternalUrl': {
@@ -760,17 +749,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     title: 'Dropping the invalid index',
     needsDatabase: true,
     run: async (ctx, arg) => {
-      const invalid = ctx.lab.state.invalidIndexes;
-      const name =
-        typeof arg === 'string'
-          ? arg
-          : arg && typeof arg === 'object' && 'index' in arg
-            ? String((arg as { index: unknown }).index)
-            : invalid[0]?.index;
-      if (!name) {
-        void vscode.window.showInformationMessage('No invalid index in the lab schema.');
+      const chosen = chooseInvalidIndex(ctx.lab.state.invalidIndexes, arg);
+      if ('reason' in chosen) {
+        void vscode.window.showInformationMessage(chosen.reason);
         return;
       }
+      const name = chosen.index;
       await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { LabSettings } from '../core/lab';
+import type { Lab, LabSettings } from '../core/lab';
 import type { PostgresVersionSetting } from '../core/postgres/majors';
 import type { ProviderSetting } from '../core/postgres/provider';
 import { DEFAULT_STALLED_THRESHOLD_MS } from '../core/probe/stats';
@@ -25,9 +25,6 @@ export const config = {
   },
   get binDir(): string {
     return setting<string>('postgres.binDir', '');
-  },
-  get schema(): string {
-    return setting<string>('schema', 'migration_lab');
   },
   get seedLargeCount(): number {
     return setting<number>('seed.largeCount', 5_000_000);
@@ -63,10 +60,11 @@ export const config = {
     return setting<boolean>('walkthrough.openOnFirstStart', true);
   },
   labSettings(): LabSettings {
+    // The only read of migrationLab.schema: the Lab keeps it from its start, and everything else asks labSchema().
     return {
       provider: this.provider,
       port: this.port,
-      schema: this.schema,
+      schema: setting<string>('schema', 'migration_lab'),
       postgresVersion: this.postgresVersion,
       binDir: this.binDir,
     };
@@ -80,3 +78,11 @@ export const config = {
     'schema',
   ].map((s) => `${SECTION}.${s}`),
 };
+
+/**
+ * The lab's schema: the running Lab's own (a changed setting only applies at the next start, see
+ * restartSettings), or what the next start will use while PostgreSQL is stopped.
+ */
+export function labSchema(lab: Pick<Lab, 'schema'>): string {
+  return lab.schema ?? config.labSettings().schema;
+}

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { Lab, type LabState } from '../core/lab';
+import { Lab, appliedIndexMigration, type LabState } from '../core/lab';
 import type { RecordedRun } from '../core/monitor/recorder';
 import { RunStoreFile } from '../core/monitor/runStore';
 import { describeError } from '../core/errors';
@@ -45,7 +45,7 @@ function runContextKeys(runs: readonly RecordedRun[]): void {
 
 /** "Rolled back" means: a locking run was observed, and now neither 0002 is applied. */
 function rollbackContextKey(s: LabState, runs: readonly RecordedRun[]): void {
-  const indexApplied = s.migrations.some((m) => m.applied && m.id.startsWith('0002_'));
+  const indexApplied = appliedIndexMigration(s.migrations) !== undefined;
   if (s.database === 'running' && observedRun(runs, 'locking') && !indexApplied && s.migrations.length > 0) {
     setContext('indexRolledBack', true);
   }

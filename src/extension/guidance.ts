@@ -1,5 +1,5 @@
 import { LabError } from '../core/errors';
-import type { CommandContext } from './commands';
+import type { CommandContext } from './context';
 import { LockMonitorPanel } from './lockMonitorPanel';
 
 /** A command the user can run to get past an error: shown as a button on the error message. */

@@ -3,7 +3,6 @@ import * as vscode from 'vscode';
 import { LabError } from '../core/errors';
 import {
   LESSON_TITLES,
-  LongTransaction,
   insertDuplicateEmails,
   runConcurrentWaitsLesson,
   runFailedConcurrentlyLesson,
@@ -13,9 +12,11 @@ import {
   type LessonName,
   type LessonResult,
 } from '../core/lessons';
-import type { CommandContext } from './commands';
-import { config } from './config';
+import type { CommandContext } from './context';
+import { config, labSchema } from './config';
 import { ActionableError, revealLockMonitor } from './guidance';
+// extension.ts takes SlowReport from here.
+export { SlowReport } from './slowReport';
 import { CONCURRENT_INDEX_MIGRATION, INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION } from '../core/lab';
 
 /** The context key each lesson sets once what it teaches was observed (the walkthrough's ticks). */
@@ -63,7 +64,7 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
       token.onCancellationRequested(() => abort.abort());
       const lessonCtx: LessonContext = {
         target,
-        schema: config.schema,
+        schema: labSchema(ctx.lab),
         logger: ctx.logger,
         signal: abort.signal,
         migrationsDir: join(ctx.extension.extensionPath, 'migrations'),
@@ -154,55 +155,10 @@ async function reachLessonState(ctx: CommandContext, name: LessonName): Promise<
   }
 }
 
-/** The panel's "slow report": one long transaction on large_email, held until ended or timed out. */
-export class SlowReport implements vscode.Disposable {
-  private tx: LongTransaction | undefined;
-  private readonly changed = new vscode.EventEmitter<number | undefined>();
-  readonly onDidChange = this.changed.event;
-
-  get pid(): number | undefined {
-    return this.tx?.open ? this.tx.pid : undefined;
-  }
-
-  private starting: Promise<LongTransaction> | undefined;
-
-  async start(ctx: CommandContext): Promise<void> {
-    if (this.tx?.open || this.starting) return; // one slow report at a time (a double click opens one)
-    const target = ctx.lab.connection;
-    if (!target) throw new LabError('PostgreSQL is not running; start it first.');
-    this.starting = LongTransaction.start({
-      target,
-      schema: config.schema,
-      logger: ctx.logger,
-      timeoutMs: config.slowReportSeconds * 1000,
-    });
-    const tx = await this.starting.finally(() => (this.starting = undefined));
-    this.tx = tx;
-    this.changed.fire(tx.pid);
-    void tx.ended.then(() => {
-      if (this.tx !== tx) return;
-      this.tx = undefined;
-      this.changed.fire(undefined);
-    });
-    ctx.logger.info(
-      `Slow report started (pid ${tx.pid}): a transaction that read large_email and stays open.`,
-    );
-  }
-
-  async end(): Promise<void> {
-    await this.tx?.end();
-  }
-
-  dispose(): void {
-    void this.tx?.end();
-    this.changed.dispose();
-  }
-}
-
 export async function insertDuplicates(ctx: CommandContext): Promise<void> {
   const target = ctx.lab.connection;
   if (!target) throw new LabError('PostgreSQL is not running; start it first.');
-  const made = await insertDuplicateEmails(target, config.schema, 3, { logger: ctx.logger });
+  const made = await insertDuplicateEmails(target, labSchema(ctx.lab), 3, { logger: ctx.logger });
   void vscode.window.showInformationMessage(
     `Inserted ${made.ids.length} rows whose emails already exist; a UNIQUE index on email will now fail.`,
   );

@@ -1,22 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { Lab, LabState } from '../core/lab';
+import { appliedIndexMigration, type Lab, type LabState } from '../core/lab';
 import type { Logger } from '../core/log';
+import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
+import { DEFAULT_PROBE_WINDOW_MS, type ProbeSnapshot } from '../core/probe/sampler';
 import type { MonitorSession } from '../core/monitorSession';
-import { comparisonConclusion } from '../core/monitor/report';
-import { maxProbeQueued } from '../core/monitor/verdict';
 import {
-  PANEL_ACTIONS,
+  commandFor,
   isFromWebview,
   type LabSummary,
   type PanelAction,
-  type PanelRun,
   type PanelState,
+  type RunDto,
   type ToWebview,
-} from '../webview/protocol';
-import { buttonStates } from '../webview/model';
+} from '../shared/protocol';
+import { buttonStates } from '../shared/model';
+import {
+  toComparisonDto,
+  toLatencySnapshotDto,
+  toLessonDto,
+  toLiveLessonDto,
+  toLockSnapshotDto,
+  toMonitorStatusDto,
+  toRunDto,
+} from './panelDto';
 import type { Observation } from './observation';
-import type { SlowReport } from './lessons';
+import type { SlowReport } from './slowReport';
 
 export const LOCK_MONITOR_VIEW_TYPE = 'migrationLab.lockMonitor';
 
@@ -27,6 +36,7 @@ export function labSummary(s: LabState): LabSummary {
     seeded: s.seeded,
     largeRows: s.largeRows,
     applied: s.migrations.filter((m) => m.applied).map((m) => m.id),
+    indexMigrationApplied: appliedIndexMigration(s.migrations) ?? null,
     running: s.runningMigration,
     invalidIndexes: s.invalidIndexes.map((i) => ({
       index: i.index,
@@ -116,8 +126,8 @@ export class LockMonitorPanel implements vscode.Disposable {
       ),
       observation.onDidChangeLessons(() =>
         this.patch({
-          lessons: [...this.observation.lessons],
-          liveLesson: this.observation.liveLesson ?? null,
+          lessons: this.observation.lessons.map(toLessonDto),
+          liveLesson: toLiveLessonDto(this.observation.liveLesson),
         }),
       ),
       slowReport.onDidChange((pid) => this.patch({ slowReportPid: pid ?? null })),
@@ -128,8 +138,13 @@ export class LockMonitorPanel implements vscode.Disposable {
     this.attach(observation.session);
   }
 
-  private comparison(): string | null {
-    return comparisonConclusion(this.observation.runs) ?? null;
+  private comparison(): PanelState['comparison'] {
+    return toComparisonDto(this.observation.runs);
+  }
+
+  private latency(session: MonitorSession | undefined): PanelState['latency'] {
+    const snapshot = session?.latencySnapshot();
+    return snapshot ? toLatencySnapshotDto(snapshot) : null;
   }
 
   private attach(session: MonitorSession | undefined): void {
@@ -143,11 +158,13 @@ export class LockMonitorPanel implements vscode.Disposable {
         session.on(event, fn as never);
         this.sessionListeners.push(() => session.off(event, fn as never));
       };
-      on('locks', (locks) => this.post({ type: 'locks', locks }));
-      on('latency', (latency) => this.post({ type: 'latency', latency }));
+      on('locks', (locks: LockSnapshot) => this.post({ type: 'locks', locks: toLockSnapshotDto(locks) }));
+      on('latency', (latency: ProbeSnapshot) =>
+        this.post({ type: 'latency', latency: toLatencySnapshotDto(latency) }),
+      );
       on('probe', (probe) => this.patch({ probe }));
       on('live', (live) => this.patch({ live: live ?? null }));
-      on('monitorStatus', (monitor) => this.patch({ monitor }));
+      on('monitorStatus', (monitor: MonitorStatus) => this.patch({ monitor: toMonitorStatusDto(monitor) }));
     }
     this.post({ type: 'state', state: this.fullState() });
   }
@@ -157,22 +174,22 @@ export class LockMonitorPanel implements vscode.Disposable {
     const state: Omit<PanelState, 'buttons'> = {
       lab: labSummary(this.lab.state),
       probe: { running: session?.probeRunning ?? false, url: session?.probeUrl },
-      monitor: session?.monitorStatus ?? null,
-      locks: session?.latestLocks ?? null,
-      latency: session?.latencySnapshot() ?? null,
+      monitor: session?.monitorStatus ? toMonitorStatusDto(session.monitorStatus) : null,
+      locks: session?.latestLocks ? toLockSnapshotDto(session.latestLocks) : null,
+      latency: this.latency(session),
       live: session?.liveRun ?? null,
       runs: this.panelRuns(),
       comparison: this.comparison(),
-      lessons: [...this.observation.lessons],
-      liveLesson: this.observation.liveLesson ?? null,
+      lessons: this.observation.lessons.map(toLessonDto),
+      liveLesson: toLiveLessonDto(this.observation.liveLesson),
       slowReportPid: this.slowReport.pid ?? null,
     };
     return { ...state, buttons: buttonStates(state) };
   }
 
   /** The recorded runs with the figures the panel shows beside them, computed here (the panel computes nothing). */
-  private panelRuns(): PanelRun[] {
-    return this.observation.runs.map((r) => ({ ...r, maxProbeQueued: maxProbeQueued(r.probeConcurrency) }));
+  private panelRuns(): RunDto[] {
+    return this.observation.runs.map(toRunDto);
   }
 
   private receive(message: unknown): void {
@@ -186,7 +203,8 @@ export class LockMonitorPanel implements vscode.Disposable {
       this.pendingReveal = undefined;
       return;
     }
-    void vscode.commands.executeCommand(PANEL_ACTIONS[message.action]);
+    const { command, args } = commandFor(message);
+    void vscode.commands.executeCommand(command, ...args);
   }
 
   private patch(patch: Extract<ToWebview, { type: 'patch' }>['patch']): void {
@@ -251,7 +269,7 @@ export class LockMonitorPanel implements vscode.Disposable {
   </div>
 </header>
 <section id="latency-section" aria-labelledby="latency-h">
-  <h2 id="latency-h">Latency of /list_large/ (reads) and /insert_large/ (writes), last 60 s</h2>
+  <h2 id="latency-h">Latency of /list_large/ (reads) and /insert_large/ (writes), last ${DEFAULT_PROBE_WINDOW_MS / 1000} s</h2>
   <div id="chart"></div>
   <div id="latency-stats"></div>
 </section>

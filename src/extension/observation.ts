@@ -5,7 +5,7 @@ import { MonitorSession } from '../core/monitorSession';
 import type { RecordedRun } from '../core/monitor/recorder';
 import type { LessonName, LessonResult } from '../core/lessons';
 import type { StoredEntries } from '../core/monitor/runStore';
-import { config } from './config';
+import { config, labSchema } from './config';
 
 /**
  * Owns the MonitorSession (probe endpoint, sampler, lock monitor, recorded runs) for the running
@@ -60,7 +60,7 @@ export class Observation implements vscode.Disposable {
     if (!target || this.lab.state.database !== 'running') return undefined;
     const session = new MonitorSession({
       target,
-      schema: config.schema,
+      schema: labSchema(this.lab),
       logger: this.logger,
       probePort: config.probePort,
       probeRate: config.probeRate,

@@ -7,11 +7,17 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './panel.css';
-import type { IndexProgress, LockRow } from '../core/monitor/lockMonitor';
-import type { SessionRole } from '../core/monitor/roles';
-import type { KindStats } from '../core/probe/stats';
-import type { LessonResult } from '../core/lessons/types';
-import type { FromWebview, PanelAction, PanelRun, PanelState, ToWebview } from './protocol';
+import type {
+  FromWebview,
+  IndexProgressDto,
+  LatencyStatsDto,
+  LockRowDto,
+  PanelAction,
+  PanelState,
+  RunDto,
+  SessionRoleDto,
+  ToWebview,
+} from '../shared/protocol';
 import {
   PANEL_STATE_VERSION,
   chainShapes,
@@ -20,7 +26,7 @@ import {
   restoreSavedState,
   waitersSubject,
   type SavedPanelState,
-} from './model';
+} from '../shared/model';
 
 interface VsCodeApi {
   postMessage(message: FromWebview): void;
@@ -30,7 +36,6 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
-const WINDOW_S = 60;
 
 let state: PanelState | undefined;
 let chart: uPlot | undefined;
@@ -369,9 +374,10 @@ function renderChart(s: PanelState): void {
   }
   chart.batch(() => {
     chart!.setData([xs, reads, writes], false);
-    chart!.setScale('x', { min: now - WINDOW_S, max: now });
+    // The window the host's sampler keeps (in every snapshot), not a copy of it.
+    if (s.latency) chart!.setScale('x', { min: now - s.latency.windowMs / 1000, max: now });
   });
-  setAttr(chart.ctx.canvas, 'aria-label', latencyChartLabel(s.latency, WINDOW_S));
+  setAttr(chart.ctx.canvas, 'aria-label', latencyChartLabel(s.latency));
   const stats = s.latency;
   setHtml(
     byId('latency-stats'),
@@ -382,24 +388,25 @@ function renderChart(s: PanelState): void {
             ['writes', stats.write],
           ],
           stats.stalledThresholdMs,
+          stats.windowMs,
         )
       : '<p class="muted">Start the probe to measure read and write latency.</p>',
   );
 }
 
-function statsTable(rows: [string, KindStats][], stalledThresholdMs: number): string {
+function statsTable(rows: [string, LatencyStatsDto][], stalledThresholdMs: number, windowMs: number): string {
   const body = rows
     .map(
       ([name, k]) =>
         `<tr class="${k.stalled > 0 ? 'stalled' : ''}"><th scope="row">${name}</th><td>${k.count}</td><td>${k.inFlight}</td><td>${ms(k.p50Ms)}</td><td>${ms(k.p95Ms)}</td><td>${ms(k.maxMs)}</td><td>${k.stalled}</td><td>${k.errors + k.timeouts}</td></tr>`,
     )
     .join('');
-  return `<table class="stats"><caption>Probe requests in the last ${WINDOW_S} s (stalled rows highlighted)</caption><thead><tr><th scope="col">kind</th><th scope="col">done</th><th scope="col">in flight</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">stalled &gt; ${ms(stalledThresholdMs)}</th><th scope="col">errors</th></tr></thead><tbody>${body}</tbody></table>`;
+  return `<table class="stats"><caption>Probe requests in the last ${windowMs / 1000} s (stalled rows highlighted)</caption><thead><tr><th scope="col">kind</th><th scope="col">done</th><th scope="col">in flight</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">max</th><th scope="col">stalled &gt; ${ms(stalledThresholdMs)}</th><th scope="col">errors</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 // ---- locks, chains, progress ----
 
-function roleTag(role: SessionRole, text: string): string {
+function roleTag(role: SessionRoleDto, text: string): string {
   return `<span class="role role-${esc(role)}">${esc(text)}</span>`;
 }
 
@@ -416,11 +423,11 @@ function renderLocks(s: PanelState): void {
   renderProgress(s.locks?.progress ?? []);
 }
 
-function lockRow(l: LockRow): string {
+function lockRow(l: LockRowDto): string {
   return `<tr class="${l.granted ? '' : 'waiting'}" data-role="${esc(l.role)}"><td>${l.pid}</td><td>${roleTag(l.role, l.role)}</td><td>${esc(l.relation ?? `${l.locktype} ${l.target ?? ''}`)}</td><td>${esc(l.mode)}</td><td>${l.granted ? 'yes' : '<strong>no</strong>'}</td><td>${l.granted ? '' : ms(l.waitingMs)}</td><td>${esc(l.blockedBy.join(', '))}</td><td class="query" title="${esc(l.query)}">${esc(l.query)}</td></tr>`;
 }
 
-function blockersHtml(blockers: { pid: number; role: SessionRole }[]): string {
+function blockersHtml(blockers: { pid: number; role: SessionRoleDto }[]): string {
   return blockers.map((b) => roleTag(b.role, `${b.role} ${b.pid}`)).join(', ');
 }
 
@@ -466,7 +473,7 @@ function renderChains(s: PanelState): void {
   );
 }
 
-function renderProgress(progress: IndexProgress[]): void {
+function renderProgress(progress: IndexProgressDto[]): void {
   const el = byId('progress');
   const changed = setHtml(
     el,
@@ -497,14 +504,14 @@ function renderProgress(progress: IndexProgress[]): void {
 
 // ---- runs ----
 
-function summary(l: PanelRun['reads']): string {
+function summary(l: RunDto['reads']): string {
   return l
     ? `p50 ${ms(l.p50Ms)} · p95 ${ms(l.p95Ms)} · max ${ms(l.maxMs)} · ${l.stalled} stalled`
     : 'not probed';
 }
 
 /** Most sessions waiting in PostgreSQL at once, and (when the host measured it) requests queued in the probe. */
-function waitedAtOnce(r: PanelRun): string {
+function waitedAtOnce(r: RunDto): string {
   const inPostgres = `${r.maxWaiters} session${r.maxWaiters === 1 ? '' : 's'} in PostgreSQL`;
   return r.maxProbeQueued === undefined
     ? inPostgres
@@ -525,19 +532,18 @@ function renderRuns(s: PanelState): void {
           },
         ]
       : [...s.runs].reverse().map((r) => ({
-          key: `${r.startedAt}:${r.migration}`,
+          key: r.key,
           tag: 'article',
           className: `verdict verdict-${esc(r.outcome)}`,
           focusable: true,
-          html: `<h3>${esc(r.title ?? r.migration)} <small>${esc(r.kind)} · ${esc(r.outcome)} · ${ms(r.durationMs)}${r.attempts ? ` over ${r.attempts.length} attempt${r.attempts.length === 1 ? '' : 's'}` : ''}</small></h3><p>${esc(r.verdict)}</p><dl><dt>reads</dt><dd>${summary(r.reads)}</dd><dt>writes</dt><dd>${summary(r.writes)}</dd><dt>locks held</dt><dd>${esc(r.locksHeld.join('; ') || '–')}</dd><dt>waited at once</dt><dd>${waitedAtOnce(r)}</dd><dt>phases</dt><dd>${esc(r.phases.join(' → ') || '–')}</dd></dl>`,
+          html: `<h3>${esc(r.title)} <small>${esc(r.kind)} · ${esc(r.outcome)} · ${ms(r.durationMs)}${r.attempts ? ` over ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}` : ''}</small></h3><p>${esc(r.verdict)}</p><dl><dt>reads</dt><dd>${summary(r.reads)}</dd><dt>writes</dt><dd>${summary(r.writes)}</dd><dt>locks held</dt><dd>${esc(r.locksHeld.join('; ') || '–')}</dd><dt>waited at once</dt><dd>${waitedAtOnce(r)}</dd><dt>phases</dt><dd>${esc(r.phases.join(' → ') || '–')}</dd></dl>`,
         })),
   );
-  // The demo's own completed runs only (as the host's comparison line): a lesson's scene is no fair pair.
-  const comparable = s.runs.filter((r) => !r.lesson && r.outcome === 'succeeded').reverse();
-  const locking = comparable.find((r) => r.kind === 'locking');
-  const concurrent = comparable.find((r) => r.kind === 'concurrent');
-  const pair = [locking, concurrent].filter((r): r is PanelRun => r !== undefined);
-  const rows: [string, (r: PanelRun) => string][] = [
+  // The host picks the pair (core's rule, the same as the exported report's); the panel draws it.
+  const pair = (s.comparison?.runKeys ?? [])
+    .map((key) => s.runs.find((r) => r.key === key))
+    .filter((r): r is RunDto => r !== undefined);
+  const rows: [string, (r: RunDto) => string][] = [
     ['duration', (r) => ms(r.durationMs)],
     [
       'reads p50 / p95 / max',
@@ -559,74 +565,18 @@ function renderRuns(s: PanelState): void {
     byId('comparison'),
     pair.length < 2
       ? '<p class="muted">Run both index migrations to compare them.</p>'
-      : `<table class="compare"><caption>The newest locking and concurrent runs side by side</caption><thead><tr><th scope="col">measure</th>${pair.map((r) => `<th scope="col">${esc(r.migration)}</th>`).join('')}</tr></thead><tbody>${rows
+      : `<table class="compare"><caption>The compared runs side by side</caption><thead><tr><th scope="col">measure</th>${pair.map((r) => `<th scope="col">${esc(r.migration)}</th>`).join('')}</tr></thead><tbody>${rows
           .map(
             ([label, f]) =>
               `<tr><th scope="row">${label}</th>${pair.map((r) => `<td>${f(r)}</td>`).join('')}</tr>`,
           )
-          .join('')}</tbody></table>${s.comparison ? `<p class="conclusion">${esc(s.comparison)}</p>` : ''}`,
+          .join(
+            '',
+          )}</tbody></table>${s.comparison ? `<p class="conclusion">${esc(s.comparison.conclusion)}</p>` : ''}`,
   );
 }
 
 // ---- lessons ----
-
-const LESSON_TITLES: Record<LessonResult['name'], string> = {
-  'lock-queue': 'The lock-queue trap',
-  'lock-timeout': 'lock_timeout with retries',
-  'concurrent-waits': 'CONCURRENTLY waits for old transactions',
-  'failed-concurrently': 'A failed CONCURRENTLY build',
-};
-
-/** The few observed facts each lesson card lists (the verdict says the rest). */
-function lessonFacts(r: LessonResult): [string, string][] {
-  switch (r.name) {
-    case 'lock-queue':
-      return [
-        ['reads waited behind the ALTER', r.observed.readsWaitedBehindDdl ? 'yes' : 'no'],
-        ['worst read', ms(r.observed.maxReadStallMs)],
-        [
-          'chain',
-          r.observed.chain
-            ? `read ${r.observed.chain.readerPid} → ALTER ${r.observed.chain.ddlPid} → transaction ${r.observed.chain.blockerPid}`
-            : '–',
-        ],
-      ];
-    case 'lock-timeout':
-      return [
-        ['attempts', `${r.observed.attempts} (${r.observed.timeouts} timed out with 55P03)`],
-        [
-          'each attempt',
-          r.observed.attemptLog
-            .map(
-              (a) =>
-                `#${a.n} ${a.outcome}${a.sqlstate ? ` ${a.sqlstate}` : ''} after ${ms(a.durationMs)}${a.delayAfterMs !== undefined ? `, then waited ${ms(a.delayAfterMs)}` : ''}`,
-            )
-            .join('; '),
-        ],
-        ['succeeded', r.observed.succeeded ? 'yes' : 'no'],
-        [
-          'worst read',
-          `${ms(r.observed.maxReadStallMs)} (without the timeout: ${ms(r.observed.withoutTimeoutMaxReadStallMs)})`,
-        ],
-      ];
-    case 'concurrent-waits':
-      return [
-        ['waiting phase', r.observed.waitingPhaseSeen ?? '–'],
-        ['waited for the slow report', r.observed.lockerPidMatched ? 'yes (current_locker_pid)' : 'no'],
-        ['reads / writes during the wait', `${r.observed.readsDuringWait} / ${r.observed.writesDuringWait}`],
-      ];
-    case 'failed-concurrently':
-      return [
-        ['failed with', r.observed.failedWith ?? '–'],
-        [
-          'invalid index found',
-          r.observed.invalidIndexDetected ? (r.observed.invalidIndex?.index ?? 'yes') : 'no',
-        ],
-        ['IF NOT EXISTS kept it', r.observed.ifNotExistsKeptInvalid ? 'yes' : 'no'],
-        ['cleaned up', r.observed.cleanedUp ? 'yes' : 'no'],
-      ];
-  }
-}
 
 function renderLessons(s: PanelState): void {
   setText(
@@ -634,7 +584,7 @@ function renderLessons(s: PanelState): void {
     s.slowReportPid !== null
       ? `Slow report open (pid ${s.slowReportPid}): a transaction that read large_email and has not ended.`
       : s.liveLesson
-        ? `Running the lesson "${LESSON_TITLES[s.liveLesson]}"…`
+        ? `Running the lesson "${s.liveLesson.title}"…`
         : '',
   );
   const invalid = byId('invalid');
@@ -659,7 +609,7 @@ function renderLessons(s: PanelState): void {
       className: 'verdict lesson',
       focusable: true,
       attrs: { 'data-lesson': r.name },
-      html: `<h3>${esc(LESSON_TITLES[r.name])}</h3><p>${esc(r.verdict)}</p><dl>${lessonFacts(r)
+      html: `<h3>${esc(r.title)}</h3><p>${esc(r.verdict)}</p><dl>${r.facts
         .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
         .join('')}</dl>`,
     })),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LabError } from '../../src/core/errors';
 import { assertLabSchemaName, labSchemaNameProblem } from '../../src/core/labSchema';
+import { appliedIndexMigration } from '../../src/core/lab';
 
 const manifest = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
   contributes: {
@@ -57,5 +58,25 @@ void describe('the lab schema name', () => {
     for (const name of [...refused, ...accepted]) {
       assert.equal(pattern.test(name), labSchemaNameProblem(name) === undefined, JSON.stringify(name));
     }
+  });
+});
+
+describe('the applied index migration', () => {
+  it('is one of the demo two 0002 migrations, never another applied one', () => {
+    assert.equal(
+      appliedIndexMigration([
+        { id: '0001_initial', applied: true },
+        { id: '0002_add_email_index', applied: false },
+        { id: '0002_add_email_index_concurrently', applied: true },
+      ]),
+      '0002_add_email_index_concurrently',
+    );
+    assert.equal(
+      appliedIndexMigration([
+        { id: '0001_initial', applied: true },
+        { id: '0002_other', applied: true },
+      ]),
+      undefined,
+    );
   });
 });

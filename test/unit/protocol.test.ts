@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PANEL_ACTIONS, isFromWebview } from '../../src/webview/protocol';
+import { PANEL_ACTIONS, commandFor, isFromWebview } from '../../src/shared/protocol';
+import { chooseInvalidIndex } from '../../src/core/invalidIndexes';
 
 describe('webview message protocol', () => {
   it('accepts ready and every panel action', () => {
@@ -36,5 +37,36 @@ describe('webview message protocol', () => {
     };
     const contributed = new Set(manifest.contributes.commands.map((c) => c.command));
     for (const command of Object.values(PANEL_ACTIONS)) assert.ok(contributed.has(command), command);
+  });
+});
+
+describe('panel button → command', () => {
+  it('passes the clicked invalid index to the drop command (not the first one)', () => {
+    const { command, args } = commandFor({ type: 'action', action: 'dropInvalidIndex', index: 'b_idx' });
+    assert.equal(command, 'migrationLab.dropInvalidIndex');
+    assert.deepEqual(args, ['b_idx']);
+  });
+
+  it('runs other buttons without arguments', () => {
+    assert.deepEqual(commandFor({ type: 'action', action: 'runLocking' }), {
+      command: 'migrationLab.runLockingIndexMigration',
+      args: [],
+    });
+  });
+});
+
+describe('which invalid index to drop', () => {
+  const invalid = [{ index: 'a_idx' }, { index: 'b_idx' }];
+  it('drops the one asked for, by name or from a tree item', () => {
+    assert.deepEqual(chooseInvalidIndex(invalid, 'b_idx'), { index: 'b_idx' });
+    assert.deepEqual(chooseInvalidIndex(invalid, { index: 'b_idx' }), { index: 'b_idx' });
+  });
+  it('drops the first when none is named', () => {
+    assert.deepEqual(chooseInvalidIndex(invalid, undefined), { index: 'a_idx' });
+  });
+  it('refuses an index that is not one of the invalid ones', () => {
+    const chosen = chooseInvalidIndex(invalid, 'users_pkey');
+    assert.ok('reason' in chosen && /users_pkey/.test(chosen.reason));
+    assert.ok('reason' in chooseInvalidIndex([], undefined));
   });
 });

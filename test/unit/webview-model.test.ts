@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BlockingChain } from '../../src/core/monitor/lockMonitor';
+
 import {
   PANEL_STATE_VERSION,
   buttonStates,
@@ -9,12 +9,23 @@ import {
   restoreSavedState,
   waitersSubject,
   type ButtonInputs,
-} from '../../src/webview/model';
-import { PANEL_ACTIONS, type PanelState } from '../../src/webview/protocol';
+} from '../../src/shared/model';
+import {
+  PANEL_ACTIONS,
+  type BlockingChainDto as BlockingChain,
+  type PanelState,
+} from '../../src/shared/protocol';
 
 function inputs(extra: Partial<ButtonInputs> = {}, lab: Partial<ButtonInputs['lab']> = {}): ButtonInputs {
   return {
-    lab: { database: 'running', seeded: true, applied: ['0001_initial'], invalidIndexes: [], ...lab },
+    lab: {
+      database: 'running',
+      seeded: true,
+      applied: ['0001_initial'],
+      indexMigrationApplied: null,
+      invalidIndexes: [],
+      ...lab,
+    },
     probe: { running: true, url: 'http://127.0.0.1:8001' },
     live: null,
     runs: [],
@@ -77,7 +88,13 @@ describe('panel buttons: the host says which can be pressed and why the others c
 
   it('says which migration is applied when the index migrations and the CONCURRENTLY lesson cannot run', () => {
     const states = buttonStates(
-      inputs({}, { applied: ['0001_initial', '0002_add_email_index_concurrently'] }),
+      inputs(
+        {},
+        {
+          applied: ['0001_initial', '0002_add_email_index_concurrently'],
+          indexMigrationApplied: '0002_add_email_index_concurrently',
+        },
+      ),
     );
     assert.match(states.runLocking ?? '', /0002_add_email_index_concurrently is applied: press Roll Back/);
     assert.match(states.lessonConcurrentWaits ?? '', /0002_add_email_index_concurrently is applied/);
@@ -162,19 +179,16 @@ describe('who waits for whom, collapsed to its shapes', () => {
 describe('the latency chart text alternative', () => {
   it('says the latest p95 of reads and writes', () => {
     const stats = { count: 1, inFlight: 0, p50Ms: 3, maxMs: 20, stalled: 0, errors: 0, timeouts: 0 };
-    const label = latencyChartLabel(
-      {
-        at: 0,
-        windowMs: 60_000,
-        stalledThresholdMs: 1000,
-        running: true,
-        points: [],
-        read: { ...stats, p95Ms: 12 },
-        write: { ...stats, p95Ms: 3400 },
-      },
-      60,
-    );
-    assert.match(label, /reads p95 12 ms, writes p95 3\.4 s/);
-    assert.match(latencyChartLabel(null, 60), /not measured/);
+    const label = latencyChartLabel({
+      at: 0,
+      windowMs: 60_000,
+      stalledThresholdMs: 1000,
+      running: true,
+      points: [],
+      read: { ...stats, p95Ms: 12 },
+      write: { ...stats, p95Ms: 3400 },
+    });
+    assert.match(label, /last 60 s: reads p95 12 ms, writes p95 3\.4 s/);
+    assert.match(latencyChartLabel(null), /not measured/);
   });
 });

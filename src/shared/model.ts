@@ -3,9 +3,13 @@
  * and unit-tested under plain Node: which buttons are available and why not, the saved state's version
  * check, the blocking chain's distinct shapes, and the chart's text alternative.
  */
-import type { BlockingChain } from '../core/monitor/lockMonitor';
-import type { SessionRole } from '../core/monitor/roles';
-import type { ButtonStates, PanelState } from './protocol';
+import {
+  PROTOCOL_VERSION,
+  type BlockingChainDto,
+  type ButtonStates,
+  type PanelState,
+  type SessionRoleDto,
+} from './protocol';
 
 /** Milliseconds as the panel writes them: "850 ms", "1.2 s", "–" for no value. */
 export function ms(value: number | null | undefined): string {
@@ -38,9 +42,9 @@ export function buttonStates(s: ButtonInputs): ButtonStates {
   const busy = s.lab.running
     ? `${s.lab.running.id} is running; wait for it or press Cancel.`
     : s.liveLesson
-      ? `A lesson is running (${s.liveLesson}); wait for it to finish.`
+      ? `A lesson is running (${s.liveLesson.title}); wait for it to finish.`
       : null;
-  const applied = s.lab.applied.find((id) => id.startsWith('0002_'));
+  const applied = s.lab.indexMigrationApplied;
   const notSeeded = s.lab.seeded ? null : 'large_email has no rows yet: run Seed Tables first.';
   const indexApplied = applied ? `${applied} is applied: press Roll Back first.` : null;
   const first = (...reasons: (string | null)[]) => reasons.find((r) => r !== null) ?? null;
@@ -82,11 +86,8 @@ export function buttonStates(s: ButtonInputs): ButtonStates {
 
 // ---- the saved state (vscode.setState) ----
 
-/**
- * The shape version of the panel's saved state. Raise it whenever PanelState changes shape: a saved state
- * of another version is dropped, never drawn (a reload would otherwise draw yesterday's shape).
- */
-export const PANEL_STATE_VERSION = 2;
+/** The saved state's shape version is the protocol's: a saved state of another version is dropped. */
+export const PANEL_STATE_VERSION = PROTOCOL_VERSION;
 
 export interface SavedPanelState {
   version: number;
@@ -118,18 +119,18 @@ export function restoreSavedState(saved: unknown): PanelState | undefined {
 
 /** Waiting sessions that wait the same way on the same blockers: one line of the collapsed chain. */
 export interface ChainShape {
-  waiterRole: SessionRole;
+  waiterRole: SessionRoleDto;
   waiterPids: number[];
   mode: string;
   locktype: string;
   target: string | null;
-  blockers: { pid: number; role: SessionRole }[];
+  blockers: { pid: number; role: SessionRoleDto }[];
   /** The longest wait among them. */
   maxWaitingMs: number;
 }
 
 /** Groups the chain by (waiter role, lock mode and target, blockers), the largest group first. */
-export function chainShapes(chains: readonly BlockingChain[]): ChainShape[] {
+export function chainShapes(chains: readonly BlockingChainDto[]): ChainShape[] {
   const byKey = new Map<string, ChainShape>();
   for (const c of chains) {
     const key = JSON.stringify([c.waiterRole, c.mode, c.locktype, c.target, c.blockerPids]);
@@ -163,8 +164,7 @@ export function waitersSubject(shape: Pick<ChainShape, 'waiterRole' | 'waiterPid
 // ---- the chart's text alternative ----
 
 /** The latency chart's accessible name: what it shows and the latest p95 of reads and writes. */
-export function latencyChartLabel(latency: PanelState['latency'], windowS: number): string {
-  if (!latency)
-    return `Latency chart of reads and writes, last ${windowS} s: the probe has not measured yet.`;
-  return `Latency chart of reads and writes, last ${windowS} s: reads p95 ${ms(latency.read.p95Ms)}, writes p95 ${ms(latency.write.p95Ms)}.`;
+export function latencyChartLabel(latency: PanelState['latency']): string {
+  if (!latency) return 'Latency chart of reads and writes: the probe has not measured yet.';
+  return `Latency chart of reads and writes, last ${latency.windowMs / 1000} s: reads p95 ${ms(latency.read.p95Ms)}, writes p95 ${ms(latency.write.p95Ms)}.`;
 }

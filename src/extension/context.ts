@@ -1,0 +1,15 @@
+import type * as vscode from 'vscode';
+import type { Lab } from '../core/lab';
+import type { Logger } from '../core/log';
+import type { Observation } from './observation';
+import type { SlowReport } from './slowReport';
+
+/** What every command runs with (its own module, so that no command helper imports commands.ts). */
+export interface CommandContext {
+  lab: Lab;
+  logger: Logger;
+  channel: vscode.LogOutputChannel;
+  extension: vscode.ExtensionContext;
+  observation: Observation;
+  slowReport: SlowReport;
+}

@@ -1,0 +1,231 @@
+/**
+ * Core's internal types → the panel protocol's DTOs (src/shared/protocol.ts), one function per DTO, so a
+ * change inside core shows up here (a type error) rather than as a panel drawing the wrong thing.
+ */
+import { LESSON_TITLES, type LessonName, type LessonResult } from '../core/lessons/types';
+import type {
+  BlockingChain,
+  IndexProgress,
+  LockRow,
+  LockSnapshot,
+  MonitorStatus,
+} from '../core/monitor/lockMonitor';
+import type { LatencySummary, RecordedRun } from '../core/monitor/recorder';
+import { comparedPair, comparisonConclusion } from '../core/monitor/report';
+import { maxProbeQueued } from '../core/monitor/verdict';
+import type { KindStats, ProbePoint } from '../core/probe/stats';
+import type { ProbeSnapshot } from '../core/probe/sampler';
+import { ms } from '../shared/model';
+import type {
+  BlockingChainDto,
+  ComparisonDto,
+  IndexProgressDto,
+  LatencySnapshotDto,
+  LatencyStatsDto,
+  LessonDto,
+  LockRowDto,
+  LockSnapshotDto,
+  MonitorStatusDto,
+  ProbePointDto,
+  RunDto,
+  RunLatencyDto,
+} from '../shared/protocol';
+
+export function toLockRowDto(l: LockRow): LockRowDto {
+  return {
+    pid: l.pid,
+    role: l.role,
+    applicationName: l.applicationName,
+    backendType: l.backendType,
+    leaderPid: l.leaderPid,
+    state: l.state,
+    waitEvent: l.waitEvent,
+    locktype: l.locktype,
+    mode: l.mode,
+    granted: l.granted,
+    relation: l.relation,
+    target: l.target,
+    blockedBy: [...l.blockedBy],
+    waitingMs: l.waitingMs,
+    query: l.query,
+  };
+}
+
+export function toBlockingChainDto(c: BlockingChain): BlockingChainDto {
+  return {
+    waiterPid: c.waiterPid,
+    waiterRole: c.waiterRole,
+    blockerPids: [...c.blockerPids],
+    blockerRoles: [...c.blockerRoles],
+    waitingMs: c.waitingMs,
+    mode: c.mode,
+    locktype: c.locktype,
+    target: c.target,
+  };
+}
+
+export function toIndexProgressDto(p: IndexProgress): IndexProgressDto {
+  return {
+    pid: p.pid,
+    role: p.role,
+    command: p.command,
+    phase: p.phase,
+    relation: p.relation,
+    index: p.index,
+    lockersTotal: p.lockersTotal,
+    lockersDone: p.lockersDone,
+    currentLockerPid: p.currentLockerPid,
+    blocksTotal: p.blocksTotal,
+    blocksDone: p.blocksDone,
+    tuplesTotal: p.tuplesTotal,
+    tuplesDone: p.tuplesDone,
+    percent: p.percent,
+  };
+}
+
+export function toLockSnapshotDto(s: LockSnapshot): LockSnapshotDto {
+  return {
+    at: s.at,
+    locks: s.locks.map(toLockRowDto),
+    blockingChains: s.blockingChains.map(toBlockingChainDto),
+    progress: s.progress.map(toIndexProgressDto),
+    pollMs: s.pollMs,
+  };
+}
+
+export function toMonitorStatusDto(s: MonitorStatus): MonitorStatusDto {
+  return {
+    state: s.state,
+    at: s.at,
+    attempt: s.attempt,
+    retryInMs: s.retryInMs,
+    error: s.error,
+    serverVersion: s.serverVersion,
+  };
+}
+
+export function toLatencyStatsDto(k: KindStats): LatencyStatsDto {
+  return {
+    count: k.count,
+    inFlight: k.inFlight,
+    p50Ms: k.p50Ms,
+    p95Ms: k.p95Ms,
+    maxMs: k.maxMs,
+    stalled: k.stalled,
+    errors: k.errors,
+    timeouts: k.timeouts,
+  };
+}
+
+export function toProbePointDto(p: ProbePoint): ProbePointDto {
+  return { t: p.t, latencyMs: p.latencyMs, kind: p.kind, inFlight: p.inFlight, outcome: p.outcome };
+}
+
+export function toLatencySnapshotDto(s: ProbeSnapshot): LatencySnapshotDto {
+  return {
+    at: s.at,
+    windowMs: s.windowMs,
+    stalledThresholdMs: s.stalledThresholdMs,
+    running: s.running,
+    read: toLatencyStatsDto(s.read),
+    write: toLatencyStatsDto(s.write),
+    points: s.points.map(toProbePointDto),
+  };
+}
+
+function toRunLatencyDto(l: LatencySummary | null): RunLatencyDto | null {
+  return l ? { count: l.count, p50Ms: l.p50Ms, p95Ms: l.p95Ms, maxMs: l.maxMs, stalled: l.stalled } : null;
+}
+
+/** The key the panel knows a run by (its cards and the comparison's pair). */
+export function runKey(r: Pick<RecordedRun, 'startedAt' | 'migration'>): string {
+  return `${r.startedAt}:${r.migration}`;
+}
+
+export function toRunDto(r: RecordedRun): RunDto {
+  return {
+    key: runKey(r),
+    migration: r.migration,
+    kind: r.kind,
+    outcome: r.outcome,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    durationMs: r.durationMs,
+    title: r.title ?? r.migration,
+    attempts: r.attempts?.length,
+    verdict: r.verdict,
+    reads: toRunLatencyDto(r.reads),
+    writes: toRunLatencyDto(r.writes),
+    locksHeld: [...r.locksHeld],
+    maxWaiters: r.maxWaiters,
+    maxProbeQueued: maxProbeQueued(r.probeConcurrency),
+    phases: [...r.phases],
+    stalledThresholdMs: r.stalledThresholdMs,
+  };
+}
+
+/** The pair core's report compares (one rule, shared with the exported report), and its conclusion. */
+export function toComparisonDto(runs: readonly RecordedRun[]): ComparisonDto | null {
+  const pair = comparedPair(runs);
+  const conclusion = comparisonConclusion(runs);
+  return pair && conclusion ? { runKeys: [runKey(pair[0]), runKey(pair[1])], conclusion } : null;
+}
+
+/** The few observed facts each lesson card lists (the verdict says the rest). */
+function lessonFacts(r: LessonResult): [string, string][] {
+  switch (r.name) {
+    case 'lock-queue':
+      return [
+        ['reads waited behind the ALTER', r.observed.readsWaitedBehindDdl ? 'yes' : 'no'],
+        ['worst read', ms(r.observed.maxReadStallMs)],
+        [
+          'chain',
+          r.observed.chain
+            ? `read ${r.observed.chain.readerPid} → ALTER ${r.observed.chain.ddlPid} → transaction ${r.observed.chain.blockerPid}`
+            : '–',
+        ],
+      ];
+    case 'lock-timeout':
+      return [
+        ['attempts', `${r.observed.attempts} (${r.observed.timeouts} timed out with 55P03)`],
+        [
+          'each attempt',
+          r.observed.attemptLog
+            .map(
+              (a) =>
+                `#${a.n} ${a.outcome}${a.sqlstate ? ` ${a.sqlstate}` : ''} after ${ms(a.durationMs)}${a.delayAfterMs !== undefined ? `, then waited ${ms(a.delayAfterMs)}` : ''}`,
+            )
+            .join('; '),
+        ],
+        ['succeeded', r.observed.succeeded ? 'yes' : 'no'],
+        [
+          'worst read',
+          `${ms(r.observed.maxReadStallMs)} (without the timeout: ${ms(r.observed.withoutTimeoutMaxReadStallMs)})`,
+        ],
+      ];
+    case 'concurrent-waits':
+      return [
+        ['waiting phase', r.observed.waitingPhaseSeen ?? '–'],
+        ['waited for the slow report', r.observed.lockerPidMatched ? 'yes (current_locker_pid)' : 'no'],
+        ['reads / writes during the wait', `${r.observed.readsDuringWait} / ${r.observed.writesDuringWait}`],
+      ];
+    case 'failed-concurrently':
+      return [
+        ['failed with', r.observed.failedWith ?? '–'],
+        [
+          'invalid index found',
+          r.observed.invalidIndexDetected ? (r.observed.invalidIndex?.index ?? 'yes') : 'no',
+        ],
+        ['IF NOT EXISTS kept it', r.observed.ifNotExistsKeptInvalid ? 'yes' : 'no'],
+        ['cleaned up', r.observed.cleanedUp ? 'yes' : 'no'],
+      ];
+  }
+}
+
+export function toLessonDto(r: LessonResult): LessonDto {
+  return { name: r.name, title: LESSON_TITLES[r.name], verdict: r.verdict, facts: lessonFacts(r) };
+}
+
+export function toLiveLessonDto(name: LessonName | undefined): { name: string; title: string } | null {
+  return name ? { name, title: LESSON_TITLES[name] } : null;
+}
