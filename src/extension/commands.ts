@@ -18,6 +18,16 @@ import { config } from './config';
 import { LockMonitorPanel } from './lockMonitorPanel';
 import type { Observation } from './observation';
 import { insertDuplicates, runLesson, type SlowReport } from './lessons';
+import {
+  addMigrationsFolder,
+  checkSqlSelection,
+  openMigrationFile,
+  replayMigrations,
+  resetScratchDatabase,
+  rollBackMigrationsTo,
+  type SourceCommandContext,
+} from './sourceCommands';
+import type { ReplayDiagnostics, WorkspaceSources } from './sources';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
 
@@ -33,6 +43,8 @@ export interface CommandContext {
   extension: vscode.ExtensionContext;
   observation: Observation;
   slowReport: SlowReport;
+  sources: WorkspaceSources;
+  diagnostics: ReplayDiagnostics;
 }
 
 interface CommandSpec {
@@ -732,11 +744,53 @@ export const COMMANDS: Record<string, CommandSpec> = {
     title: 'Deleting the lab data',
     run: (ctx) => deleteLabData(ctx),
   },
+  'migrationLab.replayMigrations': {
+    title: 'Replaying migrations',
+    needsDatabase: true,
+    run: (ctx, arg) => replayMigrations(sourceContext(ctx), arg),
+  },
+  'migrationLab.rollBackMigrationsTo': {
+    title: 'Rolling back migrations',
+    needsDatabase: true,
+    run: (ctx, arg) => rollBackMigrationsTo(sourceContext(ctx), arg),
+  },
+  'migrationLab.resetScratchDatabase': {
+    title: 'Resetting the scratch database',
+    needsDatabase: true,
+    run: (ctx, arg) => resetScratchDatabase(sourceContext(ctx), arg),
+  },
+  'migrationLab.addMigrationsFolder': {
+    title: 'Adding a migrations folder',
+    run: (ctx, arg) => addMigrationsFolder(sourceContext(ctx), arg),
+  },
+  'migrationLab.checkSqlSelection': {
+    title: 'Checking the SQL',
+    needsDatabase: true,
+    run: (ctx) => checkSqlSelection(sourceContext(ctx)),
+  },
+  'migrationLab.openMigrationFile': {
+    title: 'Opening the migration',
+    run: (_ctx, arg) => openMigrationFile(arg),
+  },
+  'migrationLab.refreshMigrations': {
+    title: 'Looking for migration folders',
+    run: (ctx) => ctx.sources.refresh(),
+  },
   'migrationLab.showLog': {
     title: 'Showing the log',
     run: async (ctx) => ctx.channel.show(),
   },
 };
+
+function sourceContext(ctx: CommandContext): SourceCommandContext {
+  return {
+    sources: ctx.sources,
+    diagnostics: ctx.diagnostics,
+    logger: ctx.logger,
+    channel: ctx.channel,
+    storageDir: ctx.extension.globalStorageUri.fsPath,
+  };
+}
 
 /** Registers every command in the table, each behind the error boundary. */
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

@@ -8,6 +8,7 @@ import { LOCK_MONITOR_VIEW_TYPE, LockMonitorPanel } from './lockMonitorPanel';
 import { createLogger } from './logging';
 import { Observation } from './observation';
 import { SlowReport, lessonContextKeys } from './lessons';
+import { ReplayDiagnostics, WorkspaceSources } from './sources';
 import { DatabaseView, LabStatusBar, MigrationsView, RunsView } from './views';
 
 let lab: Lab | undefined;
@@ -56,6 +57,9 @@ async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<vo
 export interface MigrationLabApi {
   migrationsView: MigrationsView;
   databaseView: DatabaseView;
+  /** The workspace's migration sources and the replay diagnostics (the sources tests read them). */
+  sources: WorkspaceSources;
+  diagnostics: ReplayDiagnostics;
   /** Where the "Migration Lab" log channel's file is written (tests check what reached the log). */
   logUri: vscode.Uri;
 }
@@ -80,7 +84,9 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     const theObservation = new Observation(theLab, logger);
     observation = theObservation;
     const slowReport = new SlowReport();
-    const migrationsView = new MigrationsView(theLab);
+    const sources = new WorkspaceSources(theLab, logger, join(context.extensionPath, 'migrations'));
+    const diagnostics = new ReplayDiagnostics();
+    const migrationsView = new MigrationsView(theLab, sources);
     const databaseView = new DatabaseView(theLab, logger);
     const ctx: CommandContext = {
       lab: theLab,
@@ -89,6 +95,8 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       extension: context,
       observation: theObservation,
       slowReport,
+      sources,
+      diagnostics,
     };
     theLab.on('state', labContextKeys);
     theLab.on('state', (s) => rollbackContextKey(s, theObservation.runs));
@@ -96,6 +104,8 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     runContextKeys([]);
     context.subscriptions.push(
       channel,
+      sources,
+      diagnostics,
       theObservation,
       ...registerCommands(ctx),
       vscode.window.registerTreeDataProvider('migrationLab.database', databaseView),
@@ -138,7 +148,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     logger.info(
       `Migration Lab activated in ${(end - loadStart).toFixed(1)} ms (loading the bundle ${(activateStart - loadStart).toFixed(1)} ms, activate() ${(end - activateStart).toFixed(1)} ms; VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
-    return { migrationsView, databaseView, logUri: context.logUri };
+    return { migrationsView, databaseView, sources, diagnostics, logUri: context.logUri };
   } catch (e) {
     reportError({ logger, channel }, 'Activating Migration Lab', e);
     throw e;
