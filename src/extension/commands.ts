@@ -766,7 +766,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.checkSqlSelection': {
     title: 'Checking the SQL',
     needsDatabase: true,
-    run: (ctx) => checkSqlSelection(sourceContext(ctx)),
+    run: (ctx, arg) => checkSqlSelection(sourceContext(ctx), arg),
   },
   'migrationLab.openMigrationFile': {
     title: 'Opening the migration',

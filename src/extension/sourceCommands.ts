@@ -258,7 +258,7 @@ export async function addMigrationsFolder(ctx: SourceCommandContext, arg?: unkno
  * Check SQL Selection: the selection (or, when nothing is selected, the clipboard) as one migration,
  * transactional or not as asked, replayed onto a fresh scratch database of its own.
  */
-export async function checkSqlSelection(ctx: SourceCommandContext): Promise<void> {
+export async function checkSqlSelection(ctx: SourceCommandContext, arg?: unknown): Promise<void> {
   const editor = vscode.window.activeTextEditor;
   const selection = editor && !editor.selection.isEmpty ? editor.selection : undefined;
   const sql = selection ? editor!.document.getText(selection) : await vscode.env.clipboard.readText();
@@ -266,25 +266,36 @@ export async function checkSqlSelection(ctx: SourceCommandContext): Promise<void
     void vscode.window.showInformationMessage('Select some SQL (or copy it) to check it as a migration.');
     return;
   }
-  const mode = await vscode.window.showQuickPick(
-    [
-      { label: 'In a transaction', description: 'as most tools run a migration', transactional: true },
-      {
-        label: 'Not in a transaction',
-        description: 'statement by statement (CREATE INDEX CONCURRENTLY)',
-        transactional: false,
-      },
-    ],
-    { title: `Check SQL ${selection ? 'Selection' : 'from the Clipboard'}`, placeHolder: 'Run it…' },
-  );
+  const modes = [
+    { label: 'In a transaction', description: 'as most tools run a migration', transactional: true },
+    {
+      label: 'Not in a transaction',
+      description: 'statement by statement (CREATE INDEX CONCURRENTLY)',
+      transactional: false,
+    },
+  ];
+  // A keybinding (or a test) may say which: "transaction" or "no-transaction".
+  const mode =
+    arg === 'transaction'
+      ? modes[0]
+      : arg === 'no-transaction'
+        ? modes[1]
+        : await vscode.window.showQuickPick(modes, {
+            title: `Check SQL ${selection ? 'Selection' : 'from the Clipboard'}`,
+            placeHolder: 'Run it…',
+          });
   if (!mode) return;
-  // Written as a dbmate migration: its header line says transactional or not; line 2 is the SQL's line 1.
+  // Written as a plain SQL migration (run as psql runs a file): wrapped in BEGIN; … COMMIT; for one
+  // transaction, statement by statement otherwise. Line 2 of the file is the SQL's line 1 either way.
   const dir = join(ctx.storageDir, 'check-sql');
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const file = join(dir, '20000101000000_checked_sql.sql');
-  await writeFile(file, `-- migrate:up${mode.transactional ? '' : ' transaction:false'}\n${sql}\n`);
-  const source = await loadSource(dir, 'dbmate');
+  const body = /;\s*$/.test(sql) ? sql : `${sql};`;
+  await writeFile(
+    join(dir, '0001_checked_sql.sql'),
+    mode.transactional ? `BEGIN;\n${body}\nCOMMIT;\n` : `-- checked statement by statement\n${body}\n`,
+  );
+  const source = await loadSource(dir, 'plain');
   const report = await withReplayProgress(ctx, 'Checking the SQL', (env) =>
     replay(source, env(), { reset: true }),
   );

@@ -3,7 +3,14 @@ import * as vscode from 'vscode';
 import { describeError } from '../core/errors';
 import type { Lab } from '../core/lab';
 import type { Logger } from '../core/log';
-import { detectFolder, findSources, loadFound, type FoundSource } from '../core/migrations/detect';
+import {
+  IGNORED_FOLDERS,
+  detectFolder,
+  findSources,
+  loadFound,
+  loadSource,
+  type FoundSource,
+} from '../core/migrations/detect';
 import { TOOL_NAMES, isToolId, type MigrationSource, type ToolId } from '../core/migrations/model';
 import {
   replayStatus,
@@ -100,7 +107,10 @@ export class WorkspaceSources implements vscode.Disposable {
     /** The bundled demo's folder: listed in the view as the demo, never as a workspace source. */
     private readonly demoDir: string,
   ) {
-    this.ready = this.refresh();
+    this.ready = loadSource(this.demoDir)
+      .then((demo) => (this.demoSource = demo))
+      .catch((e) => this.logger.warn(`Reading the demo's migrations: ${describeError(e)}`))
+      .then(() => this.refresh());
     let wasRunning = lab.state.database === 'running';
     lab.on('state', (s) => {
       const running = s.database === 'running';
@@ -114,6 +124,7 @@ export class WorkspaceSources implements vscode.Disposable {
       '**/{*.sql,sqitch.plan,atlas.sum,migration_lock.toml}',
     );
     const onAnywhere = (uri: vscode.Uri) => {
+      if (uri.fsPath.split(sep).some((part) => IGNORED_FOLDERS.has(part))) return;
       if (!this.list.some((e) => uri.fsPath.startsWith(e.found.path + sep))) this.schedule(undefined);
     };
     this.disposables.push(
@@ -134,6 +145,12 @@ export class WorkspaceSources implements vscode.Disposable {
   get demoPath(): string {
     return resolve(this.demoDir);
   }
+
+  /** The demo's migrations as files (listed while PostgreSQL is stopped); read once, it ships with us. */
+  get demo(): MigrationSource | undefined {
+    return this.demoSource;
+  }
+  private demoSource: MigrationSource | undefined;
 
   entryFor(path: string): SourceEntry | undefined {
     return this.list.find((e) => e.found.path === path);
@@ -158,7 +175,7 @@ export class WorkspaceSources implements vscode.Disposable {
     this.rediscover = false;
     this.dirty.clear();
     this.refreshing = this.refreshing.then(async () => {
-      if (rediscover) await this.discover();
+      if (rediscover) await this.discover(new Set(dirty));
       else {
         for (const path of dirty) {
           const entry = this.entryFor(path);
@@ -171,7 +188,11 @@ export class WorkspaceSources implements vscode.Disposable {
     await this.refreshing;
   }
 
-  private async discover(): Promise<void> {
+  /**
+   * Searches the workspace. A folder already listed keeps its parse unless it is in `reparse` (or
+   * `reparse` is undefined: a manual refresh parses everything again).
+   */
+  private async discover(reparse?: ReadonlySet<string>): Promise<void> {
     const { paths, formats } = settings();
     const found = new Map<string, FoundSource>();
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
@@ -203,7 +224,12 @@ export class WorkspaceSources implements vscode.Disposable {
     const previous = new Map(this.list.map((e) => [e.found.path, e]));
     const next: SourceEntry[] = [];
     for (const f of [...found.values()].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-      const entry: SourceEntry = { found: f, status: previous.get(f.path)?.status };
+      const before = previous.get(f.path);
+      if (before && before.found.tool === f.tool && reparse && !reparse.has(f.path)) {
+        next.push(before);
+        continue;
+      }
+      const entry: SourceEntry = { found: f, status: before?.status };
       await this.load(entry);
       next.push(entry);
     }

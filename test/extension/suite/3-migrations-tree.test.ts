@@ -25,6 +25,7 @@ async function treeLabels(): Promise<string[] | undefined> {
     if (item.label === 'Demo: large_email') demo = r;
   }
   assert.ok(demo !== undefined, 'the Migrations view lists "Demo: large_email"');
+  // While PostgreSQL is stopped the demo's files are listed as notes without [X]/[ ] (no state).
   const children = ((await view.getChildren(demo)) ?? []).filter(
     (c) => (c as { kind?: string }).kind !== 'note',
   );

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
@@ -8,13 +8,14 @@ import { ROOT, activeExtension, captureMessages, waitFor } from '../support';
 /** The parts of activate()'s result these tests read. */
 interface Api {
   migrationsView: vscode.TreeDataProvider<unknown>;
-  sources: { entries: readonly { found: { path: string; tool: string } }[] };
+  sources: { entries: readonly { found: { path: string; tool: string } }[]; ready: Promise<void> };
 }
 
 let api: Api;
 let workspace: string;
 let dbmateDir: string;
 let prismaDir: string;
+let demoWhileStopped: string[];
 
 async function label(item: unknown): Promise<string> {
   const t = await api.migrationsView.getTreeItem(item);
@@ -69,6 +70,11 @@ suite(
       prismaDir = join(workspace, 'prisma', 'migrations');
       cpSync(join(ROOT, 'test/fixtures/tools/dbmate/migrations'), dbmateDir, { recursive: true });
       cpSync(join(ROOT, 'test/fixtures/tools/prisma/migrations'), prismaDir, { recursive: true });
+      // Before the server starts: the demo is listed from its files, without state.
+      await api.sources.ready;
+      const demo = ((await api.migrationsView.getChildren()) ?? []).at(-1);
+      assert.equal(await label(demo), 'Demo: large_email');
+      demoWhileStopped = await Promise.all(((await api.migrationsView.getChildren(demo)) ?? []).map(label));
       const started = await run('migrationLab.startPostgres');
       assert.deepEqual(started.errors(), []);
     });
@@ -78,6 +84,14 @@ suite(
       await run('migrationLab.stopPostgres');
       rmSync(join(workspace, 'db'), { recursive: true, force: true });
       rmSync(join(workspace, 'prisma'), { recursive: true, force: true });
+    });
+
+    test('while PostgreSQL is stopped the demo lists its migrations without [X]/[ ]', () => {
+      assert.deepEqual(demoWhileStopped, [
+        '0001_initial',
+        '0002_add_email_index',
+        '0002_add_email_index_concurrently',
+      ]);
     });
 
     test('folders copied into the workspace appear with their tool, without a manual refresh', async function () {
@@ -187,6 +201,75 @@ suite(
         '[ ] 20240102000000_index_books_title',
         '[ ] 20240103000000_add_reviews',
       ]);
+    });
+
+    test('migrationLab.migrations.paths pins a folder the search skips; a missing role offers "Create role and retry"', async function () {
+      this.timeout(60_000);
+      // Under build/ (build output: never searched) and granting to a role the server does not have.
+      const pinned = join(workspace, 'build', 'reports', 'migrations');
+      mkdirSync(pinned, { recursive: true });
+      writeFileSync(
+        join(pinned, '20240101000000_reports.sql'),
+        '-- migrate:up\nCREATE TABLE reports (id int);\nGRANT SELECT ON reports TO mlab_e2e_reporting;\n\n-- migrate:down\nDROP TABLE reports;\n',
+      );
+      await vscode.workspace
+        .getConfiguration('migrationLab')
+        .update('migrations.paths', ['build/*/migrations'], vscode.ConfigurationTarget.Workspace);
+      await waitFor('the pinned folder in the Migrations view', () =>
+        api.sources.entries.some((e) => e.found.path === pinned) ? true : undefined,
+      );
+      await until('its state read', async () =>
+        (await migrationLabels(pinned)).every((l) => l.startsWith('[ ] ')),
+      );
+      const messages = captureMessages((shown) =>
+        shown.items.includes('Create role and retry') ? 'Create role and retry' : undefined,
+      );
+      try {
+        await vscode.commands.executeCommand('migrationLab.replayMigrations', await sourceRow(pinned));
+      } finally {
+        messages.restore();
+      }
+      const [failed, ...rest] = messages.shown;
+      assert.equal(failed?.kind, 'error');
+      assert.match(failed!.message, /mlab_e2e_reporting/);
+      assert.deepEqual(failed!.items, ['Create role and retry', 'Show Log']);
+      assert.deepEqual(
+        rest.map((r) => r.kind),
+        ['info'],
+        `after the retry: ${JSON.stringify(rest)}`,
+      );
+      assert.match(rest[0]!.message, /1 of 1 applied/);
+      assert.deepEqual(await migrationLabels(pinned), ['[X] 20240101000000_reports']);
+    });
+
+    test('Check SQL Selection: CONCURRENTLY fails in a transaction (a diagnostic on the selection) and runs without one', async function () {
+      this.timeout(60_000);
+      const file = join(workspace, 'check.sql');
+      writeFileSync(
+        file,
+        '-- not selected\nCREATE TABLE checked (id int);\nCREATE INDEX CONCURRENTLY checked_id ON checked (id);\n',
+      );
+      const editor = await vscode.window.showTextDocument(vscode.Uri.file(file));
+      editor.selection = new vscode.Selection(1, 0, 2, 54);
+      const inTransaction = await run('migrationLab.checkSqlSelection', 'transaction');
+      assert.equal(inTransaction.errors().length, 1, JSON.stringify(inTransaction.shown));
+      assert.match(inTransaction.errors()[0]!, /CONCURRENTLY|transaction block/i);
+      const diagnostics = vscode.languages.getDiagnostics(vscode.Uri.file(file));
+      assert.equal(diagnostics.length, 1);
+      assert.equal(diagnostics[0]!.code, '25001');
+      // On the CREATE INDEX line of the document (0-based 2), not on the temporary file's.
+      assert.equal(diagnostics[0]!.range.start.line, 2);
+
+      await vscode.window.showTextDocument(vscode.Uri.file(file)).then((e) => {
+        e.selection = new vscode.Selection(1, 0, 2, 54);
+      });
+      const autocommit = await run('migrationLab.checkSqlSelection', 'no-transaction');
+      assert.deepEqual(autocommit.errors(), []);
+      assert.match(
+        autocommit.shown.map((m) => m.message).join('\n'),
+        /statement by statement .* \(2 statements\)/,
+      );
+      assert.deepEqual(vscode.languages.getDiagnostics(vscode.Uri.file(file)), []);
     });
   },
 );
