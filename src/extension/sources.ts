@@ -2,6 +2,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as vscode from 'vscode';
 import { describeError } from '../core/errors';
 import type { Lab } from '../core/lab';
+import { globToRegExp, hasGlob } from '../core/migrations/folderGlob';
 import type { Logger } from '../core/log';
 import {
   IGNORED_FOLDERS,
@@ -47,30 +48,6 @@ export const TOOL_ICONS: Record<ToolId, string> = {
   'node-pg-migrate': 'symbol-method',
   plain: 'file-code',
 };
-
-/** `**`, `*`, `?` globs of `migrationLab.migrations.paths`, matched against a folder's relative path. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  const g = glob.replace(/\\/g, '/').replace(/\/+$/, '');
-  for (let i = 0; i < g.length; i++) {
-    const c = g[i]!;
-    if (c === '*' && g[i + 1] === '*') {
-      // `**/` matches zero or more folders; a trailing `**` anything below.
-      if (g[i + 2] === '/') {
-        re += '(?:.*/)?';
-        i += 2;
-      } else {
-        re += '.*';
-        i += 1;
-      }
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
-const hasGlob = (s: string) => /[*?[{]/.test(s);
 
 function settings(): { paths: string[]; formats: Record<string, string>; roles: string[] } {
   const c = vscode.workspace.getConfiguration('migrationLab');

@@ -297,14 +297,13 @@ export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
       ];
     if (item.kind === 'demo') {
       if (this.lab.state.database !== 'running')
-        return [
-          {
-            kind: 'note',
-            label: 'PostgreSQL is not running',
-            description: "start it to see and run the demo's migrations",
-            icon: 'info',
-          },
-        ];
+        return (this.sources.demo?.migrations ?? []).map((m): MigrationsItem => ({
+          kind: 'note',
+          label: m.id,
+          description: 'no state: PostgreSQL is not running',
+          icon: 'circle-large-outline',
+          tooltip: m.files.join('\n'),
+        }));
       return this.lab.state.migrations.map((m) => ({ kind: 'demoMigration', ...m }));
     }
     if (item.kind === 'source') {
