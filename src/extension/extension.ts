@@ -45,6 +45,20 @@ function rollbackContextKey(s: LabState, runs: readonly RecordedRun[]): void {
   }
 }
 
+/** The Migrations view, saying above its rows when they carry no state because PostgreSQL is stopped. */
+function migrationsTreeView(lab: Lab, provider: MigrationsView): vscode.Disposable {
+  const view = vscode.window.createTreeView('migrationLab.migrations', { treeDataProvider: provider });
+  const say = (s: LabState) => {
+    view.message =
+      s.database === 'running'
+        ? undefined
+        : 'PostgreSQL is not running: migrations are listed without [X]/[ ]. Start it to see and run them.';
+  };
+  say(lab.state);
+  lab.on('state', say);
+  return view;
+}
+
 /** The walkthrough opens by itself once, on the first activation after install. */
 async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<void> {
   const key = 'migrationLab.walkthroughShown';
@@ -109,7 +123,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       theObservation,
       ...registerCommands(ctx),
       vscode.window.registerTreeDataProvider('migrationLab.database', databaseView),
-      vscode.window.registerTreeDataProvider('migrationLab.migrations', migrationsView),
+      migrationsTreeView(theLab, migrationsView),
       vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
       new LabStatusBar(theLab),
       theObservation.onDidChangeRuns(runContextKeys),

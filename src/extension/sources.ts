@@ -68,7 +68,6 @@ export class WorkspaceSources implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   private list: SourceEntry[] = [];
-  private watchers: vscode.FileSystemWatcher[] = [];
   private readonly disposables: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** Folders whose files changed since the last reload; undefined entry = search again. */
@@ -96,17 +95,24 @@ export class WorkspaceSources implements vscode.Disposable {
         void this.refreshStatus();
       }
     });
-    // New migration folders anywhere in the workspace: search again (debounced).
+    // One watcher for the workspace: a change inside a listed folder reloads that folder; a new or
+    // deleted .sql or marker file elsewhere searches again. Both debounced; only path checks here.
+    // (A `**/*` watcher is not enough: a copied-in folder arrives as one folder event.)
     const anywhere = vscode.workspace.createFileSystemWatcher(
-      '**/{*.sql,sqitch.plan,atlas.sum,migration_lock.toml}',
+      '**/{*.sql,sqitch.plan,atlas.sum,*.toml,*.conf,_journal.json}',
     );
     const onAnywhere = (uri: vscode.Uri) => {
-      if (uri.fsPath.split(sep).some((part) => IGNORED_FOLDERS.has(part))) return;
-      if (!this.list.some((e) => uri.fsPath.startsWith(e.found.path + sep))) this.schedule(undefined);
+      const path = uri.fsPath;
+      const owner = this.list.find((e) => path === e.found.path || path.startsWith(e.found.path + sep));
+      if (owner) this.schedule(owner.found.path);
+      else if (path.split(sep).some((part) => IGNORED_FOLDERS.has(part))) return;
+      else if (/\.sql$|(^|[\\/])(sqitch\.plan|atlas\.sum|migration_lock\.toml)$/.test(path))
+        this.schedule(undefined);
     };
     this.disposables.push(
       anywhere,
       anywhere.onDidCreate(onAnywhere),
+      anywhere.onDidChange(onAnywhere),
       anywhere.onDidDelete(onAnywhere),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('migrationLab.migrations')) this.schedule(undefined);
@@ -211,7 +217,6 @@ export class WorkspaceSources implements vscode.Disposable {
       next.push(entry);
     }
     this.list = next;
-    this.watch();
     this.changed.fire();
   }
 
@@ -242,7 +247,11 @@ export class WorkspaceSources implements vscode.Disposable {
     return [...out];
   }
 
+  /** How many times a folder was parsed since activation (the tests check a change parses once). */
+  parses = 0;
+
   private async load(entry: SourceEntry): Promise<void> {
+    this.parses++;
     try {
       entry.source = await loadFound(entry.found);
       entry.loadError = undefined;
@@ -251,20 +260,6 @@ export class WorkspaceSources implements vscode.Disposable {
       entry.loadError = describeError(e);
       this.logger.warn(`Reading ${entry.found.path}: ${entry.loadError}`);
     }
-  }
-
-  private watch(): void {
-    for (const w of this.watchers) w.dispose();
-    this.watchers = this.list.map((entry) => {
-      const w = vscode.workspace.createFileSystemWatcher(
-        new vscode.RelativePattern(vscode.Uri.file(entry.found.path), '**/*'),
-      );
-      const changed = () => this.schedule(entry.found.path);
-      w.onDidChange(changed);
-      w.onDidCreate(changed);
-      w.onDidDelete(changed);
-      return w;
-    });
   }
 
   /** Reads each source's scratch database (changing nothing); clears the state while PostgreSQL is stopped. */
@@ -324,7 +319,6 @@ export class WorkspaceSources implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.timer);
-    for (const w of this.watchers) w.dispose();
     for (const d of this.disposables) d.dispose();
     this.changed.dispose();
   }

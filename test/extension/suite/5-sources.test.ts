@@ -8,7 +8,11 @@ import { ROOT, activeExtension, captureMessages, waitFor } from '../support';
 /** The parts of activate()'s result these tests read. */
 interface Api {
   migrationsView: vscode.TreeDataProvider<unknown>;
-  sources: { entries: readonly { found: { path: string; tool: string } }[]; ready: Promise<void> };
+  sources: {
+    entries: readonly { found: { path: string; tool: string } }[];
+    ready: Promise<void>;
+    parses: number;
+  };
 }
 
 let api: Api;
@@ -270,6 +274,24 @@ suite(
         /statement by statement .* \(2 statements\)/,
       );
       assert.deepEqual(vscode.languages.getDiagnostics(vscode.Uri.file(file)), []);
+    });
+
+    test('a new migration file shows up by itself, the folder parsed once for the change', async function () {
+      this.timeout(30_000);
+      const before = api.sources.parses;
+      const file = join(dbmateDir, '20240104000000_add_notes.sql');
+      writeFileSync(
+        file,
+        '-- migrate:up\nALTER TABLE books ADD COLUMN notes text;\n\n-- migrate:down\nALTER TABLE books DROP COLUMN notes;\n',
+      );
+      await until(
+        'the fourth migration in the view',
+        async () => (await migrationLabels(dbmateDir)).length === 4,
+      );
+      assert.equal(api.sources.parses - before, 1, 'one parse of the changed folder, none of the others');
+      assert.equal((await migrationLabels(dbmateDir))[3], '[ ] 20240104000000_add_notes');
+      rmSync(file);
+      await until('the migration gone again', async () => (await migrationLabels(dbmateDir)).length === 3);
     });
   },
 );
