@@ -12,7 +12,7 @@ import {
   loadSource,
   type FoundSource,
 } from '../core/migrations/detect';
-import { TOOL_NAMES, isToolId, type MigrationSource, type ToolId } from '../core/migrations/model';
+import { isToolId, type MigrationSource, type ToolId } from '../core/migrations/model';
 import {
   replayStatus,
   type ReplayEnvironment,
@@ -164,8 +164,8 @@ export class WorkspaceSources implements vscode.Disposable {
           const entry = this.entryFor(path);
           if (entry) await this.load(entry);
         }
-        this.changed.fire();
       }
+      // refreshStatus redraws once, with the new parse and its state together.
       await this.refreshStatus();
     });
     await this.refreshing;
@@ -384,17 +384,9 @@ export class ReplayDiagnostics implements vscode.Disposable {
     return diagnostic;
   }
 
-  diagnostics(uri: vscode.Uri): readonly vscode.Diagnostic[] {
-    return this.collection.get(uri) ?? [];
-  }
-
   dispose(): void {
     this.collection.dispose();
   }
-}
-
-export function toolLabel(tool: ToolId): string {
-  return TOOL_NAMES[tool];
 }
 
 /** The workspace-relative path a person recognises. */

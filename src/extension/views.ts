@@ -261,7 +261,7 @@ export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
         t.iconPath = new vscode.ThemeIcon(
           item.status === 'applied' ? 'pass' : item.status === 'failed' ? 'error' : 'circle-large-outline',
         );
-        const outcome = item.entry.status?.migrations[item.index];
+        const outcome = item.entry.status?.migrations.find((o) => o.id === m.id);
         t.description = [
           m.up.mode,
           m.down ? undefined : 'no down',
@@ -309,12 +309,14 @@ export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
     if (item.kind === 'source') {
       const { source, status } = item.entry;
       if (!source) return [];
+      // By id: a file added since the state was read must not take its neighbour's mark.
+      const byId = new Map(status?.migrations.map((o) => [o.id, o.status]));
       return source.migrations.map((m, index) => ({
         kind: 'migration',
         entry: item.entry,
         index,
         id: m.id,
-        status: status?.migrations[index]?.status,
+        status: byId.get(m.id),
       }));
     }
     return [];

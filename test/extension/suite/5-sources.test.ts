@@ -285,8 +285,8 @@ suite(
         '-- migrate:up\nALTER TABLE books ADD COLUMN notes text;\n\n-- migrate:down\nALTER TABLE books DROP COLUMN notes;\n',
       );
       await until(
-        'the fourth migration in the view',
-        async () => (await migrationLabels(dbmateDir)).length === 4,
+        'the fourth migration in the view, with its state',
+        async () => (await migrationLabels(dbmateDir))[3] === '[ ] 20240104000000_add_notes',
       );
       assert.equal(api.sources.parses - before, 1, 'one parse of the changed folder, none of the others');
       assert.equal((await migrationLabels(dbmateDir))[3], '[ ] 20240104000000_add_notes');
