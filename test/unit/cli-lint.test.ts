@@ -106,6 +106,15 @@ void describe('lint: arguments', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: .*no such file or folder\.\n$/);
   });
+
+  void it('an unreadable PATH fails the run but the other PATHs are still linted', async () => {
+    const r = await lint('no/such/folder', CLEAN, '--fail-on', 'never', '--format', 'json');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no such file or folder/);
+    const report = JSON.parse(r.stdout) as LintReport;
+    assert.ok(report.statements.length > 0);
+    assert.ok(report.statements.every((s) => s.file.startsWith(`${CLEAN}/`)));
+  });
 });
 
 void describe('lint: exit codes', () => {
