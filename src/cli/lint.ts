@@ -278,7 +278,8 @@ export function toSarif(report: LintReport): SarifLog {
   if (root)
     version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   // The rule pages live in docs/rules.md of the installed package; SARIF wants an absolute URI.
-  const rulesDoc = root ? pathToFileURL(join(root, 'docs', 'rules.md')).href : undefined;
+  const rulesFile = root ? join(root, 'docs', 'rules.md') : undefined;
+  const rulesDoc = rulesFile && existsSync(rulesFile) ? pathToFileURL(rulesFile).href : undefined;
   const rules = [...RULES.values()];
   const index = new Map(rules.map((r, k) => [r.id, k]));
   return {
