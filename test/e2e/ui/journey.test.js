@@ -222,6 +222,23 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await assertStepTicks('compare');
   });
 
+  it("the Database view lists the lab schema's tables, each with its columns and the index 0002 built", async function () {
+    this.timeout(60_000);
+    await wb.runCommand('Migration Lab: Focus on Database View');
+    const pane = page.locator('.pane', { has: page.locator('.pane-header[aria-label="Database Section"]') });
+    await pane.locator('.monaco-list-row[aria-level="1"]', { hasText: 'Tables' }).first().click();
+    await pane.locator('.monaco-list-row[aria-level="2"]', { hasText: 'large_email' }).first().click();
+    // Step 6 left 0002_add_email_index_concurrently applied: its index is listed, valid, under the table.
+    const index = pane
+      .locator('.monaco-list-row[aria-level="3"]', { hasText: 'large_email_email_idx' })
+      .first();
+    await index.waitFor({ timeout: 20_000 });
+    assert.doesNotMatch(await index.innerText(), /INVALID/);
+    await pane.locator('.monaco-list-row[aria-level="3"]', { hasText: 'email' }).first().waitFor();
+    await shot('database-tables.png');
+    await wb.runCommand('View: Toggle Primary Side Bar Visibility');
+  });
+
   it('step 8: the lock-queue lesson, from its walkthrough button with the Lock Monitor in front: the chain, the verdict, the tick', async function () {
     this.timeout(180_000);
     await clickWithLockMonitorBehind('lockQueue', 'Run the Lock-Queue Lesson');
