@@ -36,6 +36,9 @@ export interface DocumentLint {
   statements: StatementView[];
   /** Set when the file belongs to a detected source: its tool and folder. */
   source?: FoundSource;
+  /** The PostgreSQL major it was linted for. */
+  pgMajor: number;
+  diagnostics: readonly vscode.Diagnostic[];
 }
 
 export interface LintHost {
@@ -233,7 +236,13 @@ export class MigrationLint implements vscode.Disposable {
       transactional: s.transactional,
       docs: s.docs,
     }));
-    this.linted.set(document.uri.toString(), { version, statements, source: inSource });
+    this.linted.set(document.uri.toString(), {
+      version,
+      statements,
+      source: inSource,
+      pgMajor,
+      diagnostics,
+    });
     this.changed.fire(document.uri);
   }
 
