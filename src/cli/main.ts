@@ -1,9 +1,10 @@
 /**
  * The one command line (`migration-lab`, `node dist/cli.js`, `npm run cli --`): `detect`, `replay`,
- * `demo` and `lessons`, sharing core with the extension.
+ * `lint`, `demo` and `lessons`, sharing core with the extension.
  */
 import { join } from 'node:path';
 import { DETECT_HELP, runDetect } from './detect';
+import { LINT_USAGE, runLint } from './lint';
 import { REPLAY_USAGE, runReplay } from './replay';
 
 export const EXIT_OK = 0;
@@ -15,12 +16,14 @@ export const MAIN_HELP = `Usage: migration-lab <command> [options]   (node dist/
 Commands:
   detect [DIR]    find migration folders and say which tool each belongs to, and how it runs them
   replay DIR      replay a migration folder onto its own scratch database on the lab's PostgreSQL
+  lint PATH...    lint migration folders or .sql files: each statement's locks and the rules (for CI)
   demo            the index-migration journey under live probes (what \`npm run demo\` runs)
   lessons         the four lessons (\`npm run demo -- --lessons\`)
   help [COMMAND]  this help, or a command's
 
 ${DETECT_HELP.split('\n')[0]}
 ${REPLAY_USAGE}
+${LINT_USAGE}
 Run \`migration-lab <command> --help\` for a command's options.`;
 
 export interface MainIo {
@@ -45,6 +48,8 @@ export async function main(argv: readonly string[], io: MainIo, signal: AbortSig
       return runDetect(rest, io, signal);
     case 'replay':
       return runReplay(rest, io, signal);
+    case 'lint':
+      return runLint(rest, io);
     case 'demo':
       return demoMain()(rest);
     case 'lessons':
@@ -52,7 +57,7 @@ export async function main(argv: readonly string[], io: MainIo, signal: AbortSig
     case 'help':
     case '-h':
     case '--help':
-      if (rest[0] && ['detect', 'replay', 'demo', 'lessons'].includes(rest[0]))
+      if (rest[0] && ['detect', 'replay', 'lint', 'demo', 'lessons'].includes(rest[0]))
         return main([rest[0] === 'lessons' ? 'demo' : rest[0], '--help'], io, signal);
       io.stdout(`${MAIN_HELP}\n`);
       return EXIT_OK;

@@ -14,6 +14,15 @@ import { LockMonitorPanel } from './lockMonitorPanel';
 import type { CommandContext } from './context';
 import { insertDuplicates, runLesson } from './lessons';
 import { ActionableError, revealLockMonitor } from './guidance';
+import {
+  addMigrationsFolder,
+  checkSqlSelection,
+  openMigrationFile,
+  replayMigrations,
+  resetScratchDatabase,
+  rollBackMigrationsTo,
+  type SourceCommandContext,
+} from './sourceCommands';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
 
@@ -784,11 +793,53 @@ export const COMMANDS: Record<string, CommandSpec> = {
     title: 'Deleting the lab data',
     run: (ctx) => deleteLabData(ctx),
   },
+  'migrationLab.replayMigrations': {
+    title: 'Replaying migrations',
+    needsDatabase: true,
+    run: (ctx, arg) => replayMigrations(sourceContext(ctx), arg),
+  },
+  'migrationLab.rollBackMigrationsTo': {
+    title: 'Rolling back migrations',
+    needsDatabase: true,
+    run: (ctx, arg) => rollBackMigrationsTo(sourceContext(ctx), arg),
+  },
+  'migrationLab.resetScratchDatabase': {
+    title: 'Resetting the scratch database',
+    needsDatabase: true,
+    run: (ctx, arg) => resetScratchDatabase(sourceContext(ctx), arg),
+  },
+  'migrationLab.addMigrationsFolder': {
+    title: 'Adding a migrations folder',
+    run: (ctx, arg) => addMigrationsFolder(sourceContext(ctx), arg),
+  },
+  'migrationLab.checkSqlSelection': {
+    title: 'Checking the SQL',
+    needsDatabase: true,
+    run: (ctx, arg) => checkSqlSelection(sourceContext(ctx), arg),
+  },
+  'migrationLab.openMigrationFile': {
+    title: 'Opening the migration',
+    run: (_ctx, arg) => openMigrationFile(arg),
+  },
+  'migrationLab.refreshMigrations': {
+    title: 'Looking for migration folders',
+    run: (ctx) => ctx.sources.refresh(),
+  },
   'migrationLab.showLog': {
     title: 'Showing the log',
     run: async (ctx) => ctx.channel.show(),
   },
 };
+
+function sourceContext(ctx: CommandContext): SourceCommandContext {
+  return {
+    sources: ctx.sources,
+    diagnostics: ctx.diagnostics,
+    logger: ctx.logger,
+    channel: ctx.channel,
+    storageDir: ctx.extension.globalStorageUri.fsPath,
+  };
+}
 
 /** Registers every command in the table, each behind the error boundary. */
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

@@ -3,6 +3,7 @@ import type { Lab } from '../core/lab';
 import type { Logger } from '../core/log';
 import type { Observation } from './observation';
 import type { SlowReport } from './slowReport';
+import type { ReplayDiagnostics, WorkspaceSources } from './sources';
 
 /** What every command runs with (its own module, so that no command helper imports commands.ts). */
 export interface CommandContext {
@@ -12,4 +13,6 @@ export interface CommandContext {
   extension: vscode.ExtensionContext;
   observation: Observation;
   slowReport: SlowReport;
+  sources: WorkspaceSources;
+  diagnostics: ReplayDiagnostics;
 }

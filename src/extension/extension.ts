@@ -14,6 +14,7 @@ import { registerLockLens } from './lockLens';
 import { createLogger } from './logging';
 import { Observation } from './observation';
 import { SlowReport, lessonContextKeys } from './lessons';
+import { ReplayDiagnostics, WorkspaceSources } from './sources';
 import { DatabaseView, LabStatusBar, MigrationsView, RunsView } from './views';
 
 let lab: Lab | undefined;
@@ -54,6 +55,20 @@ function rollbackContextKey(s: LabState, runs: readonly RecordedRun[]): void {
   }
 }
 
+/** The Migrations view, saying above its rows when they carry no state because PostgreSQL is stopped. */
+function migrationsTreeView(lab: Lab, provider: MigrationsView): vscode.Disposable {
+  const view = vscode.window.createTreeView('migrationLab.migrations', { treeDataProvider: provider });
+  const say = (s: LabState) => {
+    view.message =
+      s.database === 'running'
+        ? undefined
+        : 'PostgreSQL is not running: migrations are listed without [X]/[ ]. Start it to see and run them.';
+  };
+  say(lab.state);
+  lab.on('state', say);
+  return view;
+}
+
 /** The walkthrough opens by itself once, on the first activation after install. */
 async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<void> {
   const key = 'migrationLab.walkthroughShown';
@@ -66,6 +81,9 @@ async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<vo
 export interface MigrationLabApi {
   migrationsView: MigrationsView;
   databaseView: DatabaseView;
+  /** The workspace's migration sources and the replay diagnostics (the sources tests read them). */
+  sources: WorkspaceSources;
+  diagnostics: ReplayDiagnostics;
   /** Where the "Migration Lab" log channel's file is written (tests check what reached the log). */
   logUri: vscode.Uri;
 }
@@ -98,7 +116,9 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     observation = theObservation;
     const save = () => store.save(theObservation.entries());
     const slowReport = new SlowReport();
-    const migrationsView = new MigrationsView(theLab);
+    const sources = new WorkspaceSources(theLab, logger, join(context.extensionPath, 'migrations'));
+    const diagnostics = new ReplayDiagnostics();
+    const migrationsView = new MigrationsView(theLab, sources);
     const databaseView = new DatabaseView(theLab, logger);
     const ctx: CommandContext = {
       lab: theLab,
@@ -107,6 +127,8 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       extension: context,
       observation: theObservation,
       slowReport,
+      sources,
+      diagnostics,
     };
     // A repair the lab made on its own (an unfinished cluster set aside, a leftover index dropped).
     theLab.on('notice', (sentence) => {
@@ -136,10 +158,12 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     lessonKeys();
     context.subscriptions.push(
       channel,
+      sources,
+      diagnostics,
       theObservation,
       ...registerCommands(ctx),
       vscode.window.registerTreeDataProvider('migrationLab.database', databaseView),
-      vscode.window.registerTreeDataProvider('migrationLab.migrations', migrationsView),
+      migrationsTreeView(theLab, migrationsView),
       vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
       new LabStatusBar(theLab),
       theObservation.onDidChangeRuns(runContextKeys),
@@ -185,7 +209,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       `Migration Lab activated in ${(loadMs + activateMs).toFixed(1)} ms (loading the bundle ${loadMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms; ` +
         `VS Code prepared the extension context for ${(activateStart - loadEnd).toFixed(1)} ms in between; VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
-    return { migrationsView, databaseView, logUri: context.logUri };
+    return { migrationsView, databaseView, sources, diagnostics, logUri: context.logUri };
   } catch (e) {
     reportError({ logger, channel }, 'Activating Migration Lab', e);
     throw e;

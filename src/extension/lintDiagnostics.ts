@@ -69,7 +69,7 @@ export class MigrationLint implements vscode.Disposable {
   private readonly pending = new Map<string, { timer: NodeJS.Timeout; abort: AbortController }>();
   private readonly linted = new Map<string, DocumentLint>();
   /** Detection per folder (a file's folder and its parent), shared by every file in it. */
-  private readonly folders = new Map<string, Promise<FoundSource | undefined>>();
+  private readonly folders = new Map<string, Promise<(FoundSource & { confidence: number }) | undefined>>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   private readonly disposables: vscode.Disposable[] = [];
   private ruleLines: Map<string, number> | undefined;
@@ -169,10 +169,12 @@ export class MigrationLint implements vscode.Disposable {
     const version = document.version;
     const file = document.uri.fsPath;
     const text = document.getText();
-    const source = await this.sourceOf(file);
+    // A tool's migration is a file in the source folder or in a folder per migration (Prisma, Diesel):
+    // the surer detection of the two wins, as on the command line.
+    const candidates = await this.sourcesOf(file);
     if (signal.aborted) return;
     const all = lintSetting('allSqlFiles', false);
-    if (!source && !all) return this.forget(document.uri);
+    if (candidates.length === 0 && !all) return this.forget(document.uri);
 
     const [lint, modes, detect, common] = await Promise.all([
       import('../core/lint/lint.js'),
@@ -184,32 +186,37 @@ export class MigrationLint implements vscode.Disposable {
     let result: LintResult | undefined;
     let folderError: vscode.Diagnostic | undefined;
     let inSource: FoundSource | undefined;
-    if (source) {
+    for (const source of candidates) {
       try {
         // The document as typed replaces the file on disk; every other migration is read as saved.
         const loaded = await common.withUnsavedTexts(new Map([[file, text]]), () => detect.loadFound(source));
-        if (loaded.migrations.some((m: { files: string[] }) => m.files.includes(file))) {
-          inSource = source;
-          const all = await lint.lintSource(loaded, { pgMajor, texts: new Map([[file, text]]) });
-          result = {
-            findings: all.findings.filter((f: Finding) => f.file === file),
-            statements: all.statements.filter((s: StatementReport) => s.file === file),
-          };
-        }
+        if (!loaded.migrations.some((m: { files: string[] }) => m.files.includes(file))) continue;
+        inSource = source;
+        const all = await lint.lintSource(loaded, { pgMajor, texts: new Map([[file, text]]) });
+        result = {
+          findings: all.findings.filter((f: Finding) => f.file === file),
+          statements: all.statements.filter((s: StatementReport) => s.file === file),
+        };
+        break;
       } catch (e) {
         // The tool would refuse this folder: say so where the file is, not in a popup on every keystroke.
         const where = e as { file?: string; line?: number; column?: number };
-        const line = where.file === file && where.line ? where.line - 1 : 0;
-        const column = where.file === file && where.column ? where.column - 1 : 0;
+        if (where.file !== undefined && where.file !== file) {
+          this.host.logger.info(
+            `Linting ${file}: the ${source.tool} folder could not be read: ${describeError(e)}`,
+          );
+          continue;
+        }
+        const line = where.line ? where.line - 1 : 0;
+        const column = where.column ? where.column - 1 : 0;
         folderError = new vscode.Diagnostic(
           new vscode.Range(line, column, line, column + 1),
           describeError(e),
           vscode.DiagnosticSeverity.Error,
         );
         folderError.source = 'Migration Lab';
-        this.host.logger.info(
-          `Linting ${file}: the ${source.tool} folder could not be read: ${describeError(e)}`,
-        );
+        inSource = source;
+        break;
       }
     }
     if (!result && !folderError) {
@@ -283,13 +290,16 @@ export class MigrationLint implements vscode.Disposable {
     return vscode.Uri.file(path).with({ fragment: line ? `L${line}` : '' });
   }
 
-  /** The migration source a file belongs to: its folder's, or its parent's (Prisma, Diesel, Sqitch). */
-  private async sourceOf(file: string): Promise<FoundSource | undefined> {
+  /** The sources a file may belong to, surest first: its folder's and its parent's (Prisma, Diesel, Sqitch). */
+  private async sourcesOf(file: string): Promise<FoundSource[]> {
     const dir = dirname(file);
-    return (await this.sourceOfFolder(dir)) ?? (await this.sourceOfFolder(dirname(dir)));
+    const found = [await this.sourceOfFolder(dir), await this.sourceOfFolder(dirname(dir))];
+    return found
+      .filter((f): f is FoundSource & { confidence: number } => f !== undefined)
+      .sort((a, b) => b.confidence - a.confidence);
   }
 
-  private sourceOfFolder(dir: string): Promise<FoundSource | undefined> {
+  private sourceOfFolder(dir: string): Promise<(FoundSource & { confidence: number }) | undefined> {
     let found = this.folders.get(dir);
     if (!found) {
       found = import('../core/migrations/detect.js').then((d) => d.sourceOfFolder(dir));

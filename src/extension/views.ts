@@ -3,10 +3,13 @@ import { columnSummary, formatBytes, indexSummary, type TableInfo } from '../cor
 import { describeError } from '../core/errors';
 import type { Lab, LabState } from '../core/lab';
 import type { Logger } from '../core/log';
+import { TOOL_NAMES } from '../core/migrations/model';
+import type { MigrationReplayStatus } from '../core/migrations/replay';
 import type { MigrationStatus } from '../core/migrations/runner';
 import type { RecordedAttempt, RecordedRun } from '../core/monitor/recorder';
 import { attemptListRow, runListRow } from '../core/monitor/report';
 import type { Observation } from './observation';
+import { TOOL_ICONS, shownPath, type SourceEntry, type WorkspaceSources } from './sources';
 
 type DatabaseItem = {
   label: string;
@@ -155,31 +158,168 @@ export function databaseItems(s: LabState): DatabaseItem[] {
   ];
 }
 
-/** The "Migrations" section: `[X]` / `[ ]` like Django's showmigrations, with inline migrate / roll back. */
-export class MigrationsView implements vscode.TreeDataProvider<MigrationStatus> {
+/** A row of the Migrations view. */
+export type MigrationsItem =
+  | { kind: 'demo' }
+  /** A demo migration: the lab's own runner state (spread, so the demo's commands read `.id`). */
+  | ({ kind: 'demoMigration' } & MigrationStatus)
+  | { kind: 'source'; entry: SourceEntry }
+  | {
+      kind: 'migration';
+      entry: SourceEntry;
+      /** Position in the source. */
+      index: number;
+      id: string;
+      status?: MigrationReplayStatus;
+    }
+  | { kind: 'note'; label: string; description?: string; icon: string; tooltip?: string };
+
+export const DEMO_LABEL = 'Demo: large_email';
+
+/**
+ * The "Migrations" section: every migration source of the workspace (its tool, its migrations with
+ * `[X]` / `[ ]` against its scratch database), and the bundled demo as one more source, whose
+ * migrations run on the lab's own database as before.
+ */
+export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly lab: Lab) {
+  constructor(
+    private readonly lab: Lab,
+    private readonly sources: WorkspaceSources,
+  ) {
     lab.on('state', () => this.changed.fire());
+    sources.onDidChange(() => this.changed.fire());
   }
 
-  getTreeItem(m: MigrationStatus): vscode.TreeItem {
-    const running = this.lab.state.runningMigration;
-    const t = new vscode.TreeItem(`${m.applied ? '[X]' : '[ ]'} ${m.id}`);
-    t.id = m.id;
-    t.contextValue = m.applied ? 'migration.applied' : 'migration.pending';
-    t.iconPath = new vscode.ThemeIcon(running ? 'loading~spin' : m.applied ? 'pass' : 'circle-large-outline');
-    if (m.applied && m.appliedAt) {
-      t.description = `applied ${m.appliedAt.toLocaleTimeString()}${m.durationMs !== undefined ? ` in ${m.durationMs} ms` : ''}`;
+  getTreeItem(item: MigrationsItem): vscode.TreeItem {
+    const running = this.lab.state.database === 'running';
+    switch (item.kind) {
+      case 'demo': {
+        const t = new vscode.TreeItem(DEMO_LABEL, vscode.TreeItemCollapsibleState.Expanded);
+        t.id = 'demo';
+        t.contextValue = 'demoSource';
+        t.iconPath = new vscode.ThemeIcon('beaker');
+        t.description = running ? "the lab's database" : 'PostgreSQL is not running: no state';
+        t.tooltip = `The bundled demo's migrations (${this.sources.demoPath}), run on the lab's own database.`;
+        return t;
+      }
+      case 'demoMigration': {
+        const t = new vscode.TreeItem(`${item.applied ? '[X]' : '[ ]'} ${item.id}`);
+        t.id = item.id;
+        t.contextValue = item.applied ? 'migration.applied' : 'migration.pending';
+        t.iconPath = new vscode.ThemeIcon(
+          this.lab.state.runningMigration ? 'loading~spin' : item.applied ? 'pass' : 'circle-large-outline',
+        );
+        if (item.applied && item.appliedAt) {
+          t.description = `applied ${item.appliedAt.toLocaleTimeString()}${item.durationMs !== undefined ? ` in ${item.durationMs} ms` : ''}`;
+        }
+        if (item.fileMissing) t.description = 'applied, file missing';
+        t.tooltip = `${item.id}: ${item.applied ? 'applied' : 'not applied'}`;
+        return t;
+      }
+      case 'source': {
+        const { found, source, loadError, status, statusError } = item.entry;
+        const t = new vscode.TreeItem(
+          `${TOOL_NAMES[found.tool]}: ${shownPath(found.path)}`,
+          vscode.TreeItemCollapsibleState.Expanded,
+        );
+        t.id = `source:${found.path}`;
+        t.contextValue = 'migrationSource';
+        t.iconPath = new vscode.ThemeIcon(loadError ? 'error' : TOOL_ICONS[found.tool]);
+        const count = source ? `${source.migrations.length} migrations` : 'unreadable';
+        const applied = status?.migrations.filter((m) => m.status === 'applied').length;
+        t.description = loadError
+          ? loadError
+          : statusError
+            ? `${count} · ${statusError}`
+            : status
+              ? `${applied} of ${source?.migrations.length ?? 0} applied · ${status.database}${status.needsReset ? ' · resets next' : ''}`
+              : running
+                ? `${count} · reading…`
+                : `${count} · PostgreSQL is not running: no state`;
+        t.tooltip = [
+          found.path,
+          ...found.evidence,
+          ...(status ? [`Scratch database: ${status.database}`] : []),
+          ...(status?.needsReset ? [`The next replay resets it: ${status.needsReset}`] : []),
+        ].join('\n');
+        return t;
+      }
+      case 'migration': {
+        const m = item.entry.source!.migrations[item.index]!;
+        const mark = item.status === undefined ? '' : item.status === 'applied' ? '[X] ' : '[ ] ';
+        const t = new vscode.TreeItem(`${mark}${m.id}`);
+        t.id = `${item.entry.found.path}#${m.id}`;
+        t.contextValue =
+          item.status === 'applied'
+            ? 'sourceMigration.applied'
+            : item.status === undefined
+              ? 'sourceMigration'
+              : 'sourceMigration.pending';
+        t.iconPath = new vscode.ThemeIcon(
+          item.status === 'applied' ? 'pass' : item.status === 'failed' ? 'error' : 'circle-large-outline',
+        );
+        const outcome = item.entry.status?.migrations.find((o) => o.id === m.id);
+        t.description = [
+          m.up.mode,
+          m.down ? undefined : 'no down',
+          outcome?.status === 'applied' && outcome.durationMs ? `${outcome.durationMs} ms` : undefined,
+        ]
+          .filter(Boolean)
+          .join(' · ');
+        t.tooltip = `${m.files.join('\n')}\n${m.up.why}`;
+        const file = m.files[0];
+        if (file)
+          t.command = {
+            command: 'migrationLab.openMigrationFile',
+            title: 'Open File',
+            arguments: [item],
+          };
+        return t;
+      }
+      case 'note': {
+        const t = new vscode.TreeItem(item.label);
+        t.description = item.description;
+        t.tooltip = item.tooltip;
+        t.iconPath = new vscode.ThemeIcon(item.icon);
+        return t;
+      }
     }
-    if (m.fileMissing) t.description = 'applied, file missing';
-    t.tooltip = `${m.id}: ${m.applied ? 'applied' : 'not applied'}`;
-    return t;
   }
 
-  getChildren(): MigrationStatus[] {
-    return this.lab.state.database === 'running' ? this.lab.state.migrations : [];
+  getChildren(item?: MigrationsItem): MigrationsItem[] {
+    if (!item)
+      return [
+        ...this.sources.entries.map((entry): MigrationsItem => ({ kind: 'source', entry })),
+        { kind: 'demo' },
+      ];
+    if (item.kind === 'demo') {
+      if (this.lab.state.database !== 'running')
+        return (this.sources.demo?.migrations ?? []).map((m): MigrationsItem => ({
+          kind: 'note',
+          label: m.id,
+          description: 'no state: PostgreSQL is not running',
+          icon: 'circle-large-outline',
+          tooltip: m.files.join('\n'),
+        }));
+      return this.lab.state.migrations.map((m) => ({ kind: 'demoMigration', ...m }));
+    }
+    if (item.kind === 'source') {
+      const { source, status } = item.entry;
+      if (!source) return [];
+      // By id: a file added since the state was read must not take its neighbour's mark.
+      const byId = new Map(status?.migrations.map((o) => [o.id, o.status]));
+      return source.migrations.map((m, index) => ({
+        kind: 'migration',
+        entry: item.entry,
+        index,
+        id: m.id,
+        status: byId.get(m.id),
+      }));
+    }
+    return [];
   }
 
   dispose(): void {

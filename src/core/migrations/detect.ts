@@ -90,11 +90,13 @@ function countsAsSource(dir: string, found: Detection, overridden: boolean): boo
   );
 }
 
-/** The source `dir` is, by the same rule findSources applies; undefined when it is none. */
-export async function sourceOfFolder(dir: string): Promise<FoundSource | undefined> {
+/** The source `dir` is, by the same rule findSources applies (with its confidence); undefined when none. */
+export async function sourceOfFolder(
+  dir: string,
+): Promise<(FoundSource & { confidence: number }) | undefined> {
   const found = await detectFolder(dir);
   return found && countsAsSource(dir, found, false)
-    ? { path: resolve(dir), tool: found.tool, evidence: found.evidence }
+    ? { path: resolve(dir), tool: found.tool, evidence: found.evidence, confidence: found.confidence }
     : undefined;
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import { execCommand, type ExecResult } from '../exec';
 import type { Logger } from '../log';
-import { embeddedPackageName, findEmbeddedPackageDir, hydrateSymlinks } from './embedded';
+import { embeddedPackageName, findEmbeddedPackageDir, hydrateSymlinks } from './embeddedPackage';
 import {
   BIN_DIR_SETTING,
   VERSION_SETTING,

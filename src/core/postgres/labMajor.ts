@@ -1,17 +1,31 @@
 import { join } from 'node:path';
-import type { LabEnvironment, LabSettings } from '../lab';
+import type { Logger } from '../log';
 import { bundledMajor, resolvePostgresBinaries } from './binaries';
 import type { DockerComposeOptions } from './docker';
 import type { EmbeddedPostgresOptions } from './embedded';
-import { majorBaseDir, parseVersionSetting } from './majors';
+import { majorBaseDir, parseVersionSetting, type PostgresVersionSetting } from './majors';
+
+/** The version settings of the lab (LabSettings' fields; declared here so lab.ts can import this file). */
+export interface MajorSettings {
+  postgresVersion?: PostgresVersionSetting;
+  binDir?: string;
+}
+
+/** What of the lab's environment the binaries need (LabEnvironment's fields). */
+export interface MajorEnvironment {
+  storageDir: string;
+  binariesDir?: string;
+  logger: Logger;
+  onInstallProgress?: (message: string) => void;
+}
 
 /**
  * What the version settings change in the embedded provider: the cluster folder (one per major) and
  * where its binaries come from (resolved at start, so `auto` that picks Docker fetches nothing).
  */
 export function embeddedProviderOptions(
-  settings: Pick<LabSettings, 'postgresVersion' | 'binDir'>,
-  env: Pick<LabEnvironment, 'storageDir' | 'binariesDir' | 'logger' | 'onInstallProgress'>,
+  settings: MajorSettings,
+  env: MajorEnvironment,
 ): Pick<EmbeddedPostgresOptions, 'baseDir' | 'binaries'> {
   const setting = parseVersionSetting(settings.postgresVersion);
   let shipped: number | undefined;
@@ -41,7 +55,7 @@ export function embeddedProviderOptions(
 
 /** The Docker image's major: the setting's, or the compose file's default (16, the seed's) for `bundled`. */
 export function dockerMajorOption(
-  settings: Pick<LabSettings, 'postgresVersion'>,
+  settings: Pick<MajorSettings, 'postgresVersion'>,
 ): Pick<DockerComposeOptions, 'major'> {
   const setting = parseVersionSetting(settings.postgresVersion);
   return setting === 'bundled' ? {} : { major: Number(setting) };

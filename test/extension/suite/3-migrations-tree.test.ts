@@ -17,7 +17,18 @@ let api: TestApi | undefined;
 async function treeLabels(): Promise<string[] | undefined> {
   const view = api?.migrationsView;
   if (!view) return undefined;
-  const children = (await view.getChildren()) ?? [];
+  // The demo is one source among the workspace's: its rows are the children of "Demo: large_email".
+  const roots = (await view.getChildren()) ?? [];
+  let demo: unknown;
+  for (const r of roots) {
+    const item = await view.getTreeItem(r);
+    if (item.label === 'Demo: large_email') demo = r;
+  }
+  assert.ok(demo !== undefined, 'the Migrations view lists "Demo: large_email"');
+  // While PostgreSQL is stopped the demo's files are listed as notes without [X]/[ ] (no state).
+  const children = ((await view.getChildren(demo)) ?? []).filter(
+    (c) => (c as { kind?: string }).kind !== 'note',
+  );
   return Promise.all(
     children.map(async (c) => {
       const item = await view.getTreeItem(c);

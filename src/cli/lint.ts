@@ -1,0 +1,420 @@
+/**
+ * `lint PATH... [--tool T] [--pg MAJOR] [--format text|json|sarif|github] [--fail-on error|warning|never]`:
+ * the linter for CI. A PATH is a migration folder (its tool detected, or --tool) or one .sql file
+ * (linted as part of its folder's source when one is detected there, so the earlier migrations build
+ * its schema and the tool's transaction rules apply; else as plain SQL run statement by statement).
+ * Nothing connects to a database. `runLint` is what the entry point (main.ts) calls.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LabError } from '../core/errors';
+import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
+import { sqlModeName, type LockMode } from '../core/lint/lockModes';
+import { RULES, type Severity } from '../core/lint/rules';
+import { detectFolder, loadSource } from '../core/migrations/detect';
+import { isToolId, TOOL_IDS, type ToolId } from '../core/migrations/model';
+import { SUPPORTED_MAJORS } from '../core/postgres/majors';
+import { bundledMajor } from '../core/postgres/binaries';
+
+export const LINT_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
+export type LintFormat = (typeof LINT_FORMATS)[number];
+export const FAIL_ON = ['error', 'warning', 'never'] as const;
+export type FailOn = (typeof FAIL_ON)[number];
+
+export const LINT_USAGE =
+  'Usage: migration-lab lint PATH... [--tool T] [--pg MAJOR] [--format text|json|sarif|github] [--fail-on error|warning|never]';
+
+export const LINT_HELP = `${LINT_USAGE}
+
+Lints migrations with PostgreSQL's own parser: every statement's locks (relation, mode), what the
+mode blocks, whether it rewrites the table, and the rules in docs/rules.md, knowing how the folder's
+tool runs each migration. PATH is a migration folder or a .sql file (linted with its folder's
+earlier migrations when the folder is a migration source, else as plain SQL). Nothing connects to a
+database.
+
+Options:
+  --tool T          read each folder PATH (or a file's folder) as tool T (one of: ${TOOL_IDS.join(', ')})
+  --pg MAJOR        the PostgreSQL major the migrations will run on (${SUPPORTED_MAJORS.join(', ')};
+                    default: the bundled one) — facts that changed across majors follow it
+  --format F        text (default), json, sarif (SARIF 2.1.0) or github (workflow annotations)
+  --fail-on LEVEL   exit 1 when a finding at LEVEL or above is found: error (default), warning
+                    (warnings and errors) or never
+  -h, --help        show this help
+
+Exit codes: 0 nothing at the --fail-on level, 1 something at that level (or a PATH could not be
+read), 2 bad arguments.`;
+
+export interface LintArgs {
+  paths: string[];
+  tool?: ToolId;
+  pg?: number;
+  format: LintFormat;
+  failOn: FailOn;
+  help: boolean;
+}
+
+export class LintUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LintUsageError';
+  }
+}
+
+function isOneOf<T extends string>(list: readonly T[], value: string | undefined): value is T {
+  return value !== undefined && (list as readonly string[]).includes(value);
+}
+
+export function parseLintArgs(argv: readonly string[]): LintArgs {
+  const args: LintArgs = { paths: [], format: 'text', failOn: 'error', help: false };
+  for (let k = 0; k < argv.length; k++) {
+    const arg = argv[k];
+    // --option=value is the same as --option value
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = () => (eq > 0 ? arg.slice(eq + 1) : argv[++k]);
+    if (name === '-h' || name === '--help') args.help = true;
+    else if (name === '--tool') {
+      const v = value();
+      if (!isToolId(v ?? '')) throw new LintUsageError(`--tool needs one of: ${TOOL_IDS.join(', ')}.`);
+      args.tool = v as ToolId;
+    } else if (name === '--pg') {
+      const v = value();
+      const major = Number(v);
+      if (!(SUPPORTED_MAJORS as readonly number[]).includes(major))
+        throw new LintUsageError(`--pg needs a PostgreSQL major: ${SUPPORTED_MAJORS.join(', ')}.`);
+      args.pg = major;
+    } else if (name === '--format') {
+      const v = value();
+      if (!isOneOf(LINT_FORMATS, v))
+        throw new LintUsageError(`--format needs one of: ${LINT_FORMATS.join(', ')}.`);
+      args.format = v;
+    } else if (name === '--fail-on') {
+      const v = value();
+      if (!isOneOf(FAIL_ON, v)) throw new LintUsageError(`--fail-on needs one of: ${FAIL_ON.join(', ')}.`);
+      args.failOn = v;
+    } else if (arg.startsWith('-')) throw new LintUsageError(`Unknown option ${arg}.`);
+    else args.paths.push(arg);
+  }
+  if (!args.help && args.paths.length === 0)
+    throw new LintUsageError('Name at least one migration folder or .sql file.');
+  return args;
+}
+
+/** One finding as the JSON (and every other format) shows it. */
+export interface LintJsonFinding {
+  rule: string;
+  severity: Severity;
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  message: string;
+  lock?: { relation: string; mode: LockMode; blocks: string };
+  fixes?: { title: string }[];
+}
+
+export interface LintJsonStatement {
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  locks: { relation: string; mode: LockMode }[];
+  rewrites: boolean;
+  transactional: boolean;
+}
+
+export interface LintReport {
+  findings: LintJsonFinding[];
+  statements: LintJsonStatement[];
+}
+
+/** A path as the report shows it: relative to the working folder when inside it, with `/`. */
+function shownPath(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  const shown = rel && !rel.startsWith('..') ? rel : file;
+  return shown.split(sep).join('/');
+}
+
+/** The core's result in the CLI's JSON shape (exactly the documented keys, in their order). */
+export function toReport(results: readonly LintResult[], cwd: string): LintReport {
+  const findings: LintJsonFinding[] = [];
+  const statements: LintJsonStatement[] = [];
+  for (const result of results) {
+    for (const f of result.findings) {
+      findings.push({
+        rule: f.rule,
+        severity: f.severity,
+        file: shownPath(f.file, cwd),
+        line: f.line,
+        column: f.column,
+        endLine: f.endLine,
+        endColumn: f.endColumn,
+        message: f.message,
+        ...(f.lock ? { lock: { relation: f.lock.relation, mode: f.lock.mode, blocks: f.lock.blocks } } : {}),
+      });
+    }
+    for (const s of result.statements) {
+      statements.push({
+        file: shownPath(s.file, cwd),
+        line: s.line,
+        column: s.column,
+        endLine: s.endLine,
+        endColumn: s.endColumn,
+        locks: s.locks.map((l) => ({ relation: l.relation, mode: l.mode })),
+        rewrites: s.rewrites,
+        transactional: s.transactional,
+      });
+    }
+  }
+  return { findings, statements };
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, error: 2 };
+
+/** True when the report holds a finding at the --fail-on level or above. */
+export function failsAt(report: LintReport, failOn: FailOn): boolean {
+  if (failOn === 'never') return false;
+  const threshold = SEVERITY_RANK[failOn];
+  return report.findings.some((f) => SEVERITY_RANK[f.severity] >= threshold);
+}
+
+/** The report for a person in a terminal: one block per finding, then a count. */
+export function formatText(report: LintReport): string {
+  const out: string[] = [];
+  for (const f of report.findings) {
+    out.push(`${f.file}:${f.line}:${f.column}: ${f.severity} [${f.rule}] ${f.message}`);
+    if (f.lock) out.push(`  lock: ${sqlModeName(f.lock.mode)} on ${f.lock.relation} · ${f.lock.blocks}`);
+  }
+  const count = (s: Severity) => report.findings.filter((f) => f.severity === s).length;
+  const files = new Set(report.statements.map((s) => s.file)).size;
+  out.push(
+    `${report.findings.length === 0 ? 'No findings' : `${count('error')} error(s), ${count('warning')} warning(s), ${count('info')} note(s)`} in ${report.statements.length} statement(s) of ${files} file(s).`,
+  );
+  return out.join('\n');
+}
+
+// GitHub workflow commands: data escapes % \r \n; properties also , and :
+// (https://docs.github.com/actions/reference/workflow-commands-for-github-actions).
+const escapeData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+const escapeProperty = (s: string) => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+
+const GITHUB_COMMAND: Record<Severity, string> = { error: 'error', warning: 'warning', info: 'notice' };
+
+/** One workflow annotation per finding. */
+export function formatGithub(report: LintReport): string {
+  return report.findings
+    .map((f) => {
+      const props = [
+        `file=${escapeProperty(f.file)}`,
+        `line=${f.line}`,
+        `col=${f.column}`,
+        `endLine=${f.endLine}`,
+        `endColumn=${f.endColumn}`,
+        `title=${escapeProperty(f.rule)}`,
+      ].join(',');
+      const lock = f.lock ? `\n${sqlModeName(f.lock.mode)} on ${f.lock.relation}: ${f.lock.blocks}` : '';
+      return `::${GITHUB_COMMAND[f.severity]} ${props}::${escapeData(f.message + lock)}`;
+    })
+    .join('\n');
+}
+
+const SARIF_LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
+  error: 'error',
+  warning: 'warning',
+  info: 'note',
+};
+
+/** The package's own folder (package.json named migration-lab), from dist/ or out/src/cli/. */
+function packageRoot(): string | undefined {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        if ((JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'migration-lab')
+          return dir;
+      } catch {
+        // not ours; keep looking upwards
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+export interface SarifLog {
+  $schema: string;
+  version: '2.1.0';
+  runs: {
+    tool: {
+      driver: {
+        name: string;
+        version?: string;
+        informationUri?: string;
+        rules: { id: string; shortDescription: { text: string }; helpUri?: string }[];
+      };
+    };
+    results: {
+      ruleId: string;
+      ruleIndex: number;
+      level: 'error' | 'warning' | 'note';
+      message: { text: string };
+      locations: {
+        physicalLocation: {
+          artifactLocation: { uri: string };
+          region: { startLine: number; startColumn: number; endLine: number; endColumn: number };
+        };
+      }[];
+    }[];
+  }[];
+}
+
+/** SARIF 2.1.0: every rule the linter has (so code scanning can show the rule's help), the findings. */
+export function toSarif(report: LintReport): SarifLog {
+  const root = packageRoot();
+  let version: string | undefined;
+  if (root)
+    version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  // The rule pages live in docs/rules.md of the installed package; SARIF wants an absolute URI.
+  const rulesFile = root ? join(root, 'docs', 'rules.md') : undefined;
+  const rulesDoc = rulesFile && existsSync(rulesFile) ? pathToFileURL(rulesFile).href : undefined;
+  const rules = [...RULES.values()];
+  const index = new Map(rules.map((r, k) => [r.id, k]));
+  return {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'Migration Lab',
+            ...(version ? { version } : {}),
+            ...(rulesDoc ? { informationUri: rulesDoc } : {}),
+            rules: rules.map((r) => ({
+              id: r.id,
+              shortDescription: { text: r.title },
+              ...(rulesDoc ? { helpUri: rulesDoc } : {}),
+            })),
+          },
+        },
+        results: report.findings.map((f) => ({
+          ruleId: f.rule,
+          ruleIndex: index.get(f.rule as Finding['rule']) ?? -1,
+          level: SARIF_LEVEL[f.severity],
+          message: {
+            text: f.lock
+              ? `${f.message} (${sqlModeName(f.lock.mode)} on ${f.lock.relation}: ${f.lock.blocks})`
+              : f.message,
+          },
+          locations: [
+            {
+              physicalLocation: {
+                artifactLocation: { uri: encodeURI(f.file) },
+                region: {
+                  startLine: f.line,
+                  startColumn: f.column,
+                  endLine: f.endLine,
+                  endColumn: f.endColumn,
+                },
+              },
+            },
+          ],
+        })),
+      },
+    ],
+  };
+}
+
+export function formatReport(report: LintReport, format: LintFormat): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(report, null, 2);
+    case 'sarif':
+      return JSON.stringify(toSarif(report), null, 2);
+    case 'github':
+      return formatGithub(report);
+    case 'text':
+      return formatText(report);
+  }
+}
+
+/** Lints one PATH: a folder as its source, a file with its folder's source (only that file's results). */
+export async function lintPath(
+  path: string,
+  args: Pick<LintArgs, 'tool'>,
+  pgMajor: number,
+): Promise<LintResult> {
+  const absolute = resolve(path);
+  let isFile: boolean;
+  try {
+    isFile = statSync(absolute).isFile();
+  } catch {
+    throw new LabError(`${path}: no such file or folder.`);
+  }
+  if (!isFile) return lintSource(await loadSource(absolute, args.tool), { pgMajor });
+  // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
+  // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
+  // folder over its migration's own folder).
+  const candidates: { dir: string; confidence: number }[] = [];
+  for (const dir of [dirname(absolute), dirname(dirname(absolute))]) {
+    const found = await detectFolder(dir, args.tool);
+    if (found) candidates.push({ dir, confidence: found.confidence });
+  }
+  candidates.sort((a, b) => b.confidence - a.confidence);
+  for (const { dir } of candidates) {
+    let source;
+    try {
+      source = await loadSource(dir, args.tool);
+    } catch (e) {
+      if (e instanceof LabError) continue; // not a source after all; try the next folder, then plain SQL
+      throw e;
+    }
+    if (!source.migrations.some((m) => m.files.includes(absolute))) continue;
+    const result = await lintSource(source, { pgMajor });
+    return {
+      findings: result.findings.filter((f) => f.file === absolute),
+      statements: result.statements.filter((s) => s.file === absolute),
+    };
+  }
+  const text = await readFile(absolute, 'utf8');
+  return lintSql(text, { pgMajor, file: absolute });
+}
+
+export interface LintIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** Runs `lint` and returns the exit code. */
+export async function runLint(argv: readonly string[], io: LintIo, cwd = process.cwd()): Promise<number> {
+  let args: LintArgs;
+  try {
+    args = parseLintArgs(argv);
+  } catch (e) {
+    if (!(e instanceof LintUsageError)) throw e;
+    io.stderr(`error: ${e.message}\n${LINT_USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    io.stdout(`${LINT_HELP}\n`);
+    return 0;
+  }
+  const pgMajor = args.pg ?? bundledMajor();
+  const results: LintResult[] = [];
+  let unreadable = false;
+  for (const path of args.paths) {
+    try {
+      results.push(await lintPath(resolve(cwd, path), args, pgMajor));
+    } catch (e) {
+      if (!(e instanceof LabError)) throw e;
+      io.stderr(`error: ${e.message}\n`);
+      unreadable = true;
+    }
+  }
+  const report = toReport(results, cwd);
+  const shown = formatReport(report, args.format);
+  if (shown) io.stdout(`${shown}\n`);
+  return unreadable || failsAt(report, args.failOn) ? 1 : 0;
+}

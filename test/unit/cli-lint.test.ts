@@ -1,0 +1,307 @@
+/**
+ * `migration-lab lint`: arguments, exit codes and each output format, on the tools' own fixture folders,
+ * plus the built `node dist/cli.js lint … --format json` as a child process (no server needed).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { parseLintArgs, runLint, type LintReport } from '../../src/cli/lint';
+import { main } from '../../src/cli/main';
+import { LOCK_MODES } from '../../src/core/lint/lockModes';
+
+const root = join(__dirname, '../../..');
+const FIXTURES = 'test/fixtures/tools';
+const UNMARKED_PRISMA = `${FIXTURES}/prisma/unmarked`;
+const PRISMA_INDEX_FILE = `${UNMARKED_PRISMA}/20240102000000_index_books_title/migration.sql`;
+const CLEAN = `${FIXTURES}/plain/migrations`;
+
+async function lint(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runLint(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) }, root);
+  return { code, stdout, stderr };
+}
+
+const FINDING_KEYS = ['rule', 'severity', 'file', 'line', 'column', 'endLine', 'endColumn', 'message'];
+const STATEMENT_KEYS = [
+  'file',
+  'line',
+  'column',
+  'endLine',
+  'endColumn',
+  'locks',
+  'rewrites',
+  'transactional',
+];
+
+/** The documented JSON contract, key for key. */
+function assertJsonContract(report: LintReport) {
+  assert.deepEqual(Object.keys(report), ['findings', 'statements']);
+  for (const f of report.findings) {
+    const extra = Object.keys(f).filter((k) => !FINDING_KEYS.includes(k));
+    assert.deepEqual(
+      extra.filter((k) => k !== 'lock' && k !== 'fixes'),
+      [],
+      `unexpected keys in ${JSON.stringify(f)}`,
+    );
+    for (const k of FINDING_KEYS) assert.ok(k in f, `finding lacks ${k}`);
+    assert.ok(['error', 'warning', 'info'].includes(f.severity));
+    assert.ok(f.line >= 1 && f.column >= 1 && f.endLine >= f.line);
+    if (f.lock) {
+      assert.deepEqual(Object.keys(f.lock), ['relation', 'mode', 'blocks']);
+      assert.ok((LOCK_MODES as readonly string[]).includes(f.lock.mode), f.lock.mode);
+    }
+  }
+  for (const s of report.statements) {
+    assert.deepEqual(Object.keys(s), STATEMENT_KEYS);
+    assert.ok(s.line >= 1 && s.column >= 1);
+    for (const l of s.locks) {
+      assert.deepEqual(Object.keys(l), ['relation', 'mode']);
+      assert.ok((LOCK_MODES as readonly string[]).includes(l.mode), l.mode);
+    }
+  }
+}
+
+void describe('lint: arguments', () => {
+  void it('reads paths and every option, in both --opt value and --opt=value forms', () => {
+    assert.deepEqual(
+      parseLintArgs(['a', '--tool', 'prisma', '--pg=14', '--format', 'sarif', '--fail-on=warning', 'b.sql']),
+      { paths: ['a', 'b.sql'], tool: 'prisma', pg: 14, format: 'sarif', failOn: 'warning', help: false },
+    );
+    assert.deepEqual(parseLintArgs(['x']), { paths: ['x'], format: 'text', failOn: 'error', help: false });
+  });
+
+  for (const bad of [
+    [],
+    ['x', '--format', 'xml'],
+    ['x', '--fail-on', 'info'],
+    ['x', '--pg', '9'],
+    ['x', '--pg'],
+    ['x', '--tool', 'rails'],
+    ['x', '--verbose'],
+  ]) {
+    void it(`exits 2 with the usage on: lint ${bad.join(' ')}`, async () => {
+      const r = await lint(...bad);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^error: .+\nUsage: migration-lab lint PATH/);
+      assert.equal(r.stdout, '');
+    });
+  }
+
+  void it('--help prints the options and exits 0; main routes `lint` and `help lint`', async () => {
+    const r = await lint('--help');
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /--fail-on LEVEL/);
+    let out = '';
+    const io = { stdout: (t: string) => (out += t), stderr: (t: string) => (out += t) };
+    assert.equal(await main(['help', 'lint'], io, new AbortController().signal), 0);
+    assert.match(out, /--format F/);
+  });
+
+  void it('a path that does not exist exits 1 with one sentence', async () => {
+    const r = await lint('no/such/folder');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: .*no such file or folder\.\n$/);
+  });
+
+  void it('an unreadable PATH fails the run but the other PATHs are still linted', async () => {
+    const r = await lint('no/such/folder', CLEAN, '--fail-on', 'never', '--format', 'json');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no such file or folder/);
+    const report = JSON.parse(r.stdout) as LintReport;
+    assert.ok(report.statements.length > 0);
+    assert.ok(report.statements.every((s) => s.file.startsWith(`${CLEAN}/`)));
+  });
+});
+
+void describe('lint: exit codes', () => {
+  void it('the unmarked Prisma CONCURRENTLY migration fails with the tool-aware error', async () => {
+    const r = await lint(UNMARKED_PRISMA, '--format', 'json');
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.stdout) as LintReport;
+    const f = report.findings.find((x) => x.rule === 'concurrently-in-transaction');
+    assert.ok(f, r.stdout);
+    assert.equal(f.file, PRISMA_INDEX_FILE);
+    assert.equal(f.line, 5);
+    assert.match(f.message, /Prisma/);
+  });
+
+  void it('a clean folder exits 0, even with --fail-on warning', async () => {
+    for (const failOn of ['error', 'warning']) {
+      const r = await lint(CLEAN, '--fail-on', failOn);
+      assert.equal(r.code, 0, r.stdout);
+      assert.match(r.stdout, /^No findings in \d+ statement\(s\) of 3 file\(s\)\.\n$/);
+    }
+  });
+
+  void it('--fail-on decides: a warning alone fails at warning, passes at error; never always passes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-lint-'));
+    try {
+      const file = join(dir, 'only_warning.sql');
+      // A plain file of its own: an ACCESS EXCLUSIVE statement with no lock_timeout is a warning.
+      writeFileSync(file, 'ALTER TABLE books DROP COLUMN legacy;\n');
+      assert.equal((await lint(file)).code, 0);
+      const atWarning = await lint(file, '--fail-on', 'warning');
+      assert.equal(atWarning.code, 1);
+      assert.match(
+        atWarning.stdout,
+        /only_warning\.sql:1:1: warning \[access-exclusive-without-lock-timeout\]/,
+      );
+      assert.match(atWarning.stdout, /\n {2}lock: ACCESS EXCLUSIVE on public\.books · blocks everything/);
+      assert.equal((await lint(UNMARKED_PRISMA, '--fail-on', 'never')).code, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it("a single .sql file is linted with its folder's source: the tool and the earlier schema apply", async () => {
+    const r = await lint(PRISMA_INDEX_FILE, '--format', 'json');
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.stdout) as LintReport;
+    assert.ok(report.findings.some((f) => f.rule === 'concurrently-in-transaction'));
+    assert.ok(report.statements.every((s) => s.file === PRISMA_INDEX_FILE));
+    // "Book" comes from the earlier migration's CREATE TABLE, which only the folder's source knows
+    assert.ok(report.statements.some((s) => s.locks.some((l) => l.relation === 'public.Book')));
+  });
+});
+
+void describe('lint: formats', () => {
+  void it('json follows the documented contract, modes spelled as pg_locks spells them', async () => {
+    const r = await lint(UNMARKED_PRISMA, `${FIXTURES}/dbmate/unmarked`, '--format', 'json');
+    const report = JSON.parse(r.stdout) as LintReport;
+    assertJsonContract(report);
+    assert.ok(report.findings.some((f) => f.lock?.mode === 'AccessExclusiveLock'));
+    const concurrently = report.statements.find((s) =>
+      s.locks.some((l) => l.relation === 'public.Book' && l.mode === 'ShareUpdateExclusiveLock'),
+    );
+    assert.ok(concurrently);
+    assert.equal(concurrently.transactional, false);
+    assert.ok(report.findings.some((f) => f.file.startsWith(`${FIXTURES}/dbmate/unmarked/`)));
+  });
+
+  void it('github prints one escaped workflow annotation per finding', async () => {
+    const r = await lint(UNMARKED_PRISMA, '--format', 'github');
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 3, r.stdout);
+    const error = lines.find((l) => l.startsWith('::error '));
+    assert.ok(error, r.stdout);
+    assert.match(
+      error,
+      /^::error file=test\/fixtures\/tools\/prisma\/unmarked\/20240102000000_index_books_title\/migration\.sql,line=5,col=1,endLine=5,endColumn=\d+,title=concurrently-in-transaction::CREATE INDEX CONCURRENTLY /,
+    );
+    // the lock line is a second line of the message: escaped, never a raw newline
+    assert.ok(
+      lines.some((l) => l.startsWith('::warning ') && l.includes('%0AACCESS EXCLUSIVE on public.Book')),
+    );
+    assert.ok(lines.some((l) => l.startsWith('::notice ')));
+  });
+
+  void it('github escapes % \\r \\n in the message and also , and : in properties', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab,lint:'));
+    try {
+      writeFileSync(join(dir, 'x.sql'), 'ALTER TABLE "100%" DROP COLUMN a;\n');
+      const r = await lint(join(dir, 'x.sql'), '--format', 'github');
+      assert.match(r.stdout, /file=[^,]*mlab%2Clint%3A[^,]*\/x\.sql,line=1,/);
+      assert.match(r.stdout, /100%25/);
+      assert.doesNotMatch(r.stdout.trimEnd(), /\r|\n(?!::)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it('sarif is SARIF 2.1.0 with the required fields', async () => {
+    const r = await lint(UNMARKED_PRISMA, '--format', 'sarif');
+    const log = JSON.parse(r.stdout) as Record<string, unknown>;
+    // The schema's required properties (sarif-schema-2.1.0.json): sarifLog{version, runs},
+    // run{tool}, tool{driver}, toolComponent{name}, result{message}, message{text or id};
+    // level is an enum; region lines/columns are integers ≥ 1.
+    assert.equal(log.version, '2.1.0');
+    assert.equal(typeof log.$schema, 'string');
+    assert.match(log.$schema as string, /sarif-2\.1\.0/);
+    const runs = log.runs as {
+      tool: {
+        driver: {
+          name: string;
+          rules: { id: string; shortDescription: { text: string }; helpUri?: string }[];
+        };
+      };
+      results: {
+        ruleId: string;
+        ruleIndex: number;
+        level: string;
+        message: { text: string };
+        locations: {
+          physicalLocation: {
+            artifactLocation: { uri: string };
+            region: { startLine: number; startColumn: number; endLine: number; endColumn: number };
+          };
+        }[];
+      }[];
+    }[];
+    assert.ok(Array.isArray(runs) && runs.length === 1);
+    const driver = runs[0].tool.driver;
+    assert.equal(typeof driver.name, 'string');
+    assert.ok(driver.name.length > 0);
+    assert.ok(driver.rules.length > 10);
+    for (const rule of driver.rules) {
+      assert.equal(typeof rule.id, 'string');
+      assert.ok(rule.shortDescription.text.length > 0);
+      if (rule.helpUri) assert.doesNotThrow(() => new URL(rule.helpUri!));
+    }
+    assert.equal(runs[0].results.length, 3);
+    for (const result of runs[0].results) {
+      assert.equal(typeof result.message.text, 'string');
+      assert.ok(result.message.text.length > 0);
+      assert.ok(['none', 'note', 'warning', 'error'].includes(result.level), result.level);
+      assert.equal(driver.rules[result.ruleIndex].id, result.ruleId);
+      const { artifactLocation, region } = result.locations[0].physicalLocation;
+      assert.match(artifactLocation.uri, /^test\/fixtures\/tools\/prisma\/unmarked\//);
+      for (const n of [region.startLine, region.startColumn, region.endLine, region.endColumn])
+        assert.ok(Number.isInteger(n) && n >= 1);
+    }
+    assert.deepEqual(runs[0].results.map((x) => x.level).sort(), ['error', 'note', 'warning']);
+  });
+});
+
+void describe('node dist/cli.js lint (the built command line, as a child process)', () => {
+  const CLI = join(root, 'dist', 'cli.js');
+  before(() => {
+    if (!existsSync(CLI)) {
+      const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, encoding: 'utf8' });
+      assert.equal(build.status, 0, `build failed:\n${build.stderr}`);
+    }
+  });
+
+  void it('prints the JSON contract on stdout and exits 1 on the unmarked CONCURRENTLY fixture', () => {
+    const run = spawnSync(process.execPath, [CLI, 'lint', UNMARKED_PRISMA, '--format', 'json'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 1, run.stderr);
+    assert.equal(run.stderr, '');
+    const report = JSON.parse(run.stdout) as LintReport;
+    assertJsonContract(report);
+    assert.ok(
+      report.findings.some((f) => f.rule === 'concurrently-in-transaction' && f.file === PRISMA_INDEX_FILE),
+    );
+  });
+
+  void it('exits 0 on a clean folder and 2 on a bad option', () => {
+    const clean = spawnSync(process.execPath, [CLI, 'lint', CLEAN, '--format', 'json'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(clean.status, 0, clean.stderr);
+    assert.deepEqual((JSON.parse(clean.stdout) as LintReport).findings, []);
+    const bad = spawnSync(process.execPath, [CLI, 'lint', CLEAN, '--format', 'xml'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(bad.status, 2);
+  });
+});
