@@ -43,7 +43,7 @@ export interface DocumentLint {
 
 export interface LintHost {
   logger: Logger;
-  lab: Pick<Lab, 'state' | 'on' | 'off'>;
+  lab: Pick<Lab, 'state'>;
   /** Where docs/rules.md ships (the diagnostics' code links point into it). */
   extensionPath: string;
 }
@@ -73,21 +73,11 @@ export class MigrationLint implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   private readonly disposables: vscode.Disposable[] = [];
   private ruleLines: Map<string, number> | undefined;
-  private lastServerVersion: string | undefined;
   /** Fires when a document's lint (and so its lenses) changed. */
   readonly onDidChange = this.changed.event;
 
   constructor(private readonly host: LintHost) {
-    const onState = () => {
-      // With pgMajor "server", a started or stopped server changes the target major.
-      if (host.lab.state.serverVersion === this.lastServerVersion) return;
-      this.lastServerVersion = host.lab.state.serverVersion;
-      if (lintSetting('pgMajor', 'server') === 'server') this.lintOpenDocuments();
-    };
-    this.lastServerVersion = host.lab.state.serverVersion;
-    host.lab.on('state', onState);
     this.disposables.push(
-      { dispose: () => host.lab.off('state', onState) },
       this.collection,
       this.changed,
       vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)),
@@ -99,6 +89,14 @@ export class MigrationLint implements vscode.Disposable {
         if (isSqlDocument(d)) this.lintOpenDocuments(d);
       }),
       vscode.workspace.onDidCloseTextDocument((d) => this.forget(d.uri)),
+      // With pgMajor "server", a server started or stopped since changes the target major: the file
+      // shown next is linted again if so. (Not on every Lab state change: the Lab's listeners are full.)
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        if (editor)
+          this.relintIfMajorChanged(editor.document).catch((e: unknown) =>
+            host.logger.warn(`Checking the lint's target major failed: ${describeError(e)}`),
+          );
+      }),
       vscode.workspace.onDidCreateFiles(() => this.folders.clear()),
       vscode.workspace.onDidDeleteFiles(() => this.folders.clear()),
       vscode.workspace.onDidRenameFiles(() => this.folders.clear()),
@@ -122,6 +120,11 @@ export class MigrationLint implements vscode.Disposable {
     }
     this.pending.clear();
     for (const d of this.disposables) d.dispose();
+  }
+
+  private async relintIfMajorChanged(document: vscode.TextDocument): Promise<void> {
+    const linted = this.lintOf(document);
+    if (linted && linted.pgMajor !== (await this.targetMajor())) this.schedule(document, 0);
   }
 
   private lintOpenDocuments(except?: vscode.TextDocument): void {
