@@ -1,11 +1,18 @@
 import * as assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
 import { ROOT, activeExtension, waitFor } from '../support';
 
-/** A dbmate folder: 0001 creates `orders`, 0002 indexes it with a plain CREATE INDEX (in dbmate's transaction). */
-const MIGRATIONS = join(ROOT, 'test', 'fixtures', 'lint', 'dbmate', 'db', 'migrations');
+/**
+ * A copy of a dbmate folder (the tests edit it, and an edited editor may be saved on shutdown): 0001
+ * creates `orders`, 0002 indexes it with a plain CREATE INDEX (in dbmate's transaction).
+ */
+const COPY = mkdtempSync(join(tmpdir(), 'mlab-lint-'));
+const MIGRATIONS = join(COPY, 'db', 'migrations');
+cpSync(join(ROOT, 'test', 'fixtures', 'lint', 'dbmate', 'db', 'migrations'), MIGRATIONS, { recursive: true });
 const INDEX_FILE = join(MIGRATIONS, '20240102000000_index_orders_customer.sql');
 const STATEMENT = 'CREATE INDEX orders_customer_id_idx ON orders (customer_id)';
 
@@ -26,7 +33,7 @@ function hoverMarkdown(hovers: vscode.Hover[]): string {
 
 suite('Lint in the editor', () => {
   suiteTeardown(async () => {
-    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    rmSync(COPY, { recursive: true, force: true });
   });
 
   test('a plain CREATE INDEX on an existing table gets a diagnostic, a lock CodeLens and a lock hover', async () => {
@@ -94,6 +101,44 @@ suite('Lint in the editor', () => {
       labDiagnostics(document.uri).filter((d) => ruleOf(d) === 'index-without-concurrently'),
       [],
     );
+    // Back to the saved text (this editor is the active one): nothing is left to save on shutdown.
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+    assert.equal(document.isDirty, false);
+  });
+
+  test('a .sql file outside any migration folder is linted only with migrationLab.lint.allSqlFiles', async () => {
+    await activeExtension();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder, 'the extension tests run with a workspace folder');
+    const dir = join(folder.uri.fsPath, 'reports');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'monthly.sql');
+    writeFileSync(file, 'ALTER TABLE accounts ADD COLUMN note text;\n');
+    const settings = vscode.workspace.getConfiguration('migrationLab.lint');
+    await settings.update('allSqlFiles', true, vscode.ConfigurationTarget.Global);
+    try {
+      const document = await vscode.workspace.openTextDocument(file);
+      await vscode.window.showTextDocument(document);
+      const d = await waitFor('a lock_timeout diagnostic on the loose file', () =>
+        labDiagnostics(document.uri).find((x) => ruleOf(x) === 'access-exclusive-without-lock-timeout'),
+      );
+      assert.equal(d.range.start.line, 0);
+      // No CodeLens on a loose file: how it would run is a guess.
+      const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>(
+        'vscode.executeCodeLensProvider',
+        document.uri,
+      );
+      assert.deepEqual(
+        lenses.filter((l) => l.command?.title.includes('AccessExclusiveLock')),
+        [],
+      );
+      await settings.update('allSqlFiles', false, vscode.ConfigurationTarget.Global);
+      await waitFor('the loose file’s diagnostics cleared', () =>
+        labDiagnostics(document.uri).length === 0 ? true : undefined,
+      );
+    } finally {
+      await settings.update('allSqlFiles', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 });
 
