@@ -8,6 +8,9 @@ import type { Logger } from '../core/log';
 import { EXTERNAL_URL_SECRET, registerCommands, reportError, type CommandContext } from './commands';
 import { config } from './config';
 import { LOCK_MONITOR_VIEW_TYPE, LockMonitorPanel } from './lockMonitorPanel';
+import { MigrationLint } from './lintDiagnostics';
+import { LintStatusBar } from './lintStatus';
+import { registerLockLens } from './lockLens';
 import { createLogger } from './logging';
 import { Observation } from './observation';
 import { SlowReport, lessonContextKeys } from './lessons';
@@ -189,6 +192,13 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
           );
         }
       }),
+    );
+    // The linter itself (and its WebAssembly parser) is imported on the first .sql file, not here.
+    const migrationLint = new MigrationLint({ logger, lab: theLab, extensionPath: context.extensionPath });
+    context.subscriptions.push(
+      migrationLint,
+      ...registerLockLens(migrationLint),
+      new LintStatusBar(migrationLint),
     );
     void openWalkthroughOnce(context);
     void reattachLeftover(theLab, theObservation, logger);

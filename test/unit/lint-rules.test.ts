@@ -308,6 +308,7 @@ void describe('lint output shape', () => {
       rewrites: false,
       scans: false,
       transactional: true,
+      docs: 'https://www.postgresql.org/docs/current/sql-altertable.html',
     });
   });
 

@@ -47,6 +47,8 @@ export interface StatementReport extends Range {
   rewrites: boolean;
   scans: boolean;
   transactional: boolean;
+  /** The PostgreSQL documentation page of the command, when known. */
+  docs?: string;
 }
 
 export interface LintResult {
@@ -162,6 +164,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       rewrites: facts.rewrites,
       scans: facts.scans,
       transactional: facts.transactional,
+      docs: facts.docs,
     });
     checkStatement(p.ast, facts, {
       schema,

@@ -83,6 +83,23 @@ async function bestDetection(dir: string): Promise<Detection | undefined> {
   return best;
 }
 
+/** Whether a detection makes the folder a source: loose .sql files only in a folder named like one. */
+function countsAsSource(dir: string, found: Detection, overridden: boolean): boolean {
+  return (
+    found.tool !== 'plain' || found.confidence >= 10 || overridden || PLAIN_FOLDER_NAME.test(basename(dir))
+  );
+}
+
+/** The source `dir` is, by the same rule findSources applies (with its confidence); undefined when none. */
+export async function sourceOfFolder(
+  dir: string,
+): Promise<(FoundSource & { confidence: number }) | undefined> {
+  const found = await detectFolder(dir);
+  return found && countsAsSource(dir, found, false)
+    ? { path: resolve(dir), tool: found.tool, evidence: found.evidence, confidence: found.confidence }
+    : undefined;
+}
+
 /** Searches `root` breadth-first for migration folders. */
 export async function findSources(root: string, options: DetectOptions = {}): Promise<DetectResult> {
   const maxDepth = options.maxDepth ?? 8;
@@ -115,12 +132,7 @@ export async function findSources(root: string, options: DetectOptions = {}): Pr
       entries.some((e) => e.isFile() && (e.name.endsWith('.sql') || MARKER_FILES.has(e.name))) ||
       subfolders.some((e) => /^\d/.test(e.name) || e.name === 'meta');
     const found = worthALook ? await detectFolder(dir, overrides.get(dir)) : undefined;
-    const counts =
-      found &&
-      (found.tool !== 'plain' ||
-        found.confidence >= 10 ||
-        overrides.has(dir) ||
-        PLAIN_FOLDER_NAME.test(basename(dir)));
+    const counts = found && countsAsSource(dir, found, overrides.has(dir));
     if (found && counts) {
       sources.push({ path: dir, tool: found.tool, evidence: found.evidence });
       if (found.tool !== 'plain') continue; // a tool's folder is one source; its subfolders are its own

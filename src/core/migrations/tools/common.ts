@@ -1,5 +1,6 @@
 /** What every adapter needs: strict file reading, scanning with file:line errors, section builders. */
 import type { Dirent } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import {
@@ -85,6 +86,8 @@ export async function exists(path: string): Promise<boolean> {
 
 /** Reads and strictly decodes a migration file. */
 export async function readSqlFile(path: string): Promise<SqlFileText> {
+  const unsaved = unsavedTexts.getStore()?.get(path);
+  if (unsaved !== undefined) return decodeSqlFile(path, Buffer.from(unsaved, 'utf8'));
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -97,6 +100,16 @@ export async function readSqlFile(path: string): Promise<SqlFileText> {
     );
   }
   return decodeSqlFile(path, bytes);
+}
+
+/**
+ * Texts that replace files on disk while `fn` loads a source: the editor lints a migration as typed,
+ * before it is saved, and the adapters still read every other file (and the tool's rules) themselves.
+ */
+const unsavedTexts = new AsyncLocalStorage<ReadonlyMap<string, string>>();
+
+export function withUnsavedTexts<T>(texts: ReadonlyMap<string, string>, fn: () => Promise<T>): Promise<T> {
+  return unsavedTexts.run(texts, fn);
 }
 
 /** The first `maxBytes` of a file as text (lenient), for detection only; '' when unreadable. */
