@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { toBlockingChains, type LockRow, type LockSnapshot } from '../../src/core/monitor/lockMonitor';
-import { lockModesConflict } from '../../src/core/monitor/lockModes';
+import { lockModesConflict } from '../../src/core/lint/lockModes';
 import { RunRecorder } from '../../src/core/monitor/recorder';
 import { lockRow } from '../fixtures/monitorRows';
 

@@ -75,6 +75,19 @@ export function conflicts(a: LockMode, b: LockMode): boolean {
   return CONFLICTS[a].includes(b);
 }
 
+export function isLockMode(value: string): value is LockMode {
+  return (LOCK_MODES as readonly string[]).includes(value);
+}
+
+/**
+ * Whether locks of modes `a` and `b` (as pg_locks spells them) on one table conflict; the lock monitor
+ * uses it to tell which of a migration's locks a waiting session was queued behind. An unknown mode is
+ * assumed to conflict.
+ */
+export function lockModesConflict(a: string, b: string): boolean {
+  return isLockMode(a) && isLockMode(b) ? conflicts(a, b) : true;
+}
+
 /** What the application does and the mode its statements take. */
 const EVERYDAY_WORK: readonly { mode: LockMode; words: string }[] = [
   { mode: 'AccessShareLock', words: 'reads (SELECT)' },

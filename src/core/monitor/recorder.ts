@@ -1,4 +1,4 @@
-import { lockModesConflict } from './lockModes';
+import { lockModesConflict } from '../lint/lockModes';
 import type { LockRow, LockSnapshot } from './lockMonitor';
 import type { SessionRole } from './roles';
 import {
