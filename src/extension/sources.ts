@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as vscode from 'vscode';
 import { describeError } from '../core/errors';
@@ -70,6 +71,9 @@ export class WorkspaceSources implements vscode.Disposable {
   private list: SourceEntry[] = [];
   private readonly disposables: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly poll: NodeJS.Timeout;
+  /** When each folder was last read, and its own modification time then. */
+  private readonly readAt = new Map<string, { at: number; folderMtime: number | undefined }>();
   /** Folders whose files changed since the last reload; undefined entry = search again. */
   private dirty = new Set<string>();
   private rediscover = false;
@@ -104,7 +108,7 @@ export class WorkspaceSources implements vscode.Disposable {
     const onAnywhere = (uri: vscode.Uri) => {
       const path = uri.fsPath;
       const owner = this.list.find((e) => path === e.found.path || path.startsWith(e.found.path + sep));
-      if (owner) this.schedule(owner.found.path);
+      if (owner) void this.onFileEvent(owner.found.path, path);
       else if (path.split(sep).some((part) => IGNORED_FOLDERS.has(part))) return;
       else if (/\.sql$|(^|[\\/])(sqitch\.plan|atlas\.sum|migration_lock\.toml)$/.test(path))
         this.schedule(undefined);
@@ -119,6 +123,30 @@ export class WorkspaceSources implements vscode.Disposable {
       }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.schedule(undefined)),
     );
+    // File watchers can miss events (seen with code-server's remote watcher): a listed folder whose own
+    // modification time moved since its last read (a file added, removed or atomically saved) is read
+    // again. A stat per folder every few seconds; nothing is parsed unless something changed.
+    this.poll = setInterval(() => void this.pollFolders(), FOLDER_POLL_MS);
+  }
+
+  private async pollFolders(): Promise<void> {
+    for (const entry of this.list) {
+      const seen = this.readAt.get(entry.found.path);
+      if (seen && (await folderMtime(entry.found.path)) !== seen.folderMtime) this.schedule(entry.found.path);
+    }
+  }
+
+  /**
+   * A watcher event inside a listed folder: read the folder again, unless its last read already saw the
+   * change (the poll got there first): same folder time, and the file unchanged since that read began.
+   */
+  private async onFileEvent(folder: string, file: string): Promise<void> {
+    const seen = this.readAt.get(folder);
+    if (seen && dirname(file) === folder) {
+      const [fileStat, mtime] = await Promise.all([stat(file).catch(() => undefined), folderMtime(folder)]);
+      if (mtime === seen.folderMtime && (fileStat === undefined || fileStat.mtimeMs < seen.at)) return;
+    }
+    this.schedule(folder);
   }
 
   get entries(): readonly SourceEntry[] {
@@ -252,6 +280,7 @@ export class WorkspaceSources implements vscode.Disposable {
 
   private async load(entry: SourceEntry): Promise<void> {
     this.parses++;
+    this.readAt.set(entry.found.path, { at: Date.now(), folderMtime: await folderMtime(entry.found.path) });
     try {
       entry.source = await loadFound(entry.found);
       entry.loadError = undefined;
@@ -319,6 +348,7 @@ export class WorkspaceSources implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.timer);
+    clearInterval(this.poll);
     for (const d of this.disposables) d.dispose();
     this.changed.dispose();
   }
@@ -387,6 +417,16 @@ export class ReplayDiagnostics implements vscode.Disposable {
   dispose(): void {
     this.collection.dispose();
   }
+}
+
+/** How often listed folders are checked for changes a file watcher may have missed. */
+const FOLDER_POLL_MS = 2_000;
+
+async function folderMtime(path: string): Promise<number | undefined> {
+  return stat(path).then(
+    (s) => s.mtimeMs,
+    () => undefined,
+  );
 }
 
 /** The workspace-relative path a person recognises. */
