@@ -120,10 +120,9 @@ export async function dataDirectory(target: ConnectionTarget, logger: Logger): P
  * Deletes the rows the write probe inserted in earlier runs, so that a rerun with the same --rows
  * resumes instead of the seeder truncating and regenerating the table. They are told apart from seed
  * rows by their ids, not by how many there are: the probe's ids come from the identity sequence (at
- * most its last value), while the seeder writes explicit ids and moves the sequence only when a seed
- * completes, so the rows an interrupted larger seed left lie above it; within that range, the probe's
- * own addresses (PROBE_EMAIL_LIKE) set its rows apart from those of an earlier, larger seed that
- * completed. Seed rows stay for the seeder,
+ * most its last value), while the seeder writes explicit ids and moves the sequence past them as it
+ * starts; within that range, the probe's own addresses (PROBE_EMAIL_LIKE) set its rows apart from those
+ * of an earlier, larger seed (finished or interrupted). Seed rows stay for the seeder,
  * which deletes or regenerates them and says so. Leaves larger excesses to the seeder too. Returns
  * the probe rows deleted.
  */

@@ -136,6 +136,12 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
     if (done > 0) logger.info(`Resuming the seed: ${done} of ${largeCount} rows are already there.`);
     report({ done, total: largeCount, phase: 'large' });
 
+    // Our ids are explicit (1..N): move the identity sequence past them first, so rows the app (the
+    // probe) inserts while we seed take ids above the seed instead of colliding with a chunk to come.
+    await admin.query(
+      `SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST($2::bigint, (SELECT coalesce(max(id), 0) FROM ${s}.large_email)) + 1, false)`,
+      [`${s}.large_email`, largeCount],
+    );
     const insertSql = largeEmailInsertSql(schema);
     let inserted = 0;
     for (let i = 0; i < Math.min(parallelism, todo.length); i++) {
@@ -178,7 +184,9 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
     // Our ids were explicit; move the identity sequences past them so the app's own inserts work.
     for (const table of ['small_email', 'large_email']) {
       await admin.query(
-        `SELECT setval(pg_get_serial_sequence($1, 'id'), (SELECT coalesce(max(id), 0) + 1 FROM ${s}.${quoteIdent(table)}), false)`,
+        // Never backwards: an id the app was handed but has not committed yet is above max(id).
+        `SELECT setval(seq, GREATEST((SELECT coalesce(max(id), 0) FROM ${s}.${quoteIdent(table)}), coalesce(pg_sequence_last_value(seq), 0)) + 1, false)
+           FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS seq) AS q`,
         [`${s}.${quoteIdent(table)}`],
       );
     }

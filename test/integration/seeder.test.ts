@@ -114,6 +114,51 @@ describe('seeder on a real PostgreSQL', () => {
     assert.equal(await count('large_email'), N);
   });
 
+  it("seeds while the app inserts rows (the probe): neither collides, the app's rows take ids above the seed", async () => {
+    await client.query(`TRUNCATE ${SCHEMA}.large_email RESTART IDENTITY`);
+    const N = 300_000;
+    const app = new pg.Client(db.target);
+    await app.connect();
+    let seeding = true;
+    const appErrors: string[] = [];
+    const appIds: number[] = [];
+    // The app inserts with the table's own ids, as the probe does, for as long as the seed runs.
+    const inserter = (async () => {
+      while (seeding) {
+        try {
+          const r = await app.query<{ id: string }>(
+            `INSERT INTO ${SCHEMA}.large_email (email) VALUES ('probe-x@example.com') RETURNING id`,
+          );
+          appIds.push(Number(r.rows[0]!.id));
+        } catch (e) {
+          appErrors.push((e as Error).message);
+        }
+      }
+    })();
+    try {
+      await seedTables(db.target, { schema: SCHEMA, largeCount: N, chunkSize: 20_000, logger: silentLogger });
+    } finally {
+      seeding = false;
+      await inserter;
+      await app.end();
+    }
+    assert.deepEqual(appErrors, [], 'no insert of the app failed');
+    // Rows the app inserted before the seed moved the identity past N are in the seed's range and make way
+    // for it (a chunk replaces what is in its range); every later one takes an id above N and is kept.
+    const firstAbove = appIds.findIndex((id) => id > N);
+    assert.ok(firstAbove >= 0, 'the app inserted while the seed ran');
+    assert.ok(
+      appIds.slice(firstAbove).every((id) => id > N),
+      'once the seed began, no app row took an id of the seed',
+    );
+    const seeded = await client.query(
+      `SELECT count(*) FILTER (WHERE id <= $1) AS seeded, count(*) FILTER (WHERE id > $1) AS app FROM ${SCHEMA}.large_email`,
+      [N],
+    );
+    assert.equal(Number(seeded.rows[0].seeded), N);
+    assert.equal(Number(seeded.rows[0].app), appIds.length - firstAbove, 'every app row above N is kept');
+  });
+
   it('refuses a bad row count with a clear sentence', async () => {
     await assert.rejects(
       seedTables(db.target, { schema: SCHEMA, largeCount: 0, logger: silentLogger }),
