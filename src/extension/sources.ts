@@ -74,6 +74,8 @@ export class WorkspaceSources implements vscode.Disposable {
   private readonly poll: NodeJS.Timeout;
   /** When each folder was last read, and its own modification time then. */
   private readonly readAt = new Map<string, { at: number; folderMtime: number | undefined }>();
+  /** Each workspace root's own modification time when it was last searched. */
+  private readonly rootMtimes = new Map<string, number | undefined>();
   /** Folders whose files changed since the last reload; undefined entry = search again. */
   private dirty = new Set<string>();
   private rediscover = false;
@@ -130,6 +132,12 @@ export class WorkspaceSources implements vscode.Disposable {
   }
 
   private async pollFolders(): Promise<void> {
+    // A folder copied or created at a workspace root moves the root's own time: search again.
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const root = folder.uri.fsPath;
+      const seen = this.rootMtimes.get(root);
+      if (seen !== undefined && (await folderMtime(root)) !== seen) this.schedule(undefined);
+    }
     for (const entry of this.list) {
       const seen = this.readAt.get(entry.found.path);
       if (seen && (await folderMtime(entry.found.path)) !== seen.folderMtime) this.schedule(entry.found.path);
@@ -208,6 +216,8 @@ export class WorkspaceSources implements vscode.Disposable {
     const found = new Map<string, FoundSource>();
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
       const root = folder.uri.fsPath;
+      // Taken before the search: a folder added during it moves the time again, and the poll searches anew.
+      this.rootMtimes.set(root, await folderMtime(root));
       const overrides: Record<string, ToolId> = {};
       for (const [path, tool] of Object.entries(formats)) {
         if (isToolId(tool)) overrides[resolve(root, path)] = tool;
