@@ -183,9 +183,10 @@ function rangeVars(node: unknown, out: PgNode[] = []): PgNode[] {
   if (Array.isArray(node)) {
     for (const n of node) rangeVars(n, out);
   } else if (node && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node)) {
+    for (const key in node) {
+      const value = (node as PgNode)[key];
       if (key === 'RangeVar') out.push(value as PgNode);
-      else rangeVars(value, out);
+      else if (value && typeof value === 'object') rangeVars(value, out);
     }
   }
   return out;
