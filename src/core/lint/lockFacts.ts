@@ -610,8 +610,9 @@ export function lockFacts(
       return b.done('COMMENT ON', 'sql-comment.html');
     }
     case 'GrantStmt':
-      // Observed: GRANT/REVOKE on a table takes ACCESS SHARE on it (blocks only ACCESS EXCLUSIVE).
-      if (n.targtype === 'ACL_TARGET_OBJECT' && n.objtype === 'OBJECT_TABLE') {
+      // Observed: GRANT/REVOKE on a table takes ACCESS SHARE on it (blocks only ACCESS EXCLUSIVE) from
+      // PostgreSQL 18; 14 to 17 take no lock on the table at all (checked on each).
+      if (n.targtype === 'ACL_TARGET_OBJECT' && n.objtype === 'OBJECT_TABLE' && options.pgMajor >= 18) {
         for (const rel of (n.objects as unknown[] | undefined) ?? [])
           b.lock(schema.rangeVarName(nodeKind(rel)?.[1]), 'AccessShareLock');
       }
