@@ -30,9 +30,29 @@ export function copyFixture(tool: ToolId): FixtureCopy {
   return { root, dir: SOURCE_FOLDER[tool] ? join(root, SOURCE_FOLDER[tool]) : root, tool };
 }
 
-export async function lintCopy(copy: FixtureCopy): Promise<{ source: MigrationSource; result: LintResult }> {
+/** A copy of any folder (e.g. a tool fixture under test/fixtures/tools) read as `tool`. */
+export function copyFolder(from: string, tool: ToolId): FixtureCopy {
+  const root = mkdtempSync(join(tmpdir(), `mlab-fix-${tool}-`));
+  cpSync(from, root, { recursive: true });
+  return { root, dir: root, tool };
+}
+
+/** Writes a folder of files (relative path → text) and returns it as a copy of `tool`. */
+export function writeFolder(files: Record<string, string>, tool: ToolId): FixtureCopy {
+  const root = mkdtempSync(join(tmpdir(), `mlab-fix-${tool}-`));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, name)), { recursive: true });
+    writeFileSync(join(root, name), text);
+  }
+  return { root, dir: root, tool };
+}
+
+export async function lintCopy(
+  copy: FixtureCopy,
+  pgMajor = 18,
+): Promise<{ source: MigrationSource; result: LintResult }> {
   const source = await loadSource(copy.dir, copy.tool);
-  return { source, result: await lintSource(source, { pgMajor: 18 }) };
+  return { source, result: await lintSource(source, { pgMajor }) };
 }
 
 /** The finding of `rule` on the statement whose text contains `needle`. */

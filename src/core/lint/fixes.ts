@@ -246,7 +246,9 @@ function concurrentlyPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | u
           slug: `drop_${name}_concurrently`,
         },
       ],
-      downInverse: recreate ? (down) => down === recreate.ast : undefined,
+      downInverse: recreate
+        ? (down) => nodeKind(down)?.[0] === 'IndexStmt' && nodeKind(down)?.[1].idxname === name
+        : undefined,
     };
   }
   if (kind === 'ReindexStmt') {
@@ -276,7 +278,7 @@ function concurrentlyPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | u
 }
 
 /** The CREATE INDEX of the current migration's down that recreates index `name`, made concurrent. */
-function inverseCreateIndex(p: Place, name: string): { sql: string; ast: PgNode } | undefined {
+function inverseCreateIndex(p: Place, name: string): { sql: string } | undefined {
   for (const s of p.migration.down?.statements ?? []) {
     const ast = p.parser.parseSync(s.text).stmts?.[0]?.stmt;
     const k = nodeKind(ast);
@@ -286,7 +288,7 @@ function inverseCreateIndex(p: Place, name: string): { sql: string; ast: PgNode 
     const inserts = [];
     if (!k[1].concurrent) inserts.push({ at, text: ' CONCURRENTLY' });
     if (!k[1].if_not_exists) inserts.push({ at, text: ' IF NOT EXISTS' });
-    return { sql: insertAt(s.text, inserts), ast: ast! };
+    return { sql: insertAt(s.text, inserts) };
   }
   return undefined;
 }
