@@ -874,13 +874,23 @@ function place(p: Place, plan: Plan): Fix | undefined {
     // Out of this migration into a new one; its inverse in this migration's down goes with it.
     edits.push(replaceEdit(statement.file, text, span.from, span.to, ''));
     moved = plan.units;
-    if (plan.downInverse && p.migration.down && source.tool !== 'liquibase') {
+    if (plan.downInverse && p.migration.down) {
       for (const d of p.migration.down.statements) {
         const ast = p.parser.parseSync(d.text).stmts?.[0]?.stmt;
         if (!plan.downInverse(ast)) continue;
         const downText = fileText(d.file, p.options);
         const s = statementSpan(downText, d);
-        edits.push(replaceEdit(d.file, downText, s.from, s.to, ''));
+        if (source.tool === 'liquibase') {
+          // A rollback statement sits on its own `--rollback` line: the whole line goes.
+          const lineStart = downText.lastIndexOf('\n', d.start.offset - 1) + 1;
+          if (
+            !/^\s*--\s*rollback\s*$/i.test(downText.slice(lineStart, d.start.offset)) ||
+            d.start.line !== d.end.line
+          )
+            continue;
+          const nl = downText.indexOf('\n', d.end.offset);
+          edits.push(replaceEdit(d.file, downText, lineStart, nl < 0 ? downText.length : nl + 1, ''));
+        } else edits.push(replaceEdit(d.file, downText, s.from, s.to, ''));
       }
     }
   }
