@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { runLint, type LintReport } from '../../src/cli/lint';
 import type { Fix } from '../../src/core/lint/fixes';
 import type { LintResult } from '../../src/core/lint/lint';
 import type { ToolId } from '../../src/core/migrations/model';
@@ -12,6 +13,7 @@ import {
   applyEdits,
   copyFixture,
   copyFolder,
+  FIX_FIXTURES,
   findingOn,
   fixesOf,
   lintCopy,
@@ -421,5 +423,39 @@ void describe('quick fix: SET lock_timeout before the statement', () => {
         tool,
       );
     }
+  });
+});
+
+void describe('lint CLI: the fixes of each finding', () => {
+  async function lint(...argv: string[]) {
+    let stdout = '';
+    const code = await runLint(argv, { stdout: (t) => (stdout += t), stderr: () => undefined }, FIX_FIXTURES);
+    return { code, stdout };
+  }
+
+  void it('--format json fills `fixes: [{ title }]` where a fix exists, and leaves the key out elsewhere', async () => {
+    const { stdout } = await lint('dbmate', '--format', 'json', '--fail-on', 'never');
+    const report = JSON.parse(stdout) as LintReport;
+    const index = report.findings.find((f) => f.rule === 'index-without-concurrently');
+    assert.deepEqual(index?.fixes, [
+      {
+        title:
+          'Build the index CONCURRENTLY in a new migration 20240102000001_books_title_idx_concurrently.sql',
+      },
+    ]);
+    const held = report.findings.find((f) => f.rule === 'statements-after-access-exclusive');
+    assert.ok(held);
+    assert.equal('fixes' in held, false);
+    assert.deepEqual(Object.keys(index), [...Object.keys(index).filter((k) => k !== 'fixes'), 'fixes']);
+  });
+
+  void it('--format text adds a "fix:" line under the finding', async () => {
+    const { stdout } = await lint('drizzle', '--format', 'text', '--fail-on', 'never');
+    assert.match(
+      stdout,
+      /\[access-exclusive-without-lock-timeout\][^\n]*\n {2}lock: [^\n]*\n {2}fix: Set lock_timeout = '2s' before the statement \(SET LOCAL, for its transaction\)\n/,
+    );
+    // Drizzle has no way out of its transaction: the index finding has no fix line.
+    assert.doesNotMatch(stdout, /\[index-without-concurrently\][^\n]*\n {2}lock: [^\n]*\n {2}fix:/);
   });
 });
