@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runLint, type LintReport } from '../../src/cli/lint';
-import type { Fix } from '../../src/core/lint/fixes';
+import { DEFAULT_FIX_LOCK_TIMEOUT, type Fix } from '../../src/core/lint/fixes';
 import type { LintResult } from '../../src/core/lint/lint';
 import type { ToolId } from '../../src/core/migrations/model';
 import {
@@ -457,5 +457,15 @@ void describe('lint CLI: the fixes of each finding', () => {
     );
     // Drizzle has no way out of its transaction: the index finding has no fix line.
     assert.doesNotMatch(stdout, /\[index-without-concurrently\][^\n]*\n {2}lock: [^\n]*\n {2}fix:/);
+  });
+});
+
+void describe('quick fix settings', () => {
+  void it("the setting's default is the core's constant (one value, defined in core, mirrored in the manifest)", () => {
+    const manifest = JSON.parse(read(join(__dirname, '../../../package.json'))) as {
+      contributes: { configuration: { properties: Record<string, { default?: unknown }> } };
+    };
+    const properties = manifest.contributes.configuration.properties;
+    assert.equal(properties['migrationLab.lint.fixLockTimeout'].default, DEFAULT_FIX_LOCK_TIMEOUT);
   });
 });
