@@ -43,6 +43,19 @@ CREATE TABLE shop.order_lines (
   qty shop.positive_qty,
   PRIMARY KEY (order_id, sku)
 );
+CREATE DOMAIN shop.short_code AS text CHECK (length(VALUE) <= 6);
+CREATE TABLE shop.every_type (
+  a smallint NOT NULL, b integer NOT NULL, c bigint NOT NULL, d numeric(6,2) NOT NULL, e real NOT NULL,
+  f double precision NOT NULL, g money NOT NULL, h text NOT NULL, i varchar(5) NOT NULL UNIQUE, j char(3) NOT NULL,
+  k boolean NOT NULL, l uuid NOT NULL, m json NOT NULL, n jsonb NOT NULL, o date NOT NULL UNIQUE,
+  p timestamp NOT NULL UNIQUE, q timestamptz NOT NULL, r time NOT NULL, s timetz NOT NULL, t interval NOT NULL,
+  u bytea NOT NULL UNIQUE, v inet NOT NULL UNIQUE, w cidr NOT NULL, x macaddr NOT NULL, y tsvector NOT NULL,
+  z1 int4range NOT NULL, z2 int8range NOT NULL, z3 numrange NOT NULL, z4 daterange NOT NULL, z5 tsrange NOT NULL,
+  z6 tstzrange NOT NULL, z7 integer[] NOT NULL, z8 text[] NOT NULL, z9 shop.order_status[] NOT NULL,
+  z10 uuid[] NOT NULL, z11 shop.short_code NOT NULL UNIQUE, z12 name NOT NULL, z13 oid NOT NULL,
+  unknown_but_nullable point, also_nullable xml
+);
+CREATE TABLE shop.shapes (id int PRIMARY KEY, corner point NOT NULL);
 CREATE TABLE shop.coupons (
   code text PRIMARY KEY,
   percent integer NOT NULL CHECK (percent > 0 AND percent * percent < 10000)
@@ -124,6 +137,49 @@ describe('the trace fill', () => {
     // The fill ended with VACUUM ANALYZE: the planner's estimate is right.
     const est = await client.query(`SELECT reltuples FROM pg_class WHERE oid = 'shop.orders'::regclass`);
     assert.equal(Number(est.rows[0].reltuples), 20_000);
+  });
+
+  it('generates a value of every supported type, unique where a key asks', async () => {
+    const result = await fillTables(
+      db.target,
+      { tables: ['shop.every_type'], rows: 3_000 },
+      { logger: silentLogger },
+    );
+    assert.deepEqual(
+      result.tables.map((t) => [t.table, t.inserted, t.limitedBy]),
+      [['shop.every_type', 3_000, undefined]],
+    );
+    const r = await client.query(
+      `SELECT count(DISTINCT i) AS i, count(DISTINCT u) AS u, count(DISTINCT z11) AS z11, count(DISTINCT o) AS o,
+              count(unknown_but_nullable) AS unknown, count(DISTINCT l) AS uuids, max(length(z11)) <= 6 AS short
+         FROM shop.every_type`,
+    );
+    assert.deepEqual(r.rows[0], {
+      i: '3000',
+      u: '3000',
+      z11: '3000',
+      o: '3000',
+      unknown: '0',
+      uuids: '3000',
+      short: true,
+    });
+  });
+
+  it('names the NOT NULL column of a type it cannot generate, and inserts nothing', async () => {
+    const result = await fillTables(
+      db.target,
+      { tables: ['shop.shapes'], rows: 10 },
+      { logger: silentLogger },
+    );
+    assert.deepEqual(result.tables, [
+      {
+        table: 'shop.shapes',
+        requested: 10,
+        inserted: 0,
+        limitedBy:
+          'Column "corner" of shop.shapes is NOT NULL with no default, and the fill cannot generate values of type point.',
+      },
+    ]);
   });
 
   it('tops up a table that already holds rows, and keys stay unique', async () => {

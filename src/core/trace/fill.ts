@@ -162,7 +162,10 @@ export async function fillTables(
         results.push(await fillOne(admin, sessions, shape, counts.get(name)!, chunkSize, options));
       } catch (e) {
         if (signal?.aborted || (isPgError(e) && e.code === '57014')) throw cancelled();
-        throw e;
+        if (e instanceof LabError) throw e;
+        throw new LabError(`Filling ${name} with synthetic rows failed: ${(e as Error).message}.`, {
+          cause: e,
+        });
       }
       insertMs += Date.now() - started;
       if (signal?.aborted) throw cancelled();

@@ -394,9 +394,11 @@ function baseExpression(type: ColumnType, ctx: ValueContext): string | undefined
     case 'tsvector':
       return `('w' || (r.g % ${SPREAD}))`;
     case 'int4range':
+      return `int4range(r.g::int4, r.g::int4 + 10)`;
     case 'int8range':
+      return `int8range(r.g, r.g + 10)`;
     case 'numrange':
-      return `${t}(r.g::int8, r.g::int8 + 10)`;
+      return `numrange(r.g::numeric, r.g::numeric + 10)`;
     case 'daterange':
       return `daterange(date '2000-01-01' + (r.g % 3650)::int, date '2000-01-01' + (r.g % 3650)::int + 7)`;
     case 'tsrange':
