@@ -273,6 +273,18 @@ void describe('trace fill: row plans', () => {
     // int before text; a boolean can never be unique for long (the server will say so).
     assert.deepEqual([...chooseUniqueColumns(t, new Set()).injective], ['tenant']);
     assert.deepEqual([...chooseUniqueColumns(t, new Set(['tenant'])).injective], ['code']);
+    // A column a CHECK confines to ten values would run out; the unconfined one carries the key.
+    const confined = table(
+      's.u',
+      [
+        column('slot', 'int4', {
+          bounds: { min: { value: 1, inclusive: true }, max: { value: 10, inclusive: true } },
+        }),
+        column('label', 'text'),
+      ],
+      { uniques: [{ name: 'u_slot_label', columns: ['slot', 'label'], primary: false }] },
+    );
+    assert.deepEqual([...chooseUniqueColumns(confined, new Set()).injective], ['label']);
   });
 
   void it("takes foreign-key columns from the parents' keys, strided when only they make a key unique", () => {
