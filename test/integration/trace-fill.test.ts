@@ -57,6 +57,10 @@ CREATE TABLE shop.every_type (
   unknown_but_nullable point, also_nullable xml
 );
 CREATE TABLE shop.shapes (id int PRIMARY KEY, corner point NOT NULL);
+CREATE TABLE shop.players (id int PRIMARY KEY, team_id int);
+CREATE TABLE shop.teams (id int PRIMARY KEY, captain_id int NOT NULL REFERENCES shop.players (id));
+ALTER TABLE shop.players ADD FOREIGN KEY (team_id) REFERENCES shop.teams (id);
+CREATE TABLE shop.staff (id int PRIMARY KEY, manager_id int NOT NULL REFERENCES shop.staff (id));
 CREATE TABLE shop.coupons (
   code text PRIMARY KEY,
   percent integer NOT NULL CHECK (percent > 0 AND percent * percent < 10000)
@@ -181,6 +185,27 @@ describe('the trace fill', () => {
           'Column "corner" of shop.shapes is NOT NULL with no default, and the fill cannot generate values of type point.',
       },
     ]);
+  });
+
+  it('breaks a cycle of foreign keys at the optional one; a required self reference points at its own row', async () => {
+    const result = await fillTables(
+      db.target,
+      { tables: ['shop.teams', 'shop.staff'], rows: 200 },
+      { logger: silentLogger },
+    );
+    assert.deepEqual(
+      result.tables.map((t) => [t.table, t.inserted, t.limitedBy]),
+      [
+        ['shop.teams', 200, undefined],
+        ['shop.staff', 200, undefined],
+        ['shop.players', 20, undefined],
+      ],
+    );
+    const r = await client.query(
+      `SELECT (SELECT count(*) FROM shop.teams t JOIN shop.players p ON p.id = t.captain_id) AS captains,
+              (SELECT count(*) FROM shop.staff s JOIN shop.staff m ON m.id = s.manager_id) AS managed`,
+    );
+    assert.deepEqual(r.rows[0], { captains: '200', managed: '200' });
   });
 
   it('tops up a table that already holds rows, and keys stay unique', async () => {

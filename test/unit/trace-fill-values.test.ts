@@ -418,6 +418,17 @@ void describe('trace fill: row counts', () => {
       ),
       ['s.a', 's.b'],
     );
+    // A cycle is broken at the optional key: the table that requires the other comes after it.
+    assert.deepEqual(
+      fillOrder(
+        ['s.a', 's.b'],
+        [
+          { child: 's.a', parent: 's.b' },
+          { child: 's.b', parent: 's.a', optional: true },
+        ],
+      ),
+      ['s.b', 's.a'],
+    );
   });
 });
 

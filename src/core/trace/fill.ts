@@ -149,7 +149,11 @@ export async function fillTables(
     }));
     const counts = plannedRowCounts(sizing, { ...request, rows });
     const edges = [...shapes.values()].flatMap((s) =>
-      s.foreignKeys.map((fk) => ({ child: s.name, parent: fk.parent })),
+      s.foreignKeys.map((fk) => ({
+        child: s.name,
+        parent: fk.parent,
+        optional: fk.columns.every((c) => !s.columns.find((col) => col.name === c)?.notNull),
+      })),
     );
     const order = fillOrder([...shapes.keys()], edges);
     logger.info(
