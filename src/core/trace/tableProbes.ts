@@ -235,6 +235,8 @@ export class TableProbes {
     this.started = true;
     try {
       this.control = await connect(this.options.target, APP_NAMES.admin, this.logger);
+      // Planning samples each table: a table someone holds locked must fail the start, not hang it.
+      await this.control.query(`SET statement_timeout = ${Math.round(this.timeoutMs)}`);
       for (const name of this.options.tables) await this.plan(name);
     } catch (e) {
       await this.stop();
