@@ -28,9 +28,14 @@ function worst(byTable: Record<string, TraceLatency>): string {
   return `${formatMs(w.latency.maxMs)} on ${w.table}${stalled}`;
 }
 
-function locksCell(s: TraceStatement): string {
+/** Locks, tables the trace filled first (then indexes and other relations), strongest first. */
+function locksCell(s: TraceStatement, rows: Record<string, number>): string {
   if (s.locks.length === 0) return 'none seen';
-  return strongestLocks(s.locks)
+  const strongest = strongestLocks(s.locks);
+  return [
+    ...strongest.filter((l) => rows[l.relation] !== undefined),
+    ...strongest.filter((l) => rows[l.relation] === undefined),
+  ]
     .map((l) => `${l.mode} on ${l.relation}${l.waitedMs > 0 ? ` (waited ${formatMs(l.waitedMs)})` : ''}`)
     .join('<br>');
 }
@@ -83,7 +88,7 @@ export function traceMarkdown(report: TraceReport, options: TraceMarkdownOptions
     for (const s of m.statements) {
       const where = `${basename(s.file)}:${s.line}`;
       out.push(
-        `| ${code(oneLine(s.sql, 70))}<br>${cell(where)} | ${locksCell(s)} | ${cell(blocksCell(s))} | ${s.rewrites.length > 0 ? cell(s.rewrites.join(', ')) : 'no'} | ${formatMs(s.durationMs)} | ${cell(worst(s.reads))} | ${cell(worst(s.writes))} | ${cell(s.verdict)} |`,
+        `| ${code(oneLine(s.sql, 70))}<br>${cell(where)} | ${locksCell(s, m.rows)} | ${cell(blocksCell(s))} | ${s.rewrites.length > 0 ? cell(s.rewrites.join(', ')) : 'no'} | ${formatMs(s.durationMs)} | ${cell(worst(s.reads))} | ${cell(worst(s.writes))} | ${cell(s.verdict)} |`,
       );
       if (s.progressPhases.length > 0)
         out.push(`| ↳ index build phases | ${cell(s.progressPhases.join(' → '))} | | | | | | |`);
@@ -99,7 +104,7 @@ export function traceMarkdown(report: TraceReport, options: TraceMarkdownOptions
         findings.length > 0
           ? findings.map((f) => `${f.severity} ${f.rule}: ${f.message}`).join('<br>')
           : 'none';
-      const observed = s.predictionMismatch ? `**Mismatch:** ${s.predictionMismatch}` : locksCell(s);
+      const observed = s.predictionMismatch ? `**Mismatch:** ${s.predictionMismatch}` : locksCell(s, m.rows);
       out.push(
         `| ${code(oneLine(s.sql, 50))} | ${predictedCell(s)} | ${cell(observed)} | ${cell(flagged)} |`,
       );

@@ -375,11 +375,15 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     throwIfAborted(signal);
 
     const existing: Existing = { relkinds: new Map() };
-    const { rows: rels } = await res.admin.query<{ name: string; relkind: string }>(EXISTING_SQL, [
-      SYSTEM_SCHEMAS,
-    ]);
-    for (const r of rels) existing.relkinds.set(r.name, r.relkind);
-    const keep = (relation: string) => existing.relkinds.has(relation);
+    const admin = res.admin;
+    /** Reads the user's relations that exist (committed) now, i.e. before the next migration. */
+    const readExisting = async () => {
+      const { rows: rels } = await admin.query<{ name: string; relkind: string }>(EXISTING_SQL, [
+        SYSTEM_SCHEMAS,
+      ]);
+      existing.relkinds = new Map(rels.map((r) => [r.name, r.relkind]));
+    };
+    await readExisting();
     const isTable = (relation: string) => ['r', 'p'].includes(existing.relkinds.get(relation) ?? '');
 
     // 4. Watchers: the lock monitor on every session, probes per table, the optional long transaction.
@@ -461,19 +465,19 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     /** What attribution needs of each statement besides its TraceStatement. */
     const observed = new Map<
       TraceStatement,
-      { heldAfter?: HeldLock[]; heldBefore: HeldLock[]; failed?: string }
+      { heldAfter?: HeldLock[]; heldBefore: HeldLock[]; failed?: string; existing: ReadonlySet<string> }
     >();
     const tableOids = tables.map((t) => t.oid);
     const readFiles = async (): Promise<RelationFile[]> =>
       tableOids.length === 0 ? [] : (await client.query<RelationFile>(FILES_SQL, [tableOids])).rows;
-    const ownLocks = async () =>
-      (await client.query<{ relation: string; mode: string }>(OWN_LOCKS_SQL)).rows.filter((l) =>
-        keep(l.relation),
-      );
+    const ownLocks = async () => (await client.query<HeldLock>(OWN_LOCKS_SQL)).rows;
     let failedSentence: string | undefined;
     for (const migration of migrations) {
       throwIfAborted(signal);
       progress({ phase: 'trace', message: `running ${migration.id} (${migration.up.mode}).` });
+      // Relations an earlier traced migration created count from now on.
+      await readExisting();
+      const existingNow = new Set(existing.relkinds.keys());
       const statements: TraceStatement[] = [];
       let heldBefore: HeldLock[] = [];
       const pending = new Map<number, Pending>();
@@ -547,6 +551,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
         observed.set(statement, {
           heldAfter: entry.heldAfter,
           heldBefore: entry.heldBefore,
+          existing: existingNow,
           failed: result.failure?.index === entry.s.index ? failedSentence : undefined,
         });
       }
@@ -572,8 +577,9 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
       for (const s of m.statements) {
         const extra = observed.get(s)!;
         const window = { pid, startedAt: s.startedAt, endedAt: s.endedAt };
+        const keep = (relation: string) => extra.existing.has(relation);
         const seen = observedLocks(snapshots, window, keep);
-        const held = extra.heldAfter ?? [];
+        const held = (extra.heldAfter ?? []).filter((l) => keep(l.relation));
         const heldBefore = new Set((extra.heldBefore ?? []).map((l) => `${l.relation}\0${l.mode}`));
         const newlyHeld: TraceLock[] = held
           .filter((l) => !heldBefore.has(`${l.relation}\0${l.mode}`))

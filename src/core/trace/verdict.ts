@@ -95,8 +95,12 @@ export function statementVerdict(input: StatementVerdictInput): string {
     parts.push(
       `rewrote ${list(rewritten.map((t) => `${t}${rowsOf(t)}`))}${under} for ${formatMs(s.durationMs)}`,
     );
-  else if (main) parts.push(`held ${main.mode} on ${main.relation} for ${formatMs(s.durationMs)}`);
-  else if (input.tooShortToSee)
+  else if (main) {
+    // Every touched table under the strongest mode (e.g. both tables of a foreign key), else the relation.
+    const tablesUnder = strongest.filter((l) => l.mode === main.mode && rows[l.relation] !== undefined);
+    const names = tablesUnder.length > 0 ? tablesUnder.map((l) => l.relation) : [main.relation];
+    parts.push(`held ${main.mode} on ${list(names)} for ${formatMs(s.durationMs)}`);
+  } else if (input.tooShortToSee)
     parts.push(`ran for ${formatMs(s.durationMs)}, too briefly for the lock monitor to see its locks`);
   else parts.push(`took no lock on an existing relation; ran for ${formatMs(s.durationMs)}`);
   const waited = strongest.filter((l) => l.waitedMs > NOTABLE_WAIT_MS);
