@@ -122,7 +122,9 @@ export function progressPhases(snapshots: readonly LockSnapshot[], w: StatementW
 
 /**
  * Latency of one kind during the window: requests that started in it, plus those started before it
- * and still in flight at its start (they waited through it). In-flight ones count with their age at `now`.
+ * and still in flight at its end (they waited through all of it). A request that started before and
+ * completed during it is the earlier statement's: it was queued behind that one, and is answered as
+ * soon as that one commits. In-flight ones count with their age at `now`.
  */
 export function latencyDuring(
   samples: readonly ProbeSample[],
@@ -135,7 +137,7 @@ export function latencyDuring(
     (s) =>
       s.kind === kind &&
       ((s.startedAt >= w.startedAt && s.startedAt <= w.endedAt) ||
-        (s.startedAt < w.startedAt && (s.endedAt === undefined || s.endedAt > w.startedAt))),
+        (s.startedAt < w.startedAt && (s.endedAt === undefined || s.endedAt > w.endedAt))),
   );
   const stats = kindStats(during, kind, now, stalledThresholdMs);
   return { p50Ms: stats.p50Ms, p95Ms: stats.p95Ms, maxMs: stats.maxMs, stalled: stats.stalled };
