@@ -6,6 +6,8 @@
  * machine: the stalls below come from the locks, not from how fast the host is.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -68,19 +70,19 @@ function modesOn(s: TraceStatement, relation: string): string[] {
 }
 
 /** The trace left nothing behind: no session of the lab on the server, an empty scratch database. */
-async function assertNothingLeft(): Promise<void> {
+async function assertNothingLeft(of: MigrationSource = source): Promise<void> {
   const sessions = await query<{ application_name: string }>(
     'postgres',
     "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'migration-lab:%'",
   );
   assert.deepEqual(sessions, [], 'no probe, long transaction, monitor or migration session is left');
-  const status = await replayStatus(source, { server: postgres.target, logger: silentLogger });
+  const status = await replayStatus(of, { server: postgres.target, logger: silentLogger });
   assert.ok(
     status.migrations.every((m) => m.status === 'pending'),
     'the scratch database was reset (nothing applied)',
   );
   const tables = await query<{ orders: string | null }>(
-    scratchDatabaseName(source),
+    scratchDatabaseName(of),
     "SELECT to_regclass('public.orders')::text AS orders",
   );
   assert.equal(tables[0]!.orders, null, 'the filled tables are gone');
@@ -189,6 +191,52 @@ void describe('trace', () => {
       CancelledError,
     );
     await assertNothingLeft();
+  });
+
+  void it('a migration that fails is traced up to the failing statement; an earlier one that fails is a clear error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migration-lab-trace-failing-'));
+    try {
+      const folder = join(dir, 'db', 'migrations');
+      mkdirSync(folder, { recursive: true });
+      const write = (name: string, up: string) =>
+        writeFileSync(join(folder, `${name}.sql`), `-- migrate:up\n${up}\n\n-- migrate:down\n`);
+      write('20240101000000_create', 'CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL);');
+      write(
+        '20240102000000_broken',
+        'ALTER TABLE items ADD COLUMN price numeric;\nALTER TABLE items ALTER COLUMN missing SET NOT NULL;',
+      );
+      write('20240103000000_after', 'CREATE INDEX items_name_idx ON items (name);');
+      const failing = await loadSource(folder);
+      const report = await traceMigrations({
+        target: postgres.target,
+        source: failing,
+        migration: '20240102000000',
+        rows: 100,
+        logger: silentLogger,
+      });
+      const [first, second] = report.migrations[0]!.statements;
+      assert.ok(first!.locks.some((l) => l.relation === 'public.items' && l.mode === 'AccessExclusiveLock'));
+      assert.match(second!.verdict, /^Failed after .*: column "missing" of relation "items" does not exist/);
+      assert.match(
+        report.migrations[0]!.verdict,
+        /^Failed: 20240102000000_broken failed at .*:3: .*\(SQLSTATE 42703\)/,
+      );
+      await assertNothingLeft(failing);
+      // Tracing the migration after it needs the broken one replayed first: that is the error.
+      await assert.rejects(
+        traceMigrations({
+          target: postgres.target,
+          source: failing,
+          migration: '20240103000000',
+          rows: 100,
+          logger: silentLogger,
+        }),
+        /The migrations before 20240103000000_after could not be replayed: 20240102000000_broken failed at/,
+      );
+      await assertNothingLeft(failing);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void it('on an external database: no fill, rolled back unless committing, non-transactional refused', async () => {
