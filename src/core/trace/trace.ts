@@ -282,6 +282,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     : options.target;
   const res = new Resources(logger);
   let scratchTouched = false;
+  let onAbort: (() => void) | undefined;
   try {
     // 1. Everything before the first traced migration, and nothing else, on the scratch database.
     if (env) {
@@ -440,7 +441,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     res.migrationClient = await connect(db, APP_NAMES.migration, logger);
     const client = res.migrationClient;
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const onAbort = () => {
+    onAbort = () => {
       res.admin
         ?.query('SELECT pg_cancel_backend($1)', [pid])
         .catch((e: unknown) => logger.warn(`trace: cancelling the migration: ${describeError(e)}`));
@@ -557,7 +558,6 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
       }
       if (result.failure) break;
     }
-    signal?.removeEventListener('abort', onAbort);
 
     // 6. Let requests that were in flight during the statements complete, then stop watching.
     const lastEnd = Math.max(0, ...traced.flatMap((m) => m.statements.map((s) => s.endedAt)));
@@ -647,6 +647,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     if (e instanceof CancelledError) throw new CancelledError('The trace was cancelled.');
     throw e;
   } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     progress({ phase: 'cleanup', message: 'ending the probes, the long transaction and the lock monitor.' });
     await res.close();
     if (env && scratchTouched) {
