@@ -59,7 +59,7 @@ class Lane {
   private readonly idle: pg.Client[] = [];
   private readonly all = new Set<pg.Client>();
   private readonly waiting: Waiter[] = [];
-  private opening = 0;
+  private readonly opening = new Set<Promise<unknown>>();
   closed = false;
 
   constructor(
@@ -74,9 +74,8 @@ class Lane {
       .filter(Number.isInteger);
   }
 
-  async open(): Promise<pg.Client> {
-    this.opening++;
-    try {
+  open(): Promise<pg.Client> {
+    const opened = (async () => {
       const client = new (pgDriver().Client)(this.config);
       client.on('error', (e) => {
         if (!this.closed) this.logger.warn(`${this.config.application_name}: connection error: ${e.message}`);
@@ -88,9 +87,16 @@ class Lane {
       }
       this.all.add(client);
       return client;
-    } finally {
-      this.opening--;
-    }
+    })();
+    this.opening.add(opened);
+    const forget = () => this.opening.delete(opened);
+    opened.then(forget, forget);
+    return opened;
+  }
+
+  /** Connections being opened right now (each ends itself when it finds the lane closed). */
+  pendingOpens(): Promise<unknown>[] {
+    return [...this.opening];
   }
 
   /** A free connection (opened when the pool is not full); undefined when the lane closed meanwhile. */
@@ -98,7 +104,7 @@ class Lane {
     if (this.closed) return undefined;
     const free = this.idle.pop();
     if (free) return free;
-    if (this.all.size + this.opening < this.size) return this.open();
+    if (this.all.size + this.opening.size < this.size) return this.open();
     return new Promise((resolve) => this.waiting.push({ resolve }));
   }
 
@@ -229,6 +235,8 @@ export class TableProbes {
     this.started = true;
     try {
       this.control = await connect(this.options.target, APP_NAMES.admin, this.logger);
+      // Planning samples each table: a table someone holds locked must fail the start, not hang it.
+      await this.control.query(`SET statement_timeout = ${Math.round(this.timeoutMs)}`);
       for (const name of this.options.tables) await this.plan(name);
     } catch (e) {
       await this.stop();
@@ -469,6 +477,7 @@ export class TableProbes {
       .flatMap((t) => [t.lanes.read, t.lanes.write])
       .filter((l) => l !== undefined);
     const pids = lanes.flatMap((l) => l.pids());
+    const opening = lanes.flatMap((l) => l.pendingOpens());
     const clients = lanes.flatMap((l) => l.close());
     const control = this.control;
     this.control = undefined;
@@ -493,6 +502,7 @@ export class TableProbes {
       await Promise.all(
         [...clients, ...(control ? [control] : [])].map((c) => c.end().catch(() => undefined)),
       );
+      await Promise.allSettled(opening); // each ends itself on finding its lane closed
     }
   }
 
