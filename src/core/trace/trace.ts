@@ -466,7 +466,14 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     /** What attribution needs of each statement besides its TraceStatement. */
     const observed = new Map<
       TraceStatement,
-      { heldAfter?: HeldLock[]; heldBefore: HeldLock[]; failed?: string; existing: ReadonlySet<string> }
+      {
+        heldAfter?: HeldLock[];
+        heldBefore: HeldLock[];
+        failed?: string;
+        existing: ReadonlySet<string>;
+        /** Where the statement starts on its line (with file and line, the linter's key). */
+        column: number;
+      }
     >();
     const tableOids = tables.map((t) => t.oid);
     const readFiles = async (): Promise<RelationFile[]> =>
@@ -553,6 +560,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
           heldAfter: entry.heldAfter,
           heldBefore: entry.heldBefore,
           existing: existingNow,
+          column: st.start.column,
           failed: result.failure?.index === entry.s.index ? failedSentence : undefined,
         });
       }
@@ -596,7 +604,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
           s.reads[t] = latencyDuring(samples, 'read', s, now, threshold);
           s.writes[t] = latencyDuring(samples, 'write', s, now, threshold);
         }
-        const prediction = predictions.get(key(s.file, s.line, statementColumn(migrations, s)));
+        const prediction = predictions.get(key(s.file, s.line, extra.column));
         const tooShortToSee =
           !extra.heldAfter &&
           s.locks.length === 0 &&
@@ -658,17 +666,6 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
       );
     }
   }
-}
-
-/** The column of the statement that starts at this file and line (for matching the linter's report). */
-function statementColumn(
-  migrations: readonly Migration[],
-  s: Pick<TraceStatement, 'file' | 'line' | 'sql'>,
-): number {
-  for (const m of migrations)
-    for (const st of m.up.statements)
-      if (st.file === s.file && st.start.line === s.line && st.text === s.sql) return st.start.column;
-  return 1;
 }
 
 /** `schema.table` (plain) as SQL. */
