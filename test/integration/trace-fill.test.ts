@@ -61,6 +61,11 @@ CREATE TABLE shop.players (id int PRIMARY KEY, team_id int);
 CREATE TABLE shop.teams (id int PRIMARY KEY, captain_id int NOT NULL REFERENCES shop.players (id));
 ALTER TABLE shop.players ADD FOREIGN KEY (team_id) REFERENCES shop.teams (id);
 CREATE TABLE shop.staff (id int PRIMARY KEY, manager_id int NOT NULL REFERENCES shop.staff (id));
+CREATE TABLE shop.flags (flag boolean PRIMARY KEY);
+CREATE TABLE shop.readings (id bigint NOT NULL, at timestamptz NOT NULL, value integer NOT NULL, PRIMARY KEY (id, at))
+  PARTITION BY RANGE (at);
+CREATE TABLE shop.readings_2025 PARTITION OF shop.readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE shop.readings_later PARTITION OF shop.readings FOR VALUES FROM ('2026-01-01') TO (MAXVALUE);
 CREATE TABLE shop.coupons (
   code text PRIMARY KEY,
   percent integer NOT NULL CHECK (percent > 0 AND percent * percent < 10000)
@@ -206,6 +211,35 @@ describe('the trace fill', () => {
               (SELECT count(*) FROM shop.staff s JOIN shop.staff m ON m.id = s.manager_id) AS managed`,
     );
     assert.deepEqual(r.rows[0], { captains: '200', managed: '200' });
+  });
+
+  it('keeps the rows a unique key allows and names it when the generator runs out of distinct values', async () => {
+    const result = await fillTables(
+      db.target,
+      { tables: ['shop.flags'], rows: 10 },
+      { logger: silentLogger },
+    );
+    const flags = result.tables[0]!;
+    assert.equal(flags.inserted, 2, 'true and false, once each');
+    assert.match(
+      flags.limitedBy ?? '',
+      /^The unique constraint "flags_pkey" stopped the fill of shop\.flags at 2 of 10 rows/,
+    );
+  });
+
+  it('fills a partitioned table through its parent; its estimate is the sum of its partitions', async () => {
+    const result = await fillTables(
+      db.target,
+      { tables: ['shop.readings'], rows: 3_000 },
+      { logger: silentLogger },
+    );
+    assert.deepEqual(
+      result.tables.map((t) => [t.table, t.inserted, t.limitedBy]),
+      [['shop.readings', 3_000, undefined]],
+    );
+    await client.query('ANALYZE shop.readings_2025, shop.readings_later');
+    const estimates = await readRowEstimates(db.target, ['shop.readings'], silentLogger);
+    assert.deepEqual(estimates, { 'shop.readings': 3_000 });
   });
 
   it('tops up a table that already holds rows, and keys stay unique', async () => {

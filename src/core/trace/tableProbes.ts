@@ -314,7 +314,19 @@ export class TableProbes {
     key: { kind: ReadProbeKind; columns: string[] },
     keys: string[][],
   ): Promise<TableProbe['write']> {
-    const existing = Number((await client.query(`SELECT count(*) AS n FROM ${shape.sqlName}`)).rows[0].n);
+    // The planner's estimate, not count(*): on a large external table a count would take minutes.
+    const existing = Number(
+      (
+        await client.query<{ n: string }>(
+          `SELECT CASE WHEN c.relkind = 'p' THEN
+                    (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) AS t
+                       JOIN pg_class pc ON pc.oid = t.relid WHERE t.isleaf)
+                  ELSE greatest(c.reltuples, 0) END::bigint AS n
+             FROM pg_class c WHERE c.oid = $1`,
+          [shape.oid],
+        )
+      ).rows[0]?.n ?? 0,
+    );
     const parentKeys = await readParentKeys(client, shape, SAMPLED_KEYS);
     const { plan, keys: slotKeys } = planWithKeys(shape, parentKeys, existing + 1_000_000);
     let whyNot = plan.blockers[0];
