@@ -14,7 +14,7 @@ import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
 import { RULES, type Severity } from '../core/lint/rules';
 import { detectFolder, loadSource } from '../core/migrations/detect';
-import { isToolId, TOOL_IDS, type ToolId } from '../core/migrations/model';
+import { isToolId, TOOL_IDS, type MigrationSource, type ToolId } from '../core/migrations/model';
 import { SUPPORTED_MAJORS } from '../core/postgres/majors';
 import { bundledMajor } from '../core/postgres/binaries';
 
@@ -347,11 +347,45 @@ export function formatReport(report: LintReport, format: LintFormat): string {
   }
 }
 
+/**
+ * What one run has read and linted, by folder: several PATHs in one folder (`lint db/migrations/*.sql`
+ * in CI) detect the folder once and lint its source once, instead of once per file.
+ */
+export class LintRunCache {
+  private readonly detections = new Map<string, ReturnType<typeof detectFolder>>();
+  private readonly sources = new Map<string, Promise<{ source: MigrationSource; result: LintResult }>>();
+
+  constructor(
+    private readonly tool: ToolId | undefined,
+    private readonly pgMajor: number,
+  ) {}
+
+  detect(dir: string): ReturnType<typeof detectFolder> {
+    let found = this.detections.get(dir);
+    if (!found) this.detections.set(dir, (found = detectFolder(dir, this.tool)));
+    return found;
+  }
+
+  /** The folder's source and its lint (a rejection, e.g. not a source after all, is kept too). */
+  lint(dir: string): Promise<{ source: MigrationSource; result: LintResult }> {
+    let linted = this.sources.get(dir);
+    if (!linted) {
+      linted = loadSource(dir, this.tool).then(async (source) => ({
+        source,
+        result: await lintSource(source, { pgMajor: this.pgMajor }),
+      }));
+      this.sources.set(dir, linted);
+    }
+    return linted;
+  }
+}
+
 /** Lints one PATH: a folder as its source, a file with its folder's source (only that file's results). */
 export async function lintPath(
   path: string,
   args: Pick<LintArgs, 'tool'>,
   pgMajor: number,
+  cache = new LintRunCache(args.tool, pgMajor),
 ): Promise<LintResult> {
   const absolute = resolve(path);
   let isFile: boolean;
@@ -360,29 +394,28 @@ export async function lintPath(
   } catch {
     throw new LabError(`${path}: no such file or folder.`);
   }
-  if (!isFile) return lintSource(await loadSource(absolute, args.tool), { pgMajor });
+  if (!isFile) return (await cache.lint(absolute)).result;
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
   // folder over its migration's own folder).
   const candidates: { dir: string; confidence: number }[] = [];
   for (const dir of [dirname(absolute), dirname(dirname(absolute))]) {
-    const found = await detectFolder(dir, args.tool);
+    const found = await cache.detect(dir);
     if (found) candidates.push({ dir, confidence: found.confidence });
   }
   candidates.sort((a, b) => b.confidence - a.confidence);
   for (const { dir } of candidates) {
-    let source;
+    let linted;
     try {
-      source = await loadSource(dir, args.tool);
+      linted = await cache.lint(dir);
     } catch (e) {
       if (e instanceof LabError) continue; // not a source after all; try the next folder, then plain SQL
       throw e;
     }
-    if (!source.migrations.some((m) => m.files.includes(absolute))) continue;
-    const result = await lintSource(source, { pgMajor });
+    if (!linted.source.migrations.some((m) => m.files.includes(absolute))) continue;
     return {
-      findings: result.findings.filter((f) => f.file === absolute),
-      statements: result.statements.filter((s) => s.file === absolute),
+      findings: linted.result.findings.filter((f) => f.file === absolute),
+      statements: linted.result.statements.filter((s) => s.file === absolute),
     };
   }
   const text = await readFile(absolute, 'utf8');
@@ -411,9 +444,10 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
   const pgMajor = args.pg ?? bundledMajor();
   const results: LintResult[] = [];
   let unreadable = false;
+  const cache = new LintRunCache(args.tool, pgMajor);
   for (const path of args.paths) {
     try {
-      results.push(await lintPath(resolve(cwd, path), args, pgMajor));
+      results.push(await lintPath(resolve(cwd, path), args, pgMajor, cache));
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
       io.stderr(`error: ${e.message}\n`);
