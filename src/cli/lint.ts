@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LabError } from '../core/errors';
+import { fixesForFindings } from '../core/lint/fixes';
 import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
 import { RULES, type Severity } from '../core/lint/rules';
@@ -139,8 +140,15 @@ function pathAsShown(file: string, cwd: string): string {
   return shown.split(sep).join('/');
 }
 
-/** The core's result in the CLI's JSON shape (exactly the documented keys, in their order). */
-export function toReport(results: readonly LintResult[], cwd: string): LintReport {
+/**
+ * The core's result in the CLI's JSON shape (exactly the documented keys, in their order).
+ * `fixes[i][j]` are the quick fixes of `results[i].findings[j]`, when computed.
+ */
+export function toReport(
+  results: readonly LintResult[],
+  cwd: string,
+  fixes?: readonly (readonly (readonly { title: string }[])[])[],
+): LintReport {
   const findings: LintJsonFinding[] = [];
   const statements: LintJsonStatement[] = [];
   // Thousands of statements share a few files: work each file's shown path out once.
@@ -150,8 +158,9 @@ export function toReport(results: readonly LintResult[], cwd: string): LintRepor
     if (path === undefined) shown.set(file, (path = pathAsShown(file, cwd)));
     return path;
   };
-  for (const result of results) {
-    for (const f of result.findings) {
+  for (const [i, result] of results.entries()) {
+    for (const [j, f] of result.findings.entries()) {
+      const titles = fixes?.[i]?.[j] ?? [];
       findings.push({
         rule: f.rule,
         severity: f.severity,
@@ -162,6 +171,7 @@ export function toReport(results: readonly LintResult[], cwd: string): LintRepor
         endColumn: f.endColumn,
         message: f.message,
         ...(f.lock ? { lock: { relation: f.lock.relation, mode: f.lock.mode, blocks: f.lock.blocks } } : {}),
+        ...(titles.length ? { fixes: titles.map((x) => ({ title: x.title })) } : {}),
       });
     }
     for (const s of result.statements) {
@@ -195,6 +205,7 @@ export function formatText(report: LintReport): string {
   for (const f of report.findings) {
     out.push(`${f.file}:${f.line}:${f.column}: ${f.severity} [${f.rule}] ${f.message}`);
     if (f.lock) out.push(`  lock: ${sqlModeName(f.lock.mode)} on ${f.lock.relation} · ${f.lock.blocks}`);
+    for (const fix of f.fixes ?? []) out.push(`  fix: ${fix.title}`);
   }
   const count = (s: Severity) => report.findings.filter((f) => f.severity === s).length;
   const files = new Set(report.statements.map((s) => s.file)).size;
@@ -380,13 +391,16 @@ export class LintRunCache {
   }
 }
 
+/** A PATH's lint, with the source it was linted as part of (for its quick fixes); none for loose SQL. */
+export type LintedPath = LintResult & { source?: MigrationSource };
+
 /** Lints one PATH: a folder as its source, a file with its folder's source (only that file's results). */
 export async function lintPath(
   path: string,
   args: Pick<LintArgs, 'tool'>,
   pgMajor: number,
   cache = new LintRunCache(args.tool, pgMajor),
-): Promise<LintResult> {
+): Promise<LintedPath> {
   const absolute = resolve(path);
   let isFile: boolean;
   try {
@@ -394,7 +408,10 @@ export async function lintPath(
   } catch {
     throw new LabError(`${path}: no such file or folder.`);
   }
-  if (!isFile) return (await cache.lint(absolute)).result;
+  if (!isFile) {
+    const { source, result } = await cache.lint(absolute);
+    return { ...result, source };
+  }
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
   // folder over its migration's own folder).
@@ -416,6 +433,7 @@ export async function lintPath(
     return {
       findings: linted.result.findings.filter((f) => f.file === absolute),
       statements: linted.result.statements.filter((s) => s.file === absolute),
+      source: linted.source,
     };
   }
   const text = await readFile(absolute, 'utf8');
@@ -442,7 +460,7 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
     return 0;
   }
   const pgMajor = args.pg ?? bundledMajor();
-  const results: LintResult[] = [];
+  const results: LintedPath[] = [];
   let unreadable = false;
   const cache = new LintRunCache(args.tool, pgMajor);
   for (const path of args.paths) {
@@ -454,7 +472,16 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
       unreadable = true;
     }
   }
-  const report = toReport(results, cwd);
+  // Fix titles only where a format shows them (text, json): computing them parses the source again.
+  const fixes =
+    args.format === 'json' || args.format === 'text'
+      ? await Promise.all(
+          results.map((r) =>
+            r.source ? fixesForFindings(r.source, r.findings, { pgMajor }) : r.findings.map(() => []),
+          ),
+        )
+      : undefined;
+  const report = toReport(results, cwd, fixes);
   const shown = formatReport(report, args.format);
   if (shown) io.stdout(`${shown}\n`);
   return unreadable || failsAt(report, args.failOn) ? 1 : 0;

@@ -4,11 +4,12 @@
 // statement by statement). Output follows the CLI's JSON shape: 1-based lines and columns (UTF-16),
 // modes as pg_locks spells them.
 import { readFileSync } from 'node:fs';
-import type {
-  MigrationSection,
-  MigrationSource,
-  MigrationStatement,
-  SourcePosition,
+import {
+  TOOL_NAMES,
+  type MigrationSection,
+  type MigrationSource,
+  type MigrationStatement,
+  type SourcePosition,
 } from '../migrations/model';
 import { locateErrorPosition, scanSql, sqlText, toStatements } from '../migrations/sqlScanner';
 import { lockFacts, type StatementFacts } from './lockFacts';
@@ -270,6 +271,12 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
   };
   const tableOfIndex = (name: string | undefined) => c.schema.indexes.get(name ?? '');
   const main = facts.locks.find((l) => !l.createdHere);
+  // Tools with no way out of their transaction: CONCURRENTLY cannot help here, and no fix moves it.
+  const stuck =
+    c.inTransaction &&
+    (c.source?.pendingInOneTransaction !== undefined || c.source?.tool === 'node-pg-migrate')
+      ? ` ${TOOL_NAMES[c.source.tool]} runs it inside a transaction with no way out (${(c.section.wayOut ?? sentence(c.source.pendingInOneTransaction ?? c.section.why)).replace(/\.$/, '')}), so no quick fix can move it.`
+      : '';
 
   if (!facts.transactional && c.inTransaction) {
     const how = sentence(c.source?.pendingInOneTransaction ?? c.section.why);
@@ -302,7 +309,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       if (!n.concurrent && existing(table)) {
         c.add(
           'index-without-concurrently',
-          `CREATE INDEX takes SHARE on ${table} for the whole build: it ${blocksInWords('ShareLock')}. Use CREATE INDEX CONCURRENTLY (outside a transaction).`,
+          `CREATE INDEX takes SHARE on ${table} for the whole build: it ${blocksInWords('ShareLock')}. Use CREATE INDEX CONCURRENTLY (outside a transaction).${stuck}`,
           lockOf(facts, table),
         );
       }
@@ -314,7 +321,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
         if (index && existing(tableOfIndex(index.relation))) {
           c.add(
             'index-without-concurrently',
-            `DROP INDEX takes ACCESS EXCLUSIVE on ${tableOfIndex(index.relation)}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.`,
+            `DROP INDEX takes ACCESS EXCLUSIVE on ${tableOfIndex(index.relation)}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.${stuck}`,
             lockOf(facts, tableOfIndex(index.relation)),
           );
         }
@@ -335,7 +342,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       if (!concurrent && table && existing(table.relation)) {
         c.add(
           'index-without-concurrently',
-          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on the index (reads using it wait too). Use REINDEX … CONCURRENTLY.`,
+          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on the index (reads using it wait too). Use REINDEX … CONCURRENTLY.${stuck}`,
           lockOf(facts, table.relation),
         );
       }
@@ -368,6 +375,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
             }
             break;
           case 'AT_SetNotNull':
+            if (!facts.scans) break; // a valid CHECK (col IS NOT NULL) already proves it (PostgreSQL 12+)
             c.add(
               'set-not-null',
               `SET NOT NULL scans ${table} under ACCESS EXCLUSIVE. ${c.options.pgMajor >= 12 ? 'Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (it uses the valid check and skips the scan) and drop the check.' : 'Before PostgreSQL 12 there is no scan-free way; keep the table small or use a CHECK constraint instead.'}`,

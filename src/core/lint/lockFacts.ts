@@ -248,7 +248,8 @@ function alterTableCmd(
     }
     case 'AT_SetNotNull':
       b.lock(table, 'AccessExclusiveLock');
-      b.scans = true;
+      // From 12, a valid CHECK (col IS NOT NULL) proves the column and the scan is skipped.
+      b.scans = !(options.pgMajor >= 12 && schema.hasValidNotNullCheck(table, cmd.name as string));
       return 'ALTER COLUMN … SET NOT NULL';
     case 'AT_DropNotNull':
       b.lock(table, 'AccessExclusiveLock');
