@@ -329,6 +329,24 @@ void describe('quick fix: NOT VALID, then VALIDATE in its own transaction', () =
     const { result } = await lintCopy(copy);
     assert.equal(result.findings.filter((f) => f.rule === 'constraint-without-not-valid').length, 0);
   });
+
+  void it('names an unnamed CHECK in place when it is not the first statement of its section', async () => {
+    // The section is parsed in one call: the fix must still place the name by the statement's own text.
+    const copy = writeFolder(
+      {
+        '1_t.sql': '-- +goose Up\nCREATE TABLE books (id int, price numeric);\n',
+        '2_c.sql':
+          "-- +goose NO TRANSACTION\n-- +goose Up\nSET lock_timeout = '2s';\nALTER TABLE books ADD CHECK (price > 0);\n",
+      },
+      'goose',
+    );
+    const fix = await onlyFix(copy, 'constraint-without-not-valid', 'CHECK');
+    applyEdits(fix.edits);
+    assert.match(
+      read(join(copy.root, '2_c.sql')),
+      /SET lock_timeout = '2s';\nALTER TABLE books ADD CONSTRAINT books_price_check CHECK \(price > 0\) NOT VALID;\nALTER TABLE books VALIDATE CONSTRAINT books_price_check;\n/,
+    );
+  });
 });
 
 void describe('quick fix: the safe SET NOT NULL sequence', () => {

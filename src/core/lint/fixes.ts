@@ -1018,7 +1018,10 @@ export async function fixesForFindings(
           options,
           parser,
         };
-        for (const k of here) result[k] = fixesAt(placeOf, findings[k], parsed[statementIndex].ast, schema);
+        // The section was parsed in one call, so node locations count from its start; a fix edits the
+        // statement's own text and reads them relative to it: parse the statement alone (only these few).
+        const ast = parseEach(parser, [{ text: statement.text, offset: statement.start.offset }])[0].ast;
+        for (const k of here) result[k] = fixesAt(placeOf, findings[k], ast, schema);
       }
       schema.apply(parsed[statementIndex].ast, true);
     });
