@@ -13,9 +13,16 @@ import { LabError } from '../core/errors';
 import { fixesForFindings } from '../core/lint/fixes';
 import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
+import type { ParsedStatement } from '../core/lint/parser';
 import { RULES, type Severity } from '../core/lint/rules';
 import { detectFolder, loadSource } from '../core/migrations/detect';
-import { isToolId, TOOL_IDS, type MigrationSource, type ToolId } from '../core/migrations/model';
+import {
+  isToolId,
+  TOOL_IDS,
+  type MigrationSection,
+  type MigrationSource,
+  type ToolId,
+} from '../core/migrations/model';
 import { SUPPORTED_MAJORS } from '../core/postgres/majors';
 import { bundledMajor } from '../core/postgres/binaries';
 
@@ -365,6 +372,8 @@ export function formatReport(report: LintReport, format: LintFormat): string {
 export class LintRunCache {
   private readonly detections = new Map<string, ReturnType<typeof detectFolder>>();
   private readonly sources = new Map<string, Promise<{ source: MigrationSource; result: LintResult }>>();
+  /** Each linted section's parse, reused by the quick fixes' pass over the same sources. */
+  readonly parsed = new Map<MigrationSection, ParsedStatement[]>();
 
   constructor(
     private readonly tool: ToolId | undefined,
@@ -383,7 +392,7 @@ export class LintRunCache {
     if (!linted) {
       linted = loadSource(dir, this.tool).then(async (source) => ({
         source,
-        result: await lintSource(source, { pgMajor: this.pgMajor }),
+        result: await lintSource(source, { pgMajor: this.pgMajor, parsed: this.parsed }),
       }));
       this.sources.set(dir, linted);
     }
@@ -477,7 +486,9 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
     args.format === 'json' || args.format === 'text'
       ? await Promise.all(
           results.map((r) =>
-            r.source ? fixesForFindings(r.source, r.findings, { pgMajor }) : r.findings.map(() => []),
+            r.source
+              ? fixesForFindings(r.source, r.findings, { pgMajor, parsed: cache.parsed })
+              : r.findings.map(() => []),
           ),
         )
       : undefined;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runLint, type LintReport } from '../../src/cli/lint';
-import { DEFAULT_FIX_LOCK_TIMEOUT, type Fix } from '../../src/core/lint/fixes';
+import { DEFAULT_FIX_LOCK_TIMEOUT, positionAt, type Fix } from '../../src/core/lint/fixes';
 import type { LintResult } from '../../src/core/lint/lint';
 import type { ToolId } from '../../src/core/migrations/model';
 import {
@@ -485,5 +485,21 @@ void describe('quick fix settings', () => {
     };
     const properties = manifest.contributes.configuration.properties;
     assert.equal(properties['migrationLab.lint.fixLockTimeout'].default, DEFAULT_FIX_LOCK_TIMEOUT);
+  });
+});
+
+void describe('quick fix positions', () => {
+  void it('gives the 0-based line and character of every offset, across texts asked in turn', () => {
+    const texts = ['a\nbc\r\n\nd😀e\n', 'no newline', '\n\nx'];
+    for (const text of [...texts, ...texts]) {
+      for (let offset = 0; offset <= text.length + 1; offset++) {
+        const before = text.slice(0, offset).split('\n');
+        assert.deepEqual(
+          positionAt(text, offset),
+          { line: before.length - 1, character: offset - (text.slice(0, offset).lastIndexOf('\n') + 1) },
+          `${JSON.stringify(text)} at ${offset}`,
+        );
+      }
+    }
   });
 });
