@@ -13,9 +13,16 @@ import { LabError } from '../core/errors';
 import { fixesForFindings } from '../core/lint/fixes';
 import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
+import type { ParsedStatement } from '../core/lint/parser';
 import { RULES, type Severity } from '../core/lint/rules';
 import { detectFolder, loadSource } from '../core/migrations/detect';
-import { isToolId, TOOL_IDS, type MigrationSource, type ToolId } from '../core/migrations/model';
+import {
+  isToolId,
+  TOOL_IDS,
+  type MigrationSection,
+  type MigrationSource,
+  type ToolId,
+} from '../core/migrations/model';
 import { SUPPORTED_MAJORS } from '../core/postgres/majors';
 import { bundledMajor } from '../core/postgres/binaries';
 
@@ -358,6 +365,41 @@ export function formatReport(report: LintReport, format: LintFormat): string {
   }
 }
 
+/**
+ * What one run has read and linted, by folder: several PATHs in one folder (`lint db/migrations/*.sql`
+ * in CI) detect the folder once and lint its source once, instead of once per file.
+ */
+export class LintRunCache {
+  private readonly detections = new Map<string, ReturnType<typeof detectFolder>>();
+  private readonly sources = new Map<string, Promise<{ source: MigrationSource; result: LintResult }>>();
+  /** Each linted section's parse, reused by the quick fixes' pass over the same sources. */
+  readonly parsed = new Map<MigrationSection, ParsedStatement[]>();
+
+  constructor(
+    private readonly tool: ToolId | undefined,
+    private readonly pgMajor: number,
+  ) {}
+
+  detect(dir: string): ReturnType<typeof detectFolder> {
+    let found = this.detections.get(dir);
+    if (!found) this.detections.set(dir, (found = detectFolder(dir, this.tool)));
+    return found;
+  }
+
+  /** The folder's source and its lint (a rejection, e.g. not a source after all, is kept too). */
+  lint(dir: string): Promise<{ source: MigrationSource; result: LintResult }> {
+    let linted = this.sources.get(dir);
+    if (!linted) {
+      linted = loadSource(dir, this.tool).then(async (source) => ({
+        source,
+        result: await lintSource(source, { pgMajor: this.pgMajor, parsed: this.parsed }),
+      }));
+      this.sources.set(dir, linted);
+    }
+    return linted;
+  }
+}
+
 /** A PATH's lint, with the source it was linted as part of (for its quick fixes); none for loose SQL. */
 export type LintedPath = LintResult & { source?: MigrationSource };
 
@@ -366,6 +408,7 @@ export async function lintPath(
   path: string,
   args: Pick<LintArgs, 'tool'>,
   pgMajor: number,
+  cache = new LintRunCache(args.tool, pgMajor),
 ): Promise<LintedPath> {
   const absolute = resolve(path);
   let isFile: boolean;
@@ -375,32 +418,31 @@ export async function lintPath(
     throw new LabError(`${path}: no such file or folder.`);
   }
   if (!isFile) {
-    const source = await loadSource(absolute, args.tool);
-    return { ...(await lintSource(source, { pgMajor })), source };
+    const { source, result } = await cache.lint(absolute);
+    return { ...result, source };
   }
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
   // folder over its migration's own folder).
   const candidates: { dir: string; confidence: number }[] = [];
   for (const dir of [dirname(absolute), dirname(dirname(absolute))]) {
-    const found = await detectFolder(dir, args.tool);
+    const found = await cache.detect(dir);
     if (found) candidates.push({ dir, confidence: found.confidence });
   }
   candidates.sort((a, b) => b.confidence - a.confidence);
   for (const { dir } of candidates) {
-    let source;
+    let linted;
     try {
-      source = await loadSource(dir, args.tool);
+      linted = await cache.lint(dir);
     } catch (e) {
       if (e instanceof LabError) continue; // not a source after all; try the next folder, then plain SQL
       throw e;
     }
-    if (!source.migrations.some((m) => m.files.includes(absolute))) continue;
-    const result = await lintSource(source, { pgMajor });
+    if (!linted.source.migrations.some((m) => m.files.includes(absolute))) continue;
     return {
-      findings: result.findings.filter((f) => f.file === absolute),
-      statements: result.statements.filter((s) => s.file === absolute),
-      source,
+      findings: linted.result.findings.filter((f) => f.file === absolute),
+      statements: linted.result.statements.filter((s) => s.file === absolute),
+      source: linted.source,
     };
   }
   const text = await readFile(absolute, 'utf8');
@@ -429,9 +471,10 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
   const pgMajor = args.pg ?? bundledMajor();
   const results: LintedPath[] = [];
   let unreadable = false;
+  const cache = new LintRunCache(args.tool, pgMajor);
   for (const path of args.paths) {
     try {
-      results.push(await lintPath(resolve(cwd, path), args, pgMajor));
+      results.push(await lintPath(resolve(cwd, path), args, pgMajor, cache));
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
       io.stderr(`error: ${e.message}\n`);
@@ -443,7 +486,9 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
     args.format === 'json' || args.format === 'text'
       ? await Promise.all(
           results.map((r) =>
-            r.source ? fixesForFindings(r.source, r.findings, { pgMajor }) : r.findings.map(() => []),
+            r.source
+              ? fixesForFindings(r.source, r.findings, { pgMajor, parsed: cache.parsed })
+              : r.findings.map(() => []),
           ),
         )
       : undefined;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runLint, type LintReport } from '../../src/cli/lint';
-import { DEFAULT_FIX_LOCK_TIMEOUT, type Fix } from '../../src/core/lint/fixes';
+import { DEFAULT_FIX_LOCK_TIMEOUT, positionAt, type Fix } from '../../src/core/lint/fixes';
 import type { LintResult } from '../../src/core/lint/lint';
 import type { ToolId } from '../../src/core/migrations/model';
 import {
@@ -329,6 +329,24 @@ void describe('quick fix: NOT VALID, then VALIDATE in its own transaction', () =
     const { result } = await lintCopy(copy);
     assert.equal(result.findings.filter((f) => f.rule === 'constraint-without-not-valid').length, 0);
   });
+
+  void it('names an unnamed CHECK in place when it is not the first statement of its section', async () => {
+    // The section is parsed in one call: the fix must still place the name by the statement's own text.
+    const copy = writeFolder(
+      {
+        '1_t.sql': '-- +goose Up\nCREATE TABLE books (id int, price numeric);\n',
+        '2_c.sql':
+          "-- +goose NO TRANSACTION\n-- +goose Up\nSET lock_timeout = '2s';\nALTER TABLE books ADD CHECK (price > 0);\n",
+      },
+      'goose',
+    );
+    const fix = await onlyFix(copy, 'constraint-without-not-valid', 'CHECK');
+    applyEdits(fix.edits);
+    assert.match(
+      read(join(copy.root, '2_c.sql')),
+      /SET lock_timeout = '2s';\nALTER TABLE books ADD CONSTRAINT books_price_check CHECK \(price > 0\) NOT VALID;\nALTER TABLE books VALIDATE CONSTRAINT books_price_check;\n/,
+    );
+  });
 });
 
 void describe('quick fix: the safe SET NOT NULL sequence', () => {
@@ -467,5 +485,21 @@ void describe('quick fix settings', () => {
     };
     const properties = manifest.contributes.configuration.properties;
     assert.equal(properties['migrationLab.lint.fixLockTimeout'].default, DEFAULT_FIX_LOCK_TIMEOUT);
+  });
+});
+
+void describe('quick fix positions', () => {
+  void it('gives the 0-based line and character of every offset, across texts asked in turn', () => {
+    const texts = ['a\nbc\r\n\nd😀e\n', 'no newline', '\n\nx'];
+    for (const text of [...texts, ...texts]) {
+      for (let offset = 0; offset <= text.length + 1; offset++) {
+        const before = text.slice(0, offset).split('\n');
+        assert.deepEqual(
+          positionAt(text, offset),
+          { line: before.length - 1, character: offset - (text.slice(0, offset).lastIndexOf('\n') + 1) },
+          `${JSON.stringify(text)} at ${offset}`,
+        );
+      }
+    }
   });
 });

@@ -97,6 +97,26 @@ void describe('lint parser: one call per section', () => {
       assert.equal(withoutLocations(parsed[i].ast), withoutLocations(alone[i].ast), `statement ${i + 1}`);
   });
 
+  void it('after a syntax error parses the bad statement alone and the others together again', async () => {
+    const parser = await loadParser();
+    const good = (n: number) => `CREATE INDEX i${n} ON "Tëst" (x)`;
+    const slices = [good(1), good(2), "SELECT 'é' ,, 1", good(3), good(4), 'SELECT FROM WHERE', good(5)].map(
+      (text, k) => ({ text, offset: k * 100 }),
+    );
+    const parsed = parseEach(parser, slices);
+    assert.deepEqual(
+      parsed.map((p) => (p.syntaxError ? 'error' : nodeKind(p.ast)?.[0])),
+      ['IndexStmt', 'IndexStmt', 'error', 'IndexStmt', 'IndexStmt', 'error', 'IndexStmt'],
+    );
+    // The neighbours of each error were parsed together (a later one counts from its group's start).
+    assert.ok(parsed[1].locationBase! > 0 && parsed[4].locationBase! > 0);
+    // Each error is the one the statement gives alone, where PostgreSQL points in it.
+    const alone = parseEach(parser, [slices[2]])[0];
+    assert.deepEqual(parsed[2].syntaxError, alone.syntaxError);
+    const at = parsed[2].syntaxError!.offset - slices[2].offset;
+    assert.equal(slices[2].text.slice(at - 1, at + 1), ',,'); // the second comma
+  });
+
   void it('parses statement by statement when the parser and the slices disagree on a boundary', async () => {
     const parser = await loadParser();
     const parsed = parseEach(parser, [

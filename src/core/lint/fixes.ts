@@ -23,7 +23,7 @@ import {
 } from '../migrations/model';
 import { isTransactionControl } from '../migrations/tools/common';
 import type { Finding } from './lint';
-import { byteToUtf16, loadParser, nodeKind, parseEach, type PgNode } from './parser';
+import { byteToUtf16, loadParser, nodeKind, parseEach, type ParsedStatement, type PgNode } from './parser';
 import { stringList, StaticSchema } from './schema';
 
 /** The lock_timeout the "SET lock_timeout" fix writes when no setting overrides it. */
@@ -53,6 +53,8 @@ export interface FixOptions {
   texts?: ReadonlyMap<string, string>;
   /** The value the lock_timeout fix sets (default DEFAULT_FIX_LOCK_TIMEOUT). */
   lockTimeout?: string;
+  /** Sections' parses from the lint of the same source (LintOptions.parsed), reused instead of parsing again. */
+  parsed?: ReadonlyMap<MigrationSection, readonly ParsedStatement[]>;
 }
 
 interface ScanToken {
@@ -99,19 +101,39 @@ interface Place {
   parser: ParserWithScan;
 }
 
+/** Files read during one fixesForFindings call (by its options object): each is read once, not per fix. */
+const readTexts = new WeakMap<FixOptions, Map<string, string>>();
+
 function fileText(file: string, options: FixOptions): string {
-  return options.texts?.get(file) ?? readFileSync(file, 'utf8');
+  const given = options.texts?.get(file);
+  if (given !== undefined) return given;
+  let texts = readTexts.get(options);
+  if (!texts) readTexts.set(options, (texts = new Map()));
+  let text = texts.get(file);
+  if (text === undefined) texts.set(file, (text = readFileSync(file, 'utf8')));
+  return text;
 }
 
-/** 0-based line/character of a UTF-16 offset in `text`. */
+/** Line starts of the last text positions were asked in (fixes ask many in the same file). */
+let lineStartsOf: { text: string; starts: number[] } | undefined;
+
+/** 0-based line/character of a UTF-16 offset in `text` (a binary search, not a walk from the top). */
 export function positionAt(text: string, offset: number): FixPosition {
-  let line = 0;
-  let lineStart = 0;
-  for (let k = text.indexOf('\n'); k >= 0 && k < offset; k = text.indexOf('\n', k + 1)) {
-    line++;
-    lineStart = k + 1;
+  if (lineStartsOf?.text !== text) {
+    const starts = [0];
+    for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) starts.push(k + 1);
+    lineStartsOf = { text, starts };
   }
-  return { line, character: offset - lineStart };
+  const { starts } = lineStartsOf;
+  // The last line starting at or before the offset (a newline itself belongs to its line).
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo, character: offset - starts[lo] };
 }
 
 function replaceEdit(file: string, text: string, from: number, to: number, newText: string): FixEdit {
@@ -125,12 +147,20 @@ function replaceEdit(file: string, text: string, from: number, to: number, newTe
 
 const SIMPLE_IDENT = /^[a-z_][a-z0-9_$]*$/;
 
+/** Names already asked of the scanner (the same tables come back in fix after fix). */
+const bareNames = new Map<string, boolean>();
+
 /** An identifier as SQL text: bare when PostgreSQL would read it back unchanged, else quoted. */
 function ident(parser: ParserWithScan, name: string): string {
   if (SIMPLE_IDENT.test(name)) {
-    const tokens = parser.scanSync(name).tokens;
-    // 0 = not a keyword, 1 = unreserved keyword: both usable as a bare name.
-    if (tokens.length === 1 && tokens[0].keywordKind <= 1) return name;
+    let bare = bareNames.get(name);
+    if (bare === undefined) {
+      const tokens = parser.scanSync(name).tokens;
+      // 0 = not a keyword, 1 = unreserved keyword: both usable as a bare name.
+      bare = tokens.length === 1 && tokens[0].keywordKind <= 1;
+      if (bareNames.size < 10_000) bareNames.set(name, bare);
+    }
+    if (bare) return name;
   }
   return `"${name.replace(/"/g, '""')}"`;
 }
@@ -1001,10 +1031,12 @@ export async function fixesForFindings(
   const schema = new StaticSchema(options.defaultSchema ?? 'public');
   source.migrations.forEach((migration, index) => {
     const section = migration.up;
-    const parsed = parseEach(
-      parser,
-      section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
-    );
+    const parsed =
+      options.parsed?.get(section) ??
+      parseEach(
+        parser,
+        section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
+      );
     section.statements.forEach((statement, statementIndex) => {
       const here = at.get(`${statement.file}\u0000${statement.start.line}\u0000${statement.start.column}`);
       if (here) {
@@ -1018,7 +1050,10 @@ export async function fixesForFindings(
           options,
           parser,
         };
-        for (const k of here) result[k] = fixesAt(placeOf, findings[k], parsed[statementIndex].ast, schema);
+        // The section was parsed in one call, so node locations count from its start; a fix edits the
+        // statement's own text and reads them relative to it: parse the statement alone (only these few).
+        const ast = parseEach(parser, [{ text: statement.text, offset: statement.start.offset }])[0].ast;
+        for (const k of here) result[k] = fixesAt(placeOf, findings[k], ast, schema);
       }
       schema.apply(parsed[statementIndex].ast, true);
     });

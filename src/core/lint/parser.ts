@@ -1,7 +1,8 @@
 // The real PostgreSQL parser (libpg-query, compiled to WebAssembly), loaded on first use only: the
 // extension must not pay for 2 MB of WebAssembly on activation. The statements of a section (boundaries
-// from the migration scanner) are parsed in one call; only when that fails (a syntax error fails the
-// whole text) are they parsed one at a time, so one bad statement leaves every other statement parsed.
+// from the migration scanner) are parsed in one call; a syntax error fails the whole text, so then the
+// bad statement is parsed alone and the others around it together again: one bad statement leaves
+// every other statement parsed.
 import { scanSql, type RawStatement } from '../migrations/sqlScanner';
 
 /** A parse-tree node as libpg-query returns it: `{ NodeType: { ...fields } }` or plain fields. */
@@ -95,29 +96,73 @@ export function splitStatements(text: string): StatementSlice[] {
 /** Between statements parsed together: a newline ends a trailing `--` comment before the `;`. */
 const JOIN = '\n;\n';
 
+/** Syntax errors after which the rest of a section is parsed statement by statement (a file that is not SQL). */
+const MAX_SPLITS = 8;
+
 /**
  * Parses the statements, after the parser has been loaded (see `loadParser`): all in one call (one
- * JSON round trip instead of one per statement), and each on its own only when that call fails or
- * its statements do not line up one to one with the slices (then the scanner and the parser
- * disagree on a boundary, and each slice must stand alone as before).
+ * JSON round trip instead of one per statement). A syntax error fails that call; PostgreSQL points at
+ * it, so the statement it is in is parsed alone (for its own error) and the statements before and
+ * after it together again. Each statement is parsed alone when the parser and the slices do not line
+ * up one to one (they disagree on a boundary: each slice must stand alone, as it would be run).
  */
 export function parseEach(parser: PgQueryModule, statements: readonly StatementSlice[]): ParsedStatement[] {
-  if (statements.length > 1) {
-    const together = parseTogether(parser, statements);
-    if (together) return together;
+  const out: ParsedStatement[] = [];
+  const alone = (list: readonly StatementSlice[]) => {
+    for (const s of list) out.push(parseAlone(parser, s));
+  };
+  const together = (list: readonly StatementSlice[]) => {
+    const attempt = list.length > 1 ? parseTogether(parser, list) : undefined;
+    if (Array.isArray(attempt)) for (const p of attempt) out.push(p);
+    else alone(list);
+  };
+  let rest = statements;
+  for (let splits = 0; rest.length > 0; splits++) {
+    if (rest.length === 1 || splits >= MAX_SPLITS) {
+      alone(rest);
+      break;
+    }
+    const attempt = parseTogether(parser, rest);
+    if (Array.isArray(attempt)) {
+      for (const p of attempt) out.push(p);
+      break;
+    }
+    if (attempt === undefined) {
+      alone(rest);
+      break;
+    }
+    // Everything before the failing statement was read without error, so it parses on its own.
+    together(rest.slice(0, attempt.failedAt));
+    out.push(parseAlone(parser, rest[attempt.failedAt]));
+    rest = rest.slice(attempt.failedAt + 1);
   }
-  return statements.map((s) => parseAlone(parser, s));
+  return out;
 }
 
+/**
+ * The statements parsed in one call; `{ failedAt }` (the index of the statement PostgreSQL's error
+ * points into) on a syntax error; undefined when they do not line up one to one.
+ */
 function parseTogether(
   parser: PgQueryModule,
   statements: readonly StatementSlice[],
-): ParsedStatement[] | undefined {
+): ParsedStatement[] | { failedAt: number } | undefined {
+  const joined = statements.map((s) => s.text).join(JOIN);
   let stmts;
   try {
-    stmts = parser.parseSync(statements.map((s) => s.text).join(JOIN)).stmts ?? [];
-  } catch {
-    return undefined;
+    stmts = parser.parseSync(joined).stmts ?? [];
+  } catch (e) {
+    const cursor = (e as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
+    if (cursor === undefined || cursor < 0) return undefined;
+    const at = codePointToUtf16(joined, cursor);
+    // The last statement starting at or before the error (an error on the `;` after it is its own).
+    let start = 0;
+    let failedAt = 0;
+    for (let i = 0; i < statements.length && start <= at; i++) {
+      failedAt = i;
+      start += statements[i].text.length + JOIN.length;
+    }
+    return { failedAt };
   }
   if (stmts.length !== statements.length) return undefined;
   const joinBytes = Buffer.byteLength(JOIN);
