@@ -67,7 +67,7 @@ interface ParserWithScan {
   scanSync(query: string): { tokens: ScanToken[] };
 }
 
-/** One statement of a plan, with what undoes it (for tools with downs). */
+/** Statements of a plan that run together, with what undoes them (for tools with downs). */
 interface Unit {
   /** Statements that run together, without their `;`. */
   statements: string[];
@@ -861,13 +861,13 @@ function place(p: Place, plan: Plan): Fix | undefined {
   const edits: FixEdit[] = [];
   const where: string[] = [];
   let moved: Unit[] = rest;
+  let marker: ReturnType<typeof markerEdits>;
   if (!first.outside) {
     edits.push(statementRange(joined(first.statements, span.indent)));
   } else if (section.mode === 'single-string' && section.statements.length === 1) {
     // Alone in a string sent without a transaction: PostgreSQL runs it on its own.
     edits.push(statementRange(joined(first.statements, span.indent)));
-  } else if (section.statements.length === 1 && markerEdits(p)) {
-    const marker = markerEdits(p)!;
+  } else if (section.statements.length === 1 && (marker = markerEdits(p))) {
     edits.push(statementRange(joined(first.statements, span.indent)), ...marker.edits);
     where.push(`with ${marker.marker}`);
   } else {
@@ -936,18 +936,42 @@ function mergeEdits(edits: FixEdit[]): FixEdit[] {
 }
 
 function lockTimeoutFix(p: Place): Fix | undefined {
-  const value = (p.options.lockTimeout ?? DEFAULT_FIX_LOCK_TIMEOUT).replace(/'/g, "''");
+  const shown = p.options.lockTimeout ?? DEFAULT_FIX_LOCK_TIMEOUT;
+  const value = shown.replace(/'/g, "''");
   const inTransaction = p.section.mode === 'transaction' || p.source.pendingInOneTransaction !== undefined;
-  // SET LOCAL ends with the tool's transaction; outside one, SET LOCAL would do nothing.
-  const set = `SET ${inTransaction ? 'LOCAL ' : ''}lock_timeout = '${value}';`;
   const text = fileText(p.statement.file, p.options);
   const span = statementSpan(text, p.statement);
-  // Drizzle sends each chunk as one query: the SET gets its own chunk, as drizzle-kit writes them.
-  const separator = p.source.tool === 'drizzle' ? `\n${span.indent}--> statement-breakpoint\n` : '\n';
   const at = p.statement.start.offset;
+  if (inTransaction) {
+    // SET LOCAL ends with the tool's transaction. Drizzle sends each chunk as one query: the SET gets
+    // its own chunk, as drizzle-kit writes them.
+    const separator = p.source.tool === 'drizzle' ? `\n${span.indent}--> statement-breakpoint\n` : '\n';
+    return {
+      title: `Set lock_timeout = '${shown}' before the statement (SET LOCAL, for its transaction)`,
+      edits: [
+        replaceEdit(
+          p.statement.file,
+          text,
+          at,
+          at,
+          `SET LOCAL lock_timeout = '${value}';${separator}${span.indent}`,
+        ),
+      ],
+    };
+  }
+  // Outside a transaction a SET stays for the tool's whole session, where it would also cut short a
+  // later CREATE INDEX CONCURRENTLY's waits: RESET it right after the statement.
+  let after = p.statement.end.offset;
+  while (after < text.length && /[ \t]/.test(text[after])) after++;
+  const delimited = text[after] === ';';
+  const reset = delimited ? `\n${span.indent}RESET lock_timeout;` : `;\n${span.indent}RESET lock_timeout`;
+  const resetAt = delimited ? after + 1 : p.statement.end.offset;
   return {
-    title: `Set lock_timeout = '${p.options.lockTimeout ?? DEFAULT_FIX_LOCK_TIMEOUT}' before the statement${inTransaction ? ' (SET LOCAL, for its transaction)' : ''}`,
-    edits: [replaceEdit(p.statement.file, text, at, at, `${set}${separator}${span.indent}`)],
+    title: `Set lock_timeout = '${shown}' for the statement (SET before it, RESET after it)`,
+    edits: [
+      replaceEdit(p.statement.file, text, at, at, `SET lock_timeout = '${value}';\n${span.indent}`),
+      replaceEdit(p.statement.file, text, resetAt, resetAt, reset),
+    ],
   };
 }
 
