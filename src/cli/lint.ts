@@ -140,20 +140,12 @@ function shownPath(file: string, cwd: string): string {
   return shown.split(sep).join('/');
 }
 
-/**
- * The core's result in the CLI's JSON shape (exactly the documented keys, in their order).
- * `fixes[i][j]` are the quick fixes of `results[i].findings[j]`, when computed.
- */
-export function toReport(
-  results: readonly LintResult[],
-  cwd: string,
-  fixes?: readonly (readonly (readonly { title: string }[])[])[],
-): LintReport {
+/** The core's result in the CLI's JSON shape (exactly the documented keys, in their order). */
+export function toReport(results: readonly LintResult[], cwd: string): LintReport {
   const findings: LintJsonFinding[] = [];
   const statements: LintJsonStatement[] = [];
-  for (const [i, result] of results.entries()) {
-    for (const [j, f] of result.findings.entries()) {
-      const titles = fixes?.[i]?.[j] ?? [];
+  for (const result of results) {
+    for (const f of result.findings) {
       findings.push({
         rule: f.rule,
         severity: f.severity,
@@ -164,7 +156,6 @@ export function toReport(
         endColumn: f.endColumn,
         message: f.message,
         ...(f.lock ? { lock: { relation: f.lock.relation, mode: f.lock.mode, blocks: f.lock.blocks } } : {}),
-        ...(titles.length ? { fixes: titles.map((x) => ({ title: x.title })) } : {}),
       });
     }
     for (const s of result.statements) {
@@ -181,6 +172,19 @@ export function toReport(
     }
   }
   return { findings, statements };
+}
+
+/**
+ * Adds each finding's quick-fix titles (`fixes`, the last key; absent when it has none).
+ * `fixes[i]` belongs to `report.findings[i]` (the order toReport keeps).
+ */
+export function withFixes(report: LintReport, fixes: readonly (readonly { title: string }[])[]): LintReport {
+  return {
+    ...report,
+    findings: report.findings.map((f, i) =>
+      fixes[i]?.length ? { ...f, fixes: fixes[i].map((x) => ({ title: x.title })) } : f,
+    ),
+  };
 }
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, error: 2 };
@@ -440,7 +444,7 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
           ),
         )
       : undefined;
-  const report = toReport(results, cwd, fixes);
+  const report = fixes ? withFixes(toReport(results, cwd), fixes.flat()) : toReport(results, cwd);
   const shown = formatReport(report, args.format);
   if (shown) io.stdout(`${shown}\n`);
   return unreadable || failsAt(report, args.failOn) ? 1 : 0;
