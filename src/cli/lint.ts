@@ -134,7 +134,7 @@ export interface LintReport {
 }
 
 /** A path as the report shows it: relative to the working folder when inside it, with `/`. */
-function shownPath(file: string, cwd: string): string {
+function pathAsShown(file: string, cwd: string): string {
   const rel = relative(cwd, file);
   const shown = rel && !rel.startsWith('..') ? rel : file;
   return shown.split(sep).join('/');
@@ -144,12 +144,19 @@ function shownPath(file: string, cwd: string): string {
 export function toReport(results: readonly LintResult[], cwd: string): LintReport {
   const findings: LintJsonFinding[] = [];
   const statements: LintJsonStatement[] = [];
+  // Thousands of statements share a few files: work each file's shown path out once.
+  const shown = new Map<string, string>();
+  const shownPath = (file: string) => {
+    let path = shown.get(file);
+    if (path === undefined) shown.set(file, (path = pathAsShown(file, cwd)));
+    return path;
+  };
   for (const result of results) {
     for (const f of result.findings) {
       findings.push({
         rule: f.rule,
         severity: f.severity,
-        file: shownPath(f.file, cwd),
+        file: shownPath(f.file),
         line: f.line,
         column: f.column,
         endLine: f.endLine,
@@ -160,7 +167,7 @@ export function toReport(results: readonly LintResult[], cwd: string): LintRepor
     }
     for (const s of result.statements) {
       statements.push({
-        file: shownPath(s.file, cwd),
+        file: shownPath(s.file),
         line: s.line,
         column: s.column,
         endLine: s.endLine,

@@ -157,6 +157,22 @@ void describe('lint: exit codes', () => {
     }
   });
 
+  void it('--pg 14 gives the locks PostgreSQL 14 takes where they differ from the bundled major (GRANT)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-lint-'));
+    try {
+      const file = join(dir, 'grant.sql');
+      writeFileSync(file, 'GRANT SELECT ON books TO PUBLIC;\n');
+      const locksOn = async (...pg: string[]) =>
+        (JSON.parse((await lint(file, '--format', 'json', ...pg)).stdout) as LintReport).statements[0].locks;
+      // Observed on real servers (test/integration/lint-lockfacts.test.ts): 18 takes ACCESS SHARE, 14–17 none.
+      assert.deepEqual(await locksOn('--pg', '18'), [{ relation: 'public.books', mode: 'AccessShareLock' }]);
+      assert.deepEqual(await locksOn('--pg', '14'), []);
+      assert.deepEqual(await locksOn('--pg=17'), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   void it("a single .sql file is linted with its folder's source: the tool and the earlier schema apply", async () => {
     const r = await lint(PRISMA_INDEX_FILE, '--format', 'json');
     assert.equal(r.code, 1);

@@ -77,16 +77,23 @@ const SQUAWK_IGNORE = /--\s*squawk-ignore(-file)?\s+([\w\s,-]*)$/;
  */
 export function readSuppressions(text: string): Suppressions {
   const result: Suppressions = { file: new Set(), lines: new Map() };
-  const firstCode = scanSql(text).statements[0]?.from ?? text.length;
+  // Most files have no ignore comment at all: then there is nothing to scan.
+  if (!text.includes('-ignore')) return result;
+  let firstCode: number | undefined;
   const lines = text.split('\n');
   let offset = 0;
   lines.forEach((lineText, i) => {
+    if (!lineText.includes('-ignore')) {
+      offset += lineText.length + 1;
+      return;
+    }
     const own = OWN_IGNORE.exec(lineText.trimEnd());
     const squawk = SQUAWK_IGNORE.exec(lineText.trimEnd());
     const match = own ?? squawk;
     if (match) {
       const names = match[2].split(/[\s,]+/).filter(Boolean);
       const rules = own ? names : names.flatMap(rulesForSquawkName);
+      firstCode ??= scanSql(text).statements[0]?.from ?? text.length;
       const wholeFile = match[1] !== undefined || (own !== null && offset < firstCode);
       const target = wholeFile ? result.file : (result.lines.get(i + 2) ?? new Set<string>());
       for (const r of rules) target.add(r);
@@ -159,7 +166,11 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
     const facts = lockFacts(p.ast, schema, { pgMajor: options.pgMajor });
     const inTransaction = toolTransaction || oneString || explicitTransaction;
     ctx.statements.push({
-      ...range(stmt.file, stmt.start, stmt.end),
+      file: stmt.file,
+      line: stmt.start.line,
+      column: stmt.start.column,
+      endLine: stmt.end.line,
+      endColumn: stmt.end.column,
       kind: facts.kind,
       locks: facts.locks.map((l) => ({ relation: l.relation, mode: l.mode })),
       rewrites: facts.rewrites,

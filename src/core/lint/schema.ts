@@ -316,11 +316,12 @@ export function queryRelations(schema: StaticSchema, node: unknown, out: string[
   if (Array.isArray(node)) {
     for (const n of node) queryRelations(schema, n, out);
   } else if (node && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node)) {
+    for (const key in node) {
+      const value = (node as PgNode)[key];
       if (key === 'RangeVar') {
         const name = schema.rangeVarName(value as PgNode);
         if (name && !out.includes(name)) out.push(name);
-      } else queryRelations(schema, value, out);
+      } else if (value && typeof value === 'object') queryRelations(schema, value, out);
     }
   }
   return out;
