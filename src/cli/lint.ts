@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LabError } from '../core/errors';
-import { fixesForFindings } from '../core/lint/fixes';
+import { fixCollector, type Fix } from '../core/lint/fixes';
 import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
 import { RULES, type Severity } from '../core/lint/rules';
@@ -364,15 +364,23 @@ export function formatReport(report: LintReport, format: LintFormat): string {
   }
 }
 
-/** A PATH's lint, with the source it was linted as part of (for its quick fixes); none for loose SQL. */
-export type LintedPath = LintResult & { source?: MigrationSource };
+/** A PATH's lint, with each finding's quick fixes when asked for (none for loose SQL). */
+export type LintedPath = LintResult & { fixes?: Fix[][] };
 
 /** Lints one PATH: a folder as its source, a file with its folder's source (only that file's results). */
 export async function lintPath(
   path: string,
   args: Pick<LintArgs, 'tool'>,
   pgMajor: number,
+  withFixes = false,
 ): Promise<LintedPath> {
+  // Quick fixes come from the lint's own pass (the same parse trees), not from a second one.
+  const lintWithFixes = async (source: MigrationSource) => {
+    if (!withFixes) return { ...(await lintSource(source, { pgMajor })), fixesOf: undefined };
+    const collector = await fixCollector(source, { pgMajor });
+    const result = await lintSource(source, { pgMajor, onStatement: collector.onStatement });
+    return { ...result, fixesOf: collector.fixesOf };
+  };
   const absolute = resolve(path);
   let isFile: boolean;
   try {
@@ -381,8 +389,8 @@ export async function lintPath(
     throw new LabError(`${path}: no such file or folder.`);
   }
   if (!isFile) {
-    const source = await loadSource(absolute, args.tool);
-    return { ...(await lintSource(source, { pgMajor })), source };
+    const { findings, statements, fixesOf } = await lintWithFixes(await loadSource(absolute, args.tool));
+    return { findings, statements, ...(fixesOf ? { fixes: findings.map(fixesOf) } : {}) };
   }
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
@@ -402,11 +410,12 @@ export async function lintPath(
       throw e;
     }
     if (!source.migrations.some((m) => m.files.includes(absolute))) continue;
-    const result = await lintSource(source, { pgMajor });
+    const result = await lintWithFixes(source);
+    const findings = result.findings.filter((f) => f.file === absolute);
     return {
-      findings: result.findings.filter((f) => f.file === absolute),
+      findings,
       statements: result.statements.filter((s) => s.file === absolute),
-      source,
+      ...(result.fixesOf ? { fixes: findings.map(result.fixesOf) } : {}),
     };
   }
   const text = await readFile(absolute, 'utf8');
@@ -437,23 +446,20 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
   let unreadable = false;
   for (const path of args.paths) {
     try {
-      results.push(await lintPath(resolve(cwd, path), args, pgMajor));
+      // Fix titles only where a format shows them (text, json).
+      results.push(
+        await lintPath(resolve(cwd, path), args, pgMajor, args.format === 'json' || args.format === 'text'),
+      );
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
       io.stderr(`error: ${e.message}\n`);
       unreadable = true;
     }
   }
-  // Fix titles only where a format shows them (text, json): computing them parses the source again.
-  const fixes =
-    args.format === 'json' || args.format === 'text'
-      ? await Promise.all(
-          results.map((r) =>
-            r.source ? fixesForFindings(r.source, r.findings, { pgMajor }) : r.findings.map(() => []),
-          ),
-        )
-      : undefined;
-  const report = fixes ? withFixes(toReport(results, cwd), fixes.flat()) : toReport(results, cwd);
+  const report = withFixes(
+    toReport(results, cwd),
+    results.flatMap((r) => r.fixes ?? r.findings.map(() => [])),
+  );
   const shown = formatReport(report, args.format);
   if (shown) io.stdout(`${shown}\n`);
   return unreadable || failsAt(report, args.failOn) ? 1 : 0;

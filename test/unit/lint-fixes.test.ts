@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runLint, type LintReport } from '../../src/cli/lint';
-import { DEFAULT_FIX_LOCK_TIMEOUT, type Fix } from '../../src/core/lint/fixes';
+import {
+  DEFAULT_FIX_LOCK_TIMEOUT,
+  fixCollector,
+  fixesForFindings,
+  type Fix,
+} from '../../src/core/lint/fixes';
+import { lintSource } from '../../src/core/lint/lint';
+import { loadSource } from '../../src/core/migrations/detect';
 import type { LintResult } from '../../src/core/lint/lint';
 import type { ToolId } from '../../src/core/migrations/model';
 import {
@@ -506,5 +513,22 @@ void describe('quick fix settings', () => {
     };
     const properties = manifest.contributes.configuration.properties;
     assert.equal(properties['migrationLab.lint.fixLockTimeout'].default, DEFAULT_FIX_LOCK_TIMEOUT);
+  });
+});
+
+void describe('quick fixes computed in the lint pass', () => {
+  void it("the CLI's in-pass collector gives exactly the editor's on-demand fixes, finding for finding", async () => {
+    for (const tool of ['dbmate', 'liquibase', 'plain', 'drizzle'] as const) {
+      const copy = copyFixture(tool);
+      const source = await loadSource(copy.dir, tool);
+      const collector = await fixCollector(source, { pgMajor: 18 });
+      const result = await lintSource(source, { pgMajor: 18, onStatement: collector.onStatement });
+      const onDemand = await fixesForFindings(source, result.findings, { pgMajor: 18 });
+      assert.deepEqual(result.findings.map(collector.fixesOf), onDemand, tool);
+      assert.ok(
+        onDemand.some((f) => f.length > 0),
+        tool,
+      );
+    }
   });
 });

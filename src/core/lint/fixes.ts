@@ -22,7 +22,7 @@ import {
   type ToolId,
 } from '../migrations/model';
 import { isTransactionControl } from '../migrations/tools/common';
-import type { Finding } from './lint';
+import type { Finding, LintedStatement } from './lint';
 import { byteToUtf16, loadParser, nodeKind, parseEach, type PgNode } from './parser';
 import { stringList, StaticSchema } from './schema';
 
@@ -89,6 +89,8 @@ interface Plan {
 }
 
 interface Place {
+  /** Inside an explicit BEGIN … COMMIT of its section. */
+  explicitTransaction: boolean;
   source: MigrationSource;
   migration: Migration;
   index: number;
@@ -99,19 +101,49 @@ interface Place {
   parser: ParserWithScan;
 }
 
+/**
+ * A file's text as the fixes see it: the caller's (unsaved) text, else the file on disk, read once
+ * per fixesForFindings call (a CI lint asks for hundreds of fixes in the same few files).
+ */
 function fileText(file: string, options: FixOptions): string {
-  return options.texts?.get(file) ?? readFileSync(file, 'utf8');
+  const given = options.texts?.get(file);
+  if (given !== undefined) return given;
+  const cache = readCache.get(options);
+  let text = cache?.get(file);
+  if (text === undefined) {
+    text = readFileSync(file, 'utf8');
+    cache?.set(file, text);
+  }
+  return text;
+}
+
+/** Files read during one fixesForFindings call, keyed by its options object. */
+const readCache = new WeakMap<FixOptions, Map<string, string>>();
+
+/** The line starts of the few texts positions were asked in last (fixes come file by file). */
+const lineStarts: { text: string; starts: number[] }[] = [];
+
+function startsOf(text: string): number[] {
+  const known = lineStarts.find((l) => l.text === text);
+  if (known) return known.starts;
+  const starts = [0];
+  for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) starts.push(k + 1);
+  lineStarts.unshift({ text, starts });
+  lineStarts.length = Math.min(lineStarts.length, 4);
+  return starts;
 }
 
 /** 0-based line/character of a UTF-16 offset in `text`. */
 export function positionAt(text: string, offset: number): FixPosition {
-  let line = 0;
-  let lineStart = 0;
-  for (let k = text.indexOf('\n'); k >= 0 && k < offset; k = text.indexOf('\n', k + 1)) {
-    line++;
-    lineStart = k + 1;
+  const starts = startsOf(text);
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= offset) lo = mid;
+    else hi = mid - 1;
   }
-  return { line, character: offset - lineStart };
+  return { line: lo, character: offset - starts[lo] };
 }
 
 function replaceEdit(file: string, text: string, from: number, to: number, newText: string): FixEdit {
@@ -461,14 +493,14 @@ function uniquePlan(p: Place, ast: PgNode): Plan | undefined {
 // ---------------------------------------------------------------------------------------------
 // Placement: where the units go, in the tool's format.
 
-/** Whether an explicit BEGIN is open before statement `i` of a statement-by-statement section. */
-function explicitTransactionOpen(section: MigrationSection, i: number): boolean {
+/** For each statement of a statement-by-statement section: whether an explicit BEGIN is open before it. */
+function explicitTransactionsOpen(section: MigrationSection): boolean[] {
   let open = false;
-  for (const s of section.statements.slice(0, i)) {
-    if (!isTransactionControl(s.keywords)) continue;
-    open = s.keywords[0] === 'BEGIN' || s.keywords[0] === 'START';
-  }
-  return open;
+  return section.statements.map((s) => {
+    const before = open;
+    if (isTransactionControl(s.keywords)) open = s.keywords[0] === 'BEGIN' || s.keywords[0] === 'START';
+    return before;
+  });
 }
 
 /** The offsets of a statement in its file, with its `;`, the rest of its line and its indentation. */
@@ -845,9 +877,7 @@ function place(p: Place, plan: Plan): Fix | undefined {
   const statementRange = (newText: string) =>
     replaceEdit(statement.file, text, statement.start.offset, statement.end.offset, newText);
   const byItself =
-    section.mode === 'autocommit' &&
-    source.pendingInOneTransaction === undefined &&
-    !explicitTransactionOpen(section, p.statementIndex);
+    section.mode === 'autocommit' && source.pendingInOneTransaction === undefined && !p.explicitTransaction;
 
   if (byItself) {
     // The tool runs each statement on its own: every unit goes right here, in order.
@@ -1023,8 +1053,10 @@ export async function fixesForFindings(
     at.set(key, [...(at.get(key) ?? []), k]);
   });
   const schema = new StaticSchema(options.defaultSchema ?? 'public');
+  readCache.set(options, new Map());
   source.migrations.forEach((migration, index) => {
     const section = migration.up;
+    let explicit: boolean[] | undefined;
     const parsed = parseEach(
       parser,
       section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
@@ -1032,7 +1064,9 @@ export async function fixesForFindings(
     section.statements.forEach((statement, statementIndex) => {
       const here = at.get(`${statement.file}\u0000${statement.start.line}\u0000${statement.start.column}`);
       if (here) {
+        explicit ??= explicitTransactionsOpen(section);
         const placeOf: Place = {
+          explicitTransaction: explicit[statementIndex],
           source,
           migration,
           index,
@@ -1049,4 +1083,35 @@ export async function fixesForFindings(
     schema.markAllExisting();
   });
   return result;
+}
+
+/**
+ * Quick fixes computed in the lint's own pass (pass `onStatement` in LintOptions): each finding's
+ * fixes from the parse tree and schema the lint already has, with no second parse of the source.
+ */
+export async function fixCollector(
+  source: MigrationSource,
+  options: FixOptions,
+): Promise<{ onStatement: (s: LintedStatement) => void; fixesOf: (finding: Finding) => Fix[] }> {
+  const parser = (await loadParser()) as unknown as ParserWithScan;
+  const found = new Map<Finding, Fix[]>();
+  readCache.set(options, new Map());
+  return {
+    onStatement(s) {
+      if (s.findings.length === 0) return;
+      const place: Place = {
+        explicitTransaction: s.explicitTransaction,
+        source,
+        migration: source.migrations[s.migrationIndex],
+        index: s.migrationIndex,
+        section: s.section,
+        statement: s.section.statements[s.statementIndex],
+        statementIndex: s.statementIndex,
+        options,
+        parser,
+      };
+      for (const f of s.findings) found.set(f, fixesAt(place, f, s.ast, s.schema));
+    },
+    fixesOf: (finding) => found.get(finding) ?? [],
+  };
 }
