@@ -13,6 +13,7 @@ import { monitorSection } from './monitor';
 import { parseSection } from './parse';
 import { replaySection } from './replay';
 import { lintSection } from './lint';
+import { traceSection } from './trace';
 
 /** In run order: the short embedded timings first, before seeding leaves the disk busy. */
 const SECTIONS: Section[] = [
@@ -23,6 +24,7 @@ const SECTIONS: Section[] = [
   extensionSection,
   replaySection,
   lintSection,
+  traceSection,
 ];
 
 const DEFAULT_ROWS = 5_000_000;
