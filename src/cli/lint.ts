@@ -51,6 +51,8 @@ Options:
                     (warnings and errors) or never
   -h, --help        show this help
 
+A finding the editor can fix lists its quick fixes' titles (json "fixes", text "fix:" lines).
+
 Exit codes: 0 nothing at the --fail-on level, 1 something at that level (or a PATH could not be
 read), 2 bad arguments.`;
 

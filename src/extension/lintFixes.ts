@@ -46,6 +46,9 @@ export class LintQuickFixes implements vscode.CodeActionProvider {
     providedCodeActionKinds: [vscode.CodeActionKind.QuickFix],
   };
 
+  /** The fixes of every finding of a document's latest lint: the light bulb asks on each cursor move. */
+  private cached: { lint: object; fixes: Promise<Fix[][]> } | undefined;
+
   constructor(
     private readonly lint: MigrationLint,
     private readonly logger: Logger,
@@ -66,20 +69,27 @@ export class LintQuickFixes implements vscode.CodeActionProvider {
       if (finding) pairs.push({ diagnostic, finding });
     }
     if (pairs.length === 0) return [];
-    // Other migrations open with unsaved changes are fixed as the user sees them.
-    const texts = new Map<string, string>([[document.uri.fsPath, linted.text]]);
-    for (const d of vscode.workspace.textDocuments)
-      if (d.isDirty && d !== document && d.uri.scheme === 'file') texts.set(d.uri.fsPath, d.getText());
     try {
-      const { fixesForFindings } = await import('../core/lint/fixes.js');
-      const lockTimeout = vscode.workspace
-        .getConfiguration('migrationLab.lint')
-        .get<string>('fixLockTimeout');
-      const fixes = await fixesForFindings(
-        linted.loaded,
-        pairs.map((p) => p.finding),
-        { pgMajor: linted.pgMajor, texts, ...(lockTimeout ? { lockTimeout } : {}) },
-      );
+      if (this.cached?.lint !== linted) {
+        // Other migrations open with unsaved changes are fixed as the user sees them.
+        const texts = new Map<string, string>([[document.uri.fsPath, linted.text]]);
+        for (const d of vscode.workspace.textDocuments)
+          if (d.isDirty && d !== document && d.uri.scheme === 'file') texts.set(d.uri.fsPath, d.getText());
+        const lockTimeout = vscode.workspace
+          .getConfiguration('migrationLab.lint')
+          .get<string>('fixLockTimeout');
+        const source = linted.loaded;
+        const fixes = import('../core/lint/fixes.js').then((m) =>
+          m.fixesForFindings(source, linted.findings, {
+            pgMajor: linted.pgMajor,
+            texts,
+            ...(lockTimeout ? { lockTimeout } : {}),
+          }),
+        );
+        this.cached = { lint: linted, fixes };
+      }
+      const all = await this.cached.fixes;
+      const fixes = pairs.map((p) => all[linted.findings.indexOf(p.finding)] ?? []);
       if (token.isCancellationRequested || document.version !== linted.version) return [];
       return pairs.flatMap(({ diagnostic }, k) =>
         fixes[k].map((fix) => {
@@ -92,6 +102,7 @@ export class LintQuickFixes implements vscode.CodeActionProvider {
       );
     } catch (e) {
       // A fix that cannot be computed leaves the diagnostic as it is; the log says why.
+      this.cached = undefined;
       this.logger.warn(`Computing quick fixes for ${document.uri.fsPath} failed: ${describeError(e)}`);
       return [];
     }

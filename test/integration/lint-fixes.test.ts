@@ -222,3 +222,31 @@ void describe('quick fixes replay on the real server and take the weaker lock', 
     }
   }
 });
+
+void describe('the SET NOT NULL fix rests on what PostgreSQL really does', () => {
+  void it('SET NOT NULL skips its scan when a valid CHECK (col IS NOT NULL) exists (PostgreSQL says so at DEBUG1)', async () => {
+    const client = new pg.Client(clientConfig(postgres.target, 'fixes-not-null'));
+    await client.connect();
+    const notices: string[] = [];
+    client.on('notice', (n) => notices.push(n.message ?? ''));
+    try {
+      await client.query('CREATE TABLE not_null_proof (id int, isbn text)');
+      await client.query("INSERT INTO not_null_proof SELECT g, 'x' || g FROM generate_series(1, 100) g");
+      await client.query('SET client_min_messages = debug1');
+      const proved = () => notices.some((m) => /sufficient to prove that it does not contain nulls/.test(m));
+
+      await client.query('ALTER TABLE not_null_proof ALTER COLUMN id SET NOT NULL');
+      assert.equal(proved(), false, 'without a check, SET NOT NULL scans');
+
+      await client.query(
+        'ALTER TABLE not_null_proof ADD CONSTRAINT not_null_proof_isbn_not_null_check CHECK (isbn IS NOT NULL) NOT VALID',
+      );
+      await client.query('ALTER TABLE not_null_proof VALIDATE CONSTRAINT not_null_proof_isbn_not_null_check');
+      await client.query('ALTER TABLE not_null_proof ALTER COLUMN isbn SET NOT NULL');
+      assert.equal(proved(), true, notices.join(' | '));
+    } finally {
+      await client.query('DROP TABLE IF EXISTS not_null_proof');
+      await client.end();
+    }
+  });
+});

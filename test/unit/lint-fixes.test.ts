@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runLint, type LintReport } from '../../src/cli/lint';
-import { DEFAULT_FIX_LOCK_TIMEOUT, positionAt, type Fix } from '../../src/core/lint/fixes';
+import {
+  DEFAULT_FIX_LOCK_TIMEOUT,
+  fixCollector,
+  fixesForFindings,
+  positionAt,
+  type Fix,
+} from '../../src/core/lint/fixes';
+import { lintSource } from '../../src/core/lint/lint';
+import { loadSource } from '../../src/core/migrations/detect';
 import type { LintResult } from '../../src/core/lint/lint';
 import type { ToolId } from '../../src/core/migrations/model';
 import {
@@ -271,6 +279,45 @@ void describe('quick fix: CONCURRENTLY, moved out of the transaction the way eac
     await assertConcurrentIndex(copy, 'DROP INDEX CONCURRENTLY');
   });
 
+  void it('REINDEX gains CONCURRENTLY after its object keyword; VACUUM in a transaction moves out as is', async () => {
+    const copy = writeFolder(
+      {
+        '1_t.sql':
+          '-- migrate:up\nCREATE TABLE books (id int, title text);\nCREATE INDEX books_title_idx ON books (title);\n',
+        '2_m.sql': '-- migrate:up\nSELECT 1;\nREINDEX (VERBOSE) TABLE books;\nVACUUM books;\n',
+      },
+      'dbmate',
+    );
+    const { source, result } = await lintCopy(copy);
+    const [reindex] = await fixesOf(
+      source,
+      findingOn(source, result, 'index-without-concurrently', 'REINDEX'),
+    );
+    const [vacuum] = await fixesOf(
+      source,
+      findingOn(source, result, 'concurrently-in-transaction', 'VACUUM'),
+    );
+    const created = (fix: Fix) => fix.edits.flatMap((e) => (e.kind === 'create' ? [e.text] : []));
+    assert.deepEqual(created(reindex), [
+      '-- migrate:up transaction:false\nREINDEX (VERBOSE) TABLE CONCURRENTLY books;\n\n-- migrate:down\n-- Nothing to undo: a rebuilt index needs no undo.\n',
+    ]);
+    assert.equal(
+      vacuum.title,
+      'Run the statement outside a transaction in a new migration 3_m_outside_transaction.sql',
+    );
+    assert.deepEqual(created(vacuum), [
+      '-- migrate:up transaction:false\nVACUUM books;\n\n-- migrate:down\n-- Nothing to undo: undo the statement above here if this migration must be reversible.\n',
+    ]);
+    applyEdits(reindex.edits);
+    const after = await lintCopy(copy);
+    const rebuilt = statementOf(after.result, 'REINDEX CONCURRENTLY');
+    assert.equal(rebuilt.transactional, false);
+    assert.ok(
+      rebuilt.locks.every((l) => l.mode === 'ShareUpdateExclusiveLock'),
+      JSON.stringify(rebuilt.locks),
+    );
+  });
+
   void it('no free version between this migration and the next: no move fix (order would change)', async () => {
     const copy = writeFolder(
       {
@@ -406,7 +453,7 @@ void describe('quick fix: unique constraint via a concurrent unique index', () =
 });
 
 void describe('quick fix: SET lock_timeout before the statement', () => {
-  void it('in a transaction: SET LOCAL; in a one-string section: SET; Drizzle: its own chunk', async () => {
+  void it('in a transaction: SET LOCAL; outside one: SET before, RESET after; Drizzle: its own chunk', async () => {
     const cases: [ToolId, string, string][] = [
       [
         'dbmate',
@@ -416,7 +463,7 @@ void describe('quick fix: SET lock_timeout before the statement', () => {
       [
         'prisma',
         '20240102000000_change_books/migration.sql',
-        "SET lock_timeout = '2s';\nALTER TABLE books ADD COLUMN subtitle text;\n",
+        "SET lock_timeout = '2s';\nALTER TABLE books ADD COLUMN subtitle text;\nRESET lock_timeout;\n",
       ],
       [
         'drizzle',
@@ -500,6 +547,23 @@ void describe('quick fix positions', () => {
           `${JSON.stringify(text)} at ${offset}`,
         );
       }
+    }
+  });
+});
+
+void describe('quick fixes computed in the lint pass', () => {
+  void it("the CLI's in-pass collector gives exactly the editor's on-demand fixes, finding for finding", async () => {
+    for (const tool of ['dbmate', 'liquibase', 'plain', 'drizzle'] as const) {
+      const copy = copyFixture(tool);
+      const source = await loadSource(copy.dir, tool);
+      const collector = await fixCollector(source, { pgMajor: 18 });
+      const result = await lintSource(source, { pgMajor: 18, onStatement: collector.onStatement });
+      const onDemand = await fixesForFindings(source, result.findings, { pgMajor: 18 });
+      assert.deepEqual(result.findings.map(collector.fixesOf), onDemand, tool);
+      assert.ok(
+        onDemand.some((f) => f.length > 0),
+        tool,
+      );
     }
   });
 });

@@ -22,7 +22,7 @@ import {
   type ToolId,
 } from '../migrations/model';
 import { isTransactionControl } from '../migrations/tools/common';
-import type { Finding } from './lint';
+import type { Finding, LintedStatement } from './lint';
 import { byteToUtf16, loadParser, nodeKind, parseEach, type ParsedStatement, type PgNode } from './parser';
 import { stringList, StaticSchema } from './schema';
 
@@ -69,7 +69,7 @@ interface ParserWithScan {
   scanSync(query: string): { tokens: ScanToken[] };
 }
 
-/** One statement of a plan, with what undoes it (for tools with downs). */
+/** Statements of a plan that run together, with what undoes them (for tools with downs). */
 interface Unit {
   /** Statements that run together, without their `;`. */
   statements: string[];
@@ -91,6 +91,8 @@ interface Plan {
 }
 
 interface Place {
+  /** Inside an explicit BEGIN … COMMIT of its section. */
+  explicitTransaction: boolean;
   source: MigrationSource;
   migration: Migration;
   index: number;
@@ -101,31 +103,41 @@ interface Place {
   parser: ParserWithScan;
 }
 
-/** Files read during one fixesForFindings call (by its options object): each is read once, not per fix. */
-const readTexts = new WeakMap<FixOptions, Map<string, string>>();
-
+/**
+ * A file's text as the fixes see it: the caller's (unsaved) text, else the file on disk, read once
+ * per fixesForFindings call (a CI lint asks for hundreds of fixes in the same few files).
+ */
 function fileText(file: string, options: FixOptions): string {
   const given = options.texts?.get(file);
   if (given !== undefined) return given;
-  let texts = readTexts.get(options);
-  if (!texts) readTexts.set(options, (texts = new Map()));
-  let text = texts.get(file);
-  if (text === undefined) texts.set(file, (text = readFileSync(file, 'utf8')));
+  const cache = readCache.get(options);
+  let text = cache?.get(file);
+  if (text === undefined) {
+    text = readFileSync(file, 'utf8');
+    cache?.set(file, text);
+  }
   return text;
 }
 
-/** Line starts of the last text positions were asked in (fixes ask many in the same file). */
-let lineStartsOf: { text: string; starts: number[] } | undefined;
+/** Files read during one fixesForFindings call, keyed by its options object. */
+const readCache = new WeakMap<FixOptions, Map<string, string>>();
+
+/** The line starts of the few texts positions were asked in last (fixes come file by file). */
+const lineStarts: { text: string; starts: number[] }[] = [];
+
+function startsOf(text: string): number[] {
+  const known = lineStarts.find((l) => l.text === text);
+  if (known) return known.starts;
+  const starts = [0];
+  for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) starts.push(k + 1);
+  lineStarts.unshift({ text, starts });
+  lineStarts.length = Math.min(lineStarts.length, 4);
+  return starts;
+}
 
 /** 0-based line/character of a UTF-16 offset in `text` (a binary search, not a walk from the top). */
 export function positionAt(text: string, offset: number): FixPosition {
-  if (lineStartsOf?.text !== text) {
-    const starts = [0];
-    for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) starts.push(k + 1);
-    lineStartsOf = { text, starts };
-  }
-  const { starts } = lineStartsOf;
-  // The last line starting at or before the offset (a newline itself belongs to its line).
+  const starts = startsOf(text);
   let lo = 0;
   let hi = starts.length - 1;
   while (lo < hi) {
@@ -491,14 +503,14 @@ function uniquePlan(p: Place, ast: PgNode): Plan | undefined {
 // ---------------------------------------------------------------------------------------------
 // Placement: where the units go, in the tool's format.
 
-/** Whether an explicit BEGIN is open before statement `i` of a statement-by-statement section. */
-function explicitTransactionOpen(section: MigrationSection, i: number): boolean {
+/** For each statement of a statement-by-statement section: whether an explicit BEGIN is open before it. */
+function explicitTransactionsOpen(section: MigrationSection): boolean[] {
   let open = false;
-  for (const s of section.statements.slice(0, i)) {
-    if (!isTransactionControl(s.keywords)) continue;
-    open = s.keywords[0] === 'BEGIN' || s.keywords[0] === 'START';
-  }
-  return open;
+  return section.statements.map((s) => {
+    const before = open;
+    if (isTransactionControl(s.keywords)) open = s.keywords[0] === 'BEGIN' || s.keywords[0] === 'START';
+    return before;
+  });
 }
 
 /** The offsets of a statement in its file, with its `;`, the rest of its line and its indentation. */
@@ -875,9 +887,7 @@ function place(p: Place, plan: Plan): Fix | undefined {
   const statementRange = (newText: string) =>
     replaceEdit(statement.file, text, statement.start.offset, statement.end.offset, newText);
   const byItself =
-    section.mode === 'autocommit' &&
-    source.pendingInOneTransaction === undefined &&
-    !explicitTransactionOpen(section, p.statementIndex);
+    section.mode === 'autocommit' && source.pendingInOneTransaction === undefined && !p.explicitTransaction;
 
   if (byItself) {
     // The tool runs each statement on its own: every unit goes right here, in order.
@@ -891,13 +901,13 @@ function place(p: Place, plan: Plan): Fix | undefined {
   const edits: FixEdit[] = [];
   const where: string[] = [];
   let moved: Unit[] = rest;
+  let marker: ReturnType<typeof markerEdits>;
   if (!first.outside) {
     edits.push(statementRange(joined(first.statements, span.indent)));
   } else if (section.mode === 'single-string' && section.statements.length === 1) {
     // Alone in a string sent without a transaction: PostgreSQL runs it on its own.
     edits.push(statementRange(joined(first.statements, span.indent)));
-  } else if (section.statements.length === 1 && markerEdits(p)) {
-    const marker = markerEdits(p)!;
+  } else if (section.statements.length === 1 && (marker = markerEdits(p))) {
     edits.push(statementRange(joined(first.statements, span.indent)), ...marker.edits);
     where.push(`with ${marker.marker}`);
   } else {
@@ -966,18 +976,42 @@ function mergeEdits(edits: FixEdit[]): FixEdit[] {
 }
 
 function lockTimeoutFix(p: Place): Fix | undefined {
-  const value = (p.options.lockTimeout ?? DEFAULT_FIX_LOCK_TIMEOUT).replace(/'/g, "''");
+  const shown = p.options.lockTimeout ?? DEFAULT_FIX_LOCK_TIMEOUT;
+  const value = shown.replace(/'/g, "''");
   const inTransaction = p.section.mode === 'transaction' || p.source.pendingInOneTransaction !== undefined;
-  // SET LOCAL ends with the tool's transaction; outside one, SET LOCAL would do nothing.
-  const set = `SET ${inTransaction ? 'LOCAL ' : ''}lock_timeout = '${value}';`;
   const text = fileText(p.statement.file, p.options);
   const span = statementSpan(text, p.statement);
-  // Drizzle sends each chunk as one query: the SET gets its own chunk, as drizzle-kit writes them.
-  const separator = p.source.tool === 'drizzle' ? `\n${span.indent}--> statement-breakpoint\n` : '\n';
   const at = p.statement.start.offset;
+  if (inTransaction) {
+    // SET LOCAL ends with the tool's transaction. Drizzle sends each chunk as one query: the SET gets
+    // its own chunk, as drizzle-kit writes them.
+    const separator = p.source.tool === 'drizzle' ? `\n${span.indent}--> statement-breakpoint\n` : '\n';
+    return {
+      title: `Set lock_timeout = '${shown}' before the statement (SET LOCAL, for its transaction)`,
+      edits: [
+        replaceEdit(
+          p.statement.file,
+          text,
+          at,
+          at,
+          `SET LOCAL lock_timeout = '${value}';${separator}${span.indent}`,
+        ),
+      ],
+    };
+  }
+  // Outside a transaction a SET stays for the tool's whole session, where it would also cut short a
+  // later CREATE INDEX CONCURRENTLY's waits: RESET it right after the statement.
+  let after = p.statement.end.offset;
+  while (after < text.length && /[ \t]/.test(text[after])) after++;
+  const delimited = text[after] === ';';
+  const reset = delimited ? `\n${span.indent}RESET lock_timeout;` : `;\n${span.indent}RESET lock_timeout`;
+  const resetAt = delimited ? after + 1 : p.statement.end.offset;
   return {
-    title: `Set lock_timeout = '${p.options.lockTimeout ?? DEFAULT_FIX_LOCK_TIMEOUT}' before the statement${inTransaction ? ' (SET LOCAL, for its transaction)' : ''}`,
-    edits: [replaceEdit(p.statement.file, text, at, at, `${set}${separator}${span.indent}`)],
+    title: `Set lock_timeout = '${shown}' for the statement (SET before it, RESET after it)`,
+    edits: [
+      replaceEdit(p.statement.file, text, at, at, `SET lock_timeout = '${value}';\n${span.indent}`),
+      replaceEdit(p.statement.file, text, resetAt, resetAt, reset),
+    ],
   };
 }
 
@@ -1029,8 +1063,10 @@ export async function fixesForFindings(
     at.set(key, [...(at.get(key) ?? []), k]);
   });
   const schema = new StaticSchema(options.defaultSchema ?? 'public');
+  readCache.set(options, new Map());
   source.migrations.forEach((migration, index) => {
     const section = migration.up;
+    let explicit: boolean[] | undefined;
     const parsed =
       options.parsed?.get(section) ??
       parseEach(
@@ -1040,7 +1076,9 @@ export async function fixesForFindings(
     section.statements.forEach((statement, statementIndex) => {
       const here = at.get(`${statement.file}\u0000${statement.start.line}\u0000${statement.start.column}`);
       if (here) {
+        explicit ??= explicitTransactionsOpen(section);
         const placeOf: Place = {
+          explicitTransaction: explicit[statementIndex],
           source,
           migration,
           index,
@@ -1060,4 +1098,35 @@ export async function fixesForFindings(
     schema.markAllExisting();
   });
   return result;
+}
+
+/**
+ * Quick fixes computed in the lint's own pass (pass `onStatement` in LintOptions): each finding's
+ * fixes from the parse tree and schema the lint already has, with no second parse of the source.
+ */
+export async function fixCollector(
+  source: MigrationSource,
+  options: FixOptions,
+): Promise<{ onStatement: (s: LintedStatement) => void; fixesOf: (finding: Finding) => Fix[] }> {
+  const parser = (await loadParser()) as unknown as ParserWithScan;
+  const found = new Map<Finding, Fix[]>();
+  readCache.set(options, new Map());
+  return {
+    onStatement(s) {
+      if (s.findings.length === 0) return;
+      const place: Place = {
+        explicitTransaction: s.explicitTransaction,
+        source,
+        migration: source.migrations[s.migrationIndex],
+        index: s.migrationIndex,
+        section: s.section,
+        statement: s.section.statements[s.statementIndex],
+        statementIndex: s.statementIndex,
+        options,
+        parser,
+      };
+      for (const f of s.findings) found.set(f, fixesAt(place, f, s.ast, s.schema));
+    },
+    fixesOf: (finding) => found.get(finding) ?? [],
+  };
 }

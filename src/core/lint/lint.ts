@@ -30,6 +30,22 @@ export interface LintOptions {
    */
   parsed?: Map<MigrationSection, ParsedStatement[]>;
   texts?: ReadonlyMap<string, string>;
+  /**
+   * Called after each parsed statement is checked, before the schema takes it in: its parse tree,
+   * the schema it was checked against and the findings it got (quick fixes use the same pass).
+   */
+  onStatement?: (s: LintedStatement) => void;
+}
+
+export interface LintedStatement {
+  migrationIndex: number;
+  section: MigrationSection;
+  statementIndex: number;
+  ast: PgNode | undefined;
+  schema: StaticSchema;
+  /** Inside an explicit BEGIN … COMMIT of its section. */
+  explicitTransaction: boolean;
+  findings: readonly Finding[];
 }
 
 interface Range {
@@ -111,6 +127,7 @@ export function readSuppressions(text: string): Suppressions {
 
 interface SectionContext {
   section: MigrationSection;
+  migrationIndex: number;
   source?: MigrationSource;
   options: LintOptions;
   schema: StaticSchema;
@@ -137,6 +154,8 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
 
   section.statements.forEach((stmt, i) => {
     const p = parsed[i];
+    const explicitBefore = explicitTransaction;
+    const findingsBefore = ctx.findings.length;
     const add = (rule: RuleId, message: string, lock?: Finding['lock'], at?: Range) => {
       if (isSuppressed(ctx, rule, stmt)) return;
       const info = RULES.get(rule)!;
@@ -223,6 +242,15 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       );
     }
     if (existingExclusive && inTransaction && !heldExclusive) heldExclusive = existingExclusive.relation;
+    options.onStatement?.({
+      migrationIndex: ctx.migrationIndex,
+      section,
+      statementIndex: i,
+      ast: p.ast,
+      schema,
+      explicitTransaction: explicitBefore,
+      findings: ctx.findings.slice(findingsBefore),
+    });
     schema.apply(p.ast, true);
   });
 }
@@ -477,7 +505,7 @@ export async function lintSource(source: MigrationSource, options: LintOptions):
     return s;
   };
   const result: LintResult = { findings: [], statements: [] };
-  for (const migration of source.migrations) {
+  for (const [migrationIndex, migration] of source.migrations.entries()) {
     const section = migration.up;
     const parsed = parseEach(
       parser,
@@ -487,6 +515,7 @@ export async function lintSource(source: MigrationSource, options: LintOptions):
     lintSection(
       {
         section,
+        migrationIndex,
         source,
         options,
         schema,

@@ -63,6 +63,7 @@ suite('Lint quick fixes in the editor', () => {
     assert.equal(action.isPreferred, true);
     assert.ok(action.kind?.contains(vscode.CodeActionKind.QuickFix));
     assert.ok(action.edit, 'the action carries its WorkspaceEdit');
+    // (VS Code's executeCodeActionProvider drops an action's `diagnostics`, so that link is not checked here.)
 
     assert.ok(await vscode.workspace.applyEdit(action.edit));
     // As after a click on the light bulb: the new file exists, its text is in an editor, unsaved.
