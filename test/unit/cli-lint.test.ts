@@ -70,9 +70,23 @@ void describe('lint: arguments', () => {
   void it('reads paths and every option, in both --opt value and --opt=value forms', () => {
     assert.deepEqual(
       parseLintArgs(['a', '--tool', 'prisma', '--pg=14', '--format', 'sarif', '--fail-on=warning', 'b.sql']),
-      { paths: ['a', 'b.sql'], tool: 'prisma', pg: 14, format: 'sarif', failOn: 'warning', help: false },
+      { paths: ['a', 'b.sql'], tool: 'prisma', pg: '14', format: 'sarif', failOn: 'warning', help: false },
     );
-    assert.deepEqual(parseLintArgs(['x']), { paths: ['x'], format: 'text', failOn: 'error', help: false });
+    assert.deepEqual(parseLintArgs(['x']), {
+      paths: ['x'],
+      pg: 'bundled',
+      format: 'text',
+      failOn: 'error',
+      help: false,
+    });
+  });
+
+  void it('--pg takes bundled as replay, trace and the demo do', () => {
+    assert.equal(parseLintArgs(['x', '--pg', 'bundled']).pg, 'bundled');
+    assert.throws(
+      () => parseLintArgs(['x', '--pg', '13']),
+      /--pg must be "bundled" or one of 14, 15, 16, 17, 18/,
+    );
   });
 
   for (const bad of [
