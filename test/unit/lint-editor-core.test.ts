@@ -47,7 +47,13 @@ describe('the editor lint core', () => {
   it('every statement report carries the PostgreSQL documentation page of its command', async () => {
     const source = await loadFound((await sourceOfFolder(DBMATE))!);
     const index = (await lintSource(source, { pgMajor: 18 })).statements.find((s) => s.file === INDEX_FILE);
-    assert.equal(index?.docs, 'https://www.postgresql.org/docs/current/sql-createindex.html');
+    assert.equal(index?.docs, 'https://www.postgresql.org/docs/18/sql-createindex.html');
     assert.equal(index?.locks[0]?.mode, 'ShareLock');
+  });
+
+  it("the documentation link is the target major's, not /current/", async () => {
+    const source = await loadFound((await sourceOfFolder(DBMATE))!);
+    const index = (await lintSource(source, { pgMajor: 14 })).statements.find((s) => s.file === INDEX_FILE);
+    assert.equal(index?.docs, 'https://www.postgresql.org/docs/14/sql-createindex.html');
   });
 });

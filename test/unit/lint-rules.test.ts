@@ -319,7 +319,7 @@ void describe('lint output shape', () => {
       rewrites: false,
       scans: false,
       transactional: true,
-      docs: 'https://www.postgresql.org/docs/current/sql-altertable.html',
+      docs: 'https://www.postgresql.org/docs/18/sql-altertable.html',
     });
   });
 

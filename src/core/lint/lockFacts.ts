@@ -28,7 +28,7 @@ export interface StatementFacts {
   scans: boolean;
   /** May run inside a transaction block. */
   transactional: boolean;
-  /** The PostgreSQL documentation page of the command. */
+  /** The PostgreSQL documentation page of the command, of the target major. */
   docs?: string;
 }
 
@@ -37,7 +37,10 @@ export interface FactOptions {
   pgMajor: number;
 }
 
-const DOCS = 'https://www.postgresql.org/docs/current/';
+/** A page of the documentation of `major` (the target's, not /current/, whose facts may differ). */
+export function postgresDocsUrl(major: number, page: string): string {
+  return `https://www.postgresql.org/docs/${major}/${page}`;
+}
 
 class FactBuilder {
   readonly locks = new Map<string, RelationLock>();
@@ -45,7 +48,10 @@ class FactBuilder {
   scans = false;
   transactional = true;
 
-  constructor(private readonly schema: StaticSchema) {}
+  constructor(
+    private readonly schema: StaticSchema,
+    private readonly pgMajor: number,
+  ) {}
 
   lock(relation: string | undefined, mode: LockMode, relkind?: RelationLock['relkind']): void {
     if (!relation) return;
@@ -78,7 +84,7 @@ class FactBuilder {
       rewrites: this.rewrites,
       scans: this.scans || this.rewrites,
       transactional: this.transactional,
-      docs: docs ? DOCS + docs : undefined,
+      docs: docs ? postgresDocsUrl(this.pgMajor, docs) : undefined,
     };
   }
 }
@@ -386,7 +392,7 @@ export function lockFacts(
   schema: StaticSchema,
   options: FactOptions,
 ): StatementFacts {
-  const b = new FactBuilder(schema);
+  const b = new FactBuilder(schema, options.pgMajor);
   const k = nodeKind(ast);
   if (!k) return b.done('unknown');
   const [kind, n] = k;
