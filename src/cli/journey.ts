@@ -210,6 +210,7 @@ export const startMonitor: Step = {
       logger,
       probePort: options.probePort,
       probeRate: PROBE_RATE,
+      serverVersion: lab.state.serverVersion,
     });
     ctx.session = session;
     session.startMonitor();

@@ -27,6 +27,8 @@ export interface MonitorSessionOptions {
   monitorIntervalMs?: number;
   /** How often the latency snapshot is pushed to listeners while the probe runs. */
   latencyIntervalMs?: number;
+  /** The exact version of the server watched (`server_version`), recorded on every run. */
+  serverVersion?: string;
 }
 
 /** A migration in progress, for the panel's "live" marker. */
@@ -80,6 +82,11 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
       this.emit('locks', s);
     });
     this.monitor.onStatus((s) => this.emit('monitorStatus', s));
+  }
+
+  /** The exact version of the server watched, as its runs record it. */
+  get serverVersion(): string | undefined {
+    return this.options.serverVersion;
   }
 
   get latestLocks(): LockSnapshot | undefined {
@@ -246,6 +253,7 @@ export class MonitorSession extends EventEmitter<SessionEvents> {
         writePoolSize: pools?.write ?? null,
       },
       stalledThresholdMs: sampler?.stallThresholdMs ?? this.options.stalledThresholdMs,
+      serverVersion: this.options.serverVersion,
     });
     this.emit('live', undefined);
     if (meta.lesson) {

@@ -674,7 +674,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       const content =
         format === 'json'
           ? `${JSON.stringify(toReportJson(runs, Date.now(), ctx.lab.state.serverVersion), null, 2)}\n`
-          : toMarkdown(runs);
+          : toMarkdown(runs, ctx.lab.state.serverVersion);
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? ctx.extension.globalStorageUri;
       const uri =
         uriArg instanceof vscode.Uri
@@ -701,7 +701,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       if (!run) return;
       const doc = await vscode.workspace.openTextDocument({
         language: 'markdown',
-        content: toMarkdown([run]),
+        content: toMarkdown([run], ctx.lab.state.serverVersion),
       });
       await vscode.window.showTextDocument(doc, { preview: true });
     },

@@ -67,6 +67,7 @@ export class Observation implements vscode.Disposable {
       probeTimeoutMs: config.probeTimeoutMs,
       stalledThresholdMs: config.stalledThresholdMs,
       monitorIntervalMs: config.monitorIntervalMs,
+      serverVersion: this.lab.state.serverVersion,
     });
     session.runs.push(...this.kept);
     session.on('runs', (runs) => {

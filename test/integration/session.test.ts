@@ -36,6 +36,7 @@ describe('the Lock Monitor session on a real PostgreSQL: probes at 10/s, monitor
       probePort: 0,
       probeRate: 10,
       monitorIntervalMs: 200,
+      serverVersion: db.server.serverVersion,
     });
     session.startMonitor();
     await session.startProbe();
@@ -201,6 +202,13 @@ describe('the Lock Monitor session on a real PostgreSQL: probes at 10/s, monitor
       report.runs.map((r) => r.migration),
       ['0002_add_email_index', '0002_add_email_index_concurrently'],
     );
+    // Each run says the exact server it ran on, as the session was told it.
+    assert.match(db.server.serverVersion ?? '', /^\d+\.\d+/);
+    assert.deepEqual(
+      report.runs.map((r) => r.serverVersion),
+      [db.server.serverVersion, db.server.serverVersion],
+    );
+    assert.equal(report.serverVersion, db.server.serverVersion);
     for (const run of report.runs) {
       for (const key of ['count', 'p50Ms', 'p95Ms', 'maxMs', 'stalled', 'errors']) {
         assert.ok(key in run.reads && key in run.writes, key);

@@ -116,6 +116,23 @@ void describe('a lesson is one entry of its own kind', () => {
     );
   });
 
+  void it("records the exact server version: its scene's, or the session's when its migration never ran", () => {
+    const base = {
+      name: 'lock-queue' as const,
+      migration: '0004_x',
+      startedAt: T0,
+      endedAt: T0 + 1000,
+      outcome: 'failed' as const,
+      verdict: 'v',
+    };
+    assert.equal(
+      lessonEntry({ ...base, scene: { ...scene(), serverVersion: '14.23' } }).serverVersion,
+      '14.23',
+    );
+    assert.equal(lessonEntry({ ...base, serverVersion: '18.4' }).serverVersion, '18.4');
+    assert.equal('serverVersion' in lessonEntry(base), false);
+  });
+
   void it('a cancelled lesson says so and concludes nothing', () => {
     const text = unfinishedLessonVerdict('lock-queue', 'cancelled', 2500);
     assert.equal(text, 'The lesson "The lock-queue trap" was cancelled after 2.5 s; it drew no conclusion.');

@@ -3,7 +3,13 @@ import { describe, it } from 'node:test';
 import type { LockRow, LockSnapshot } from '../../src/core/monitor/lockMonitor';
 import { toBlockingChains } from '../../src/core/monitor/lockMonitor';
 import { RunRecorder, type ProbeStats, type RecordedRun } from '../../src/core/monitor/recorder';
-import { comparedPair, toMarkdown, toReportJson, validateRunReport } from '../../src/core/monitor/report';
+import {
+  comparedPair,
+  runListRow,
+  toMarkdown,
+  toReportJson,
+  validateRunReport,
+} from '../../src/core/monitor/report';
 import { indexProgress, lockRow } from '../fixtures/monitorRows';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -200,5 +206,33 @@ void describe('Markdown run report', () => {
       concurrentRun,
     ]);
     assert.equal(comparedPair([lockingRun, lessonRun]), undefined);
+  });
+
+  void it('says which exact PostgreSQL each run ran on: its own, the current server only for a run saved without one, else "unknown"', () => {
+    const on14 = { ...lockingRun, serverVersion: '14.23' };
+    const on18 = { ...concurrentRun, serverVersion: '18.4' };
+    const old: RecordedRun = { ...unprobedRun };
+    delete old.serverVersion;
+    // The server running at export time (18.4) does not overwrite what a run recorded (14.23).
+    const json = toReportJson([on14, on18, old], T0, '18.4');
+    assert.deepEqual(
+      json.runs.map((r) => r.serverVersion),
+      ['14.23', '18.4', '18.4'],
+    );
+    assert.equal('serverVersion' in json, false, 'runs of two servers: no single version at the top');
+    assert.deepEqual(validateRunReport(JSON.parse(JSON.stringify(json))), { ok: true, errors: [] });
+    assert.equal(toReportJson([on14], T0, '18.4').serverVersion, '14.23');
+    const unknown = toReportJson([old], T0);
+    assert.equal(unknown.runs[0]!.serverVersion, 'unknown');
+    assert.equal('serverVersion' in unknown, false);
+
+    assert.match(toMarkdown([on14], '18.4'), /^Started \S+ on PostgreSQL 14\.23, took /m);
+    assert.match(toMarkdown([old]), /^Started \S+ on PostgreSQL unknown, took /m);
+
+    const row = runListRow({ ...on14, serverVersion: '15.18 (Debian 15.18-0+deb12u1)' }, () => '12:00:00');
+    assert.equal(row.description, 'locking · succeeded · 3.6 s · 12:00:00 · PostgreSQL 15.18');
+    assert.match(row.tooltip, /\nRan on PostgreSQL 15\.18 \(Debian 15\.18-0\+deb12u1\)\.$/);
+    assert.match(runListRow(old).tooltip, /Ran on PostgreSQL \(version not recorded\)\.$/);
+    assert.doesNotMatch(runListRow(old).description, /PostgreSQL/);
   });
 });

@@ -82,6 +82,26 @@ describe('saved runs (versioned JSON, bounded)', () => {
     assert.match(parsed.problems.join(), /1 of its 2 lessons/);
   });
 
+  it('keeps the exact server version a run recorded; a run saved before versions were recorded still loads', () => {
+    const recorder = new RunRecorder();
+    recorder.begin({ migrationId: '0002_on_14', kind: 'locking', startedAt: T0 });
+    const on14 = recorder.end({ endedAt: T0 + 1_000, serverVersion: '14.23' });
+    assert.equal(on14.serverVersion, '14.23');
+    const old = recordedRun(1);
+    assert.equal('serverVersion' in old, false);
+    // As a file written before this field existed: the run has no "serverVersion" key at all.
+    const parsed = parseEntries(serializeEntries({ runs: [old, on14], lessons: [] }));
+    assert.deepEqual(parsed.problems, []);
+    assert.deepEqual(parsed.runs, [old, on14]);
+    assert.equal(parsed.runs[1]!.serverVersion, '14.23');
+    // A version of another type is an entry of an unknown shape, not a wrong version shown.
+    const wrong = parseEntries(
+      serializeEntries({ runs: [{ ...on14, serverVersion: 14 } as unknown as RecordedRun], lessons: [] }),
+    );
+    assert.deepEqual(wrong.runs, []);
+    assert.match(wrong.problems.join(), /1 of its 1 runs have an unknown shape/);
+  });
+
   it('reads nothing from broken JSON', () => {
     const parsed = parseEntries('{"version":1,"runs":[');
     assert.deepEqual(parsed.runs, []);

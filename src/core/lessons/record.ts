@@ -19,6 +19,8 @@ export interface LessonEntrySpec {
   /** The migration's attempts; the scene's single run when omitted. */
   attempts?: readonly LockAttempt[];
   error?: string;
+  /** The exact server version (when there is no scene to take it from). */
+  serverVersion?: string;
 }
 
 function attemptOf(a: LockAttempt): RecordedAttempt {
@@ -85,6 +87,8 @@ export function lessonEntry(spec: LessonEntrySpec): RecordedRun {
   if (scene?.probeConcurrency) entry.probeConcurrency = { ...scene.probeConcurrency };
   if (scene?.stalledThresholdMs !== undefined) entry.stalledThresholdMs = scene.stalledThresholdMs;
   if (spec.error !== undefined) entry.error = spec.error;
+  const serverVersion = scene?.serverVersion ?? spec.serverVersion;
+  if (serverVersion) entry.serverVersion = serverVersion;
   return entry;
 }
 

@@ -152,6 +152,7 @@ export async function recordedLesson<R extends LessonResult>(
         verdict,
         attempts: recording.attempts,
         error,
+        serverVersion: ctx.session?.serverVersion,
       }),
     );
   let result: R;

@@ -74,6 +74,8 @@ export interface EndRun {
   probeConcurrency?: ProbeConcurrency;
   /** The threshold the sampler counted stalls with. */
   stalledThresholdMs?: number;
+  /** The exact version of the server the run ran on (its `server_version`, e.g. "18.4"). */
+  serverVersion?: string;
 }
 
 /** A lock the migration (or one of its parallel workers) was seen holding. */
@@ -179,6 +181,11 @@ export interface RecordedRun {
   title?: string;
   /** For kind 'lesson': its migration's attempts, in order. */
   attempts?: RecordedAttempt[];
+  /**
+   * The exact version of the server the run ran on (its `server_version`, e.g. "18.4"). Absent in runs
+   * saved before it was recorded.
+   */
+  serverVersion?: string;
 }
 
 function summarize(stats: ProbeKindStats | null | undefined): LatencySummary | null {
@@ -423,6 +430,7 @@ export class RunRecorder {
     if (probeConcurrency) recorded.probeConcurrency = probeConcurrency;
     if (end.stalledThresholdMs !== undefined) recorded.stalledThresholdMs = end.stalledThresholdMs;
     if (error !== undefined) recorded.error = error;
+    if (end.serverVersion) recorded.serverVersion = end.serverVersion;
     return recorded;
   }
 

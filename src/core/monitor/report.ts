@@ -24,6 +24,8 @@ export interface ReportLatency {
 /** One run in the JSON report (the documented keys first, then extras). */
 export interface ReportRun {
   migration: string;
+  /** The exact PostgreSQL the run ran on (see runServerVersion). */
+  serverVersion: string;
   durationMs: number;
   reads: ReportLatency;
   writes: ReportLatency;
@@ -63,8 +65,20 @@ export interface RunReport {
   /** Present with two runs or more: the two compared and the one-line conclusion. */
   comparison?: { runs: [string, string]; conclusion: string };
   generatedAt?: string;
-  /** PostgreSQL's own version string of the server the runs were recorded on (e.g. "14.23"). */
+  /**
+   * PostgreSQL's own version string of the server the runs were recorded on (e.g. "14.23"): present
+   * when every run says the same one (or, with no runs, the server given); each run has its own.
+   */
   serverVersion?: string;
+}
+
+/**
+ * The exact PostgreSQL a run ran on, as reports say it: the version recorded with the run; for a run
+ * saved before versions were recorded, `current` (the server running when the report is made), the
+ * best there is; else "unknown" rather than a wrong one.
+ */
+export function runServerVersion(run: Pick<RecordedRun, 'serverVersion'>, current?: string): string {
+  return run.serverVersion ?? current ?? 'unknown';
 }
 
 function latency(s: LatencySummary | null): ReportLatency {
@@ -138,12 +152,13 @@ export function comparisonConclusion(runs: readonly RecordedRun[]): string | und
 export function toReportJson(
   runs: readonly RecordedRun[],
   now = Date.now(),
-  serverVersion?: string,
+  currentServerVersion?: string,
 ): RunReport {
   const report: RunReport = {
     runs: runs.map((r) => {
       const run: ReportRun = {
         migration: r.migration,
+        serverVersion: runServerVersion(r, currentServerVersion),
         durationMs: r.durationMs,
         reads: latency(r.reads),
         writes: latency(r.writes),
@@ -196,7 +211,10 @@ export function toReportJson(
   const pair = comparedPair(runs);
   const conclusion = comparisonConclusion(runs);
   if (pair && conclusion) report.comparison = { runs: [pair[0].migration, pair[1].migration], conclusion };
-  if (serverVersion) report.serverVersion = serverVersion;
+  const versions = new Set(report.runs.map((r) => r.serverVersion));
+  const common =
+    runs.length === 0 ? currentServerVersion : versions.size === 1 ? [...versions][0] : undefined;
+  if (common && common !== 'unknown') report.serverVersion = common;
   return report;
 }
 
@@ -271,19 +289,22 @@ export function runListRow(
   time = (ms: number) => new Date(ms).toLocaleTimeString(),
 ): { label: string; description: string; tooltip: string } {
   const at = time(run.startedAt);
+  // The short form ("15.18" of "15.18 (Debian 15.18-0+deb12u1)") fits the row; the tooltip has it all.
+  const pg = run.serverVersion ? ` · PostgreSQL ${run.serverVersion.split(' ')[0]}` : '';
+  const tooltip = `${run.verdict}\nRan on PostgreSQL ${run.serverVersion ?? '(version not recorded)'}.`;
   if (run.kind === 'lesson') {
     const n = run.attempts?.length ?? 0;
     const over = n > 1 ? ` over ${n} attempts` : '';
     return {
       label: `Lesson: ${run.title ?? run.lesson ?? run.migration}`,
-      description: `${run.outcome} · ${formatMs(run.durationMs)}${over} · ${at}`,
-      tooltip: run.verdict,
+      description: `${run.outcome} · ${formatMs(run.durationMs)}${over} · ${at}${pg}`,
+      tooltip,
     };
   }
   return {
     label: run.migration,
-    description: `${run.kind} · ${run.outcome} · ${formatMs(run.durationMs)} · ${at}`,
-    tooltip: run.verdict,
+    description: `${run.kind} · ${run.outcome} · ${formatMs(run.durationMs)} · ${at}${pg}`,
+    tooltip,
   };
 }
 
@@ -312,23 +333,24 @@ function shortSql(sql: string, max = 120): string {
 }
 
 /** A Markdown report: one section per run, then a comparison table when there are two runs or more. */
-export function toMarkdown(runs: readonly RecordedRun[]): string {
+export function toMarkdown(runs: readonly RecordedRun[], currentServerVersion?: string): string {
   const out: string[] = ['# Migration Lab run report', ''];
   if (runs.length === 0) out.push('No runs recorded yet.', '');
   runs.forEach((r, i) => {
     const lesson = r.kind === 'lesson';
     const attempts = r.attempts ?? [];
+    const on = `on PostgreSQL ${runServerVersion(r, currentServerVersion)}`;
     if (lesson) {
       out.push(`## ${i + 1}. Lesson: ${r.title ?? r.lesson ?? r.migration} (${r.outcome})`, '');
       out.push(
-        `Started ${iso(r.startedAt)}, took ${formatMs(r.durationMs)} over ` +
+        `Started ${iso(r.startedAt)} ${on}, took ${formatMs(r.durationMs)} over ` +
           `${attempts.length === 1 ? '1 attempt' : `${attempts.length} attempts`} of ${r.migration}.`,
         '',
       );
     } else {
       out.push(`## ${i + 1}. ${r.migration} (${r.kind}, ${r.outcome})`, '');
       out.push(
-        `Started ${iso(r.startedAt)}, took ${formatMs(r.durationMs)}${r.pid ? ` (pid ${r.pid})` : ''}.`,
+        `Started ${iso(r.startedAt)} ${on}, took ${formatMs(r.durationMs)}${r.pid ? ` (pid ${r.pid})` : ''}.`,
         '',
       );
     }

@@ -41,7 +41,8 @@ export function isStoredRun(x: unknown): x is RecordedRun {
     typeof x.outcome === 'string' &&
     typeof x.verdict === 'string' &&
     Number.isFinite(x.startedAt) &&
-    Number.isFinite(x.durationMs)
+    Number.isFinite(x.durationMs) &&
+    (x.serverVersion === undefined || typeof x.serverVersion === 'string')
   );
 }
 
