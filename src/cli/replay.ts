@@ -47,7 +47,7 @@ Options:
 ${pgHelp(17, PG_RUNS)}
   --role NAME    create this role (NOLOGIN) before replaying, for GRANT / OWNER TO (repeatable)
   --reset        drop and recreate the scratch database first
-  --json         print only { "tool", "database", "migrations": [...] } on stdout
+  --json         print only { "tool", "database", "postgres", "migrations": [...] } on stdout
   -h, --help     show this help
 
 The cluster lives in $XDG_CACHE_HOME/migration-lab/demo (default ~/.cache/migration-lab/demo), the log
@@ -126,6 +126,8 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
 export interface ReplayJson {
   tool: ToolId;
   database: string;
+  /** The exact PostgreSQL the replay ran on (`server_version`, e.g. "18.4"). */
+  postgres: string;
   migrations: MigrationOutcome[];
 }
 
@@ -133,6 +135,7 @@ export function replayJson(report: ReplayReport): ReplayJson {
   return {
     tool: report.tool,
     database: report.database,
+    postgres: report.serverVersion ?? 'unknown',
     migrations: report.migrations.map((m) => ({
       id: m.id,
       version: m.version,
@@ -164,7 +167,8 @@ function ms(value: number): string {
 
 /** The report for a person. */
 export function formatReplayReport(source: MigrationSource, report: ReplayReport, where: string): string {
-  const out = [`${source.path}  ${TOOL_NAMES[report.tool]} → database ${report.database} on ${where}`];
+  const server = `${where}${report.serverVersion ? ` (PostgreSQL ${report.serverVersion})` : ''}`;
+  const out = [`${source.path}  ${TOOL_NAMES[report.tool]} → database ${report.database} on ${server}`];
   if (report.resetBecause) out.push(`  (reset first: ${report.resetBecause})`);
   const width = Math.max(...report.migrations.map((m) => m.id.length), 2);
   for (const [k, m] of report.migrations.entries()) {

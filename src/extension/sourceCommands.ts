@@ -8,6 +8,7 @@ import { TOOL_IDS, TOOL_NAMES, type MigrationSource, type ToolId } from '../core
 import {
   migrationIndex,
   replay,
+  replayDoneSentence,
   resetScratch,
   rollBack,
   type ReplayEnvironment,
@@ -110,16 +111,14 @@ async function settle(
   retry: (roles: readonly string[]) => Promise<ReplayReport>,
 ): Promise<ReplayReport> {
   ctx.sources.setStatus(entry, report);
-  const applied = report.migrations.filter((m) => m.status === 'applied').length;
   if (!report.failure) {
     ctx.diagnostics.clear(entry.found.path);
-    void vscode.window.showInformationMessage(
-      `${what}: ${applied} of ${report.migrations.length} applied on ${report.database}${report.resetBecause ? ` (reset first: ${report.resetBecause})` : ''}.`,
-    );
+    void vscode.window.showInformationMessage(replayDoneSentence(what, report));
     return report;
   }
   const { failure } = report;
-  ctx.logger.error(`${what}: ${failure.sentence} Left behind: ${failure.leftBehind}`);
+  const on = report.serverVersion ? ` (PostgreSQL ${report.serverVersion})` : '';
+  ctx.logger.error(`${what}${on}: ${failure.sentence} Left behind: ${failure.leftBehind}`);
   await ctx.diagnostics.show(entry.found.path, failure, entry.source);
   const actions = failure.missingRole ? ['Create role and retry', 'Show Log'] : ['Show Log'];
   const choice = await vscode.window.showErrorMessage(failure.sentence, ...actions);
@@ -303,7 +302,7 @@ export async function checkSqlSelection(ctx: SourceCommandContext, arg?: unknown
   if (!report.failure) {
     const m = report.migrations[0];
     void vscode.window.showInformationMessage(
-      `The SQL ran ${mode.transactional ? 'in a transaction' : 'statement by statement'} in ${m?.durationMs ?? 0} ms (${m?.statements ?? 0} statements).`,
+      `The SQL ran ${mode.transactional ? 'in a transaction' : 'statement by statement'} on PostgreSQL ${report.serverVersion ?? '(version unknown)'} in ${m?.durationMs ?? 0} ms (${m?.statements ?? 0} statements).`,
     );
     return;
   }
@@ -316,7 +315,9 @@ export async function checkSqlSelection(ctx: SourceCommandContext, arg?: unknown
     });
   }
   const sentence = report.failure.error.message + (report.failure.wayOut ? ` ${report.failure.wayOut}` : '');
-  ctx.logger.error(`Check SQL: ${report.failure.sentence}`);
+  ctx.logger.error(
+    `Check SQL on PostgreSQL ${report.serverVersion ?? '(version unknown)'}: ${report.failure.sentence}`,
+  );
   void vscode.window.showErrorMessage(`The SQL fails: ${sentence}`, 'Show Log').then((c) => {
     if (c === 'Show Log') ctx.channel.show(true);
   });

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { clientConfig } from '../../src/core/db';
 import { silentLogger } from '../../src/core/log';
+import { bundledMajor } from '../../src/core/postgres/binaries';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
 import { freePort, pollUntil } from './support';
 import { portIsFree } from '../../src/cli/housekeeping';
@@ -23,6 +24,7 @@ const FIXTURE = join(root, 'test/fixtures/tools/dbmate/migrations');
 interface Json {
   tool: string;
   database: string;
+  postgres: string;
   migrations: {
     id: string;
     status: string;
@@ -61,8 +63,10 @@ void describe('migration-lab replay (dist/cli.js as a child process)', () => {
     const r = cli('replay', FIXTURE, '--json', '--port', String(port), '--reset');
     assert.equal(r.status, 1, r.stderr);
     const json = JSON.parse(r.stdout) as Json;
-    assert.deepEqual(Object.keys(json), ['tool', 'database', 'migrations']);
+    assert.deepEqual(Object.keys(json), ['tool', 'database', 'postgres', 'migrations']);
     assert.equal(json.tool, 'dbmate');
+    // The exact version of the server it ran on: the bundled major unless --pg.
+    assert.match(json.postgres, new RegExp(`^${bundledMajor()}\\.\\d+$`));
     assert.match(json.database, /^mlab_dbmate_migrations_[0-9a-f]{8}$/);
     assert.deepEqual(
       json.migrations.map((m) => [m.status, m.mode]),
@@ -148,6 +152,11 @@ void describe('migration-lab replay (dist/cli.js as a child process)', () => {
     const again = cli('replay', dir, '--tool', 'plain', '--port', String(port), '--to', '001');
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /reset first: 002_slow was interrupted/);
+    // The header names the exact server version.
+    assert.match(
+      again.stdout,
+      new RegExp(`on 127\\.0\\.0\\.1:${port} \\(PostgreSQL ${bundledMajor()}\\.\\d+\\)\\n`),
+    );
     assert.match(again.stdout, /applied .* 001_a/);
   });
 

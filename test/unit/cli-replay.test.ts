@@ -108,6 +108,7 @@ void describe('command line entry', () => {
     const report: ReplayReport = {
       tool: 'dbmate',
       database: 'mlab_dbmate_x_00000000',
+      serverVersion: '14.23',
       resetBecause: 'a reset was asked for',
       migrations: [
         { id: '1_a', version: '1', mode: 'transaction', statements: 2, durationMs: 3, status: 'applied' },
@@ -129,7 +130,8 @@ void describe('command line entry', () => {
       },
     };
     const json = replayJson(report);
-    assert.deepEqual(Object.keys(json), ['tool', 'database', 'migrations']);
+    assert.deepEqual(Object.keys(json), ['tool', 'database', 'postgres', 'migrations']);
+    assert.equal(json.postgres, '14.23');
     assert.deepEqual(Object.keys(json.migrations[0]), [
       'id',
       'version',

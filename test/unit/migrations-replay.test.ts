@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TOOL_IDS } from '../../src/core/migrations/model';
 import { HISTORY_TABLES } from '../../src/core/migrations/historyTables';
-import { SCRATCH_PREFIX, scratchDatabaseName } from '../../src/core/migrations/replay';
+import {
+  replayDoneSentence,
+  SCRATCH_PREFIX,
+  scratchDatabaseName,
+  type ReplayReport,
+} from '../../src/core/migrations/replay';
 
 void describe('scratch database names', () => {
   it('say the tool and the folder, and differ for two folders of the same name', () => {
@@ -33,5 +38,27 @@ void describe('scratch database names', () => {
       if (tool !== 'plain')
         assert.ok(HISTORY_TABLES[tool].ddl.join(' ').includes(HISTORY_TABLES[tool].name), tool);
     }
+  });
+});
+
+void describe('the sentence a finished replay ends with', () => {
+  const report: ReplayReport = {
+    tool: 'dbmate',
+    database: 'mlab_dbmate_db_00000000',
+    migrations: [
+      { id: '1_a', version: '1', mode: 'transaction', statements: 1, durationMs: 2, status: 'applied' },
+      { id: '2_b', version: '2', mode: 'transaction', statements: 1, durationMs: 0, status: 'pending' },
+    ],
+  };
+
+  void it('names the exact PostgreSQL it ran on', () => {
+    assert.equal(
+      replayDoneSentence('Replay db', { ...report, serverVersion: '14.23', resetBecause: 'a file changed' }),
+      'Replay db: 1 of 2 applied on mlab_dbmate_db_00000000 (PostgreSQL 14.23) (reset first: a file changed).',
+    );
+    assert.equal(
+      replayDoneSentence('Replay db', report),
+      'Replay db: 1 of 2 applied on mlab_dbmate_db_00000000.',
+    );
   });
 });

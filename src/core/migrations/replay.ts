@@ -129,6 +129,19 @@ export interface ReplayReport {
   resetBecause?: string;
   /** From replayStatus: the next replay will reset the scratch database, and why. */
   needsReset?: string;
+  /** From replay and rollBack: the exact version of the server it ran on (`server_version`, e.g. "18.4"). */
+  serverVersion?: string;
+}
+
+/**
+ * The one sentence the editor says when a replay (or a roll back) went through: how many migrations
+ * are applied, on which scratch database of which exact PostgreSQL.
+ */
+export function replayDoneSentence(what: string, report: ReplayReport): string {
+  const applied = report.migrations.filter((m) => m.status === 'applied').length;
+  const on = report.serverVersion ? ` (PostgreSQL ${report.serverVersion})` : '';
+  const reset = report.resetBecause ? ` (reset first: ${report.resetBecause})` : '';
+  return `${what}: ${applied} of ${report.migrations.length} applied on ${report.database}${on}${reset}.`;
 }
 
 /** `--to` / "replay up to here" named a migration the source does not have. */
@@ -338,6 +351,12 @@ async function open(
     await closeQuietly(admin, logger);
     throw e;
   }
+}
+
+/** The server's exact version (`server_version`, e.g. "18.4"), which a replay's report states. */
+async function serverVersionOf(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+  return rows[0].server_version;
 }
 
 async function backendPid(client: pg.Client): Promise<number> {
@@ -637,10 +656,12 @@ export async function replay(
   const session = await open(source, env, options.reset ? 'a reset was asked for' : undefined);
   const stopCancel = cancelOnAbort(session);
   try {
+    const serverVersion = await serverVersionOf(session.admin);
     const result = await applyPending(session, last);
     return {
       tool: source.tool,
       database: session.database,
+      serverVersion,
       migrations: result.outcomes,
       ...(result.failure ? { failure: result.failure } : {}),
       ...(session.resetBecause ? { resetBecause: session.resetBecause } : {}),
@@ -781,6 +802,7 @@ export async function rollBack(
   const session = await open(source, env, undefined);
   const stopCancel = cancelOnAbort(session);
   try {
+    const serverVersion = await serverVersionOf(session.admin);
     const list = outcomes(session);
     const undo = session.applied.filter((r) => r.position >= keep).reverse();
     const lacking = undo.map((r) => source.migrations[r.position]).find((m) => !m.down);
@@ -814,6 +836,7 @@ export async function rollBack(
     return {
       tool: source.tool,
       database: session.database,
+      serverVersion,
       migrations: list,
       ...(failure ? { failure } : {}),
     };
