@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { LabError } from '../../src/core/errors';
-import {
-  CONCURRENT_INDEX_MIGRATION,
-  INITIAL_MIGRATION,
-  LOCKING_INDEX_MIGRATION,
-  Lab,
-  type LabState,
-} from '../../src/core/lab';
+import { Lab, type LabState } from '../../src/core/lab';
+import { DEMO_SCENARIO } from '../../src/core/scenarios/demo';
+
+const INITIAL_MIGRATION = DEMO_SCENARIO.initial;
+const LOCKING_INDEX_MIGRATION = DEMO_SCENARIO.compared.locking;
+const CONCURRENT_INDEX_MIGRATION = DEMO_SCENARIO.compared.concurrent;
 import { LAB_SCHEMA_MARKER } from '../../src/core/labSchema';
 import { memoryLogger } from '../../src/core/log';
 import { MIGRATION_LOCK_KEY } from '../../src/core/migrations/runner';
