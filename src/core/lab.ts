@@ -15,7 +15,7 @@ import { ExternalPostgres } from './postgres/external';
 import type { PostgresProvider, ProviderKind, ProviderSetting } from './postgres/provider';
 import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
-import { DEMO_SCENARIO, appliedComparedMigration } from './scenarios/demo';
+import { DEMO_SCENARIO, appliedComparedMigration, comparedAlternatives } from './scenarios/demo';
 import { quotedTable } from './scenarios/types';
 import { dropIndexConcurrently } from './lessons/indexes';
 import { queryInvalidIndexes } from './invalidIndexes';
@@ -193,6 +193,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       target,
       schema: settings.schema,
       migrations: this.env.migrationsDir,
+      alternatives: comparedAlternatives(DEMO),
       logger,
     });
     const version = await this.serverVersion(target);
@@ -456,8 +457,8 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       if (!row) return undefined;
       await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
       sentence =
-        `Found the ${row.indisvalid ? 'valid' : 'INVALID'} index ${settings.schema}.${DEMO.index} although neither of the demo's index migrations is recorded as applied ` +
-        `(a CONCURRENTLY build ${row.indisvalid ? 'finished' : 'was interrupted'} after its run ended); dropped it, so either of them can run again.`;
+        `Found the ${row.indisvalid ? 'valid' : 'INVALID'} index ${settings.schema}.${DEMO.index} although neither ${DEMO.compared.locking} nor ${DEMO.compared.concurrent} is recorded as applied ` +
+        `(a CONCURRENTLY build ${row.indisvalid ? 'finished' : 'was interrupted'} after its run ended); dropped it, so either can run again.`;
       this.notice(sentence);
       return sentence;
     } finally {

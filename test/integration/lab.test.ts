@@ -141,8 +141,8 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     lab.on('notice', (n) => notices.push(n));
     await lab.start({ provider: 'embedded', port, schema: 'lab_test' });
     assert.deepEqual(notices, [
-      'Found the valid index lab_test.large_email_email_idx although no 0002 migration is recorded as applied ' +
-        '(a CONCURRENTLY build finished after its run ended); dropped it, so either 0002 can run again.',
+      'Found the valid index lab_test.large_email_email_idx although neither 0002_add_email_index nor 0002_add_email_index_concurrently is recorded as applied ' +
+        '(a CONCURRENTLY build finished after its run ended); dropped it, so either can run again.',
     ]);
     // Either 0002 now runs (before the repair both failed with 42P07: the index name was taken).
     await lab.migrateTo(LOCKING_INDEX_MIGRATION);
