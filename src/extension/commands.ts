@@ -6,6 +6,9 @@ import type { ClusterDir } from '../core/postgres/clusters';
 import { CancelledError, LabError, describeError } from '../core/errors';
 import { chooseInvalidIndex } from '../core/invalidIndexes';
 import { DEMO_SCENARIO, appliedComparedMigration, comparedKind } from '../core/scenarios/demo';
+import { LESSON_SCENARIOS } from '../core/scenarios/lessons';
+import { PANEL_ACTIONS } from '../shared/protocol';
+import { LESSON_ACTIONS } from './lessonActions';
 import type { MigrationStatus, RunResult } from '../core/migrations/runner';
 import { describeTargetForConfirmation, validateExternalUrl } from '../core/postgres/external';
 import { validateRowCount } from '../core/seeder';
@@ -717,26 +720,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
       );
     },
   },
-  'migrationLab.lessonLockQueue': {
-    title: 'The lock-queue lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'lock-queue'),
-  },
-  'migrationLab.lessonLockTimeout': {
-    title: 'The lock_timeout lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'lock-timeout'),
-  },
-  'migrationLab.lessonConcurrentWaits': {
-    title: 'The CONCURRENTLY-waits lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'concurrent-waits'),
-  },
-  'migrationLab.lessonFailedConcurrently': {
-    title: 'The failed-CONCURRENTLY lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'failed-concurrently'),
-  },
+  // One command per lesson scenario, titled by it.
+  ...Object.fromEntries(
+    LESSON_SCENARIOS.map((lesson): [string, CommandSpec] => [
+      PANEL_ACTIONS[LESSON_ACTIONS[lesson.id]],
+      { title: lesson.title, needsDatabase: true, run: (ctx) => runLesson(ctx, lesson.id) },
+    ]),
+  ),
   'migrationLab.startSlowReport': {
     title: 'Starting the slow report',
     needsDatabase: true,
