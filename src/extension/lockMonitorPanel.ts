@@ -380,7 +380,7 @@ export class LockMonitorPanel implements vscode.Disposable {
     <ul id="chains-all" class="chains" hidden></ul>
   </section>
 </div>
-<section id="locks-section" aria-labelledby="locks-h"><h2 id="locks-h">Locks on the lab tables (pg_locks)</h2><div id="locks"></div></section>
+<section id="locks-section" aria-labelledby="locks-h"><h2 id="locks-h">Locks on the watched tables (pg_locks)</h2><div id="locks"></div></section>
 <section id="lessons-section" aria-labelledby="lessons-h">
   <h2 id="lessons-h">Lessons: when reads do stall, and CONCURRENTLY's traps</h2>
   <div id="invalid" role="alert" hidden></div>
