@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { LessonResult } from '../../src/core/lessons/types';
+import { loadSource } from '../../src/core/migrations/detect';
+import { toRunnerMigration } from '../../src/core/migrations/fromModel';
 import {
   DEMO_SCENARIO,
   LESSON_NAMES,
@@ -62,6 +65,45 @@ describe('the scenarios agree with the migrations they bundle', () => {
 
   it('qualifies the watched tables with the lab schema, which is a setting', () => {
     assert.deepEqual(qualifiedTables(DEMO_SCENARIO, 'lab2'), ['lab2.large_email', 'lab2.small_email']);
+  });
+});
+
+describe("the demo's source as the lab's runner runs it", () => {
+  it('keeps ids, versions and each section’s transaction, read through the dbmate adapter', async () => {
+    const migrations = (await loadScenarioSource(ROOT, DEMO_SCENARIO)).migrations.map(toRunnerMigration);
+    const byId = new Map(migrations.map((m) => [m.id, m]));
+    const { locking, concurrent } = DEMO_SCENARIO.compared;
+    assert.deepEqual(
+      migrations.map((m) => [m.id, m.version]),
+      [
+        [DEMO_SCENARIO.initial, '0001'],
+        [locking, '0002'],
+        [concurrent, '0002'],
+      ],
+    );
+    assert.equal(byId.get(locking)!.up.transaction, true);
+    assert.equal(byId.get(concurrent)!.up.transaction, false);
+    assert.equal(byId.get(concurrent)!.fileName, `${concurrent}.sql`);
+    assert.equal(byId.get(DEMO_SCENARIO.initial)!.up.statements.length, 2);
+    for (const m of migrations) assert.equal(m.up.transactionConflict, undefined, m.id);
+  });
+
+  it('refuses CONCURRENTLY in a transactional section before anything runs, with the tool’s way out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-scenario-'));
+    try {
+      writeFileSync(
+        join(dir, '0001_index.sql'),
+        '-- migrate:up\nCREATE INDEX CONCURRENTLY i ON t (x);\n-- migrate:down\nDROP INDEX i;\n',
+      );
+      const [m] = (await loadSource(dir, 'dbmate')).migrations.map(toRunnerMigration);
+      assert.match(
+        m!.up.transactionConflict ?? '',
+        /^0001_index\.sql: line 2 has CREATE INDEX CONCURRENTLY.*transaction:false/,
+      );
+      assert.equal(m!.down?.transactionConflict, undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
