@@ -13,9 +13,9 @@ import { loadSource } from '../core/migrations/detect';
 import { isToolId, TOOL_IDS, TOOL_NAMES, type MigrationSource, type ToolId } from '../core/migrations/model';
 import { migrationIndex, UnknownMigrationError } from '../core/migrations/replay';
 import { formatMs } from '../core/monitor/verdict';
-import { parseExternalUrl } from '../core/postgres/external';
 import type { PostgresVersionSetting } from '../core/postgres/majors';
 import { traceMarkdown } from '../core/trace/report';
+import { statisticsTarget } from '../core/trace/statistics';
 import { DEFAULT_TRACE_RATE, DEFAULT_TRACE_ROWS, traceMigrations } from '../core/trace/trace';
 import type { TraceReport } from '../core/trace/types';
 import { oneLine, stalledLongerThan, strongestLocks } from '../core/trace/verdict';
@@ -217,14 +217,7 @@ export function statisticsTargetFromEnv(
       `The environment variable ${name} (--stats-url-env) is not set; it should hold the statistics database's postgres:// URL.`,
     );
   try {
-    const parts = parseExternalUrl(url);
-    return {
-      host: parts.host,
-      port: parts.port,
-      database: parts.database,
-      user: parts.user,
-      connectionString: url,
-    };
+    return statisticsTarget(url);
   } catch (e) {
     const why = e instanceof LabError && e.detail ? ` (${e.detail})` : '';
     throw new TraceUsageError(

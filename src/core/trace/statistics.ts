@@ -11,6 +11,21 @@ import { parseExternalUrl } from '../postgres/external';
 import { readRowEstimates } from './fill';
 import type { TraceStatistics } from './types';
 
+/**
+ * The statistics database of a postgres:// URL (the CLI's --stats-url-env variable, the extension's
+ * Secret Storage): throws parseExternalUrl's LabError, which never repeats the URL.
+ */
+export function statisticsTarget(url: string): ConnectionTarget {
+  const parts = parseExternalUrl(url);
+  return {
+    host: parts.host,
+    port: parts.port,
+    database: parts.database,
+    user: parts.user,
+    connectionString: url.trim(),
+  };
+}
+
 /** Where the statistics come from, for the report and the log: host:port and database, never credentials. */
 export function statisticsLocation(target: ConnectionTarget): { host: string; database: string } {
   if (target.connectionString) {

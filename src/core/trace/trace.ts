@@ -73,7 +73,7 @@ export interface TraceOptions {
   rows?: number;
   rowsPerTable?: Record<string, number>;
   /**
-   * A database whose statistics size the fill like production (migrationLab.trace.statisticsUrl,
+   * A database whose statistics size the fill like production (statisticsTarget(url); the CLI's
    * `--stats-url-env`): the touched tables' reltuples are read from its catalog, read-only; the largest
    * touched table gets `rows` and the others their share. Not read on an external trace (no fill).
    */
