@@ -111,6 +111,26 @@ const EXAMPLES: {
     options: { mode: 'transaction', pgMajor: 11 },
   },
   {
+    rule: 'adding-required-field',
+    failing: TIMEOUT + 'ALTER TABLE orders ADD COLUMN region text NOT NULL;',
+    passing:
+      TIMEOUT +
+      "ALTER TABLE orders ADD COLUMN region text NOT NULL DEFAULT 'eu';\n" +
+      'ALTER TABLE orders ADD COLUMN seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY;\n' +
+      'ALTER TABLE orders ADD COLUMN remark text;\n' +
+      'CREATE TABLE fresh (a int);\nALTER TABLE fresh ADD COLUMN b int NOT NULL;',
+  },
+  {
+    rule: 'drop-database',
+    failing: 'DROP DATABASE reporting;',
+    passing: 'DROP TABLE IF EXISTS scratch_rows;',
+  },
+  {
+    rule: 'uncommitted-transaction',
+    failing: 'BEGIN;\nCREATE TABLE fresh (a int);',
+    passing: 'BEGIN;\nCREATE TABLE fresh (a int);\nCOMMIT;',
+  },
+  {
     rule: 'transaction-control-in-transaction',
     failing: 'BEGIN;\nSELECT 1;\nCOMMIT;',
     passing: 'SELECT 1;',
@@ -145,6 +165,40 @@ void describe('lint rules: a failing and a passing example each', () => {
       );
     });
   }
+
+  void it('adding-required-field: PRIMARY KEY without a default counts; serial and a nullable column do not', async () => {
+    assert.ok(
+      (await rules(TIMEOUT + 'ALTER TABLE parent ADD COLUMN code int PRIMARY KEY;')).includes(
+        'adding-required-field',
+      ),
+    );
+    assert.equal(
+      (await rules(TIMEOUT + 'ALTER TABLE orders ADD COLUMN n bigserial NOT NULL;')).includes(
+        'adding-required-field',
+      ),
+      false,
+    );
+  });
+
+  void it('uncommitted-transaction: reported once, at the BEGIN, and not where the tool wraps the section', async () => {
+    const result = await lintSql('SELECT 1;\nBEGIN;\nCREATE TABLE fresh (a int);', { pgMajor: 18 });
+    const found = result.findings.filter((f) => f.rule === 'uncommitted-transaction');
+    assert.deepEqual(
+      found.map((f) => [f.line, f.column]),
+      [[2, 1]],
+    );
+    const unparsed = await rules('BEGIN;\nCREATE TABLE fresh (a int);\n\\ir other.sql\nCOMMIT;');
+    assert.deepEqual(
+      unparsed,
+      ['syntax-error'],
+      'a COMMIT lost in an unparsed statement is not reported missing',
+    );
+    const wrapped = await rules('BEGIN;\nCREATE TABLE fresh (a int);', {
+      mode: 'transaction',
+      why: 'Flyway runs each migration in a transaction.',
+    });
+    assert.deepEqual(wrapped, ['transaction-control-in-transaction']);
+  });
 
   void it('covers every rule', () => {
     assert.deepEqual(new Set(EXAMPLES.map((e) => e.rule)), new Set(RULES.keys()));
