@@ -9,6 +9,8 @@ CREATE INDEX orders_amount_idx ON orders (amount);
 CREATE TABLE parent (id int PRIMARY KEY);
 CREATE MATERIALIZED VIEW totals AS SELECT parent_id, sum(amount) FROM orders GROUP BY parent_id;
 CREATE TYPE mood AS ENUM ('sad');
+CREATE DOMAIN amount_value AS int;
+CREATE TABLE payments (id int PRIMARY KEY, amount amount_value);
 `;
 
 const TIMEOUT = "SET lock_timeout = '2s';\n";
@@ -124,6 +126,13 @@ const EXAMPLES: {
     rule: 'drop-database',
     failing: 'DROP DATABASE reporting;',
     passing: 'DROP TABLE IF EXISTS scratch_rows;',
+  },
+  {
+    rule: 'alter-domain-constraint',
+    failing: 'ALTER DOMAIN amount_value ADD CONSTRAINT amount_positive CHECK (VALUE > 0);',
+    passing:
+      'ALTER DOMAIN amount_value ADD CONSTRAINT amount_positive CHECK (VALUE > 0) NOT VALID;\n' +
+      'CREATE DOMAIN fresh_value AS int;\nALTER DOMAIN fresh_value ADD CONSTRAINT fresh_positive CHECK (VALUE > 0);',
   },
   {
     rule: 'uncommitted-transaction',

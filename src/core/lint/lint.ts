@@ -495,6 +495,16 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
           lockOf(facts, main.relation),
         );
       break;
+    case 'AlterDomainStmt': {
+      const tables = facts.locks.filter((l) => !l.createdHere).map((l) => l.relation);
+      if (tables.length > 0)
+        c.add(
+          'alter-domain-constraint',
+          `This checks every stored value of the domain, under SHARE on ${tables.join(', ')}: it ${blocksInWords('ShareLock')} for the whole scan, and a domain's VALIDATE CONSTRAINT takes SHARE too (a table's takes only SHARE UPDATE EXCLUSIVE). Add the domain constraint NOT VALID (new values only) and, where old rows must be proven, a CHECK … NOT VALID plus VALIDATE CONSTRAINT on each table.`,
+          lockOf(facts, tables[0]),
+        );
+      break;
+    }
     case 'DropdbStmt':
       c.add(
         'drop-database',

@@ -120,6 +120,13 @@ const RULE_LIST = [
     title: 'DROP DATABASE in a migration',
   },
   {
+    id: 'alter-domain-constraint',
+    severity: 'warning',
+    squawk: ['ban-alter-domain-with-add-constraint'],
+    title:
+      'ALTER DOMAIN adds or validates a constraint: every existing table using the domain is scanned under SHARE',
+  },
+  {
     id: 'uncommitted-transaction',
     severity: 'warning',
     squawk: ['ban-uncommitted-transaction'],
