@@ -1,37 +1,27 @@
 // `npm run bench [-- --rows N] [--only NAME] [--json] [--verbose]`: figures measured in this one run.
-// Each section is one row of SECTIONS below; add a row (and a file beside this one) for a new one.
+// Each section is one row of SECTIONS (bench/sections.ts); add a row (and a file beside this one) for a new one.
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { describeError } from '../src/core/errors';
 import type { Logger } from '../src/core/log';
 import { validateRowCount } from '../src/core/seeder';
-import { CleanupStack, makeTempDir, removeDir, type BenchContext, type Metric, type Section } from './common';
-import { embeddedSection } from './embedded';
-import { seedSection } from './seed';
-import { extensionSection } from './extension';
-import { monitorSection } from './monitor';
-import { parseSection } from './parse';
-import { replaySection } from './replay';
-import { lintSection } from './lint';
-import { traceSection } from './trace';
-
-/** In run order: the short embedded timings first, before seeding leaves the disk busy. */
-const SECTIONS: Section[] = [
-  parseSection,
-  embeddedSection,
-  seedSection,
-  monitorSection,
-  extensionSection,
-  replaySection,
-  lintSection,
-  traceSection,
-];
+import {
+  CleanupStack,
+  makeTempDir,
+  removeDir,
+  selectSections,
+  type BenchContext,
+  type Metric,
+  type Section,
+} from './common';
+import { SECTIONS } from './sections';
 
 const DEFAULT_ROWS = 5_000_000;
 
 const USAGE = `Usage: npm run bench -- [options]
   --rows N        rows to seed (default ${DEFAULT_ROWS.toLocaleString('en-US')})
   --only NAME     run only these sections (repeat or comma-separate): ${SECTIONS.map((s) => s.name).join(', ')}
+                  (replay also runs parse, whose parse.ms_per_mb issue 10 reports with it)
   --json          print one JSON object on stdout (progress stays on stderr)
   --verbose       also print the launcher's and seeder's info logs on stderr
   --help          this text`;
@@ -72,16 +62,14 @@ function parseOptions(argv: string[]): Options | 'help' {
       throw new UsageError(`--rows ${values.rows}: ${describeError(e).replace(/^LabError: /, '')}`);
     }
   }
-  let sections = SECTIONS;
+  let sections = [...SECTIONS];
   if (values.only) {
     const names = values.only.flatMap((v) => v.split(',')).map((v) => v.trim());
-    for (const name of names) {
-      if (!SECTIONS.some((s) => s.name === name))
-        throw new UsageError(
-          `--only ${name}: no such section; known: ${SECTIONS.map((s) => s.name).join(', ')}.`,
-        );
+    try {
+      sections = selectSections(SECTIONS, names);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
     }
-    sections = SECTIONS.filter((s) => names.includes(s.name));
   }
   return { rows, json: values.json ?? false, verbose: values.verbose ?? false, sections };
 }

@@ -41,7 +41,30 @@ export interface BenchContext {
 export interface Section {
   name: string;
   description: string;
+  /**
+   * Sections whose figures this one's are reported with (issue 10 lists `parse.ms_per_mb` under
+   * `--only replay`): `--only` runs them too, each once however many sections name it.
+   */
+  implies?: string[];
   run(ctx: BenchContext): Promise<Metric[]>;
+}
+
+/**
+ * The sections `--only NAMES` runs, in `all`'s order, with the sections they imply; each once.
+ * Throws naming the first unknown name.
+ */
+export function selectSections(all: readonly Section[], names: readonly string[]): Section[] {
+  const wanted = new Set<string>();
+  const add = (name: string): void => {
+    if (wanted.has(name)) return;
+    const section = all.find((s) => s.name === name);
+    if (!section)
+      throw new Error(`--only ${name}: no such section; known: ${all.map((s) => s.name).join(', ')}.`);
+    wanted.add(name);
+    for (const implied of section.implies ?? []) add(implied);
+  };
+  for (const name of names) add(name);
+  return all.filter((s) => wanted.has(s.name));
 }
 
 /** Cleanups of one section, run in reverse order; also reachable from the signal handler. */

@@ -101,6 +101,8 @@ async function labReplay(server: ConnectionTarget, source: MigrationSource, path
 export const replaySection: Section = {
   name: 'replay',
   description: `replay of ${MIGRATIONS} migrations vs one client sending the same sections`,
+  // Issue 10 reports the parser's speed (parse.ms_per_mb) with the replay's figures.
+  implies: ['parse'],
   async run(ctx) {
     const dir = join(ctx.tempDir('migration-lab-bench-replay-'), 'migrations');
     writeFolder(dir, MIGRATIONS);

@@ -1,11 +1,12 @@
 /**
  * `trace DIR [--migration ID] [--rows N] [--rows-per-table t=N,…] [--with-long-transaction SECONDS]
- * [--rate N] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]`: traces a
+ * [--rate N] [--stats-url-env NAME] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]`: traces a
  * migration of a folder on the lab's embedded server (issue 12 §4) and prints what each statement
  * locked, rewrote and did to reads and writes of the tables it touches.
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { ConnectionTarget } from '../core/db';
 import { CancelledError, LabError, describeError } from '../core/errors';
 import { lintSource } from '../core/lint/lint';
 import { loadSource } from '../core/migrations/detect';
@@ -14,6 +15,7 @@ import { migrationIndex, UnknownMigrationError } from '../core/migrations/replay
 import { formatMs } from '../core/monitor/verdict';
 import type { PostgresVersionSetting } from '../core/postgres/majors';
 import { traceMarkdown } from '../core/trace/report';
+import { statisticsTarget } from '../core/trace/statistics';
 import { DEFAULT_TRACE_RATE, DEFAULT_TRACE_ROWS, traceMigrations } from '../core/trace/trace';
 import type { TraceReport } from '../core/trace/types';
 import { oneLine, stalledLongerThan, strongestLocks } from '../core/trace/verdict';
@@ -24,7 +26,7 @@ import { startLabServer, type LabServer } from './replay';
 import { demoStorageDir } from './storage';
 
 export const TRACE_USAGE =
-  'Usage: migration-lab trace DIR [--migration ID] [--rows N] [--rows-per-table t=N,...] [--with-long-transaction SECONDS] [--rate N] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]';
+  'Usage: migration-lab trace DIR [--migration ID] [--rows N] [--rows-per-table t=N,...] [--with-long-transaction SECONDS] [--rate N] [--stats-url-env NAME] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]';
 
 export const TRACE_HELP = `${TRACE_USAGE}
 
@@ -33,7 +35,8 @@ before it onto the folder's scratch database, fills the tables it touches with s
 runs it exactly as its tool would while a lock monitor watches every session and a read and a write
 probe per touched table run. Per statement: the locks taken or waited for (CONCURRENTLY included),
 rewrites, duration, sessions that waited on it, read and write latency, and a verdict, next to what
-the linter predicted. The scratch database is reset afterwards. Nothing connects to any other database.
+the linter predicted. The scratch database is reset afterwards. Nothing connects to any other database,
+except the statistics database of --stats-url-env, whose catalog alone is read, read-only.
 
 Options:
   --migration ID            the migration to trace, by id or version (default: the newest)
@@ -44,6 +47,10 @@ Options:
   --with-long-transaction S hold a transaction that read the touched tables open S seconds, from just
                             before the migration (which statement would queue reads behind it?)
   --rate N                  read and write probe requests per second, each, per table (default ${DEFAULT_TRACE_RATE})
+  --stats-url-env NAME      size the tables like production: the environment variable NAME holds the
+                            postgres:// URL of a database with the same tables (production or a replica);
+                            their row estimates (reltuples) are read from its catalog, read-only; the
+                            largest table gets --rows and the others their share
   --json                    print the trace as JSON on stdout (README "Trace JSON")
   --markdown FILE           write the pull-request report (Markdown) to FILE
   --port N                  port of the embedded PostgreSQL on 127.0.0.1 (default ${DEFAULTS.port}); a lab
@@ -65,6 +72,8 @@ export interface TraceArgs {
   rowsPerTable?: Record<string, number>;
   longTransactionSeconds?: number;
   rate?: number;
+  /** The environment variable holding the statistics database's URL (never the URL itself). */
+  statsUrlEnv?: string;
   json: boolean;
   markdown?: string;
   port: number;
@@ -157,6 +166,15 @@ export function parseTraceArgs(argv: readonly string[]): TraceArgs {
       case '--markdown':
         args.markdown = value(++k, arg);
         break;
+      case '--stats-url-env': {
+        const name = value(++k, arg);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+          throw new TraceUsageError(
+            `--stats-url-env needs the name of an environment variable (letters, digits, _), not "${name.includes('://') ? 'a URL' : name}": put the URL in a variable so that its password stays out of the command line.`,
+          );
+        args.statsUrlEnv = name;
+        break;
+      }
       case '--port': {
         const text = value(++k, arg);
         const port = /^\d+$/.test(text) ? Number(text) : NaN;
@@ -186,6 +204,29 @@ export function parseTraceArgs(argv: readonly string[]): TraceArgs {
   return args;
 }
 
+/**
+ * The statistics database named by `--stats-url-env NAME`: the URL in the environment variable NAME.
+ * A missing or unusable one is a usage error (exit 2) whose sentence never repeats the URL.
+ */
+export function statisticsTargetFromEnv(
+  name: string,
+  env: Readonly<Record<string, string | undefined>>,
+): ConnectionTarget {
+  const url = env[name]?.trim();
+  if (!url)
+    throw new TraceUsageError(
+      `The environment variable ${name} (--stats-url-env) is not set; it should hold the statistics database's postgres:// URL.`,
+    );
+  try {
+    return statisticsTarget(url);
+  } catch (e) {
+    const why = e instanceof LabError && e.detail ? ` (${e.detail})` : '';
+    throw new TraceUsageError(
+      `The environment variable ${name} (--stats-url-env) does not hold a usable postgres://user:password@host:5432/database URL${why}.`,
+    );
+  }
+}
+
 /** The report for a person: per statement, its locks, rewrite, time and verdict. */
 export function formatTraceReport(report: TraceReport): string {
   const out = [`${report.source}  ${report.tool}, ${report.postgres}, Migration Lab ${report.labVersion}`];
@@ -195,6 +236,12 @@ export function formatTraceReport(report: TraceReport): string {
       `  rows: ${Object.entries(rows)
         .map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`)
         .join(', ')}`,
+    );
+  if (report.statistics)
+    out.push(
+      report.statistics.note
+        ? `  statistics: ${report.statistics.note}`
+        : `  rows sized from production statistics: database ${report.statistics.database} on ${report.statistics.host}`,
     );
   for (const limit of report.fillLimits) out.push(`  fill: ${limit}`);
   for (const m of report.migrations) {
@@ -232,6 +279,14 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
     io.stdout(`${TRACE_HELP}\n`);
     return 0;
   }
+  let statistics: ConnectionTarget | undefined;
+  try {
+    if (args.statsUrlEnv !== undefined) statistics = statisticsTargetFromEnv(args.statsUrlEnv, process.env);
+  } catch (e) {
+    if (!(e instanceof TraceUsageError)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    return 2;
+  }
   let source: MigrationSource;
   try {
     source = await loadSource(args.dir, args.tool);
@@ -267,6 +322,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
       through: args.through,
       rows: args.rows,
       rowsPerTable: args.rowsPerTable,
+      statistics,
       longTransactionSeconds: args.longTransactionSeconds,
       ratePerSecond: args.rate,
       roles: args.roles,

@@ -36,6 +36,13 @@ INSERT INTO parent VALUES (1, 'a');
 INSERT INTO orders VALUES (1, 1, 10, 'x', 'new', 1.5);
 `;
 
+const DOMAIN_SETUP = `
+CREATE DOMAIN amount_value AS int;
+CREATE TABLE payments (id int PRIMARY KEY, amount amount_value);
+CREATE TABLE refunds (id int, amount amount_value);
+INSERT INTO payments VALUES (1, 5);
+`;
+
 interface Case {
   sql: string;
   /** Extra setup after BASE. */
@@ -177,6 +184,20 @@ const CASES: Case[] = [
     setup: ATTACHED,
     sql: "CREATE TABLE m2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
   },
+  // A domain's constraint is checked on every table with a column of it, under SHARE (VALIDATE too).
+  {
+    sql: 'ALTER DOMAIN amount_value ADD CONSTRAINT amount_positive CHECK (VALUE > 0)',
+    setup: DOMAIN_SETUP,
+  },
+  {
+    sql: 'ALTER DOMAIN amount_value ADD CONSTRAINT amount_positive CHECK (VALUE > 0) NOT VALID',
+    setup: DOMAIN_SETUP,
+  },
+  {
+    sql: 'ALTER DOMAIN amount_value VALIDATE CONSTRAINT amount_positive',
+    setup: `${DOMAIN_SETUP}\nALTER DOMAIN amount_value ADD CONSTRAINT amount_positive CHECK (VALUE > 0) NOT VALID;`,
+  },
+  { sql: 'ALTER DOMAIN amount_value SET NOT NULL', setup: DOMAIN_SETUP },
   { sql: 'TRUNCATE orders, parent CASCADE' },
   { sql: "UPDATE orders SET status = 'paid' WHERE id = 1" },
   { sql: 'INSERT INTO orders (id, parent_id, amount) VALUES (2, 1, 5)' },

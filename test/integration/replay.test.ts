@@ -21,6 +21,7 @@ import {
   replayStatus,
   resetScratch,
   rollBack,
+  runSectionObserved,
   scratchDatabaseName,
   type ReplayEnvironment,
   type ReplayReport,
@@ -255,6 +256,51 @@ void describe('replay onto a scratch database (real PostgreSQL)', () => {
     await onScratch(source, async (client) => assert.ok(await validIndex(client, 'books_title_idx')));
   });
 
+  void it('a one-string section rolls back its earlier statements with the failing one (implicit transaction)', async () => {
+    for (const folder of ['golang-migrate/unmarked', 'prisma/unmarked']) {
+      const source = await loadSource(join(FIXTURES, folder));
+      const report = await replay(source, env(), { reset: true });
+      assert.equal(report.failure?.error.sqlstate, '25001', folder);
+      await onScratch(source, async (client) => {
+        const { rows } = await client.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM information_schema.columns WHERE column_name = 'isbn'",
+        );
+        assert.equal(rows[0].n, 0, `${folder}: the ALTER TABLE before the index was rolled back`);
+      });
+    }
+  });
+
+  void it('a sqitch verify script, run as the replay runs a section, fails before deploy and passes after it', async () => {
+    const source = await loadSource(join(FIXTURES, 'sqitch/project'));
+    const verify = source.migrations[0].verify;
+    assert.ok(verify, 'the first change has a verify script');
+    await resetScratch(source, env());
+    const run = (client: pg.Client) => runSectionObserved(client, verify, { observer: {}, commit: true });
+    await onScratch(source, async (client) => assert.equal((await run(client)).failure?.sqlstate, '42P01'));
+    const report = await replay(source, env(), { to: source.migrations[0].id });
+    assert.deepEqual(statuses(report).slice(0, 2), ['applied', 'pending']);
+    await onScratch(source, async (client) => assert.equal((await run(client)).failure, undefined));
+  });
+
+  void it("maps PostgreSQL's error position back to the file's line and column past non-ASCII text", async () => {
+    // Sent as one string (golang-migrate) and statement by statement (plain): PostgreSQL's position
+    // counts characters from the start of what was sent, the file's column counts from its line.
+    const text = "-- header\nCREATE TABLE café (note text DEFAULT '😀 naïve');\nSELEC 1;";
+    for (const [tool, file] of [
+      ['golang-migrate', '001_utf8.up.sql'],
+      ['plain', '001_utf8.sql'],
+    ] as const) {
+      const dir = join(work, `position-${tool}`);
+      writeSql(dir, file, text);
+      const source = await loadSource(dir, tool);
+      const report = await replay(source, env(), { reset: true });
+      const error = report.failure?.error;
+      assert.equal(error?.sqlstate, '42601', tool);
+      assert.deepEqual([error.line, error.column], [3, 1], tool);
+      assert.ok(textAt(error.file, error.line, error.column).startsWith('SELEC 1'), tool);
+    }
+  });
+
   void it('a second replay continues from the lab state; a changed file resets the scratch database', async () => {
     const dir = join(work, 'continue');
     writeSql(dir, '001_a.sql', 'CREATE TABLE a (id int);');
@@ -402,6 +448,8 @@ void describe('replay onto a scratch database (real PostgreSQL)', () => {
     assert.ok(statuses(report).every((s) => s === 'applied'));
     await onScratch(source, async (client) => {
       assert.ok(await validIndex(client, 'orders_name_trgm_idx'));
+      const tables = (await publicTables(client)).filter((t) => t !== 'schema_migrations');
+      assert.equal(tables.length, 13, tables.join(', '));
       const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
       assert.equal(rows[0].n, 36);
     });
@@ -410,6 +458,15 @@ void describe('replay onto a scratch database (real PostgreSQL)', () => {
     assert.equal(status.needsReset, undefined);
     assert.deepEqual(statuses(status), ['applied', ...Array<string>(134).fill('pending')]);
     await onScratch(source, async (client) => assert.equal(await regclass(client, 'audit_log'), false));
+    const none = await rollBack(source, env(), undefined);
+    assert.ok(statuses(none).every((s) => s === 'pending'));
+    await onScratch(source, async (client) => {
+      assert.deepEqual(await publicTables(client), ['schema_migrations'], 'only dbmate’s own table is left');
+      const { rows } = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_type WHERE typtype = 'e' AND typnamespace = 'public'::regnamespace",
+      );
+      assert.equal(rows[0].n, 0, 'the downs dropped every enum type');
+    });
   });
 });
 

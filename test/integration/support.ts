@@ -9,6 +9,7 @@ import { resolvePostgresBinaries } from '../../src/core/postgres/binaries';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
 import type { PostgresMajor } from '../../src/core/postgres/majors';
 import { seedTables } from '../../src/core/seeder';
+import { comparedAlternatives } from '../../src/core/scenarios/demo';
 
 /** A port nobody listens on right now (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -79,6 +80,7 @@ export async function startSeededLab(
     target: db.target,
     schema,
     migrations: MIGRATIONS_DIR,
+    alternatives: comparedAlternatives(),
     logger: silentLogger,
   });
   await runner.migrateTo('0001_initial');

@@ -65,10 +65,14 @@ void describe('migration-lab trace (dist/cli.js as a child process)', () => {
   after(() => rmSync(cache, { recursive: true, force: true }));
 
   function cli(...args: string[]) {
+    return cliWithEnv({}, ...args);
+  }
+
+  function cliWithEnv(env: Record<string, string>, ...args: string[]) {
     return spawnSync(process.execPath, [CLI, 'trace', FIXTURE, '--port', String(port), ...args], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, XDG_CACHE_HOME: cache },
+      env: { ...process.env, XDG_CACHE_HOME: cache, ...env },
       timeout: 180_000,
     });
   }
@@ -125,9 +129,17 @@ void describe('migration-lab trace (dist/cli.js as a child process)', () => {
     assert.ok(await portIsFree(port), 'the server the command started is stopped');
   });
 
-  void it('exits 0 when traced, whatever the verdict', () => {
-    const r = cli('--migration', '20240105000000', '--rows', '50');
+  void it('exits 0 when traced, whatever the verdict, also when the --stats-url-env database is unreachable', async () => {
+    const nobody = await freePort();
+    const r = cliWithEnv(
+      { MLAB_TEST_STATS_URL: `postgres://reader:Stats-Secret-7@127.0.0.1:${nobody}/shop` },
+      ...['--migration', '20240105000000', '--rows', '50', '--stats-url-env', 'MLAB_TEST_STATS_URL'],
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /AccessExclusiveLock on public\.orders/);
+    const note = `Row estimates could not be read from the statistics database shop on 127.0.0.1:${nobody}`;
+    assert.ok(r.stderr.includes(`[fill] ${note}`), r.stderr);
+    assert.ok(r.stdout.includes(`statistics: ${note}`), r.stdout);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes('Stats-Secret-7'), 'the password never shows');
   });
 });

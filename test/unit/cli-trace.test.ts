@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { main } from '../../src/cli/main';
-import { TRACE_HELP, parseTraceArgs } from '../../src/cli/trace';
+import { TRACE_HELP, TraceUsageError, parseTraceArgs, statisticsTargetFromEnv } from '../../src/cli/trace';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -70,6 +70,56 @@ void describe('trace command line', () => {
     assert.throws(() => parseTraceArgs(['db', '--through', '3']), /--through needs --migration/);
     assert.throws(() => parseTraceArgs(['db', '--migration']), /--migration needs a value/);
     assert.throws(() => parseTraceArgs(['db', '--fast']), /Unknown option --fast/);
+  });
+
+  void it('takes the statistics database from the environment variable --stats-url-env names, never from the command line', () => {
+    assert.equal(parseTraceArgs(['db', '--stats-url-env', 'PROD_STATS_URL']).statsUrlEnv, 'PROD_STATS_URL');
+    assert.equal(parseTraceArgs(['db']).statsUrlEnv, undefined);
+    assert.throws(() => parseTraceArgs(['db', '--stats-url-env']), /--stats-url-env needs a value/);
+    const secret = 'postgres://reader:hunter2@db.example.com/shop';
+    assert.throws(
+      () => parseTraceArgs(['db', '--stats-url-env', secret]),
+      (e: unknown) =>
+        e instanceof TraceUsageError &&
+        /needs the name of an environment variable/.test(e.message) &&
+        !e.message.includes('hunter2'),
+      'a URL given instead of a name is refused without repeating it',
+    );
+
+    const target = statisticsTargetFromEnv('PROD_STATS_URL', {
+      PROD_STATS_URL: ' postgresql://reader:hunter2@db.example.com:6543/shop ',
+    });
+    assert.deepEqual(
+      { host: target.host, port: target.port, database: target.database, user: target.user },
+      { host: 'db.example.com', port: 6543, database: 'shop', user: 'reader' },
+    );
+    assert.equal(target.connectionString, 'postgresql://reader:hunter2@db.example.com:6543/shop');
+    assert.throws(
+      () => statisticsTargetFromEnv('PROD_STATS_URL', {}),
+      /The environment variable PROD_STATS_URL \(--stats-url-env\) is not set/,
+    );
+    assert.throws(() => statisticsTargetFromEnv('PROD_STATS_URL', { PROD_STATS_URL: '  ' }), /is not set/);
+    for (const bad of ['mysql://reader:hunter2@db/shop', 'postgres://reader:hunter2@db.example.com']) {
+      assert.throws(
+        () => statisticsTargetFromEnv('PROD_STATS_URL', { PROD_STATS_URL: bad }),
+        (e: unknown) =>
+          e instanceof TraceUsageError &&
+          /does not hold a usable postgres:\/\//.test(e.message) &&
+          !e.message.includes('hunter2'),
+        bad,
+      );
+    }
+  });
+
+  void it('exits 2 with one sentence when the --stats-url-env variable is missing', async () => {
+    const name = 'MIGRATION_LAB_TEST_UNSET_STATS_URL';
+    delete process.env[name];
+    const r = await run(['trace', 'test/fixtures/trace/db/migrations', '--stats-url-env', name]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `error: The environment variable ${name} (--stats-url-env) is not set; it should hold the statistics database's postgres:// URL.\n`,
+    );
   });
 
   void it('exits 2 on bad arguments and on an unknown migration, 1 on an unreadable folder, 0 for help', async () => {

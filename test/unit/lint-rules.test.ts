@@ -9,6 +9,8 @@ CREATE INDEX orders_amount_idx ON orders (amount);
 CREATE TABLE parent (id int PRIMARY KEY);
 CREATE MATERIALIZED VIEW totals AS SELECT parent_id, sum(amount) FROM orders GROUP BY parent_id;
 CREATE TYPE mood AS ENUM ('sad');
+CREATE DOMAIN amount_value AS int;
+CREATE TABLE payments (id int PRIMARY KEY, amount amount_value);
 `;
 
 const TIMEOUT = "SET lock_timeout = '2s';\n";
@@ -111,6 +113,33 @@ const EXAMPLES: {
     options: { mode: 'transaction', pgMajor: 11 },
   },
   {
+    rule: 'adding-required-field',
+    failing: TIMEOUT + 'ALTER TABLE orders ADD COLUMN region text NOT NULL;',
+    passing:
+      TIMEOUT +
+      "ALTER TABLE orders ADD COLUMN region text NOT NULL DEFAULT 'eu';\n" +
+      'ALTER TABLE orders ADD COLUMN seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY;\n' +
+      'ALTER TABLE orders ADD COLUMN remark text;\n' +
+      'CREATE TABLE fresh (a int);\nALTER TABLE fresh ADD COLUMN b int NOT NULL;',
+  },
+  {
+    rule: 'drop-database',
+    failing: 'DROP DATABASE reporting;',
+    passing: 'DROP TABLE IF EXISTS scratch_rows;',
+  },
+  {
+    rule: 'alter-domain-constraint',
+    failing: 'ALTER DOMAIN amount_value ADD CONSTRAINT amount_positive CHECK (VALUE > 0);',
+    passing:
+      'ALTER DOMAIN amount_value ADD CONSTRAINT amount_positive CHECK (VALUE > 0) NOT VALID;\n' +
+      'CREATE DOMAIN fresh_value AS int;\nALTER DOMAIN fresh_value ADD CONSTRAINT fresh_positive CHECK (VALUE > 0);',
+  },
+  {
+    rule: 'uncommitted-transaction',
+    failing: 'BEGIN;\nCREATE TABLE fresh (a int);',
+    passing: 'BEGIN;\nCREATE TABLE fresh (a int);\nCOMMIT;',
+  },
+  {
     rule: 'transaction-control-in-transaction',
     failing: 'BEGIN;\nSELECT 1;\nCOMMIT;',
     passing: 'SELECT 1;',
@@ -145,6 +174,40 @@ void describe('lint rules: a failing and a passing example each', () => {
       );
     });
   }
+
+  void it('adding-required-field: PRIMARY KEY without a default counts; serial and a nullable column do not', async () => {
+    assert.ok(
+      (await rules(TIMEOUT + 'ALTER TABLE parent ADD COLUMN code int PRIMARY KEY;')).includes(
+        'adding-required-field',
+      ),
+    );
+    assert.equal(
+      (await rules(TIMEOUT + 'ALTER TABLE orders ADD COLUMN n bigserial NOT NULL;')).includes(
+        'adding-required-field',
+      ),
+      false,
+    );
+  });
+
+  void it('uncommitted-transaction: reported once, at the BEGIN, and not where the tool wraps the section', async () => {
+    const result = await lintSql('SELECT 1;\nBEGIN;\nCREATE TABLE fresh (a int);', { pgMajor: 18 });
+    const found = result.findings.filter((f) => f.rule === 'uncommitted-transaction');
+    assert.deepEqual(
+      found.map((f) => [f.line, f.column]),
+      [[2, 1]],
+    );
+    const unparsed = await rules('BEGIN;\nCREATE TABLE fresh (a int);\n\\ir other.sql\nCOMMIT;');
+    assert.deepEqual(
+      unparsed,
+      ['syntax-error'],
+      'a COMMIT lost in an unparsed statement is not reported missing',
+    );
+    const wrapped = await rules('BEGIN;\nCREATE TABLE fresh (a int);', {
+      mode: 'transaction',
+      why: 'Flyway runs each migration in a transaction.',
+    });
+    assert.deepEqual(wrapped, ['transaction-control-in-transaction']);
+  });
 
   void it('covers every rule', () => {
     assert.deepEqual(new Set(EXAMPLES.map((e) => e.rule)), new Set(RULES.keys()));

@@ -262,6 +262,7 @@ void describe('trace verdicts and report', () => {
         { id: '20240104_orders_seen_at', rows: { [ORDERS]: 1_000_000 }, statements: [s], verdict: 'Bad.' },
       ],
       writeProbes: { [ORDERS]: { kind: 'insert', reason: 'Inserts a synthetic row.' } },
+      readProbes: { [ORDERS]: { kind: 'primary key', reason: 'Looks up one of 200 sampled rows by id.' } },
       fillLimits: [],
     };
     const md = traceMarkdown(report, {
@@ -279,7 +280,15 @@ void describe('trace verdicts and report', () => {
       ],
     });
     assert.match(md, /Migration Lab 0\.1\.0 on PostgreSQL 18\.1/);
-    assert.match(md, /\| public\.orders \| 1,000,000 \| insert: Inserts a synthetic row\. \|/);
+    assert.match(
+      md,
+      /\| public\.orders \| 1,000,000 \| primary key: Looks up one of 200 sampled rows by id\. \| insert: Inserts a synthetic row\. \|/,
+    );
+    assert.doesNotMatch(
+      md,
+      /production statistics|Production estimate/i,
+      'no statistics database, no word of it',
+    );
     assert.match(
       md,
       /\| AccessExclusiveLock on public\.orders \| blocks everything, reads included \| public\.orders, public\.orders_pkey \| 2\.8 s \| 2\.9 s on public\.orders \(3 stalled\)/,
@@ -287,5 +296,24 @@ void describe('trace verdicts and report', () => {
     assert.match(md, /rewrites \\\| the table/, 'a pipe in a cell is escaped');
     assert.match(md, /## Where the linter and the trace disagree/);
     assert.match(md, /20240104_orders_seen_at\.sql:2: The linter predicted ShareLock/);
+
+    const sized = traceMarkdown({
+      ...report,
+      statistics: { host: 'db.example.com:5432', database: 'shop', estimates: { [ORDERS]: 2_400_000 } },
+    });
+    assert.match(
+      sized,
+      /Row counts sized from production statistics: .* of database `shop` on `db\.example\.com:5432`/,
+    );
+    assert.match(sized, /\| Table \| Rows \| Production estimate \| Read probe \| Write probe \|/);
+    assert.match(sized, /\| public\.orders \| 1,000,000 \| 2,400,000 \| primary key: /);
+    const note =
+      'Row estimates could not be read from the statistics database shop on db.example.com:5432 (x).';
+    const unread = traceMarkdown({
+      ...report,
+      statistics: { host: 'db.example.com:5432', database: 'shop', estimates: {}, note },
+    });
+    assert.ok(unread.includes(`Production statistics: ${note}`));
+    assert.doesNotMatch(unread, /Production estimate|sized from production/);
   });
 });

@@ -151,6 +151,8 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
   let lockTimeoutSet = false;
   let heldExclusive: string | undefined;
   let reportedHeld = false;
+  /** The section's own BEGIN still open (its COMMIT not seen yet). */
+  let openedBy: MigrationStatement | undefined;
 
   section.statements.forEach((stmt, i) => {
     const p = parsed[i];
@@ -168,6 +170,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       });
     };
     if (p.syntaxError) {
+      openedBy = undefined; // the unparsed statement may be the COMMIT (e.g. swallowed by a psql meta-command)
       const at = locateErrorPosition(
         stmt.start,
         stmt.text,
@@ -226,9 +229,13 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
           `${String(n.kind).replace('TRANS_STMT_', '')} inside a section the tool already wraps in a transaction (${sentence(section.why).replace(/\.$/, '')}): the tool's own transaction no longer covers what follows.`,
         );
       }
-      if (n.kind === 'TRANS_STMT_BEGIN' || n.kind === 'TRANS_STMT_START') explicitTransaction = true;
+      if (n.kind === 'TRANS_STMT_BEGIN' || n.kind === 'TRANS_STMT_START') {
+        explicitTransaction = true;
+        openedBy ??= stmt;
+      }
       if (n.kind === 'TRANS_STMT_COMMIT' || n.kind === 'TRANS_STMT_ROLLBACK') {
         explicitTransaction = false;
+        openedBy = undefined;
         heldExclusive = undefined;
         reportedHeld = false;
       }
@@ -253,6 +260,16 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
     });
     schema.apply(p.ast, true);
   });
+  // A section the tool wraps has its BEGIN flagged already (transaction-control-in-transaction).
+  if (openedBy && !toolTransaction && !isSuppressed(ctx, 'uncommitted-transaction', openedBy)) {
+    ctx.findings.push({
+      rule: 'uncommitted-transaction',
+      severity: RULES.get('uncommitted-transaction')!.severity,
+      ...range(openedBy.file, openedBy.start, openedBy.end),
+      message:
+        'This BEGIN has no COMMIT after it in the migration: the statements after it are rolled back when the session ends (or committed by whatever the next migration runs). End the transaction with COMMIT.',
+    });
+  }
 }
 
 /** Whether `SET x = <args>` sets 0 (lock_timeout 0 means "wait forever", as if unset). */
@@ -416,6 +433,12 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
             );
             break;
           case 'AT_AddColumn':
+            if (requiresValueWithoutDefault(cmd.def))
+              c.add(
+                'adding-required-field',
+                `Column ${String((nodeKind(cmd.def)?.[1] ?? {}).colname)} is NOT NULL with no DEFAULT: PostgreSQL fills the existing rows of ${table} with NULL, so the ALTER TABLE fails (23502) as soon as the table has a row. Add it with a DEFAULT, or nullable, backfill, then SET NOT NULL.`,
+                lockOf(facts, table),
+              );
             if (facts.rewrites)
               c.add(
                 'add-column-rewrite',
@@ -472,6 +495,22 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
           lockOf(facts, main.relation),
         );
       break;
+    case 'AlterDomainStmt': {
+      const tables = facts.locks.filter((l) => !l.createdHere).map((l) => l.relation);
+      if (tables.length > 0)
+        c.add(
+          'alter-domain-constraint',
+          `This checks every stored value of the domain, under SHARE on ${tables.join(', ')}: it ${blocksInWords('ShareLock')} for the whole scan, and a domain's VALIDATE CONSTRAINT takes SHARE too (a table's takes only SHARE UPDATE EXCLUSIVE). Add the domain constraint NOT VALID (new values only) and, where old rows must be proven, a CHECK … NOT VALID plus VALIDATE CONSTRAINT on each table.`,
+          lockOf(facts, tables[0]),
+        );
+      break;
+    }
+    case 'DropdbStmt':
+      c.add(
+        'drop-database',
+        `DROP DATABASE ${String(n.dbname)} destroys a whole database, and cannot be rolled back; a migration should not run it.`,
+      );
+      break;
     case 'RefreshMatViewStmt':
       if (!n.concurrent && main && !main.createdHere)
         c.add(
@@ -481,6 +520,27 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
         );
       break;
   }
+}
+
+/** Serial pseudo-types: NOT NULL with their own sequence default. */
+const SERIAL_TYPES = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
+
+/**
+ * Whether an added column (a ColumnDef) needs a value in every existing row and gets none: NOT NULL
+ * or PRIMARY KEY, with no DEFAULT, identity, generated expression or serial type to fill it.
+ */
+function requiresValueWithoutDefault(def: unknown): boolean {
+  const column = nodeKind(def)?.[1];
+  if (!column) return false;
+  const types = ((column.typeName as PgNode | undefined)?.names as unknown[] | undefined) ?? [];
+  const typeName = String((nodeKind(types.at(-1))?.[1] ?? {}).sval ?? '');
+  if (SERIAL_TYPES.has(typeName.toLowerCase())) return false;
+  const kinds = ((column.constraints as unknown[] | undefined) ?? []).map((x) =>
+    String((nodeKind(x)?.[1] ?? {}).contype),
+  );
+  const required = kinds.includes('CONSTR_NOTNULL') || kinds.includes('CONSTR_PRIMARY');
+  const filled = ['CONSTR_DEFAULT', 'CONSTR_IDENTITY', 'CONSTR_GENERATED'].some((k) => kinds.includes(k));
+  return required && !filled;
 }
 
 /** Lints every migration of a source, the schema of each built from the ones before it. */

@@ -647,6 +647,31 @@ export function lockFacts(
     case 'SelectStmt':
       for (const rv of rangeVars(n)) b.lock(schema.rangeVarName(rv), 'AccessShareLock');
       return b.done('SELECT', 'sql-select.html');
+    case 'AlterDomainStmt': {
+      // Adding a checked constraint, SET NOT NULL and VALIDATE CONSTRAINT check the stored values of
+      // every column of the domain, under SHARE on each table (observed; a table's VALIDATE takes
+      // only SHARE UPDATE EXCLUSIVE, a domain's does not). Columns are matched by the type's last
+      // name; arrays over the domain are not followed.
+      const con = nodeKind(n.def)?.[1] ?? {};
+      const checks =
+        (n.subtype === 'C' && con.contype !== undefined && con.skip_validation !== true) ||
+        n.subtype === 'O' ||
+        n.subtype === 'V';
+      if (checks) {
+        const names = ((n.typeName as unknown[] | undefined) ?? []).map((x) =>
+          String((nodeKind(x)?.[1] ?? {}).sval ?? ''),
+        );
+        const domain = names.at(-1);
+        for (const rel of schema.relations.values()) {
+          if (rel.kind !== 'table') continue;
+          if ([...rel.columns.values()].some((t) => t.name === domain && !t.array)) {
+            b.lock(rel.name, 'ShareLock');
+            b.scans = true;
+          }
+        }
+      }
+      return b.done('ALTER DOMAIN', 'sql-alterdomain.html');
+    }
     case 'TransactionStmt':
       return b.done(String(n.kind).replace(/^TRANS_STMT_/, ''), 'sql-begin.html');
     case 'VariableSetStmt':

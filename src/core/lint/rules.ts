@@ -108,6 +108,31 @@ const RULE_LIST = [
     title: 'ALTER TYPE … ADD VALUE inside a transaction on a PostgreSQL major that refuses it (before 12)',
   },
   {
+    id: 'adding-required-field',
+    severity: 'warning',
+    squawk: ['adding-required-field'],
+    title: 'Column added NOT NULL without a DEFAULT to an existing table (fails once the table has rows)',
+  },
+  {
+    id: 'drop-database',
+    severity: 'error',
+    squawk: ['ban-drop-database'],
+    title: 'DROP DATABASE in a migration',
+  },
+  {
+    id: 'alter-domain-constraint',
+    severity: 'warning',
+    squawk: ['ban-alter-domain-with-add-constraint'],
+    title:
+      'ALTER DOMAIN adds or validates a constraint: every existing table using the domain is scanned under SHARE',
+  },
+  {
+    id: 'uncommitted-transaction',
+    severity: 'warning',
+    squawk: ['ban-uncommitted-transaction'],
+    title: 'BEGIN with no COMMIT after it in the section (what follows is rolled back when the session ends)',
+  },
+  {
     id: 'transaction-control-in-transaction',
     severity: 'warning',
     squawk: ['transaction-nesting'],

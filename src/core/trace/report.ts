@@ -65,12 +65,27 @@ export function traceMarkdown(report: TraceReport, options: TraceMarkdownOptions
     '',
   );
   const rows = report.migrations[0]?.rows ?? {};
+  const stats = report.statistics;
+  const estimates = stats?.estimates ?? {};
+  const sized = stats && !stats.note && Object.keys(estimates).length > 0;
+  if (stats)
+    out.push(
+      sized
+        ? `Row counts sized from production statistics: the row estimates (reltuples) of database ${code(stats.database)} on ${code(stats.host)}, read from its catalog only; the largest table gets the trace's row count and the others their share.`
+        : `Production statistics: ${stats.note ?? 'none were used.'}`,
+      '',
+    );
   if (Object.keys(rows).length > 0) {
-    out.push('| Table | Rows | Write probe |', '| --- | ---: | --- |');
+    const probe = (p: { kind: string; reason: string } | undefined) =>
+      p ? cell(`${p.kind}: ${p.reason}`) : '—';
+    out.push(
+      `| Table | Rows |${sized ? ' Production estimate |' : ''} Read probe | Write probe |`,
+      `| --- | ---: |${sized ? ' ---: |' : ''} --- | --- |`,
+    );
     for (const [table, n] of Object.entries(rows)) {
-      const probe = report.writeProbes[table];
+      const estimate = sized ? ` ${estimates[table]?.toLocaleString('en-US') ?? 'none'} |` : '';
       out.push(
-        `| ${cell(table)} | ${n.toLocaleString('en-US')} | ${probe ? cell(`${probe.kind}: ${probe.reason}`) : '—'} |`,
+        `| ${cell(table)} | ${n.toLocaleString('en-US')} |${estimate} ${probe(report.readProbes?.[table])} | ${probe(report.writeProbes[table])} |`,
       );
     }
     out.push('');

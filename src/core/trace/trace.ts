@@ -48,6 +48,7 @@ import {
 } from './attribution';
 import { fillTables } from './fill';
 import { labVersion } from './labVersion';
+import { readProductionStatistics, statisticsLocation } from './statistics';
 import { TableProbes } from './tableProbes';
 import type {
   TraceLiveEvents,
@@ -56,6 +57,7 @@ import type {
   TraceProgress,
   TraceReport,
   TraceStatement,
+  TraceStatistics,
 } from './types';
 import { migrationVerdict, statementVerdict } from './verdict';
 
@@ -70,6 +72,12 @@ export interface TraceOptions {
   /** Rows for the largest touched table (default 1,000,000). */
   rows?: number;
   rowsPerTable?: Record<string, number>;
+  /**
+   * A database whose statistics size the fill like production (statisticsTarget(url); the CLI's
+   * `--stats-url-env`): the touched tables' reltuples are read from its catalog, read-only; the largest
+   * touched table gets `rows` and the others their share. Not read on an external trace (no fill).
+   */
+  statistics?: ConnectionTarget;
   /** Hold a transaction that read every touched table open this long, from just before the migration. */
   longTransactionSeconds?: number;
   /** Read and write probe requests per second, each, per table (default 10). */
@@ -349,11 +357,32 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     // 3. Rows in them: synthetic on the scratch database, estimated from the catalog on an external one.
     const rows: Record<string, number> = {};
     const fillLimits: string[] = [];
+    let statistics: TraceStatistics | undefined;
+    if (options.statistics && external)
+      logger.info(
+        'trace: the statistics database is not read on an external database: nothing is filled there.',
+      );
+    else if (options.statistics && tableNames.length > 0) {
+      const from = statisticsLocation(options.statistics);
+      progress({
+        phase: 'fill',
+        message: `reading the row estimates of ${tableNames.join(', ')} from the statistics database ${from.database} on ${from.host} (catalog only, read-only).`,
+      });
+      statistics = await readProductionStatistics(options.statistics, tableNames, logger);
+      if (statistics.note) progress({ phase: 'fill', message: statistics.note });
+      throwIfAborted(signal);
+    }
     if (!external && tableNames.length > 0) {
       progress({ phase: 'fill', message: `filling ${tableNames.join(', ')}.` });
+      const estimates = statistics?.estimates ?? {};
       const fill = await fillTables(
         db,
-        { tables: tableNames, rows: options.rows ?? DEFAULT_TRACE_ROWS, rowsPerTable: options.rowsPerTable },
+        {
+          tables: tableNames,
+          rows: options.rows ?? DEFAULT_TRACE_ROWS,
+          rowsPerTable: options.rowsPerTable,
+          ...(Object.keys(estimates).length > 0 ? { productionRowEstimates: estimates } : {}),
+        },
         {
           logger,
           signal,
@@ -421,7 +450,12 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     res.probes = probes;
     await probes.start();
     const writeProbes: TraceReport['writeProbes'] = {};
-    for (const t of tableNames) writeProbes[t] = probes.writeKind(t);
+    const readProbes: NonNullable<TraceReport['readProbes']> = {};
+    for (const t of tableNames) {
+      writeProbes[t] = probes.writeKind(t);
+      const read = probes.readKind(t);
+      if (read) readProbes[t] = read;
+    }
     const byTable = () => {
       const out: Record<string, { reads: ProbeSample[]; writes: ProbeSample[] }> = {};
       for (const t of tableNames) {
@@ -647,7 +681,9 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
       labVersion: labVersion(),
       migrations: traced,
       writeProbes,
+      readProbes,
       fillLimits,
+      ...(statistics ? { statistics } : {}),
     };
   } catch (e) {
     if (signal?.aborted && !(e instanceof CancelledError))

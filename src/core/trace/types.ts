@@ -46,6 +46,17 @@ export interface TraceMigration {
   verdict: string;
 }
 
+/** The statistics database the row counts were sized from (issue 12 §1 step 2): catalog only, read-only. */
+export interface TraceStatistics {
+  /** host:port, never credentials. */
+  host: string;
+  database: string;
+  /** reltuples of each touched table found there (tables never analysed there are absent). */
+  estimates: Record<string, number>;
+  /** One sentence when they could not be used; the trace then sized the tables as without statistics. */
+  note?: string;
+}
+
 export interface TraceReport {
   source: string;
   tool: string;
@@ -53,7 +64,11 @@ export interface TraceReport {
   labVersion: string;
   migrations: TraceMigration[];
   writeProbes: Record<string, { kind: string; reason: string }>;
+  /** How each table's read probe finds its row (primary key, unique key, ctid, first row). */
+  readProbes?: Record<string, { kind: string; reason: string }>;
   fillLimits: string[];
+  /** Set when a statistics database was configured. */
+  statistics?: TraceStatistics;
 }
 
 export interface TraceProgress {
