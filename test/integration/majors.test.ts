@@ -9,6 +9,7 @@ import { Lab, type LabSettings } from '../../src/core/lab';
 import { memoryLogger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
 import { resolvePostgresBinaries } from '../../src/core/postgres/binaries';
+import { comparedAlternatives } from '../../src/core/scenarios/demo';
 import type { PostgresVersionSetting } from '../../src/core/postgres/majors';
 import { seedTables } from '../../src/core/seeder';
 import { MIGRATIONS_DIR, binariesCache, freePort, pollUntil } from './support';
@@ -39,6 +40,8 @@ async function observeIndexLocks(target: pg.ClientConfig): Promise<IndexLocks> {
     target: target as never,
     schema: SCHEMA,
     migrations: MIGRATIONS_DIR,
+    // The demo's two index migrations are alternatives (either applies after 0001), as the lab runs them.
+    alternatives: comparedAlternatives(),
     logger: memoryLogger(),
   });
   await runner.migrateTo('0001_initial');
