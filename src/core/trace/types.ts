@@ -1,0 +1,79 @@
+/**
+ * The trace's shapes (issue 12): the `trace --json` contract, the progress a caller shows, and the
+ * live events the panel draws during a trace. Shared by the tracer, the report, the CLI and the
+ * extension; change them only together with the README's JSON description.
+ */
+import type { LockSnapshot } from '../monitor/lockMonitor';
+import type { ProbeSample } from '../probe/stats';
+
+/** stalled = requests over the stall threshold (as KindStats.stalled). */
+export interface TraceLatency {
+  p50Ms: number | null;
+  p95Ms: number | null;
+  maxMs: number | null;
+  stalled: number;
+}
+
+/** A lock the statement's backend held or waited for: relation schema-qualified, mode as pg_locks spells it. */
+export interface TraceLock {
+  relation: string;
+  mode: string;
+  waitedMs: number;
+}
+
+export interface TraceStatement {
+  file: string;
+  line: number;
+  sql: string;
+  durationMs: number;
+  locks: TraceLock[];
+  rewrites: string[];
+  maxBlockedSessions: number;
+  reads: Record<string, TraceLatency>;
+  writes: Record<string, TraceLatency>;
+  verdict: string;
+  startedAt: number;
+  endedAt: number;
+  progressPhases: string[];
+  predicted?: { relation: string; mode: string }[];
+  predictionMismatch?: string;
+}
+
+export interface TraceMigration {
+  id: string;
+  rows: Record<string, number>;
+  statements: TraceStatement[];
+  verdict: string;
+}
+
+export interface TraceReport {
+  source: string;
+  tool: string;
+  postgres: string;
+  labVersion: string;
+  migrations: TraceMigration[];
+  writeProbes: Record<string, { kind: string; reason: string }>;
+  fillLimits: string[];
+}
+
+export interface TraceProgress {
+  phase: 'replay' | 'fill' | 'trace' | 'cleanup';
+  message: string;
+  done?: number;
+  total?: number;
+}
+
+/** What the panel draws live during a trace. */
+export interface TraceLiveEvents {
+  /** From src/core/monitor/lockMonitor.ts. */
+  onLocks?(snapshot: LockSnapshot): void;
+  onLatency?(byTable: Record<string, { reads: ProbeSample[]; writes: ProbeSample[] }>): void;
+  onStatement?(s: {
+    migration: string;
+    file: string;
+    line: number;
+    sql: string;
+    startedAt: number;
+    endedAt?: number;
+  }): void;
+}
