@@ -9,6 +9,9 @@ import {
   commandFor,
   isFromWebview,
   type LabSummary,
+  type LatencySnapshotDto,
+  type LiveRunInfo,
+  type LockSnapshotDto,
   type PanelAction,
   type PanelState,
   type RunDto,
@@ -52,6 +55,12 @@ export class LockMonitorPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private sessionListeners: (() => void)[] = [];
   private pendingReveal: 'comparison' | 'locks' | 'runs' | undefined;
+  /**
+   * A trace feeds the panel from its own monitor and probes (on the scratch database): while it runs,
+   * the session's streams (the demo's tables and endpoint) are not drawn, so the two never interleave.
+   */
+  private trace:
+    { live: LiveRunInfo; locks: LockSnapshotDto | null; latency: LatencySnapshotDto | null } | undefined;
 
   static get instance(): LockMonitorPanel | undefined {
     return LockMonitorPanel.current;
@@ -158,12 +167,16 @@ export class LockMonitorPanel implements vscode.Disposable {
         session.on(event, fn as never);
         this.sessionListeners.push(() => session.off(event, fn as never));
       };
-      on('locks', (locks: LockSnapshot) => this.post({ type: 'locks', locks: toLockSnapshotDto(locks) }));
-      on('latency', (latency: ProbeSnapshot) =>
-        this.post({ type: 'latency', latency: toLatencySnapshotDto(latency) }),
-      );
+      on('locks', (locks: LockSnapshot) => {
+        if (!this.trace) this.post({ type: 'locks', locks: toLockSnapshotDto(locks) });
+      });
+      on('latency', (latency: ProbeSnapshot) => {
+        if (!this.trace) this.post({ type: 'latency', latency: toLatencySnapshotDto(latency) });
+      });
       on('probe', (probe) => this.patch({ probe }));
-      on('live', (live) => this.patch({ live: live ?? null }));
+      on('live', (live) => {
+        if (!this.trace) this.patch({ live: live ?? null });
+      });
       on('monitorStatus', (monitor: MonitorStatus) => this.patch({ monitor: toMonitorStatusDto(monitor) }));
     }
     this.post({ type: 'state', state: this.fullState() });
@@ -175,9 +188,13 @@ export class LockMonitorPanel implements vscode.Disposable {
       lab: labSummary(this.lab.state),
       probe: { running: session?.probeRunning ?? false, url: session?.probeUrl },
       monitor: session?.monitorStatus ? toMonitorStatusDto(session.monitorStatus) : null,
-      locks: session?.latestLocks ? toLockSnapshotDto(session.latestLocks) : null,
-      latency: this.latency(session),
-      live: session?.liveRun ?? null,
+      locks: this.trace
+        ? this.trace.locks
+        : session?.latestLocks
+          ? toLockSnapshotDto(session.latestLocks)
+          : null,
+      latency: this.trace ? this.trace.latency : this.latency(session),
+      live: this.trace ? this.trace.live : (session?.liveRun ?? null),
       runs: this.panelRuns(),
       comparison: this.comparison(),
       lessons: this.observation.lessons.map(toLessonDto),
@@ -216,6 +233,38 @@ export class LockMonitorPanel implements vscode.Disposable {
   post(message: ToWebview): void {
     // A hidden webview drops messages; it asks for the full state again (`ready`) when shown.
     if (this.panel.visible) void this.panel.webview.postMessage(message);
+  }
+
+  /** A trace starts: from now on the panel draws what the trace's monitor and probes send. */
+  beginTrace(live: LiveRunInfo): void {
+    this.trace = { live, locks: null, latency: null };
+    this.post({ type: 'state', state: this.fullState() });
+  }
+
+  /** The statement running now (its text in the banner, its window shaded on the chart). */
+  traceLive(live: LiveRunInfo): void {
+    if (!this.trace) return;
+    this.trace.live = live;
+    this.patch({ live });
+  }
+
+  traceLocks(locks: LockSnapshotDto): void {
+    if (!this.trace) return;
+    this.trace.locks = locks;
+    this.post({ type: 'locks', locks });
+  }
+
+  traceLatency(latency: LatencySnapshotDto): void {
+    if (!this.trace) return;
+    this.trace.latency = latency;
+    this.post({ type: 'latency', latency });
+  }
+
+  /** The trace ended (or failed): back to the session's own streams. */
+  endTrace(): void {
+    if (!this.trace) return;
+    this.trace = undefined;
+    this.post({ type: 'state', state: this.fullState() });
   }
 
   reveal(section: 'comparison' | 'locks' | 'runs'): void {

@@ -50,6 +50,7 @@ function storedTrace(n: number): StoredTrace {
     'CREATE INDEX books_title_idx: held ShareLock on public.books for 1.2 s; writes of public.books stalled up to 1.3 s.';
   return {
     kind: 'trace',
+    sourcePath: '/work/shop/db/migrations',
     migration: `0003_trace_${n}`,
     migrations: [`0003_trace_${n}`],
     outcome: 'succeeded',

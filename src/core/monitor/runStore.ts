@@ -23,6 +23,8 @@ export const RUN_STORE_LIMIT = 200;
  */
 export interface StoredTrace {
   kind: 'trace';
+  /** The traced source's folder (absolute): the walkthrough and "trace again" find it by this. */
+  sourcePath: string;
   /** The traced migration's id (the first one when a range was traced). */
   migration: string;
   /** Every migration the trace covered, in order. */
@@ -84,6 +86,7 @@ export function isStoredLesson(x: unknown): x is LessonResult {
 /** The trace envelope, and a report whose migrations and statements have the shape the views read. */
 export function isStoredTrace(x: unknown): x is StoredTrace {
   if (!isObject(x) || x.kind !== 'trace' || !hasEnvelope(x) || !Number.isFinite(x.endedAt)) return false;
+  if (typeof x.sourcePath !== 'string') return false;
   if (!Array.isArray(x.migrations) || !x.migrations.every((m) => typeof m === 'string')) return false;
   const report = x.report;
   return (
