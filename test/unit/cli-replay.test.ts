@@ -39,12 +39,15 @@ void describe('command line entry', () => {
         'ro',
         '--json',
         '--reset',
+        '--pg',
+        '15',
       ]),
       {
         dir: 'db',
         tool: 'goose',
         to: '3',
         port: 6000,
+        pg: '15',
         roles: ['app', 'ro'],
         reset: true,
         json: true,
@@ -52,6 +55,11 @@ void describe('command line entry', () => {
       },
     );
     assert.equal(parseReplayArgs(['db']).port, 5433);
+    assert.equal(parseReplayArgs(['db']).pg, 'bundled');
+    assert.throws(
+      () => parseReplayArgs(['db', '--pg', '12']),
+      /--pg must be "bundled" or one of 14, 15, 16, 17, 18/,
+    );
     assert.throws(() => parseReplayArgs([]), /Name the migration folder/);
     assert.throws(() => parseReplayArgs(['db', '--tool', 'rails']), /--tool needs one of/);
     assert.throws(() => parseReplayArgs(['db', '--port', '70000']), /--port must be a port number/);

@@ -865,3 +865,122 @@ export async function replayStatus(source: MigrationSource, env: ReplayEnvironme
     await closeQuietly(admin, env.logger);
   }
 }
+
+/** One statement of an observed section, as it is about to be sent (or was sent). */
+export interface ObservedStatement {
+  statement: MigrationStatement;
+  /** Index in the section's statements. */
+  index: number;
+  /**
+   * The statement runs inside a transaction block that is still open when it ends, so the locks it
+   * took are still held then (and a catalog change is seen only by its own session until commit).
+   */
+  inTransaction: boolean;
+}
+
+export interface SectionObserver {
+  /** Right before the statement is sent, on the same connection's turn (nothing else is sent meanwhile). */
+  before?(s: ObservedStatement): Promise<void>;
+  /** Right after it completed, before anything else is sent on the connection. Not called when it failed. */
+  after?(s: ObservedStatement): Promise<void>;
+}
+
+/** A statement of an observed section that failed, located as a replay failure is. */
+export interface ObservedFailure {
+  index: number;
+  sqlstate: string | null;
+  message: string;
+  cause: unknown;
+}
+
+/** Whether a statement refuses to run inside a transaction block (what the 25001 locator looks for). */
+export function refusesTransactionBlock(statement: MigrationStatement): boolean {
+  return !!flywayNonTransactional(statement) || statement.keywords.includes('CONCURRENTLY');
+}
+
+/**
+ * Runs one section with its tool's semantics, statement by statement, calling `observer` around
+ * each statement (the trace's hook; no replay state is read or written). The statements of a
+ * section the tool sends as one string are sent one by one inside BEGIN … COMMIT: PostgreSQL runs a
+ * multi-statement string as one implicit transaction, so the locks and their duration are the same.
+ * The exceptions keep the tool's exact behaviour: a one-statement string is sent as is (it may be
+ * non-transactional, e.g. CREATE INDEX CONCURRENTLY), a string with its own BEGIN/COMMIT is sent
+ * statement by statement as psql would, and a string mixing a statement that refuses a transaction
+ * block with others is sent whole, so that it fails with 25001 as it does under the tool.
+ * `commit: false` ends transaction blocks with ROLLBACK (a trace on an external database).
+ * Returns the failure, if a statement failed; connection-level errors and cancels throw.
+ */
+export async function runSectionObserved(
+  client: pg.Client,
+  section: MigrationSection,
+  options: { observer: SectionObserver; commit: boolean; signal?: AbortSignal },
+): Promise<{ failure?: ObservedFailure; statementMs: number[] }> {
+  const { observer, signal } = options;
+  if (section.toolRefusal)
+    return {
+      failure: { index: 0, sqlstate: null, message: section.toolRefusal, cause: undefined },
+      statementMs: [],
+    };
+  const statements = section.statements;
+  const ownControl = statements.some((s) => isTransactionControl(s.keywords));
+  const wrap =
+    section.mode === 'transaction' ||
+    (section.mode === 'single-string' &&
+      statements.length > 1 &&
+      !ownControl &&
+      !statements.some(refusesTransactionBlock));
+  const whole =
+    section.mode === 'single-string' &&
+    !!section.script &&
+    (statements.length === 1 || (!ownControl && statements.some(refusesTransactionBlock)));
+  const times: number[] = [];
+  const fail = (index: number, e: unknown): ObservedFailure => ({
+    index,
+    sqlstate: isPgError(e) ? e.code : null,
+    message: e instanceof Error ? e.message : String(e),
+    cause: e,
+  });
+  if (whole) {
+    // One string as the tool sends it: observed as its first statement (the only one, or the 25001).
+    const index = Math.max(0, statements.findIndex(refusesTransactionBlock));
+    const s: ObservedStatement = { statement: statements[index]!, index, inTransaction: false };
+    throwIfAborted(signal);
+    await observer.before?.(s);
+    const t0 = performance.now();
+    try {
+      await client.query(section.script!.text);
+    } catch (e) {
+      await rollbackQuietly(client);
+      return { failure: fail(index, e), statementMs: times };
+    }
+    times.push(round(performance.now() - t0));
+    await observer.after?.(s);
+    return { statementMs: times };
+  }
+  if (wrap) await client.query('BEGIN');
+  let open = wrap;
+  for (const [index, statement] of statements.entries()) {
+    if (signal?.aborted) {
+      if (open) await rollbackQuietly(client);
+      throwIfAborted(signal);
+    }
+    const control = isTransactionControl(statement.keywords);
+    // A psql-style script's own BEGIN opens the block the following statements run in.
+    const opens = control && (statement.keywords[0] === 'BEGIN' || statement.keywords[0] === 'START');
+    const s: ObservedStatement = { statement, index, inTransaction: open || opens };
+    await observer.before?.(s);
+    const t0 = performance.now();
+    try {
+      await client.query(statement.text);
+    } catch (e) {
+      await rollbackQuietly(client);
+      return { failure: fail(index, e), statementMs: times };
+    }
+    times.push(round(performance.now() - t0));
+    if (control) open = opens;
+    await observer.after?.({ ...s, inTransaction: open });
+  }
+  if (wrap) await client.query(options.commit ? 'COMMIT' : 'ROLLBACK');
+  else if (open) await rollbackQuietly(client); // a script that left its own block open
+  return { statementMs: times };
+}

@@ -136,6 +136,11 @@ export interface LockMonitorOptions {
    * shown too.
    */
   relations: readonly string[];
+  /**
+   * Show every lock of every session in the database, on any relation (a trace watches the
+   * migration's backend whatever it touches, and then `relations` adds nothing). Default false.
+   */
+  everyLock?: boolean;
   /** Time between polls; default 200 ms (5 Hz). */
   intervalMs?: number;
   /** statement_timeout of the monitor's session; default 2000 ms. */
@@ -189,7 +194,7 @@ SELECT a.pid,
   LEFT JOIN pg_namespace ns ON ns.oid = c.relnamespace
  WHERE a.datname = current_database()
    AND a.pid <> pg_backend_pid()
-   AND (l.relation IN (SELECT oid FROM rel) OR NOT l.granted)
+   AND ($2::boolean OR l.relation IN (SELECT oid FROM rel) OR NOT l.granted)
  ORDER BY l.granted, ${waitstart} NULLS LAST, a.pid, l.locktype, l.mode`;
 }
 
@@ -611,7 +616,7 @@ export class LockMonitor {
     const { rows: pollRows } = await session.client.query({
       name: 'migration-lab:poll',
       text: session.pollSql,
-      values: [this.relations],
+      values: [this.relations, this.options.everyLock === true],
     });
     const polled = pollRows[0] as { locks: RawLockRow[]; progress: RawProgressRow[] } | undefined;
     const locks = toLockRows(polled?.locks ?? []);

@@ -1,0 +1,318 @@
+/**
+ * `trace DIR [--migration ID] [--rows N] [--rows-per-table t=N,…] [--with-long-transaction SECONDS]
+ * [--rate N] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]`: traces a
+ * migration of a folder on the lab's embedded server (issue 12 §4) and prints what each statement
+ * locked, rewrote and did to reads and writes of the tables it touches.
+ */
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CancelledError, LabError, describeError } from '../core/errors';
+import { lintSource } from '../core/lint/lint';
+import { loadSource } from '../core/migrations/detect';
+import { isToolId, TOOL_IDS, TOOL_NAMES, type MigrationSource, type ToolId } from '../core/migrations/model';
+import { migrationIndex, UnknownMigrationError } from '../core/migrations/replay';
+import { formatMs } from '../core/monitor/verdict';
+import type { PostgresVersionSetting } from '../core/postgres/majors';
+import { traceMarkdown } from '../core/trace/report';
+import { DEFAULT_TRACE_RATE, DEFAULT_TRACE_ROWS, traceMigrations } from '../core/trace/trace';
+import type { TraceReport } from '../core/trace/types';
+import { oneLine, stalledLongerThan, strongestLocks } from '../core/trace/verdict';
+import { DEFAULTS } from './args';
+import { fileLogger, type FileLogger } from './console';
+import { PG_HELP, parsePgFlag, startLabServer, type LabServer } from './replay';
+import { demoStorageDir } from './storage';
+
+export const TRACE_USAGE =
+  'Usage: migration-lab trace DIR [--migration ID] [--rows N] [--rows-per-table t=N,...] [--with-long-transaction SECONDS] [--rate N] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]';
+
+export const TRACE_HELP = `${TRACE_USAGE}
+
+Traces one migration of the folder DIR on the lab's embedded PostgreSQL: replays every migration
+before it onto the folder's scratch database, fills the tables it touches with synthetic rows, then
+runs it exactly as its tool would while a lock monitor watches every session and a read and a write
+probe per touched table run. Per statement: the locks taken or waited for (CONCURRENTLY included),
+rewrites, duration, sessions that waited on it, read and write latency, and a verdict, next to what
+the linter predicted. The scratch database is reset afterwards. Nothing connects to any other database.
+
+Options:
+  --migration ID            the migration to trace, by id or version (default: the newest)
+  --through ID              trace every migration from --migration through this one
+  --tool T                  read DIR as tool T instead of detecting it (one of: ${TOOL_IDS.join(', ')})
+  --rows N                  rows for the largest touched table (default ${DEFAULT_TRACE_ROWS.toLocaleString('en-US')})
+  --rows-per-table t=N,...  rows for given tables (schema-qualified or bare names)
+  --with-long-transaction S hold a transaction that read the touched tables open S seconds, from just
+                            before the migration (which statement would queue reads behind it?)
+  --rate N                  read and write probe requests per second, each, per table (default ${DEFAULT_TRACE_RATE})
+  --json                    print the trace as JSON on stdout (README "Trace JSON")
+  --markdown FILE           write the pull-request report (Markdown) to FILE
+  --port N                  port of the embedded PostgreSQL on 127.0.0.1 (default ${DEFAULTS.port}); a lab
+                            server already running there is reused and left running
+${PG_HELP.replace(/^ {2}--pg MAJOR {5}/, '  --pg MAJOR                ').replace(/\n {17}/g, '\n                            ')}
+  --role NAME               create this role (NOLOGIN) before replaying (repeatable)
+  --fail-on-stall MS        exit 3 when any statement stalled reads or writes longer than MS
+  -h, --help                show this help
+
+Exit codes: 0 traced (whatever the verdict), 1 the trace could not be done, 2 bad arguments,
+3 with --fail-on-stall when a statement stalled reads or writes longer than MS, 130 interrupted.`;
+
+export interface TraceArgs {
+  dir: string;
+  tool?: ToolId;
+  migration?: string;
+  through?: string;
+  rows?: number;
+  rowsPerTable?: Record<string, number>;
+  longTransactionSeconds?: number;
+  rate?: number;
+  json: boolean;
+  markdown?: string;
+  port: number;
+  pg: PostgresVersionSetting;
+  roles: string[];
+  failOnStallMs?: number;
+  help: boolean;
+}
+
+export class TraceUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TraceUsageError';
+  }
+}
+
+function positiveInteger(text: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= max))
+    throw new TraceUsageError(`${flag} needs a whole number from 1 to ${max}, not "${text}".`);
+  return n;
+}
+
+function positiveNumber(text: string, flag: string, max: number): number {
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0 && n <= max))
+    throw new TraceUsageError(`${flag} needs a number above 0 and at most ${max}, not "${text}".`);
+  return n;
+}
+
+export function parseTraceArgs(argv: readonly string[]): TraceArgs {
+  const args: TraceArgs = {
+    dir: '',
+    json: false,
+    port: DEFAULTS.port,
+    pg: 'bundled',
+    roles: [],
+    help: false,
+  };
+  const value = (k: number, flag: string): string => {
+    const v = argv[k];
+    if (v === undefined || v.startsWith('--')) throw new TraceUsageError(`${flag} needs a value.`);
+    return v;
+  };
+  for (let k = 0; k < argv.length; k++) {
+    const arg = argv[k]!;
+    switch (arg) {
+      case '-h':
+      case '--help':
+        args.help = true;
+        break;
+      case '--json':
+        args.json = true;
+        break;
+      case '--migration':
+        args.migration = value(++k, arg);
+        break;
+      case '--through':
+        args.through = value(++k, arg);
+        break;
+      case '--tool': {
+        const tool = value(++k, arg);
+        if (!isToolId(tool))
+          throw new TraceUsageError(`--tool needs one of: ${TOOL_IDS.join(', ')} (not "${tool}").`);
+        args.tool = tool;
+        break;
+      }
+      case '--rows':
+        args.rows = positiveInteger(value(++k, arg), arg, 100_000_000);
+        break;
+      case '--rows-per-table': {
+        const counts: Record<string, number> = {};
+        for (const pair of value(++k, arg).split(',')) {
+          const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(pair);
+          if (!m)
+            throw new TraceUsageError(
+              `--rows-per-table needs table=N pairs separated by commas, not "${pair}".`,
+            );
+          counts[m[1]!] = positiveInteger(m[2]!, `--rows-per-table (${m[1]})`, 100_000_000);
+        }
+        args.rowsPerTable = counts;
+        break;
+      }
+      case '--with-long-transaction':
+        args.longTransactionSeconds = positiveNumber(value(++k, arg), arg, 3600);
+        break;
+      case '--rate':
+        args.rate = positiveNumber(value(++k, arg), arg, 200);
+        break;
+      case '--markdown':
+        args.markdown = value(++k, arg);
+        break;
+      case '--port': {
+        const text = value(++k, arg);
+        const port = /^\d+$/.test(text) ? Number(text) : NaN;
+        if (!(port >= 1 && port <= 65535))
+          throw new TraceUsageError(`--port must be a port number from 1 to 65535, not "${text}".`);
+        args.port = port;
+        break;
+      }
+      case '--pg':
+        args.pg = parsePgFlag(value(++k, arg), (m) => new TraceUsageError(m));
+        break;
+      case '--role':
+        args.roles.push(value(++k, arg));
+        break;
+      case '--fail-on-stall':
+        args.failOnStallMs = positiveInteger(value(++k, arg), arg);
+        break;
+      default:
+        if (arg.startsWith('-')) throw new TraceUsageError(`Unknown option ${arg}.`);
+        if (args.dir) throw new TraceUsageError(`Only one folder, please (got ${args.dir} and ${arg}).`);
+        args.dir = arg;
+    }
+  }
+  if (!args.dir && !args.help) throw new TraceUsageError('Name the migration folder to trace.');
+  if (args.through !== undefined && args.migration === undefined)
+    throw new TraceUsageError('--through needs --migration (where the range starts).');
+  return args;
+}
+
+/** The report for a person: per statement, its locks, rewrite, time and verdict. */
+export function formatTraceReport(report: TraceReport): string {
+  const out = [`${report.source}  ${report.tool}, ${report.postgres}, Migration Lab ${report.labVersion}`];
+  const rows = report.migrations[0]?.rows ?? {};
+  if (Object.keys(rows).length > 0)
+    out.push(
+      `  rows: ${Object.entries(rows)
+        .map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`)
+        .join(', ')}`,
+    );
+  for (const limit of report.fillLimits) out.push(`  fill: ${limit}`);
+  for (const m of report.migrations) {
+    out.push('', `${m.id}`);
+    for (const s of m.statements) {
+      const locks = strongestLocks(s.locks).map((l) => `${l.mode} on ${l.relation}`);
+      out.push(`  ${formatMs(s.durationMs).padStart(8)}  ${oneLine(s.sql, 90)}`);
+      out.push(
+        `            locks: ${locks.join(', ') || 'none seen'}${s.rewrites.length > 0 ? `; rewrote ${s.rewrites.join(', ')}` : ''}`,
+      );
+      out.push(`            ${s.verdict}`);
+      if (s.predictionMismatch) out.push(`            linter mismatch: ${s.predictionMismatch}`);
+    }
+    out.push(`  verdict: ${m.verdict}`);
+  }
+  return out.join('\n');
+}
+
+export interface TraceIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** Runs `trace` and returns the exit code. */
+export async function runTrace(argv: readonly string[], io: TraceIo, signal: AbortSignal): Promise<number> {
+  let args: TraceArgs;
+  try {
+    args = parseTraceArgs(argv);
+  } catch (e) {
+    if (!(e instanceof TraceUsageError)) throw e;
+    io.stderr(`error: ${e.message}\n${TRACE_USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    io.stdout(`${TRACE_HELP}\n`);
+    return 0;
+  }
+  let source: MigrationSource;
+  try {
+    source = await loadSource(args.dir, args.tool);
+    if (source.migrations.length === 0) throw new LabError(`${source.path} has no migrations to trace.`);
+    if (args.migration !== undefined) migrationIndex(source, args.migration);
+    if (args.through !== undefined) migrationIndex(source, args.through);
+  } catch (e) {
+    if (e instanceof UnknownMigrationError) {
+      io.stderr(`error: ${e.message}\n${TRACE_USAGE}\n`);
+      return 2;
+    }
+    if (!(e instanceof LabError)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    return 1;
+  }
+  const storageDir = demoStorageDir();
+  const logger: FileLogger = fileLogger(join(storageDir, 'trace.log'), (level, message) => {
+    if (level === 'error') io.stderr(`${level}: ${message}\n`);
+  });
+  let server: LabServer | undefined;
+  try {
+    const migration = args.migration ?? source.migrations[source.migrations.length - 1]!.id;
+    io.stderr(`Tracing ${migration} of ${source.path} (${TOOL_NAMES[source.tool]})…\n`);
+    server = await startLabServer(storageDir, args.port, args.pg, logger, signal, 'trace');
+    let lastLine = '';
+    const report = await traceMigrations({
+      target: server.target,
+      source,
+      migration,
+      through: args.through,
+      rows: args.rows,
+      rowsPerTable: args.rowsPerTable,
+      longTransactionSeconds: args.longTransactionSeconds,
+      ratePerSecond: args.rate,
+      roles: args.roles,
+      logger,
+      signal,
+      onProgress: (p) => {
+        const line =
+          p.done !== undefined && p.total !== undefined
+            ? `[${p.phase}] ${p.message} ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')}`
+            : `[${p.phase}] ${p.message}`;
+        // Fill progress arrives per chunk: one line per table and phase is enough on a terminal.
+        const head = line.replace(/ [\d,]+\/[\d,]+$/, '');
+        if (head !== lastLine || p.done === p.total) io.stderr(`${line}\n`);
+        lastLine = head;
+      },
+    });
+    if (args.markdown) {
+      const findings = (await lintSource(source, { pgMajor: Number(/\d+/.exec(report.postgres)?.[0] ?? 18) }))
+        .findings;
+      writeFileSync(resolve(args.markdown), traceMarkdown(report, { findings }));
+      io.stderr(`The report is in ${resolve(args.markdown)}.\n`);
+    }
+    io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTraceReport(report)}\n`);
+    if (args.failOnStallMs !== undefined) {
+      const limit = args.failOnStallMs;
+      const stalled = report.migrations
+        .flatMap((m) => m.statements)
+        .filter((s) => stalledLongerThan(s, limit));
+      if (stalled.length > 0) {
+        io.stderr(
+          `${stalled.length} statement(s) stalled reads or writes longer than ${limit} ms (--fail-on-stall), e.g. ${oneLine(stalled[0]!.sql, 60)}.\n`,
+        );
+        return 3;
+      }
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      io.stderr(
+        'Interrupted; the probes and the long transaction ended and the scratch database was reset.\n',
+      );
+      return 130;
+    }
+    logger.error(e instanceof Error ? e : String(e));
+    io.stderr(
+      `error: ${e instanceof LabError ? e.message : describeError(e)}\nThe log is in ${logger.path}.\n`,
+    );
+    return 1;
+  } finally {
+    await server?.stop();
+    logger.close();
+  }
+}
