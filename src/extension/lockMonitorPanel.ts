@@ -1,21 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { appliedIndexMigration, type Lab, type LabState } from '../core/lab';
+import type { Lab, LabState } from '../core/lab';
 import type { Logger } from '../core/log';
 import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
 import { DEFAULT_PROBE_WINDOW_MS, type ProbeSnapshot } from '../core/probe/sampler';
 import type { MonitorSession } from '../core/monitorSession';
+import { DEMO_SCENARIO, appliedComparedMigration } from '../core/scenarios/demo';
+import { qualifiedTable } from '../core/scenarios/types';
 import {
   commandFor,
   isFromWebview,
   type LabSummary,
-  type LatencySnapshotDto,
-  type LiveRunInfo,
-  type LockSnapshotDto,
   type PanelAction,
+  type LatencySnapshotDto,
+  type LockSnapshotDto,
   type PanelState,
   type RunDto,
+  type StatementMarkDto,
   type ToWebview,
+  type WatchDto,
 } from '../shared/protocol';
 import { buttonStates } from '../shared/model';
 import {
@@ -27,19 +30,20 @@ import {
   toMonitorStatusDto,
   toRunDto,
 } from './panelDto';
+import { labSchema } from './config';
 import type { Observation } from './observation';
 import type { SlowReport } from './slowReport';
 
 export const LOCK_MONITOR_VIEW_TYPE = 'migrationLab.lockMonitor';
 
-export function labSummary(s: LabState): LabSummary {
+export function labSummary(s: LabState, schema: string): LabSummary {
   return {
     database: s.database,
     serverVersion: s.serverVersion,
     seeded: s.seeded,
-    largeRows: s.largeRows,
+    seedTable: qualifiedTable(schema, DEMO_SCENARIO.seed.large),
     applied: s.migrations.filter((m) => m.applied).map((m) => m.id),
-    indexMigrationApplied: appliedIndexMigration(s.migrations) ?? null,
+    indexMigrationApplied: appliedComparedMigration(s.migrations) ?? null,
     running: s.runningMigration,
     invalidIndexes: s.invalidIndexes.map((i) => ({
       index: i.index,
@@ -55,12 +59,10 @@ export class LockMonitorPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private sessionListeners: (() => void)[] = [];
   private pendingReveal: 'comparison' | 'locks' | 'runs' | undefined;
-  /**
-   * A trace feeds the panel from its own monitor and probes (on the scratch database): while it runs,
-   * the session's streams (the demo's tables and endpoint) are not drawn, so the two never interleave.
-   */
-  private trace:
-    { live: LiveRunInfo; locks: LockSnapshotDto | null; latency: LatencySnapshotDto | null } | undefined;
+  /** Set while another source than the demo's session feeds the chart and the locks (a trace). */
+  private feed:
+    { watch: WatchDto; latency: LatencySnapshotDto | null; locks: LockSnapshotDto | null } | undefined;
+  private statements: StatementMarkDto[] = [];
 
   static get instance(): LockMonitorPanel | undefined {
     return LockMonitorPanel.current;
@@ -141,7 +143,7 @@ export class LockMonitorPanel implements vscode.Disposable {
       ),
       slowReport.onDidChange((pid) => this.patch({ slowReportPid: pid ?? null })),
     );
-    const onLab = (s: LabState) => this.patch({ lab: labSummary(s) });
+    const onLab = (s: LabState) => this.patch({ lab: labSummary(s, this.schema), watch: this.watch() });
     lab.on('state', onLab);
     this.disposables.push({ dispose: () => lab.off('state', onLab) });
     this.attach(observation.session);
@@ -151,9 +153,77 @@ export class LockMonitorPanel implements vscode.Disposable {
     return toComparisonDto(this.observation.runs);
   }
 
+  private get schema(): string {
+    return labSchema(this.lab);
+  }
+
+  /** The demo's probed table, schema-qualified: the one table its chart draws. */
+  private get demoTable(): string {
+    return qualifiedTable(this.schema, DEMO_SCENARIO.probe.table);
+  }
+
+  /** What the chart draws now: the feed's tables, else the demo's probed table. */
+  private watch(): WatchDto {
+    if (this.feed) return this.feed.watch;
+    const { probe, title } = DEMO_SCENARIO;
+    const rows = this.lab.state.database === 'running' ? (this.lab.state.largeRows ?? 0) : undefined;
+    return {
+      title,
+      tables: [
+        {
+          table: this.demoTable,
+          read: probe.read,
+          write: probe.write,
+          ...(rows !== undefined ? { rows } : {}),
+        },
+      ],
+    };
+  }
+
   private latency(session: MonitorSession | undefined): PanelState['latency'] {
+    if (this.feed) return this.feed.latency;
     const snapshot = session?.latencySnapshot();
-    return snapshot ? toLatencySnapshotDto(snapshot) : null;
+    return snapshot ? toLatencySnapshotDto(snapshot, this.demoTable) : null;
+  }
+
+  /**
+   * Lets another source than the demo's session feed the chart and the locks (a trace): `watch` names its
+   * tables. Until {@link endFeed}, the session's locks and latency are not drawn, and the statement marks
+   * start empty. Call it again to rename the watch or change its tables.
+   */
+  startFeed(watch: WatchDto): void {
+    const fresh = !this.feed;
+    this.feed = { watch, latency: this.feed?.latency ?? null, locks: this.feed?.locks ?? null };
+    if (fresh) this.statements = [];
+    this.post({ type: 'state', state: this.fullState() });
+  }
+
+  /** A newer latency snapshot of the feed's tables (see panelDto's toLatencyByTableDto). */
+  feedLatency(latency: LatencySnapshotDto): void {
+    if (!this.feed) return;
+    this.feed.latency = latency;
+    this.post({ type: 'latency', latency });
+  }
+
+  /** A newer lock snapshot of the feed's monitor. */
+  feedLocks(locks: LockSnapshot): void {
+    if (!this.feed) return;
+    this.feed.locks = toLockSnapshotDto(locks);
+    this.post({ type: 'locks', locks: this.feed.locks });
+  }
+
+  /** The statement boundaries to mark on the timeline (oldest first); replaces the previous list. */
+  setStatements(statements: StatementMarkDto[]): void {
+    this.statements = statements;
+    this.patch({ statements });
+  }
+
+  /** The demo's session draws again; the feed's statement marks go. */
+  endFeed(): void {
+    if (!this.feed) return;
+    this.feed = undefined;
+    this.statements = [];
+    this.post({ type: 'state', state: this.fullState() });
   }
 
   private attach(session: MonitorSession | undefined): void {
@@ -168,15 +238,14 @@ export class LockMonitorPanel implements vscode.Disposable {
         this.sessionListeners.push(() => session.off(event, fn as never));
       };
       on('locks', (locks: LockSnapshot) => {
-        if (!this.trace) this.post({ type: 'locks', locks: toLockSnapshotDto(locks) });
+        if (!this.feed) this.post({ type: 'locks', locks: toLockSnapshotDto(locks) });
       });
       on('latency', (latency: ProbeSnapshot) => {
-        if (!this.trace) this.post({ type: 'latency', latency: toLatencySnapshotDto(latency) });
+        if (!this.feed)
+          this.post({ type: 'latency', latency: toLatencySnapshotDto(latency, this.demoTable) });
       });
       on('probe', (probe) => this.patch({ probe }));
-      on('live', (live) => {
-        if (!this.trace) this.patch({ live: live ?? null });
-      });
+      on('live', (live) => this.patch({ live: live ?? null }));
       on('monitorStatus', (monitor: MonitorStatus) => this.patch({ monitor: toMonitorStatusDto(monitor) }));
     }
     this.post({ type: 'state', state: this.fullState() });
@@ -185,16 +254,18 @@ export class LockMonitorPanel implements vscode.Disposable {
   private fullState(): PanelState {
     const session = this.observation.session;
     const state: Omit<PanelState, 'buttons'> = {
-      lab: labSummary(this.lab.state),
+      lab: labSummary(this.lab.state, this.schema),
       probe: { running: session?.probeRunning ?? false, url: session?.probeUrl },
       monitor: session?.monitorStatus ? toMonitorStatusDto(session.monitorStatus) : null,
-      locks: this.trace
-        ? this.trace.locks
+      locks: this.feed
+        ? this.feed.locks
         : session?.latestLocks
           ? toLockSnapshotDto(session.latestLocks)
           : null,
-      latency: this.trace ? this.trace.latency : this.latency(session),
-      live: this.trace ? this.trace.live : (session?.liveRun ?? null),
+      latency: this.latency(session),
+      watch: this.watch(),
+      statements: this.statements,
+      live: session?.liveRun ?? null,
       runs: this.panelRuns(),
       comparison: this.comparison(),
       lessons: this.observation.lessons.map(toLessonDto),
@@ -233,38 +304,6 @@ export class LockMonitorPanel implements vscode.Disposable {
   post(message: ToWebview): void {
     // A hidden webview drops messages; it asks for the full state again (`ready`) when shown.
     if (this.panel.visible) void this.panel.webview.postMessage(message);
-  }
-
-  /** A trace starts: from now on the panel draws what the trace's monitor and probes send. */
-  beginTrace(live: LiveRunInfo): void {
-    this.trace = { live, locks: null, latency: null };
-    this.post({ type: 'state', state: this.fullState() });
-  }
-
-  /** The statement running now (its text in the banner, its window shaded on the chart). */
-  traceLive(live: LiveRunInfo): void {
-    if (!this.trace) return;
-    this.trace.live = live;
-    this.patch({ live });
-  }
-
-  traceLocks(locks: LockSnapshotDto): void {
-    if (!this.trace) return;
-    this.trace.locks = locks;
-    this.post({ type: 'locks', locks });
-  }
-
-  traceLatency(latency: LatencySnapshotDto): void {
-    if (!this.trace) return;
-    this.trace.latency = latency;
-    this.post({ type: 'latency', latency });
-  }
-
-  /** The trace ended (or failed): back to the session's own streams. */
-  endTrace(): void {
-    if (!this.trace) return;
-    this.trace = undefined;
-    this.post({ type: 'state', state: this.fullState() });
   }
 
   reveal(section: 'comparison' | 'locks' | 'runs'): void {
@@ -318,8 +357,11 @@ export class LockMonitorPanel implements vscode.Disposable {
   </div>
 </header>
 <section id="latency-section" aria-labelledby="latency-h">
-  <h2 id="latency-h">Latency of /list_large/ (reads) and /insert_large/ (writes), last ${DEFAULT_PROBE_WINDOW_MS / 1000} s</h2>
+  <h2 id="latency-h">Latency of reads and writes, last ${DEFAULT_PROBE_WINDOW_MS / 1000} s</h2>
+  <p id="watch" class="muted"></p>
   <div id="chart"></div>
+  <div id="statement-detail" class="statement-detail" hidden></div>
+  <ol id="statements" class="statements" aria-label="Statements on the timeline" hidden></ol>
   <div id="latency-stats"></div>
 </section>
 <div class="grid">

@@ -13,7 +13,13 @@ import type {
 import type { LatencySummary, RecordedRun } from '../core/monitor/recorder';
 import { comparedPair, comparisonConclusion } from '../core/monitor/report';
 import { maxProbeQueued } from '../core/monitor/verdict';
-import type { KindStats, ProbePoint } from '../core/probe/stats';
+import {
+  chartPoints,
+  probeStats,
+  type KindStats,
+  type ProbePoint,
+  type ProbeSample,
+} from '../core/probe/stats';
 import type { ProbeSnapshot } from '../core/probe/sampler';
 import { ms } from '../shared/model';
 import type {
@@ -121,15 +127,49 @@ export function toProbePointDto(p: ProbePoint): ProbePointDto {
   return { t: p.t, latencyMs: p.latencyMs, kind: p.kind, inFlight: p.inFlight, outcome: p.outcome };
 }
 
-export function toLatencySnapshotDto(s: ProbeSnapshot): LatencySnapshotDto {
+/** The demo's probe snapshot (one table behind the HTTP probe) as the panel's per-table latency. */
+export function toLatencySnapshotDto(s: ProbeSnapshot, table: string): LatencySnapshotDto {
   return {
     at: s.at,
     windowMs: s.windowMs,
     stalledThresholdMs: s.stalledThresholdMs,
     running: s.running,
-    read: toLatencyStatsDto(s.read),
-    write: toLatencyStatsDto(s.write),
-    points: s.points.map(toProbePointDto),
+    tables: [
+      {
+        table,
+        read: toLatencyStatsDto(s.read),
+        write: toLatencyStatsDto(s.write),
+        points: s.points.map(toProbePointDto),
+      },
+    ],
+  };
+}
+
+/** Samples per table (sorted by startedAt, e.g. a trace's table probes) over the window ending at `at`. */
+export function toLatencyByTableDto(
+  byTable: Readonly<Record<string, { reads: readonly ProbeSample[]; writes: readonly ProbeSample[] }>>,
+  options: { at: number; windowMs: number; stalledThresholdMs: number; running: boolean; maxPoints?: number },
+): LatencySnapshotDto {
+  const entries = Object.entries(byTable);
+  const perTable = Math.max(2, Math.floor((options.maxPoints ?? 1200) / Math.max(1, entries.length)));
+  return {
+    at: options.at,
+    windowMs: options.windowMs,
+    stalledThresholdMs: options.stalledThresholdMs,
+    running: options.running,
+    tables: entries.map(([table, { reads, writes }]) => {
+      const from = options.at - options.windowMs;
+      const inWindow = [...reads, ...writes]
+        .filter((x) => x.startedAt >= from || x.outcome === undefined)
+        .sort((a, b) => a.startedAt - b.startedAt);
+      const stats = probeStats(inWindow, options.at, options.stalledThresholdMs);
+      return {
+        table,
+        read: toLatencyStatsDto(stats.read),
+        write: toLatencyStatsDto(stats.write),
+        points: chartPoints(inWindow, options.at, perTable).map(toProbePointDto),
+      };
+    }),
   };
 }
 

@@ -9,7 +9,9 @@ import { config } from './config';
 import type { CommandContext } from './context';
 import { revealLockMonitor } from './guidance';
 import { LockMonitorPanel } from './lockMonitorPanel';
-import { toLatencySnapshotDto, toLockSnapshotDto } from './panelDto';
+import { DEFAULT_PROBE_WINDOW_MS } from '../core/probe/sampler';
+import type { StatementMarkDto, WatchDto } from '../shared/protocol';
+import { toLatencyByTableDto } from './panelDto';
 import { shownPath, type SourceEntry } from './sources';
 import {
   EXTERNAL_OPTIONS,
@@ -17,8 +19,8 @@ import {
   externalQuestion,
   storedTraceOf,
   traceFileName,
-  traceLatencySnapshot,
   traceProgressLine,
+  withStatementEvent,
   type ExternalChoices,
 } from './traceModel';
 
@@ -176,11 +178,6 @@ async function askExternal(ctx: CommandContext, migration: string): Promise<Exte
   return choices;
 }
 
-function short(sql: string): string {
-  const one = sql.replace(/\s+/g, ' ').trim();
-  return one.length > 80 ? `${one.slice(0, 79)}…` : one;
-}
-
 /** Trace Migration…: the migration on its source's scratch database, live in the Lock Monitor, then its report. */
 export async function traceMigration(ctx: CommandContext, arg?: unknown): Promise<StoredTrace | undefined> {
   const target = await resolveTarget(ctx, arg);
@@ -202,7 +199,10 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
   tracing = true;
   const startedAt = Date.now();
   const panel = revealLockMonitor(ctx);
-  panel.beginTrace({ migration: `Trace of ${label}`, kind: 'other', startedAt });
+  // The panel draws the trace's tables (named as the probes report them) and its statements.
+  let watch: WatchDto = { title: `Trace of ${label}`, tables: [] };
+  let marks: StatementMarkDto[] = [];
+  panel.startFeed(watch);
   let report: TraceReport;
   try {
     report = await vscode.window.withProgress(
@@ -224,6 +224,7 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
             migration: target.migration,
             rows: config.traceRows,
             ratePerSecond: config.traceRate,
+            stalledThresholdMs: config.stalledThresholdMs,
             longTransactionSeconds: config.traceLongTransactionSeconds || undefined,
             external,
             logger: ctx.logger,
@@ -236,22 +237,37 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
               phase = p.phase;
             },
             live: {
-              onLocks: (snapshot) => LockMonitorPanel.instance?.traceLocks(toLockSnapshotDto(snapshot)),
+              onLocks: (snapshot) => LockMonitorPanel.instance?.feedLocks(snapshot),
               onLatency: (byTable) => {
                 const now = Date.now();
                 if (now - latencyAt < LIVE_LATENCY_MS) return;
                 latencyAt = now;
-                LockMonitorPanel.instance?.traceLatency(
-                  toLatencySnapshotDto(traceLatencySnapshot(byTable, now, config.stalledThresholdMs)),
+                const panelNow = LockMonitorPanel.instance;
+                if (!panelNow) return;
+                const tables = Object.keys(byTable);
+                if (tables.join('\n') !== watch.tables.map((t) => t.table).join('\n')) {
+                  watch = {
+                    title: watch.title,
+                    tables: tables.map((table) => ({
+                      table,
+                      read: 'a primary-key lookup of an existing row',
+                      write: 'an insert of a synthetic row, or an update where inserts are impossible',
+                    })),
+                  };
+                  panelNow.startFeed(watch);
+                }
+                panelNow.feedLatency(
+                  toLatencyByTableDto(byTable, {
+                    at: now,
+                    windowMs: DEFAULT_PROBE_WINDOW_MS,
+                    stalledThresholdMs: config.stalledThresholdMs,
+                    running: true,
+                  }),
                 );
               },
               onStatement: (s) => {
-                if (s.endedAt === undefined)
-                  LockMonitorPanel.instance?.traceLive({
-                    migration: `${s.migration}: ${short(s.sql)}`,
-                    kind: 'other',
-                    startedAt: s.startedAt,
-                  });
+                marks = withStatementEvent(marks, s);
+                LockMonitorPanel.instance?.setStatements(marks);
               },
             },
           });
@@ -262,7 +278,7 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
     );
   } finally {
     tracing = false;
-    LockMonitorPanel.instance?.endTrace();
+    LockMonitorPanel.instance?.endFeed();
     // The trace leaves the scratch database reset: the view shows what is there now.
     if (ctx.sources.entries.includes(entry)) void ctx.sources.refreshStatus(entry);
   }

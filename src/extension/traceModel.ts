@@ -1,44 +1,12 @@
 /**
- * The trace's pure parts on the extension's side (no `vscode`, unit-tested under plain node): what the
- * panel draws live from a trace's events, the progress line of each phase, the entry the Runs view
- * keeps, and the choices asked before a trace of an external database.
+ * The trace's pure parts on the extension's side (no `vscode`, unit-tested under plain node): the
+ * progress line of each phase, the statement marks the panel draws, the entry the Runs view keeps, and
+ * the choices asked before a trace of an external database.
  */
 import type { StoredTrace } from '../core/monitor/runStore';
 import { formatMs } from '../core/monitor/verdict';
-import { DEFAULT_PROBE_WINDOW_MS, type ProbeSnapshot } from '../core/probe/sampler';
-import { chartPoints, probeStats, startedBetween, type ProbeSample } from '../core/probe/stats';
 import type { TraceProgress, TraceReport } from '../core/trace/types';
-
-/** Chart points the live snapshot keeps at most (as the demo's sampler). */
-const MAX_POINTS = 1_200;
-
-/**
- * One latency snapshot over every touched table's probes (the last `windowMs`), in the sampler's
- * shape, so the panel's chart draws a trace as it draws the demo: reads of all tables as reads, writes
- * as writes. (Per-table series need the panel's per-table protocol.)
- */
-export function traceLatencySnapshot(
-  byTable: Readonly<Record<string, { reads: readonly ProbeSample[]; writes: readonly ProbeSample[] }>>,
-  now: number,
-  stalledThresholdMs: number,
-  windowMs = DEFAULT_PROBE_WINDOW_MS,
-): ProbeSnapshot {
-  const all: ProbeSample[] = [];
-  for (const { reads, writes } of Object.values(byTable)) {
-    for (const s of reads) all.push(s.kind === 'read' ? s : { ...s, kind: 'read' });
-    for (const s of writes) all.push(s.kind === 'write' ? s : { ...s, kind: 'write' });
-  }
-  all.sort((a, b) => a.startedAt - b.startedAt);
-  const inWindow = startedBetween(all, now - windowMs, now);
-  return {
-    at: now,
-    windowMs,
-    stalledThresholdMs,
-    running: true,
-    ...probeStats(inWindow, now, stalledThresholdMs),
-    points: chartPoints(inWindow, now, MAX_POINTS),
-  };
-}
+import type { StatementMarkDto } from '../shared/protocol';
 
 /** Where each phase sits in the notification's bar (percent at its start), so the bar only moves forward. */
 const PHASE_START: Record<TraceProgress['phase'], number> = { replay: 0, fill: 10, trace: 60, cleanup: 95 };
@@ -63,6 +31,37 @@ export function traceProgressLine(p: TraceProgress): { message: string; percent:
     ? `${PHASE_LABEL[p.phase]}: ${p.message}${counts}`
     : `${PHASE_LABEL[p.phase]}…${counts}`;
   return { message, percent };
+}
+
+/** A statement event of the trace, as the tracer's live events report it. */
+export interface TraceStatementEvent {
+  migration: string;
+  file: string;
+  line: number;
+  sql: string;
+  startedAt: number;
+  endedAt?: number;
+}
+
+/**
+ * The panel's statement marks after one more event: a start adds a mark (open until its end), an end
+ * closes the mark of the same statement. Oldest first; the list given is not changed.
+ */
+export function withStatementEvent(
+  marks: readonly StatementMarkDto[],
+  s: TraceStatementEvent,
+): StatementMarkDto[] {
+  const key = `${s.migration}:${s.file}:${s.line}:${s.startedAt}`;
+  const mark: StatementMarkDto = {
+    key,
+    label: `${s.migration} · ${s.file.split(/[\\/]/).pop() ?? s.file}:${s.line}`,
+    sql: s.sql,
+    startedAt: s.startedAt,
+    endedAt: s.endedAt ?? null,
+  };
+  const i = marks.findIndex((m) => m.key === key);
+  if (i < 0) return [...marks, mark];
+  return marks.map((m, k) => (k === i ? mark : m));
 }
 
 /** The Runs view's entry for a finished trace. */

@@ -9,6 +9,7 @@ import {
   type ButtonStates,
   type PanelState,
   type SessionRoleDto,
+  type StatementMarkDto,
 } from './protocol';
 
 /** Milliseconds as the panel writes them: "850 ms", "1.2 s", "–" for no value. */
@@ -45,7 +46,7 @@ export function buttonStates(s: ButtonInputs): ButtonStates {
       ? `A lesson is running (${s.liveLesson.title}); wait for it to finish.`
       : null;
   const applied = s.lab.indexMigrationApplied;
-  const notSeeded = s.lab.seeded ? null : 'large_email has no rows yet: run Seed Tables first.';
+  const notSeeded = s.lab.seeded ? null : `${s.lab.seedTable} has no rows yet: run Seed Tables first.`;
   const indexApplied = applied ? `${applied} is applied: press Roll Back first.` : null;
   const first = (...reasons: (string | null)[]) => reasons.find((r) => r !== null) ?? null;
   return {
@@ -110,8 +111,11 @@ export function restoreSavedState(saved: unknown): PanelState | undefined {
     Array.isArray(s.runs) &&
     Array.isArray(s.lessons) &&
     isObject(s.buttons) &&
+    isObject(s.watch) &&
+    Array.isArray(s.watch.tables) &&
+    Array.isArray(s.statements) &&
     (s.locks === null || isObject(s.locks)) &&
-    (s.latency === null || isObject(s.latency));
+    (s.latency === null || (isObject(s.latency) && Array.isArray(s.latency.tables)));
   return valid ? (s as unknown as PanelState) : undefined;
 }
 
@@ -163,8 +167,21 @@ export function waitersSubject(shape: Pick<ChainShape, 'waiterRole' | 'waiterPid
 
 // ---- the chart's text alternative ----
 
-/** The latency chart's accessible name: what it shows and the latest p95 of reads and writes. */
+/** The latency chart's accessible name: what it shows and the latest p95 of each table's reads and writes. */
 export function latencyChartLabel(latency: PanelState['latency']): string {
   if (!latency) return 'Latency chart of reads and writes: the probe has not measured yet.';
-  return `Latency chart of reads and writes, last ${latency.windowMs / 1000} s: reads p95 ${ms(latency.read.p95Ms)}, writes p95 ${ms(latency.write.p95Ms)}.`;
+  const one = latency.tables.length === 1;
+  const parts = latency.tables.map(
+    (t) =>
+      `${one ? '' : `${t.table} `}reads p95 ${ms(t.read.p95Ms)}, ${one ? '' : `${t.table} `}writes p95 ${ms(t.write.p95Ms)}`,
+  );
+  const of = one ? ` of ${latency.tables[0]!.table}` : '';
+  return `Latency chart of reads and writes${of}, last ${latency.windowMs / 1000} s: ${parts.join('; ') || 'no table watched'}.`;
+}
+
+/** A statement mark's text for its tooltip and accessible name: "label, 1.2 s: SQL" (or "running"). */
+export function statementMarkText(mark: StatementMarkDto, now: number): string {
+  const took =
+    mark.endedAt === null ? `running for ${ms(now - mark.startedAt)}` : ms(mark.endedAt - mark.startedAt);
+  return `${mark.label}, ${took}: ${mark.sql}`;
 }

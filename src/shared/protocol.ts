@@ -9,7 +9,7 @@
  * The shape version of everything below. Raise it whenever a DTO changes shape: the panel drops a saved
  * state of another version rather than draw yesterday's shape.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Who a PostgreSQL session is, as the panel colours it. */
 export type SessionRoleDto =
@@ -102,14 +102,56 @@ export interface ProbePointDto {
   outcome?: string;
 }
 
-export interface LatencySnapshotDto {
-  at: number;
-  windowMs: number;
-  stalledThresholdMs: number;
-  running: boolean;
+/** One watched table's probe requests over the window: its reads and its writes. */
+export interface TableLatencyDto {
+  /** Schema-qualified, as in {@link WatchedTableDto.table}. */
+  table: string;
   read: LatencyStatsDto;
   write: LatencyStatsDto;
   points: ProbePointDto[];
+}
+
+/** The latency of every watched table over the window ending at `at`. */
+export interface LatencySnapshotDto {
+  at: number;
+  windowMs: number;
+  /** The stall threshold the host counts with (the setting): the chart shades above it. */
+  stalledThresholdMs: number;
+  running: boolean;
+  /** One entry per watched table, in the order of {@link WatchDto.tables}. */
+  tables: TableLatencyDto[];
+}
+
+/** A table the panel watches, and what its probes do (the host's words). */
+export interface WatchedTableDto {
+  /** Schema-qualified, e.g. "migration_lab.large_email". */
+  table: string;
+  /** What one read request is, e.g. "GET /list_large/" or "a primary-key lookup". */
+  read: string;
+  /** What one write request is, or why there is none. */
+  write: string;
+  /** Rows the table holds (an estimate), when the host knows. */
+  rows?: number;
+}
+
+/** What the panel watches now: the demo's table, or the tables under trace. */
+export interface WatchDto {
+  /** Who feeds the panel, e.g. "Demo: large_email" or "Trace of 0003_orders". */
+  title: string;
+  tables: WatchedTableDto[];
+}
+
+/** A statement's time on the timeline, marked on the latency chart (text on hover and focus). */
+export interface StatementMarkDto {
+  /** Stable across patches: the panel keys its marks by it. */
+  key: string;
+  /** Short, e.g. "0003_orders.sql:12". */
+  label: string;
+  /** The statement's text. */
+  sql: string;
+  startedAt: number;
+  /** null while the statement runs. */
+  endedAt: number | null;
 }
 
 /** A run's latency in one direction. */
@@ -167,7 +209,8 @@ export interface LabSummary {
   database: 'stopped' | 'starting' | 'running' | 'stopping';
   serverVersion?: string;
   seeded: boolean;
-  largeRows?: number;
+  /** The table the demo seeds (schema-qualified): the lessons' buttons wait for its rows. */
+  seedTable: string;
   /** Applied migration ids. */
   applied: string[];
   /** The demo's index migration (locking or concurrent) that is applied, if one is. */
@@ -198,6 +241,10 @@ export interface PanelState {
   monitor: MonitorStatusDto | null;
   locks: LockSnapshotDto | null;
   latency: LatencySnapshotDto | null;
+  /** The tables the chart draws and the header lists. */
+  watch: WatchDto;
+  /** Statement boundaries on the timeline (a trace's statements), oldest first. */
+  statements: StatementMarkDto[];
   live: LiveRunInfo | null;
   runs: RunDto[];
   /** The pair of runs to compare side by side (the host's rule), or null while there is none. */

@@ -16,6 +16,7 @@ import type {
   PanelState,
   RunDto,
   SessionRoleDto,
+  StatementMarkDto,
   ToWebview,
 } from '../shared/protocol';
 import {
@@ -24,6 +25,7 @@ import {
   latencyChartLabel,
   ms,
   restoreSavedState,
+  statementMarkText,
   waitersSubject,
   type SavedPanelState,
 } from '../shared/model';
@@ -39,8 +41,10 @@ const vscode = acquireVsCodeApi();
 
 let state: PanelState | undefined;
 let chart: uPlot | undefined;
-/** The body classes (theme kind) the chart's colours were read under. */
-let chartTheme = '';
+/** The body classes (theme kind) and the tables the chart was made for: either changing remakes it. */
+let chartKey = '';
+/** The statement mark under the pointer or the keyboard focus: drawn highlighted, its text shown. */
+let activeMark: string | undefined;
 let chainsExpanded = false;
 
 function esc(text: unknown): string {
@@ -186,9 +190,13 @@ function renderButtons(s: PanelState): void {
 
 function renderHeader(s: PanelState): void {
   const lab = s.lab;
+  const rows = s.watch.tables
+    .filter((t) => t.rows !== undefined)
+    .map((t) => `${esc(t.table)} ≈ ${t.rows!.toLocaleString('en-US')} rows`)
+    .join(', ');
   const db =
     lab.database === 'running'
-      ? `PostgreSQL ${esc(lab.serverVersion)} · large_email ≈ ${(lab.largeRows ?? 0).toLocaleString('en-US')} rows`
+      ? `PostgreSQL ${esc(lab.serverVersion)}${rows ? ` · ${rows}` : ''}`
       : `PostgreSQL ${esc(lab.database)}`;
   const probe = s.probe.running ? `probe on ${esc(s.probe.url)}` : 'probe off';
   const monitor = s.monitor
@@ -229,14 +237,62 @@ function textWidth(text: string, font: string): number {
   return measureContext.measureText(text).width;
 }
 
-function makeChart(): uPlot {
+/** Opaque colours for the tables' series, each from variables every built-in theme defines (or a fallback). */
+function tableColors(): string[] {
+  return [
+    themeColor(['--vscode-charts-blue', '--vscode-editorInfo-foreground'], '#3794ff'),
+    themeColor(
+      ['--vscode-charts-orange', '--vscode-editorWarning-foreground', '--vscode-editorError-foreground'],
+      '#d18616',
+    ),
+    themeColor(['--vscode-charts-green', '--vscode-testing-iconPassed'], '#89d185'),
+    themeColor(['--vscode-charts-red', '--vscode-editorError-foreground'], '#f14c4c'),
+    themeColor(['--vscode-charts-yellow', '--vscode-editorWarning-foreground'], '#cca700'),
+    themeColor(['--vscode-foreground'], '#cccccc'),
+  ];
+}
+
+/**
+ * The chart's series: reads and writes of each watched table. One table: reads in blue, writes in
+ * orange (and a larger point). Several: one colour per table, reads as filled dots and writes as rings,
+ * so both stay apart in every theme.
+ */
+function chartSeries(tables: readonly string[], hc: boolean): uPlot.Series[] {
+  const colors = tableColors();
+  if (tables.length === 1) {
+    const [read, write] = [colors[0]!, colors[1]!];
+    return [
+      { label: 'reads', stroke: read, paths: () => null, points: { show: true, size: 4, fill: read } },
+      {
+        label: 'writes',
+        stroke: write,
+        paths: () => null,
+        points: { show: true, size: 6, width: 1.5, fill: hc ? 'transparent' : write },
+      },
+    ];
+  }
+  return tables.flatMap((table, i): uPlot.Series[] => {
+    const color = colors[i % colors.length]!;
+    return [
+      {
+        label: `${table} reads`,
+        stroke: color,
+        paths: () => null,
+        points: { show: true, size: 4, fill: color },
+      },
+      {
+        label: `${table} writes`,
+        stroke: color,
+        paths: () => null,
+        points: { show: true, size: 7, width: 1.5, fill: 'transparent' },
+      },
+    ];
+  });
+}
+
+function makeChart(tables: readonly string[]): uPlot {
   const el = byId('chart');
   const hc = isHighContrast();
-  const read = themeColor(['--vscode-charts-blue', '--vscode-editorInfo-foreground'], '#3794ff');
-  const write = themeColor(
-    ['--vscode-charts-orange', '--vscode-editorWarning-foreground', '--vscode-editorError-foreground'],
-    '#d18616',
-  );
   const fg = themeColor(['--vscode-foreground'], '#cccccc');
   const grid = hc
     ? themeColor(['--vscode-contrastBorder', '--vscode-foreground'], '#6fc3df')
@@ -275,17 +331,7 @@ function makeChart(): uPlot {
         },
       },
     ],
-    series: [
-      {},
-      // Distinct point shapes as well as colours: reads and writes must differ in every theme.
-      { label: 'reads', stroke: read, paths: () => null, points: { show: true, size: 4, fill: read } },
-      {
-        label: 'writes',
-        stroke: write,
-        paths: () => null,
-        points: { show: true, size: 6, width: 1.5, fill: hc ? 'transparent' : write },
-      },
-    ],
+    series: [{}, ...chartSeries(tables, hc)],
     hooks: {
       drawClear: [(u) => shadeWindows(u)],
       draw: [
@@ -294,9 +340,19 @@ function makeChart(): uPlot {
           el.dataset.yTickWidth = String(yAxisLayout.widest);
         },
       ],
+      // The statement under the pointer: highlighted on the chart, its text shown below it.
+      setCursor: [
+        (u) => {
+          const left = u.cursor.left;
+          const t = left === undefined || left < 0 ? undefined : u.posToVal(left, 'x') * 1000;
+          const mark = t === undefined ? undefined : markAt(t);
+          if (document.activeElement?.closest('#statements')) return; // the keyboard's choice wins
+          setActiveMark(mark?.key);
+        },
+      ],
     },
   };
-  const made = new uPlot(opts, [[], [], []], el);
+  const made = new uPlot(opts, [[], ...tables.flatMap(() => [[], []])], el);
   const canvas = made.ctx.canvas;
   canvas.setAttribute('role', 'img');
   const legend = el.querySelector<HTMLTableElement>('table.u-legend');
@@ -307,7 +363,27 @@ function makeChart(): uPlot {
   return made;
 }
 
-/** Shades migration windows (recorded and live) and the band above the stall threshold. */
+/** The statement running at `t` (epoch ms), the latest one when they overlap. */
+function markAt(t: number): StatementMarkDto | undefined {
+  const now = state?.latency?.at ?? Date.now();
+  return [...(state?.statements ?? [])].reverse().find((m) => m.startedAt <= t && t <= (m.endedAt ?? now));
+}
+
+/** Highlights a statement mark (or none) and shows its text under the chart. */
+function setActiveMark(key: string | undefined): void {
+  if (key === activeMark) return;
+  activeMark = key;
+  const mark = state?.statements.find((m) => m.key === key);
+  const detail = byId('statement-detail');
+  setHidden(detail, !mark);
+  setText(detail, mark ? statementMarkText(mark, state?.latency?.at ?? Date.now()) : '');
+  document
+    .querySelectorAll<HTMLElement>('#statements li')
+    .forEach((li) => li.classList.toggle('active', li.dataset.key === key));
+  chart?.redraw(false);
+}
+
+/** Shades migration windows (recorded and live), the band above the stall threshold, and statement marks. */
 function shadeWindows(u: uPlot): void {
   if (!state) return;
   const ctx = u.ctx;
@@ -329,69 +405,133 @@ function shadeWindows(u: uPlot): void {
   ctx.fillStyle = windowColor;
   const windows = state.runs.map((r) => [r.startedAt, r.endedAt, r.migration] as const);
   if (state.live) windows.push([state.live.startedAt, Date.now(), state.live.migration]);
+  const xOf = (t: number) => u.valToPos(t / 1000, 'x', true);
   for (const [from, to] of windows) {
-    const x0 = Math.max(left, u.valToPos(from / 1000, 'x', true));
-    const x1 = Math.min(left + width, u.valToPos(to / 1000, 'x', true));
+    const x0 = Math.max(left, xOf(from));
+    const x1 = Math.min(left + width, xOf(to));
     if (x1 > x0) ctx.fillRect(x0, top, x1 - x0, height);
   }
   ctx.globalAlpha = 1;
   ctx.strokeStyle = windowColor;
   ctx.setLineDash([4, 3]);
-  for (const [from, to] of windows) {
-    for (const t of [from, to]) {
-      const x = u.valToPos(t / 1000, 'x', true);
-      if (x < left || x > left + width) continue;
-      ctx.beginPath();
-      ctx.moveTo(x, top);
-      ctx.lineTo(x, top + height);
-      ctx.stroke();
+  const vertical = (x: number) => {
+    if (x < left || x > left + width) return;
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+  };
+  for (const [from, to] of windows) for (const t of [from, to]) vertical(xOf(t));
+  // Statement boundaries: a solid line where each starts (and ends); the active one's span filled.
+  const markColor = hc
+    ? themeColor(['--vscode-contrastActiveBorder', '--vscode-focusBorder'], '#f38518')
+    : themeColor(['--vscode-descriptionForeground', '--vscode-foreground'], '#999999');
+  const now = state.latency?.at ?? Date.now();
+  ctx.setLineDash([]);
+  ctx.strokeStyle = markColor;
+  for (const mark of state.statements) {
+    const active = mark.key === activeMark;
+    const x0 = xOf(mark.startedAt);
+    const x1 = xOf(mark.endedAt ?? now);
+    if (active) {
+      ctx.globalAlpha = hc ? 0.25 : 0.2;
+      ctx.fillStyle = themeColor(['--vscode-focusBorder', '--vscode-foreground'], '#007fd4');
+      const a = Math.max(left, x0);
+      const b = Math.min(left + width, x1);
+      if (b > a) ctx.fillRect(a, top, b - a, height);
     }
+    ctx.globalAlpha = active ? 1 : 0.7;
+    ctx.lineWidth = active ? 2 : 1;
+    vertical(x0);
+    if (mark.endedAt !== null) vertical(x1);
   }
   ctx.restore();
 }
 
 function renderChart(s: PanelState): void {
-  // A theme switch changes the body's classes and the variables: the chart re-reads its colours.
-  const theme = document.body.className;
-  if (chart && theme !== chartTheme) {
+  // A theme switch changes the body's classes and the variables, and other tables other series: remake it.
+  const tables = s.watch.tables.map((t) => t.table);
+  const key = JSON.stringify([document.body.className, tables]);
+  if (chart && key !== chartKey) {
     chart.destroy();
     chart = undefined;
   }
   if (!chart) {
-    chart = makeChart();
-    chartTheme = theme;
+    chart = makeChart(tables);
+    chartKey = key;
   }
-  const points = s.latency?.points ?? [];
+  const byTable = new Map((s.latency?.tables ?? []).map((t) => [t.table, t]));
   const now = (s.latency?.at ?? Date.now()) / 1000;
+  const all = tables.flatMap((table, i) => (byTable.get(table)?.points ?? []).map((p) => ({ p, i })));
+  all.sort((a, b) => a.p.t - b.p.t);
   const xs: number[] = [];
-  const reads: (number | null)[] = [];
-  const writes: (number | null)[] = [];
-  for (const p of [...points].sort((a, b) => a.t - b.t)) {
+  const series: (number | null)[][] = tables.flatMap(() => [[], []]);
+  for (const { p, i } of all) {
     xs.push(p.t / 1000);
-    const v = Math.max(1, p.latencyMs);
-    reads.push(p.kind === 'read' ? v : null);
-    writes.push(p.kind === 'write' ? v : null);
+    const column = i * 2 + (p.kind === 'read' ? 0 : 1);
+    series.forEach((values, c) => values.push(c === column ? Math.max(1, p.latencyMs) : null));
   }
   chart.batch(() => {
-    chart!.setData([xs, reads, writes], false);
+    chart!.setData([xs, ...series], false);
     // The window the host's sampler keeps (in every snapshot), not a copy of it.
     if (s.latency) chart!.setScale('x', { min: now - s.latency.windowMs / 1000, max: now });
   });
   setAttr(chart.ctx.canvas, 'aria-label', latencyChartLabel(s.latency));
+  setText(
+    byId('watch'),
+    `${s.watch.title}: ${s.watch.tables.map((t) => `${t.table} (reads: ${t.read}; writes: ${t.write})`).join(', ')}.`,
+  );
+  renderStatements(s);
   const stats = s.latency;
+  const one = tables.length === 1;
   setHtml(
     byId('latency-stats'),
     stats
       ? statsTable(
-          [
-            ['reads', stats.read],
-            ['writes', stats.write],
-          ],
+          stats.tables.flatMap((t): [string, LatencyStatsDto][] => [
+            [one ? 'reads' : `${t.table} reads`, t.read],
+            [one ? 'writes' : `${t.table} writes`, t.write],
+          ]),
           stats.stalledThresholdMs,
           stats.windowMs,
         )
       : '<p class="muted">Start the probe to measure read and write latency.</p>',
   );
+}
+
+/** The statement marks as a list: each item focusable, its text on hover and focus, its span lit on the chart. */
+function renderStatements(s: PanelState): void {
+  const list = byId<HTMLOListElement>('statements');
+  setHidden(list, s.statements.length === 0);
+  const now = s.latency?.at ?? Date.now();
+  const existing = new Map<string, HTMLLIElement>();
+  for (const li of Array.from(list.children) as HTMLLIElement[]) existing.set(li.dataset.key ?? '', li);
+  let previous: Element | null = null;
+  for (const mark of s.statements) {
+    let li = existing.get(mark.key);
+    if (!li) {
+      li = document.createElement('li');
+      li.dataset.key = mark.key;
+      li.tabIndex = 0;
+      li.addEventListener('focus', () => setActiveMark(mark.key));
+      li.addEventListener('mouseenter', () => setActiveMark(mark.key));
+      li.addEventListener('blur', () => setActiveMark(undefined));
+      li.addEventListener('mouseleave', () => {
+        if (document.activeElement !== li) setActiveMark(undefined);
+      });
+    }
+    existing.delete(mark.key);
+    const text = statementMarkText(mark, now);
+    setAttr(li, 'title', text);
+    setAttr(li, 'aria-label', text);
+    setText(li, `${mark.label} · ${mark.endedAt === null ? 'running' : ms(mark.endedAt - mark.startedAt)}`);
+    li.classList.toggle('active', mark.key === activeMark);
+    const expected: Element | null = previous ? previous.nextElementSibling : list.firstElementChild;
+    if (expected !== li) list.insertBefore(li, expected);
+    previous = li;
+  }
+  for (const li of existing.values()) li.remove();
+  if (activeMark !== undefined && !s.statements.some((m) => m.key === activeMark)) setActiveMark(undefined);
 }
 
 function statsTable(rows: [string, LatencyStatsDto][], stalledThresholdMs: number, windowMs: number): string {
@@ -434,7 +574,9 @@ function blockersHtml(blockers: { pid: number; role: SessionRoleDto }[]): string
 function renderChains(s: PanelState): void {
   const chains = s.locks?.blockingChains ?? [];
   const shapes = chainShapes(chains);
-  const inFlight = s.latency ? s.latency.write.inFlight + s.latency.read.inFlight : null;
+  const inFlight = s.latency
+    ? s.latency.tables.reduce((n, t) => n + t.write.inFlight + t.read.inFlight, 0)
+    : null;
   // Sessions waiting inside PostgreSQL are capped by the probe's pools; requests beyond that queue in the probe.
   const counts =
     chains.length === 0
@@ -582,7 +724,7 @@ function renderLessons(s: PanelState): void {
   setText(
     byId('slow-report'),
     s.slowReportPid !== null
-      ? `Slow report open (pid ${s.slowReportPid}): a transaction that read large_email and has not ended.`
+      ? `Slow report open (pid ${s.slowReportPid}): a transaction that read ${s.lab.seedTable} and has not ended.`
       : s.liveLesson
         ? `Running the lesson "${s.liveLesson.title}"…`
         : '',

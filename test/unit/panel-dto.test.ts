@@ -4,7 +4,14 @@ import { LESSON_TITLES, type FailedConcurrentlyResult } from '../../src/core/les
 import { toBlockingChains } from '../../src/core/monitor/lockMonitor';
 import { RunRecorder, type RecordedRun } from '../../src/core/monitor/recorder';
 import { toReportJson } from '../../src/core/monitor/report';
-import { toComparisonDto, toLessonDto, toRunDto } from '../../src/extension/panelDto';
+import type { ProbeSample } from '../../src/core/probe/stats';
+import {
+  toComparisonDto,
+  toLatencyByTableDto,
+  toLatencySnapshotDto,
+  toLessonDto,
+  toRunDto,
+} from '../../src/extension/panelDto';
 import { lockRow } from '../fixtures/monitorRows';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -62,5 +69,73 @@ describe('the panel DTOs the host sends', () => {
     const dto = toLessonDto(result);
     assert.equal(dto.title, LESSON_TITLES['failed-concurrently']);
     assert.deepEqual(dto.facts[0], ['failed with', '23505']);
+  });
+});
+
+describe('the per-table latency the panel draws', () => {
+  const sample = (kind: 'read' | 'write', startedAt: number, latencyMs?: number): ProbeSample => ({
+    kind,
+    startedAt,
+    ...(latencyMs !== undefined
+      ? { endedAt: startedAt + latencyMs, latencyMs, status: 200, outcome: 'ok' as const }
+      : { status: 0 }),
+  });
+
+  it("keeps each table's reads and writes apart, in the window, with the host's stall threshold", () => {
+    const dto = toLatencyByTableDto(
+      {
+        'public.orders': {
+          reads: [sample('read', T0 - 120_000, 5), sample('read', T0 - 1000, 8)],
+          writes: [sample('write', T0 - 900, 2500), sample('write', T0 - 3000)],
+        },
+        'public.customers': { reads: [sample('read', T0 - 500, 3)], writes: [] },
+      },
+      { at: T0, windowMs: 60_000, stalledThresholdMs: 2000, running: true },
+    );
+    assert.deepEqual(
+      dto.tables.map((t) => t.table),
+      ['public.orders', 'public.customers'],
+    );
+    const orders = dto.tables[0]!;
+    assert.equal(orders.read.count, 1, 'the read before the window is left out');
+    assert.equal(orders.read.maxMs, 8);
+    assert.equal(orders.write.count, 1);
+    assert.equal(orders.write.inFlight, 1, 'a write still waiting counts with its age');
+    assert.equal(orders.write.stalled, 2, 'over 2 s: the slow write and the one waiting 3 s');
+    assert.equal(dto.stalledThresholdMs, 2000);
+    assert.deepEqual(
+      orders.points.map((p) => p.kind),
+      ['write', 'read', 'write'],
+    );
+    assert.equal(dto.tables[1]!.write.count, 0);
+  });
+
+  it("draws the demo's one probe as its one table", () => {
+    const stats = {
+      count: 0,
+      inFlight: 0,
+      p50Ms: null,
+      p95Ms: null,
+      maxMs: null,
+      stalled: 0,
+      errors: 0,
+      timeouts: 0,
+    };
+    const dto = toLatencySnapshotDto(
+      {
+        at: T0,
+        windowMs: 60_000,
+        stalledThresholdMs: 1000,
+        running: true,
+        read: stats,
+        write: stats,
+        points: [],
+      },
+      'migration_lab.large_email',
+    );
+    assert.deepEqual(
+      dto.tables.map((t) => t.table),
+      ['migration_lab.large_email'],
+    );
   });
 });

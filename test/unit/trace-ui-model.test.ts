@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isStoredTrace } from '../../src/core/monitor/runStore';
-import type { ProbeSample } from '../../src/core/probe/stats';
 import type { TraceReport } from '../../src/core/trace/types';
 import {
   EXTERNAL_OPTIONS,
@@ -9,18 +8,12 @@ import {
   externalQuestion,
   storedTraceOf,
   traceFileName,
-  traceLatencySnapshot,
   traceListRow,
   traceProgressLine,
+  withStatementEvent,
 } from '../../src/extension/traceModel';
 
 const T0 = 1_700_000_000_000;
-
-function sample(kind: 'read' | 'write', startedAt: number, latencyMs?: number): ProbeSample {
-  return latencyMs === undefined
-    ? { kind, startedAt, status: 0 }
-    : { kind, startedAt, endedAt: startedAt + latencyMs, latencyMs, status: 200, outcome: 'ok' };
-}
 
 const report: TraceReport = {
   source: 'db/migrations',
@@ -35,44 +28,42 @@ const report: TraceReport = {
   fillLimits: [],
 };
 
-describe('the trace in the panel: one latency snapshot over every touched table', () => {
-  it('counts reads of all tables as reads and writes as writes, in-flight ones with their age', () => {
-    const now = T0 + 10_000;
-    const snapshot = traceLatencySnapshot(
+describe('the trace in the panel: statement marks on the timeline', () => {
+  const start = {
+    migration: '0002_index',
+    file: '/w/db/migrations/0002_index.sql',
+    line: 3,
+    sql: 'CREATE INDEX i ON t (c)',
+    startedAt: T0,
+  };
+  it('a start opens a mark, its end closes the same mark, the next statement adds one', () => {
+    const opened = withStatementEvent([], start);
+    assert.deepEqual(opened, [
       {
-        'public.orders': { reads: [sample('read', T0 + 1000, 3)], writes: [sample('write', T0 + 2000)] },
-        'public.customers': {
-          reads: [sample('read', T0 + 1500, 5)],
-          writes: [sample('write', T0 + 3000, 4)],
-        },
+        key: `0002_index:${start.file}:3:${T0}`,
+        label: '0002_index · 0002_index.sql:3',
+        sql: start.sql,
+        startedAt: T0,
+        endedAt: null,
       },
-      now,
-      1000,
-    );
-    assert.equal(snapshot.read.count, 2);
-    assert.equal(snapshot.read.maxMs, 5);
-    // The orders write never came back: 8 s in flight, so stalled over the 1 s threshold.
-    assert.equal(snapshot.write.inFlight, 1);
-    assert.equal(snapshot.write.stalled, 1);
-    assert.equal(snapshot.write.maxMs, 8000);
-    assert.equal(snapshot.points.length, 4);
+    ]);
+    const closed = withStatementEvent(opened, { ...start, endedAt: T0 + 1500 });
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0]!.endedAt, T0 + 1500);
+    assert.equal(opened[0]!.endedAt, null, 'the list given is not changed');
+    const next = withStatementEvent(closed, {
+      ...start,
+      line: 5,
+      sql: 'ALTER TABLE t …',
+      startedAt: T0 + 1600,
+    });
     assert.deepEqual(
-      snapshot.points.map((p) => p.t),
-      [T0 + 1000, T0 + 1500, T0 + 2000, T0 + 3000],
+      next.map((m) => [m.label, m.endedAt]),
+      [
+        ['0002_index · 0002_index.sql:3', T0 + 1500],
+        ['0002_index · 0002_index.sql:5', null],
+      ],
     );
-  });
-
-  it('keeps only the window, and a sample of the wrong list takes the list’s kind', () => {
-    const now = T0 + 120_000;
-    const snapshot = traceLatencySnapshot(
-      { t: { reads: [sample('read', T0, 2), sample('write', now - 1000, 7)], writes: [] } },
-      now,
-      1000,
-      60_000,
-    );
-    assert.equal(snapshot.read.count, 1, 'the sample 120 s ago is outside the 60 s window');
-    assert.equal(snapshot.read.maxMs, 7);
-    assert.equal(snapshot.write.count, 0);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   chainShapes,
   latencyChartLabel,
   restoreSavedState,
+  statementMarkText,
   waitersSubject,
   type ButtonInputs,
 } from '../../src/shared/model';
@@ -21,6 +22,7 @@ function inputs(extra: Partial<ButtonInputs> = {}, lab: Partial<ButtonInputs['la
     lab: {
       database: 'running',
       seeded: true,
+      seedTable: 'migration_lab.large_email',
       applied: ['0001_initial'],
       indexMigrationApplied: null,
       invalidIndexes: [],
@@ -42,6 +44,13 @@ function panelState(): PanelState {
     monitor: null,
     locks: null,
     latency: null,
+    watch: {
+      title: 'Demo: large_email',
+      tables: [
+        { table: 'migration_lab.large_email', read: 'GET /list_large/', write: 'POST /insert_large/' },
+      ],
+    },
+    statements: [],
     comparison: null,
     lessons: [],
     buttons: buttonStates(base),
@@ -118,8 +127,8 @@ describe('panel buttons: the host says which can be pressed and why the others c
   });
 
   it('asks for a seed before the lessons', () => {
-    const states = buttonStates(inputs({}, { seeded: false }));
-    assert.match(states.lessonLockQueue ?? '', /Seed Tables/);
+    const states = buttonStates(inputs({}, { seeded: false, seedTable: 'lab2.large_email' }));
+    assert.match(states.lessonLockQueue ?? '', /^lab2\.large_email has no rows yet: run Seed Tables/);
   });
 });
 
@@ -143,6 +152,10 @@ describe('the panel saved state', () => {
       { version: PANEL_STATE_VERSION, state: { ...state, runs: 'none' } },
       { version: PANEL_STATE_VERSION, state: { ...state, lab: { database: 'running' } } },
       { version: PANEL_STATE_VERSION, state: { ...state, locks: 7 } },
+      // version 3 had no watched tables, no statement marks and one table's latency
+      { version: PANEL_STATE_VERSION, state: { ...state, watch: undefined } },
+      { version: PANEL_STATE_VERSION, state: { ...state, statements: undefined } },
+      { version: PANEL_STATE_VERSION, state: { ...state, latency: { at: 0, points: [] } } },
     ]) {
       assert.equal(restoreSavedState(saved), undefined, JSON.stringify(saved)?.slice(0, 80));
     }
@@ -177,18 +190,48 @@ describe('who waits for whom, collapsed to its shapes', () => {
 });
 
 describe('the latency chart text alternative', () => {
-  it('says the latest p95 of reads and writes', () => {
-    const stats = { count: 1, inFlight: 0, p50Ms: 3, maxMs: 20, stalled: 0, errors: 0, timeouts: 0 };
-    const label = latencyChartLabel({
-      at: 0,
-      windowMs: 60_000,
-      stalledThresholdMs: 1000,
-      running: true,
-      points: [],
-      read: { ...stats, p95Ms: 12 },
-      write: { ...stats, p95Ms: 3400 },
-    });
-    assert.match(label, /last 60 s: reads p95 12 ms, writes p95 3\.4 s/);
+  const stats = { count: 1, inFlight: 0, p50Ms: 3, maxMs: 20, stalled: 0, errors: 0, timeouts: 0 };
+  const table = (name: string, readP95: number, writeP95: number) => ({
+    table: name,
+    points: [],
+    read: { ...stats, p95Ms: readP95 },
+    write: { ...stats, p95Ms: writeP95 },
+  });
+  const snapshot = { at: 0, windowMs: 60_000, stalledThresholdMs: 1000, running: true };
+
+  it("says the latest p95 of the one table's reads and writes", () => {
+    const label = latencyChartLabel({ ...snapshot, tables: [table('migration_lab.large_email', 12, 3400)] });
+    assert.match(label, /of migration_lab\.large_email, last 60 s: reads p95 12 ms, writes p95 3\.4 s/);
     assert.match(latencyChartLabel(null), /not measured/);
+  });
+
+  it('names each table when it draws several', () => {
+    const label = latencyChartLabel({
+      ...snapshot,
+      tables: [table('public.orders', 5, 2900), table('public.customers', 4, 6)],
+    });
+    assert.match(
+      label,
+      /public\.orders reads p95 5 ms, public\.orders writes p95 2\.9 s; public\.customers reads p95 4 ms/,
+    );
+  });
+});
+
+describe('a statement mark on the timeline', () => {
+  it('says its label, its duration and its text', () => {
+    const mark = {
+      key: 'k',
+      label: '0003_orders.sql:12',
+      sql: 'ALTER TABLE orders ADD COLUMN x int',
+      startedAt: 1000,
+    };
+    assert.equal(
+      statementMarkText({ ...mark, endedAt: 3500 }, 9000),
+      '0003_orders.sql:12, 2.5 s: ALTER TABLE orders ADD COLUMN x int',
+    );
+    assert.match(
+      statementMarkText({ ...mark, endedAt: null }, 1400),
+      /^0003_orders\.sql:12, running for 400 ms: /,
+    );
   });
 });

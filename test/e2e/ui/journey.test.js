@@ -392,7 +392,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await wb.runCommand('View: Close All Editors');
     await wb.runCommand('Migration Lab: Open Lock Monitor');
     await wb.lockMonitor
-      .locator('#status', { hasText: /PostgreSQL 1\d\.\d+ · large_email/ })
+      .locator('#status', { hasText: /PostgreSQL 1\d\.\d+ · migration_lab\.large_email/ })
       .waitFor({ timeout: 30_000 });
   });
 
