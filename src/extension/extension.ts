@@ -92,6 +92,7 @@ export interface MigrationLabApi {
   logUri: vscode.Uri;
   /** The kept runs and traces (the trace tests read what a trace added). */
   observation: Observation;
+  runsView: RunsView;
   /** The "Check your own migration" walkthrough's subject and step keys (its tests read them). */
   ownMigration: OwnMigrationWalkthrough;
 }
@@ -135,6 +136,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       migrationsTree,
     );
     const databaseView = new DatabaseView(theLab, logger);
+    const runsView = new RunsView(theObservation);
     const ctx: CommandContext = {
       ownMigration,
       lab: theLab,
@@ -182,7 +184,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       vscode.window.registerTreeDataProvider('migrationLab.database', databaseView),
       migrationsTree,
       ownMigration,
-      vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
+      vscode.window.registerTreeDataProvider('migrationLab.runs', runsView),
       vscode.workspace.registerTextDocumentContentProvider(
         TRACE_REPORT_SCHEME,
         new TraceReportDocuments(() => theObservation.traces),
@@ -240,6 +242,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       diagnostics,
       logUri: context.logUri,
       observation: theObservation,
+      runsView,
       ownMigration,
     };
   } catch (e) {

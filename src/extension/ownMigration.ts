@@ -52,6 +52,8 @@ const DEMO_CHOSEN = 'migrationLab.own.demoChosen';
 export class OwnMigrationWalkthrough implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly keys = new Map<OwnMigrationStep, boolean>();
+  /** Steps whose key has been true in this window: VS Code keeps such a step ticked (a trace resets the replay). */
+  private readonly seen = new Set<OwnMigrationStep>();
   /** Folders whose trace report was opened in this window. */
   private readonly reportsOpened = new Set<string>();
   private demo: SourceEntry | undefined;
@@ -113,6 +115,11 @@ export class OwnMigrationWalkthrough implements vscode.Disposable {
     return out;
   }
 
+  /** The steps ticked in this window, in the walkthrough's order. */
+  get ticked(): OwnMigrationStep[] {
+    return (Object.keys(OWN_MIGRATION_KEYS) as OwnMigrationStep[]).filter((step) => this.seen.has(step));
+  }
+
   /** Reads the observed state again and sets the keys that changed. */
   update(): void {
     const subject = this.subject();
@@ -135,6 +142,7 @@ export class OwnMigrationWalkthrough implements vscode.Disposable {
   }
 
   private set(step: OwnMigrationStep, value: boolean): void {
+    if (value) this.seen.add(step);
     if (this.keys.get(step) === value) return;
     this.keys.set(step, value);
     void vscode.commands.executeCommand('setContext', OWN_MIGRATION_KEYS[step], value);
