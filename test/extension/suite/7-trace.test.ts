@@ -88,7 +88,6 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     // Small tables: the test is about the editor's side, the tracer's own tests measure locks at scale.
     await settings().update('trace.rows', 2000, vscode.ConfigurationTarget.Global);
     await settings().update('trace.rate', 5, vscode.ConfigurationTarget.Global);
-    cpSync(join(ROOT, 'test/fixtures/trace-workspace/shop'), join(workspace, 'shop'), { recursive: true });
     const started = await run('migrationLab.startPostgres');
     assert.deepEqual(started.errors(), []);
   });
@@ -117,8 +116,26 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     assert.deepEqual(Object.keys(api.ownMigration.state).sort(), [...STEPS].sort());
   });
 
+  test('without migrations in the workspace, the walkthrough works on the bundled demo', async function () {
+    this.timeout(40_000);
+    await api.sources.ready;
+    // Folders earlier suites copied in are gone (their teardown): the workspace has no migrations.
+    await until('no migration folder in the workspace', () => api.sources.entries.every((e) => !e.source));
+    assert.equal(api.ownMigration.state.migrationsFound, false, 'nothing found, and the demo not chosen yet');
+    const chosen = await run('migrationLab.useDemoMigrations');
+    assert.deepEqual(chosen.errors(), []);
+    await until('migrationsFound (the demo chosen)', () => api.ownMigration.state.migrationsFound);
+    // Its "newest" is the plain index build (the two 0002s are alternatives, a replay of both fails).
+    assert.deepEqual((await run('migrationLab.openNewestMigration')).errors(), []);
+    const file = vscode.window.activeTextEditor?.document.uri.fsPath ?? '';
+    assert.match(file, /migrations[\\/]0002_add_email_index\.sql$/);
+    await until('lint problems on the demo’s plain CREATE INDEX', () => api.ownMigration.state.lintFindings);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
   test('the copied folder is found and the lab names its tool; nothing else has ticked', async function () {
     this.timeout(40_000);
+    cpSync(join(ROOT, 'test/fixtures/trace-workspace/shop'), join(workspace, 'shop'), { recursive: true });
     await waitFor('the shop folder in the Migrations view', () =>
       api.sources.entries.some((e) => e.found.path === shopDir) ? true : undefined,
     );
@@ -217,12 +234,40 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     assert.equal(item.label, `Trace: ${NEWEST}`);
     assert.equal(item.contextValue, 'trace');
     assert.equal(item.command?.command, 'migrationLab.openTraceReport');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await until('the report closed', () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .every((t) => !(t.input instanceof vscode.TabInputWebview)),
+    );
+    const reopened = await run(item.command.command, ...(item.command.arguments ?? []));
+    assert.deepEqual(reopened.errors(), []);
+    await waitFor('the report shown again from the Runs view', () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .find((t) => t.input instanceof vscode.TabInputWebview && /markdown\.preview/.test(t.input.viewType)),
+    );
 
     assert.equal(api.ownMigration.state.traced, true);
     assert.equal(api.ownMigration.state.reportOpened, true);
     // The trace leaves the scratch database reset (replayed is false again); VS Code keeps a step ticked.
     assert.equal(api.ownMigration.state.replayed, false);
     assert.deepEqual(api.ownMigration.ticked, STEPS, 'every step of the walkthrough has ticked');
+  });
+
+  test('a trace that cannot be done is one sentence with Show Log, and keeps nothing', async function () {
+    this.timeout(30_000);
+    const before = api.observation.traces.length;
+    const failed = await run('migrationLab.traceMigration', {
+      source: shopDir,
+      migration: '29991231000000_nope',
+    });
+    const errors = failed.shown.filter((s) => s.kind === 'error');
+    assert.equal(errors.length, 1, JSON.stringify(failed.shown));
+    assert.match(errors[0]!.message, /29991231000000_nope/);
+    assert.ok(!errors[0]!.message.includes('\n'), 'one sentence, details in the log');
+    assert.ok(errors[0]!.items.includes('Show Log'));
+    assert.equal(api.observation.traces.length, before);
   });
 
   test('Export as Markdown and as JSON write the report and the `trace --json` shape', async function () {
