@@ -77,7 +77,7 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
     await openWalkthrough();
     await waitUntil('the lint step is ticked', () => wb.walkthroughStepDone('lint'));
     await wb.clickWalkthroughButton('replay', 'Replay');
-    await wb.waitForNotification('1 of 1 applied', 60_000);
+    await wb.waitForNotification('1 of 2 applied', 60_000);
     await openWalkthrough();
     await waitUntil('the replay step is ticked', () => wb.walkthroughStepDone('replay'));
   });
