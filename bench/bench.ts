@@ -12,6 +12,7 @@ import { extensionSection } from './extension';
 import { monitorSection } from './monitor';
 import { parseSection } from './parse';
 import { replaySection } from './replay';
+import { traceSection } from './trace';
 
 /** In run order: the short embedded timings first, before seeding leaves the disk busy. */
 const SECTIONS: Section[] = [
@@ -21,6 +22,7 @@ const SECTIONS: Section[] = [
   monitorSection,
   extensionSection,
   replaySection,
+  traceSection,
 ];
 
 const DEFAULT_ROWS = 5_000_000;

@@ -256,6 +256,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
     io.stderr(`Tracing ${migration} of ${source.path} (${TOOL_NAMES[source.tool]})…\n`);
     server = await startLabServer(storageDir, args.port, args.pg, logger, signal, 'trace');
     let lastLine = '';
+    let lastHead = '';
     const report = await traceMigrations({
       target: server.target,
       source,
@@ -275,8 +276,9 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
             : `[${p.phase}] ${p.message}`;
         // Fill progress arrives per chunk: one line per table and phase is enough on a terminal.
         const head = line.replace(/ [\d,]+\/[\d,]+$/, '');
-        if (head !== lastLine || p.done === p.total) io.stderr(`${line}\n`);
-        lastLine = head;
+        if (line !== lastLine && (head !== lastHead || p.done === p.total)) io.stderr(`${line}\n`);
+        lastLine = line;
+        lastHead = head;
       },
     });
     if (args.markdown) {

@@ -121,8 +121,10 @@ export function progressPhases(snapshots: readonly LockSnapshot[], w: StatementW
 }
 
 /**
- * Latency of one kind during the window: requests that started in it, plus those started before it
- * and still in flight at its start (they waited through it). In-flight ones count with their age at `now`.
+ * Latency of one kind during the window: the requests that started in it (one still in flight
+ * counts with its age at `now`). A request that started earlier belongs to the statement it started
+ * under: it queued behind that one, or behind the backlog of requests that did, and a statement of a
+ * few milliseconds would otherwise inherit the previous statement's stall.
  */
 export function latencyDuring(
   samples: readonly ProbeSample[],
@@ -132,10 +134,7 @@ export function latencyDuring(
   stalledThresholdMs: number,
 ): TraceLatency {
   const during = samples.filter(
-    (s) =>
-      s.kind === kind &&
-      ((s.startedAt >= w.startedAt && s.startedAt <= w.endedAt) ||
-        (s.startedAt < w.startedAt && (s.endedAt === undefined || s.endedAt > w.startedAt))),
+    (s) => s.kind === kind && s.startedAt >= w.startedAt && s.startedAt <= w.endedAt,
   );
   const stats = kindStats(during, kind, now, stalledThresholdMs);
   return { p50Ms: stats.p50Ms, p95Ms: stats.p95Ms, maxMs: stats.maxMs, stalled: stats.stalled };

@@ -127,7 +127,10 @@ export function latencyClause(
   const w = stalledTables(writes, thresholdMs);
   const probed =
     Object.values(reads).some((l) => l.maxMs !== null) || Object.values(writes).some((l) => l.maxMs !== null);
-  if (!probed) return 'reads and writes were not probed during it';
+  if (!probed)
+    return Object.keys(reads).length + Object.keys(writes).length === 0
+      ? 'reads and writes were not probed (no table to probe)'
+      : 'no probe request started during it';
   const worst = (xs: [string, number][]) => Math.max(...xs.map(([, ms]) => ms));
   const names = (xs: [string, number][]) => list(xs.map(([t]) => t));
   if (r.length === 0 && w.length === 0) {
