@@ -32,6 +32,8 @@ await esbuild.build({
     'src/extension/panelDto.ts',
     // The trace UI's pure helpers (live latency, progress lines, Runs-view rows, external choices): no vscode either.
     'src/extension/traceModel.ts',
+    // Which panel action each lesson scenario has (no vscode): the manifest test reads it.
+    'src/extension/lessonActions.ts',
     ...tsFiles('test'),
     ...tsFiles('bench'),
   ],

@@ -1,9 +1,10 @@
 import { parseVersionSetting, type PostgresVersionSetting } from '../core/postgres/majors';
 import { MAX_LARGE_COUNT, validateRowCount } from '../core/seeder';
+import { DEMO_SCENARIO, LESSON_SCENARIOS } from '../core/scenarios';
 
 /** What `npm run demo` was asked to do. */
 export interface DemoOptions {
-  /** Rows in large_email. */
+  /** Rows in the demo's seeded table. */
   rows: number;
   /** Port of the embedded PostgreSQL on 127.0.0.1. */
   port: number;
@@ -26,7 +27,7 @@ export type ParsedArgs =
   | { command: 'run'; options: DemoOptions }
   | { command: 'lessons'; options: DemoOptions };
 
-/** Rows in large_email for --lessons when --rows is not given: enough to watch, quick to seed. */
+/** Rows in the demo's seeded table for --lessons when --rows is not given: enough to watch, quick to seed. */
 export const LESSONS_DEFAULT_ROWS = 500_000;
 
 export const DEFAULTS: DemoOptions = {
@@ -43,20 +44,19 @@ export const USAGE =
 
 export const HELP = `${USAGE}
 
-Runs the Migration Lab journey headless: starts an embedded PostgreSQL, seeds large_email, starts the
-lock monitor and the read + write probes (10/s each), runs the plain CREATE INDEX migration
-(0002_add_email_index) while recording, rolls it back, runs the CONCURRENTLY one
-(0002_add_email_index_concurrently), rolls that back too, prints the comparison and stops everything.
+Runs the Migration Lab journey headless (the scenario "${DEMO_SCENARIO.title}"): starts an embedded
+PostgreSQL, seeds ${DEMO_SCENARIO.seed.large}, starts the lock monitor and the read + write probes (10/s each), runs
+the plain CREATE INDEX migration (${DEMO_SCENARIO.compared.locking}) while recording, rolls it back, runs the
+CONCURRENTLY one (${DEMO_SCENARIO.compared.concurrent}), rolls that back too, prints the comparison and
+stops everything.
 
-With --lessons it runs the four lessons beyond the demo instead, on the same seeded table and under
-the same probes: the lock-queue trap (reads queue behind an ALTER TABLE that waits for a long
-transaction), lock_timeout with retries, CREATE INDEX CONCURRENTLY waiting for an old transaction, and
-a failed CONCURRENTLY build leaving an INVALID index. Each lesson undoes what it changed; the output is
-each lesson's key observations and verdict.
+With --lessons it runs the ${LESSON_SCENARIOS.length} lessons beyond the demo instead, on the same seeded table and under
+the same probes: ${LESSON_SCENARIOS.map((l) => l.title).join('; ')}. Each lesson undoes what it changed;
+the output is each lesson's key observations and verdict.
 
 Options:
   --lessons         run the four lessons instead of the index-migration journey
-  --rows N          rows in large_email (default 5,000,000, or 500,000 with --lessons; 2m, 500k,
+  --rows N          rows in ${DEMO_SCENARIO.seed.large} (default 5,000,000, or 500,000 with --lessons; 2m, 500k,
                     1_000_000 also work). Seeding resumes, so a second run with the same N is quick.
   --port N          port of the embedded PostgreSQL on 127.0.0.1 (default 5433)
   --probe-port N    port of the probe endpoint on 127.0.0.1 (default 8001)

@@ -7,7 +7,8 @@
  */
 import { dirname, join } from 'node:path';
 import { LabError, describeError } from '../core/errors';
-import { EMAIL_INDEX, Lab } from '../core/lab';
+import { Lab } from '../core/lab';
+import { DEMO_SCENARIO, LESSON_SOURCE, scenarioFolder } from '../core/scenarios';
 import { toReportJson, validateRunReport } from '../core/monitor/report';
 import { HELP, USAGE, UsageError, parseDemoArgs, type DemoOptions } from './args';
 import { Progress, fileLogger, type FileLogger } from './console';
@@ -79,7 +80,7 @@ function leftBehindSentence(lab: Lab): string | undefined {
   const invalid = lab.state.invalidIndexes;
   if (invalid.length === 0) return undefined;
   const names = invalid.map((i) => `${i.schema}.${i.index}`).join(', ');
-  const next = invalid.every((i) => i.index === EMAIL_INDEX)
+  const next = invalid.every((i) => i.index === DEMO_SCENARIO.index)
     ? 'the next run drops it (DROP INDEX CONCURRENTLY) before it runs the migrations again'
     : 'drop it with DROP INDEX CONCURRENTLY';
   return `The interrupted CONCURRENTLY build left the INVALID index ${names} behind; ${next}.`;
@@ -119,7 +120,7 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
     return code;
   };
   const root = projectRoot();
-  const migrationsDir = join(root, 'migrations');
+  const migrationsDir = scenarioFolder(root, DEMO_SCENARIO);
   const lab = new Lab({
     storageDir,
     composeFile: join(root, 'docker-compose.yml'),
@@ -141,7 +142,7 @@ async function run(options: DemoOptions, mode: Mode): Promise<number> {
     signal: controller.signal,
     runs: [],
     migrationsDir,
-    lessonsDir: join(root, 'migrations-lessons'),
+    lessonsDir: scenarioFolder(root, { source: LESSON_SOURCE }),
     lessons: [],
   };
   let interruptedBy: NodeJS.Signals | undefined;

@@ -54,7 +54,7 @@ function latency(s: LatencySummary | null, key: 'p50Ms' | 'p95Ms' | 'maxMs'): st
   return s ? formatMs(s[key]) : 'not probed';
 }
 
-/** The locks a run held, short: "ShareLock on large_email" (the lab schema is implied). */
+/** The locks a run held, short: "ShareLock on <table>" (the lab schema is implied). */
 export function locksHeld(run: RecordedRun): string {
   const labels = [
     ...new Set(run.locks.map((l) => (l.relation ? `${l.mode} on ${tableName(l.relation)}` : l.lock))),

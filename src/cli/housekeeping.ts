@@ -1,10 +1,11 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from '../core/db';
+import { APP_NAMES, connect, type ConnectionTarget } from '../core/db';
 import { LabError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { PROBE_EMAIL_LIKE } from '../core/probe/server';
+import { DEMO_SCENARIO, quotedTable } from '../core/scenarios';
 
 /** Above this many probe-inserted rows, the seeder's own "truncate and reseed" is the better repair. */
 const MAX_TRIM_ROWS = 100_000;
@@ -132,7 +133,7 @@ export async function trimProbeRows(
   rows: number,
   logger: Logger,
 ): Promise<number> {
-  const table = `${quoteIdent(schema)}.large_email`;
+  const table = quotedTable(schema, DEMO_SCENARIO.probe.table);
   return withAdmin(target, logger, async (c) => {
     const exists = await c.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [table]);
     if (!exists.rows[0]?.oid) return 0;

@@ -1,10 +1,6 @@
 import { CancelledError, LabError, describeError } from '../core/errors';
-import {
-  CONCURRENT_INDEX_MIGRATION,
-  INITIAL_MIGRATION,
-  LOCKING_INDEX_MIGRATION,
-  type Lab,
-} from '../core/lab';
+import type { Lab } from '../core/lab';
+import { DEMO_SCENARIO, appliedComparedMigration } from '../core/scenarios/demo';
 import {
   LESSON_NAMES,
   lessonProblems,
@@ -45,7 +41,7 @@ export interface JourneyContext {
   serverVersion?: string;
   /** Runs recorded by the observed steps, in order. */
   readonly runs: RecordedRun[];
-  /** The lab's migrations folder (0001_initial, 0002_*). */
+  /** The demo's migrations folder (DEMO_SCENARIO.source). */
   readonly migrationsDir: string;
   /** The lesson migrations folder (migrations-lessons/). */
   readonly lessonsDir: string;
@@ -142,16 +138,14 @@ export const repairLeftovers: Step = {
   async run(ctx) {
     const { lab, schema, logger, progress, options } = ctx;
     const target = lab.connection!;
-    const applied = lab.state.migrations.filter(
-      (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
-    );
+    const applied = lab.state.migrations.filter((m) => appliedComparedMigration([m]) !== undefined);
     let found = false;
     if (applied.length > 0) {
       found = true;
       progress.detail(
-        `${applied.map((m) => m.id).join(', ')} is still applied; rolling back to ${INITIAL_MIGRATION}`,
+        `${applied.map((m) => m.id).join(', ')} is still applied; rolling back to ${DEMO_SCENARIO.initial}`,
       );
-      await lab.rollbackTo(INITIAL_MIGRATION, { signal: ctx.signal });
+      await lab.rollbackTo(DEMO_SCENARIO.initial, { signal: ctx.signal });
     } else {
       // The Lab already did this when it started (and said so); again here in case that check failed.
       const repaired = await lab.repairLeftoverIndex();
@@ -170,7 +164,8 @@ export const repairLeftovers: Step = {
 };
 
 export const seed: Step = {
-  title: (ctx) => `Seeding large_email with ${formatCount(ctx.options.rows)} rows (resumable)`,
+  title: (ctx) =>
+    `Seeding ${DEMO_SCENARIO.seed.large} with ${formatCount(ctx.options.rows)} rows (resumable)`,
   async run(ctx) {
     const { lab, options, progress } = ctx;
     let lastPrinted = 0;
@@ -277,9 +272,9 @@ export function observedRun(migration: string, kind: MigrationRunKind, what: str
 }
 
 export const rollBack: Step = {
-  title: `Rolling back to ${INITIAL_MIGRATION}`,
+  title: `Rolling back to ${DEMO_SCENARIO.initial}`,
   async run(ctx) {
-    const result = await ctx.lab.rollbackTo(INITIAL_MIGRATION, { signal: ctx.signal });
+    const result = await ctx.lab.rollbackTo(DEMO_SCENARIO.initial, { signal: ctx.signal });
     const undone = result.migrations.map((m) => m.id);
     ctx.progress.detail(undone.length > 0 ? `rolled back ${undone.join(', ')}` : 'nothing to roll back');
   },
@@ -292,9 +287,9 @@ export function demoSteps(): Step[] {
     repairLeftovers,
     seed,
     startMonitor,
-    observedRun(LOCKING_INDEX_MIGRATION, 'locking', 'plain CREATE INDEX, in a transaction'),
+    observedRun(DEMO_SCENARIO.compared.locking, 'locking', 'plain CREATE INDEX, in a transaction'),
     rollBack,
-    observedRun(CONCURRENT_INDEX_MIGRATION, 'concurrent', 'CREATE INDEX CONCURRENTLY'),
+    observedRun(DEMO_SCENARIO.compared.concurrent, 'concurrent', 'CREATE INDEX CONCURRENTLY'),
     rollBack,
   ];
 }

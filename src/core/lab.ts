@@ -15,6 +15,8 @@ import { ExternalPostgres } from './postgres/external';
 import type { PostgresProvider, ProviderKind, ProviderSetting } from './postgres/provider';
 import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
+import { DEMO_SCENARIO, appliedComparedMigration, comparedAlternatives } from './scenarios/demo';
+import { quotedTable } from './scenarios/types';
 import { dropIndexConcurrently } from './lessons/indexes';
 import { queryInvalidIndexes } from './invalidIndexes';
 import { assertLabSchemaName, labSchemaState } from './labSchema';
@@ -25,21 +27,8 @@ import { deleteClusters, labClusters, leftoverClusters, type ClusterDir } from '
 import { embeddedProviderOptions, dockerMajorOption } from './postgres/labMajor';
 import type { PostgresVersionSetting } from './postgres/majors';
 
-/** The demo's two alternative index migrations. */
-export const LOCKING_INDEX_MIGRATION = '0002_add_email_index';
-export const CONCURRENT_INDEX_MIGRATION = '0002_add_email_index_concurrently';
-
-/** Which of the demo's two index migrations is applied (they build the same index), if one is. */
-export function appliedIndexMigration(
-  migrations: readonly { id: string; applied: boolean }[],
-): string | undefined {
-  return migrations.find(
-    (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
-  )?.id;
-}
-export const INITIAL_MIGRATION = '0001_initial';
-/** The index both 0002 migrations create (see migrations/0002_*.sql). */
-export const EMAIL_INDEX = 'large_email_email_idx';
+/** The lab runs the demo scenario: its tables, its migrations, its index (named once, there). */
+const DEMO = DEMO_SCENARIO;
 
 export interface LabSettings {
   provider: ProviderSetting;
@@ -78,7 +67,7 @@ export interface LabState {
   host?: string;
   port?: number;
   databaseName?: string;
-  /** large_email has rows (observed, not assumed). */
+  /** The demo's seeded table has rows (observed, not assumed). */
   seeded: boolean;
   largeRows?: number;
   migrations: MigrationStatus[];
@@ -204,6 +193,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       target,
       schema: settings.schema,
       migrations: this.env.migrationsDir,
+      alternatives: comparedAlternatives(DEMO),
       logger,
     });
     const version = await this.serverVersion(target);
@@ -221,7 +211,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       logger.warn(`Could not read the lab's state: ${describeError(e)}`),
     );
     await this.repairLeftoverIndex().catch((e: unknown) =>
-      logger.warn(`Could not check for a leftover ${EMAIL_INDEX}: ${describeError(e)}`),
+      logger.warn(`Could not check for a leftover ${DEMO.index}: ${describeError(e)}`),
     );
   }
 
@@ -337,7 +327,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
     const migrations = await runner.status();
     const client = await connect(target, APP_NAMES.admin, this.env.logger);
     try {
-      const table = `${quoteIdent(settings.schema)}.large_email`;
+      const table = quotedTable(settings.schema, DEMO.seed.large);
       // Two steps: a query naming a table that does not exist fails at planning, whatever its CASE says.
       const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [
         table,
@@ -381,15 +371,15 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
     }
   }
 
-  /** Applies 0001 if needed, then seeds. */
+  /** Applies the demo's initial migration if needed, then seeds. */
   async seed(
     largeCount: number,
     options: Pick<SeedOptions, 'signal' | 'onProgress' | 'parallelism'> = {},
   ): Promise<SeedResult> {
     const { target, runner, settings } = this.requireRunning();
     const status = await runner.status();
-    if (!status.some((m) => m.id === INITIAL_MIGRATION && m.applied)) {
-      await this.migrateTo(INITIAL_MIGRATION, { signal: options.signal });
+    if (!status.some((m) => m.id === DEMO.initial && m.applied)) {
+      await this.migrateTo(DEMO.initial, { signal: options.signal });
     }
     try {
       return await seedTables(target, {
@@ -416,9 +406,11 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
     const client = await connect(target, APP_NAMES.admin, this.env.logger).catch(() => undefined);
     if (!client) return;
     try {
-      await client.query(`ANALYZE ${quoteIdent(schema)}.large_email`);
+      await client.query(`ANALYZE ${quotedTable(schema, DEMO.seed.large)}`);
     } catch (e) {
-      this.env.logger.warn(`Could not ANALYZE large_email after the seed stopped: ${describeError(e)}`);
+      this.env.logger.warn(
+        `Could not ANALYZE ${DEMO.seed.large} after the seed stopped: ${describeError(e)}`,
+      );
     } finally {
       await client.end();
     }
@@ -436,8 +428,8 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
   }
 
   /**
-   * The email index exists although neither 0002 is recorded as applied: a CONCURRENTLY build that
-   * finished (valid) or was interrupted (INVALID) after the editor or the demo died. Either 0002 would
+   * The email index exists although neither compared migration is recorded as applied: a CONCURRENTLY build that
+   * finished (valid) or was interrupted (INVALID) after the editor or the demo died. Either would
    * then fail with 42P07, so the index is dropped (CONCURRENTLY: the probes may be reading) and the
    * user told in one sentence, which is also returned. Holds the migration lock meanwhile, so a build
    * another window is running right now is never taken for a leftover.
@@ -454,11 +446,9 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       locked = lock.rows[0]?.locked === true;
       if (!locked) return undefined; // a migration runs: its index is not a leftover
       const status = await runner.status();
-      const indexApplied = status.some(
-        (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
-      );
+      const indexApplied = appliedComparedMigration(status) !== undefined;
       if (indexApplied) return undefined;
-      const name = `${quoteIdent(settings.schema)}.${quoteIdent(EMAIL_INDEX)}`;
+      const name = `${quoteIdent(settings.schema)}.${quoteIdent(DEMO.index)}`;
       const found = await client.query<{ indisvalid: boolean }>(
         'SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)',
         [name],
@@ -467,8 +457,8 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       if (!row) return undefined;
       await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
       sentence =
-        `Found the ${row.indisvalid ? 'valid' : 'INVALID'} index ${settings.schema}.${EMAIL_INDEX} although no 0002 migration is recorded as applied ` +
-        `(a CONCURRENTLY build ${row.indisvalid ? 'finished' : 'was interrupted'} after its run ended); dropped it, so either 0002 can run again.`;
+        `Found the ${row.indisvalid ? 'valid' : 'INVALID'} index ${settings.schema}.${DEMO.index} although neither ${DEMO.compared.locking} nor ${DEMO.compared.concurrent} is recorded as applied ` +
+        `(a CONCURRENTLY build ${row.indisvalid ? 'finished' : 'was interrupted'} after its run ended); dropped it, so either can run again.`;
       this.notice(sentence);
       return sentence;
     } finally {

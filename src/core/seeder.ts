@@ -2,9 +2,14 @@ import type pg from 'pg';
 import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from './db';
 import { CancelledError, LabError, isPgError } from './errors';
 import type { Logger } from './log';
+import { DEMO_SCENARIO } from './scenarios/demo';
+
+/** The demo's two tables (created by its initial migration): one seeded large, one kept small. */
+const LARGE = DEMO_SCENARIO.seed.large;
+const SMALL = DEMO_SCENARIO.seed.small;
 
 export interface SeedProgress {
-  /** Rows of large_email present so far (of `total`). */
+  /** Rows of the large table present so far (of `total`). */
   done: number;
   total: number;
   phase: 'small' | 'large' | 'vacuum' | 'done';
@@ -28,7 +33,7 @@ export interface SeedResult {
   largeRows: number;
   /** Rows this call inserted (less than largeRows when it resumed earlier work). */
   inserted: number;
-  /** Time spent inserting large_email rows (the rate a benchmark compares). */
+  /** Time spent inserting the large table's rows (the rate a benchmark compares). */
   insertMs: number;
   /** Whole call, VACUUM ANALYZE included. */
   durationMs: number;
@@ -54,10 +59,10 @@ export function validateRowCount(value: unknown): number {
 }
 
 /**
- * SQL that generates large_email rows $1..$2 on the server: realistic, unique addresses
+ * SQL that generates the large table's rows $1..$2 on the server: realistic, unique addresses
  * (the id is part of each one) with varied lengths and domains, spread over a year.
  */
-export function largeEmailInsertSql(schema: string, table = 'large_email'): string {
+export function largeEmailInsertSql(schema: string, table = LARGE): string {
   return `INSERT INTO ${quoteIdent(schema)}.${quoteIdent(table)} (id, email, created_at)
 SELECT g,
        (ARRAY['alice','bob','carol','dave','erin','frank','grace','heidi','ivan','judy','mallory','niaj','olivia','peggy','rupert','sybil','trent','victor','walter','yasmin'])[1 + g % 20]
@@ -85,7 +90,7 @@ export function missingChunks(
 }
 
 /**
- * Seeds `small_email` and `large_email` (the tables of migration 0001) in chunks.
+ * Seeds the demo's small and large tables (created by its initial migration) in chunks.
  * Each chunk is one statement, so a cancelled seed leaves whole chunks only; the next call
  * finds which chunks are missing and inserts just those. Ends with VACUUM ANALYZE.
  */
@@ -104,7 +109,7 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
   try {
     await assertTablesExist(admin, schema);
     report({ done: 0, total: largeCount, phase: 'small' });
-    await admin.query(`INSERT INTO ${s}.small_email (id, email, created_at)
+    await admin.query(`INSERT INTO ${s}.${SMALL} (id, email, created_at)
       SELECT g, 'small' || g || '@example.com', now() FROM generate_series(1, ${Number(smallCount)}) AS g
       ON CONFLICT (id) DO NOTHING`);
 
@@ -113,21 +118,21 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
     const beyond = Number(
       (
         await admin.query(
-          `SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.large_email WHERE id > $1 LIMIT ${EXCESS_DELETE_LIMIT + 1}) AS x`,
+          `SELECT count(*) AS n FROM (SELECT 1 FROM ${s}.${LARGE} WHERE id > $1 LIMIT ${EXCESS_DELETE_LIMIT + 1}) AS x`,
           [largeCount],
         )
       ).rows[0].n,
     );
     if (beyond > EXCESS_DELETE_LIMIT) {
-      logger.info(`large_email has more rows than ${largeCount}; truncating before seeding.`);
-      await admin.query(`TRUNCATE ${s}.large_email`);
+      logger.info(`${LARGE} has more rows than ${largeCount}; truncating before seeding.`);
+      await admin.query(`TRUNCATE ${s}.${LARGE}`);
     } else if (beyond > 0) {
-      await admin.query(`DELETE FROM ${s}.large_email WHERE id > $1`, [largeCount]);
+      await admin.query(`DELETE FROM ${s}.${LARGE} WHERE id > $1`, [largeCount]);
       logger.info(`Deleted ${beyond} rows beyond id ${largeCount} (e.g. the probe's inserts).`);
     }
     const counts = new Map<number, number>();
     const present = await admin.query<{ chunk: string; n: string }>(
-      `SELECT (id - 1) / $2 AS chunk, count(*) AS n FROM ${s}.large_email WHERE id BETWEEN 1 AND $1 GROUP BY 1`,
+      `SELECT (id - 1) / $2 AS chunk, count(*) AS n FROM ${s}.${LARGE} WHERE id BETWEEN 1 AND $1 GROUP BY 1`,
       [largeCount, chunkSize],
     );
     for (const row of present.rows) counts.set(Number(row.chunk), Number(row.n));
@@ -139,8 +144,8 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
     // Our ids are explicit (1..N): move the identity sequence past them first, so rows the app (the
     // probe) inserts while we seed take ids above the seed instead of colliding with a chunk to come.
     await admin.query(
-      `SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST($2::bigint, (SELECT coalesce(max(id), 0) FROM ${s}.large_email)) + 1, false)`,
-      [`${s}.large_email`, largeCount],
+      `SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST($2::bigint, (SELECT coalesce(max(id), 0) FROM ${s}.${LARGE})) + 1, false)`,
+      [`${s}.${LARGE}`, largeCount],
     );
     const insertSql = largeEmailInsertSql(schema);
     let inserted = 0;
@@ -163,7 +168,7 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
             const to = Math.min(largeCount, (c + 1) * chunkSize);
             // Each chunk is one statement, so it is all there or absent; rows in its range that are
             // not all there came from elsewhere (e.g. the probe's inserts) and make way for it.
-            await w.query(`DELETE FROM ${s}.large_email WHERE id BETWEEN $1 AND $2`, [from, to]);
+            await w.query(`DELETE FROM ${s}.${LARGE} WHERE id BETWEEN $1 AND $2`, [from, to]);
             await w.query(insertSql, [from, to]);
             inserted += to - from + 1;
             done += to - from + 1;
@@ -182,7 +187,7 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
     const insertMs = Date.now() - insertStart;
 
     // Our ids were explicit; move the identity sequences past them so the app's own inserts work.
-    for (const table of ['small_email', 'large_email']) {
+    for (const table of [SMALL, LARGE]) {
       await admin.query(
         // Never backwards: an id the app was handed but has not committed yet is above max(id).
         `SELECT setval(seq, GREATEST((SELECT coalesce(max(id), 0) FROM ${s}.${quoteIdent(table)}), coalesce(pg_sequence_last_value(seq), 0)) + 1, false)
@@ -192,15 +197,15 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
     }
     report({ done, total: largeCount, phase: 'vacuum' });
     // Without it the first index build rewrites hint bits and writes ~2.5x the WAL.
-    await admin.query(`VACUUM ANALYZE ${s}.small_email, ${s}.large_email`);
+    await admin.query(`VACUUM ANALYZE ${s}.${SMALL}, ${s}.${LARGE}`);
     // A cancel during VACUUM takes effect when it ends: the rows are all there, but the seed says so.
     if (signal?.aborted) throw new CancelledError('Seeding cancelled.');
-    const largeRows = Number((await admin.query(`SELECT count(*) AS n FROM ${s}.large_email`)).rows[0].n);
-    const smallRows = Number((await admin.query(`SELECT count(*) AS n FROM ${s}.small_email`)).rows[0].n);
+    const largeRows = Number((await admin.query(`SELECT count(*) AS n FROM ${s}.${LARGE}`)).rows[0].n);
+    const smallRows = Number((await admin.query(`SELECT count(*) AS n FROM ${s}.${SMALL}`)).rows[0].n);
     report({ done: largeRows, total: largeCount, phase: 'done' });
     const durationMs = Date.now() - t0;
     logger.info(
-      `Seeded ${inserted} rows in ${durationMs} ms (large_email: ${largeRows}, small_email: ${smallRows}).`,
+      `Seeded ${inserted} rows in ${durationMs} ms (${LARGE}: ${largeRows}, ${SMALL}: ${smallRows}).`,
     );
     return { smallRows, largeRows, inserted, insertMs, durationMs };
   } finally {
@@ -211,7 +216,7 @@ export async function seedTables(target: ConnectionTarget, options: SeedOptions)
 async function assertTablesExist(client: pg.Client, schema: string): Promise<void> {
   const r = await client.query<{ small: string | null; large: string | null }>(
     `SELECT to_regclass($1) AS small, to_regclass($2) AS large`,
-    [`${quoteIdent(schema)}.small_email`, `${quoteIdent(schema)}.large_email`],
+    [`${quoteIdent(schema)}.${SMALL}`, `${quoteIdent(schema)}.${LARGE}`],
   );
   if (!r.rows[0]?.small || !r.rows[0]?.large) {
     throw new LabError(

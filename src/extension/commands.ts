@@ -5,7 +5,10 @@ import { describeTarget } from '../core/connectionUrl';
 import type { ClusterDir } from '../core/postgres/clusters';
 import { CancelledError, LabError, describeError } from '../core/errors';
 import { chooseInvalidIndex } from '../core/invalidIndexes';
-import { CONCURRENT_INDEX_MIGRATION, INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION } from '../core/lab';
+import { DEMO_SCENARIO, appliedComparedMigration, comparedKind } from '../core/scenarios/demo';
+import { LESSON_SCENARIOS } from '../core/scenarios/lessons';
+import { PANEL_ACTIONS } from '../shared/protocol';
+import { LESSON_ACTIONS } from './lessonActions';
 import type { MigrationStatus, RunResult } from '../core/migrations/runner';
 import { describeTargetForConfirmation, validateExternalUrl } from '../core/postgres/external';
 import { validateRowCount } from '../core/seeder';
@@ -159,15 +162,15 @@ async function pickRowCount(): Promise<number | undefined> {
     items,
     items.find((i) => i.rows === preset),
     {
-      title: 'Seed Tables: rows in large_email (small_email always gets 10)',
-      placeHolder: 'How many rows should large_email hold?',
+      title: `Seed Tables: rows in ${DEMO_SCENARIO.seed.large} (${DEMO_SCENARIO.seed.small} always gets 10)`,
+      placeHolder: `How many rows should ${DEMO_SCENARIO.seed.large} hold?`,
     },
   );
   if (!picked) return undefined;
   if (picked.rows) return picked.rows;
   const typed = await vscode.window.showInputBox({
     title: 'Seed Tables: custom row count',
-    prompt: 'Rows in large_email (1 to 100,000,000)',
+    prompt: `Rows in ${DEMO_SCENARIO.seed.large} (1 to 100,000,000)`,
     value: String(preset),
     validateInput: (v) => {
       try {
@@ -225,7 +228,7 @@ async function seed(ctx: CommandContext, rowsArg?: unknown): Promise<void> {
           const message =
             p.phase === 'vacuum'
               ? 'VACUUM ANALYZE…'
-              : `${p.done.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} rows of large_email`;
+              : `${p.done.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} rows of ${DEMO_SCENARIO.seed.large}`;
           progress.report({
             message,
             increment: Math.max(0, pct - reported) * (p.phase === 'done' ? 1 : 0.95),
@@ -234,7 +237,7 @@ async function seed(ctx: CommandContext, rowsArg?: unknown): Promise<void> {
         },
       });
       void vscode.window.showInformationMessage(
-        `Seeded: small_email has ${result.smallRows} rows, large_email ${result.largeRows.toLocaleString('en-US')} (${(result.durationMs / 1000).toFixed(1)} s).`,
+        `Seeded: ${DEMO_SCENARIO.seed.small} has ${result.smallRows} rows, ${DEMO_SCENARIO.seed.large} ${result.largeRows.toLocaleString('en-US')} (${(result.durationMs / 1000).toFixed(1)} s).`,
       );
     },
   );
@@ -277,11 +280,10 @@ async function runMigration(
   );
 }
 
-/** The demo's index migrations are recorded (locks, waiters, probe latency, verdict); others just run. */
+/** The demo's compared migrations are recorded (locks, waiters, probe latency, verdict); others just run. */
 function runKindOf(id: string): MigrationRunKind | undefined {
-  if (id === LOCKING_INDEX_MIGRATION) return 'locking';
-  if (id === CONCURRENT_INDEX_MIGRATION) return 'concurrent';
-  return undefined;
+  const kind = comparedKind(id);
+  return kind === 'other' ? undefined : kind;
 }
 
 async function migrateTo(ctx: CommandContext, id: string): Promise<void> {
@@ -297,13 +299,11 @@ async function migrateTo(ctx: CommandContext, id: string): Promise<void> {
     return;
   }
   refuseWhileBusy(ctx);
-  const other = ctx.lab.state.migrations.find(
-    (m) =>
-      m.applied && m.id !== id && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
-  );
+  const otherId = appliedComparedMigration(ctx.lab.state.migrations.filter((m) => m.id !== id));
+  const other = otherId !== undefined ? { id: otherId } : undefined;
   if (other && !ctx.lab.state.migrations.some((m) => m.id === id && m.applied)) {
     throw new ActionableError(
-      `${other.id} is applied; the two 0002 migrations are alternatives, so roll it back before running ${id}.`,
+      `${other.id} is applied; the demo's two index migrations are alternatives, so roll it back before running ${id}.`,
       [{ title: 'Roll Back Index Migration', command: 'migrationLab.rollbackIndexMigration' }],
     );
   }
@@ -517,17 +517,17 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.runLockingIndexMigration': {
     title: 'Locking index migration',
     needsDatabase: true,
-    run: (ctx) => migrateTo(ctx, LOCKING_INDEX_MIGRATION),
+    run: (ctx) => migrateTo(ctx, DEMO_SCENARIO.compared.locking),
   },
   'migrationLab.runConcurrentIndexMigration': {
     title: 'Concurrent index migration',
     needsDatabase: true,
-    run: (ctx) => migrateTo(ctx, CONCURRENT_INDEX_MIGRATION),
+    run: (ctx) => migrateTo(ctx, DEMO_SCENARIO.compared.concurrent),
   },
   'migrationLab.rollbackIndexMigration': {
     title: 'Rolling back the index',
     needsDatabase: true,
-    run: (ctx) => rollbackTo(ctx, INITIAL_MIGRATION),
+    run: (ctx) => rollbackTo(ctx, DEMO_SCENARIO.initial),
   },
   'migrationLab.cancelMigration': {
     title: 'Cancelling the migration',
@@ -722,26 +722,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
       );
     },
   },
-  'migrationLab.lessonLockQueue': {
-    title: 'The lock-queue lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'lock-queue'),
-  },
-  'migrationLab.lessonLockTimeout': {
-    title: 'The lock_timeout lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'lock-timeout'),
-  },
-  'migrationLab.lessonConcurrentWaits': {
-    title: 'The CONCURRENTLY-waits lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'concurrent-waits'),
-  },
-  'migrationLab.lessonFailedConcurrently': {
-    title: 'The failed-CONCURRENTLY lesson',
-    needsDatabase: true,
-    run: (ctx) => runLesson(ctx, 'failed-concurrently'),
-  },
+  // One command per lesson scenario, titled by it.
+  ...Object.fromEntries(
+    LESSON_SCENARIOS.map((lesson): [string, CommandSpec] => [
+      PANEL_ACTIONS[LESSON_ACTIONS[lesson.id]],
+      { title: lesson.title, needsDatabase: true, run: (ctx) => runLesson(ctx, lesson.id) },
+    ]),
+  ),
   'migrationLab.startSlowReport': {
     title: 'Starting the slow report',
     needsDatabase: true,

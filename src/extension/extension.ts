@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { Lab, appliedIndexMigration, type LabState } from '../core/lab';
+import { Lab, type LabState } from '../core/lab';
+import { DEMO_SCENARIO, appliedComparedMigration } from '../core/scenarios/demo';
 import type { RecordedRun } from '../core/monitor/recorder';
 import { RunStoreFile } from '../core/monitor/runStore';
 import { describeError } from '../core/errors';
@@ -49,9 +50,9 @@ function runContextKeys(runs: readonly RecordedRun[]): void {
   setContext('concurrentRunObserved', observedRun(runs, 'concurrent'));
 }
 
-/** "Rolled back" means: a locking run was observed, and now neither 0002 is applied. */
+/** "Rolled back" means: a locking run was observed, and now neither of the demo's compared migrations is applied. */
 function rollbackContextKey(s: LabState, runs: readonly RecordedRun[]): void {
-  const indexApplied = appliedIndexMigration(s.migrations) !== undefined;
+  const indexApplied = appliedComparedMigration(s.migrations) !== undefined;
   if (s.database === 'running' && observedRun(runs, 'locking') && !indexApplied && s.migrations.length > 0) {
     setContext('indexRolledBack', true);
   }
@@ -112,7 +113,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     const theLab = new Lab({
       storageDir: context.globalStorageUri.fsPath,
       composeFile: join(context.extensionPath, 'docker-compose.yml'),
-      migrationsDir: join(context.extensionPath, 'migrations'),
+      migrationsDir: join(context.extensionPath, DEMO_SCENARIO.source.folder),
       logger,
       getExternalUrl: async () => context.secrets.get(EXTERNAL_URL_SECRET),
     });
@@ -125,7 +126,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     observation = theObservation;
     const save = () => store.save(theObservation.entries());
     const slowReport = new SlowReport();
-    const sources = new WorkspaceSources(theLab, logger, join(context.extensionPath, 'migrations'));
+    const sources = new WorkspaceSources(theLab, logger, context.extensionPath, DEMO_SCENARIO);
     const diagnostics = new ReplayDiagnostics();
     const migrationsView = new MigrationsView(theLab, sources);
     const migrationsTree = migrationsTreeView(theLab, migrationsView);

@@ -17,24 +17,11 @@ import { config, labSchema } from './config';
 import { ActionableError, revealLockMonitor } from './guidance';
 // extension.ts takes SlowReport from here.
 export { SlowReport } from './slowReport';
-import { CONCURRENT_INDEX_MIGRATION, INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION } from '../core/lab';
+import { DEMO_SCENARIO, appliedComparedMigration } from '../core/scenarios/demo';
+import { LESSON_SOURCE, lessonScenario } from '../core/scenarios/lessons';
 
-/** The context key each lesson sets once what it teaches was observed (the walkthrough's ticks). */
-export function lessonContextKeys(result: LessonResult): Record<string, boolean> {
-  switch (result.name) {
-    case 'lock-queue':
-      return { lockQueueObserved: result.observed.readsWaitedBehindDdl };
-    case 'lock-timeout':
-      return { lockTimeoutObserved: result.observed.succeeded && result.observed.timeouts > 0 };
-    case 'concurrent-waits':
-      return { concurrentWaitObserved: result.observed.lockerPidMatched };
-    case 'failed-concurrently':
-      return {
-        invalidIndexDetected: result.observed.invalidIndexDetected,
-        invalidIndexDropped: result.observed.invalidIndexDetected && result.observed.cleanedUp,
-      };
-  }
-}
+/** The context keys each lesson sets once what it teaches was observed (the walkthrough's ticks). */
+export { lessonContextKeys } from '../core/scenarios/lessons';
 
 /** Runs one lesson with a cancellable progress notification, live in the Lock Monitor's session. */
 export async function runLesson(ctx: CommandContext, name: LessonName): Promise<LessonResult | undefined> {
@@ -46,9 +33,10 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
   if (!session || !target) throw new LabError('PostgreSQL is not running; start it first.');
   await ctx.lab.refresh();
   if (!ctx.lab.state.seeded) {
-    throw new ActionableError('The lessons need a seeded large_email; seed the tables first.', [
-      { title: 'Seed Tables', command: 'migrationLab.seedTables' },
-    ]);
+    throw new ActionableError(
+      `The lessons need a seeded ${DEMO_SCENARIO.seed.large}; seed the tables first.`,
+      [{ title: 'Seed Tables', command: 'migrationLab.seedTables' }],
+    );
   }
   await reachLessonState(ctx, name);
   // In front before the scene starts (beside the walkthrough), so the lesson is seen as it happens.
@@ -67,24 +55,21 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
         schema: labSchema(ctx.lab),
         logger: ctx.logger,
         signal: abort.signal,
-        migrationsDir: join(ctx.extension.extensionPath, 'migrations'),
-        lessonsDir: join(ctx.extension.extensionPath, 'migrations-lessons'),
+        migrationsDir: join(ctx.extension.extensionPath, DEMO_SCENARIO.source.folder),
+        lessonsDir: join(ctx.extension.extensionPath, LESSON_SOURCE.folder),
         session,
       };
       ctx.observation.setLiveLesson(name);
+      const happening = lessonScenario(name).happening;
       try {
         let result: LessonResult;
         switch (name) {
           case 'lock-queue':
-            progress.report({
-              message: 'a slow report holds large_email; ALTER TABLE waits; watch the reads…',
-            });
+            progress.report({ message: happening });
             result = await runLockQueueLesson(lessonCtx);
             break;
           case 'lock-timeout':
-            progress.report({
-              message: `ALTER TABLE with lock_timeout ${config.lessonLockTimeoutMs} ms, retried…`,
-            });
+            progress.report({ message: `${happening} (lock_timeout ${config.lessonLockTimeoutMs} ms)` });
             result = await runLockTimeoutLesson(lessonCtx, {
               policy: {
                 lockTimeoutMs: config.lessonLockTimeoutMs,
@@ -100,11 +85,11 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
             });
             break;
           case 'concurrent-waits':
-            progress.report({ message: 'a slow report is open; CREATE INDEX CONCURRENTLY waits for it…' });
+            progress.report({ message: happening });
             result = await runConcurrentWaitsLesson(lessonCtx);
             break;
           case 'failed-concurrently':
-            progress.report({ message: 'duplicates, then CREATE UNIQUE INDEX CONCURRENTLY…' });
+            progress.report({ message: happening });
             result = await runFailedConcurrentlyLesson(lessonCtx);
             break;
         }
@@ -119,32 +104,32 @@ export async function runLesson(ctx: CommandContext, name: LessonName): Promise<
   );
 }
 
-/** The index CONCURRENTLY-waits builds; an interrupted build leaves it INVALID under this name. */
-const LESSON_INDEX = 'large_email_email_idx';
+/** The index CONCURRENTLY-waits builds (the demo's); an interrupted build leaves it INVALID under this name. */
+const LESSON_INDEX = DEMO_SCENARIO.index;
 
 /**
  * Gets the lab into the state a lesson needs when the lab can do that by itself, and says so in the log.
- * The concurrent-waits lesson builds the demo's index itself, so neither 0002 may be applied: the lab
- * owns the demo's migrations and rolls 0002 back (what the walkthrough's order leaves applied). An
+ * The concurrent-waits lesson builds the demo's index itself, so neither compared migration may be applied:
+ * the lab owns the demo's migrations and rolls them back (what the walkthrough's order leaves applied). An
  * INVALID index of that name is the user's to look at: the error offers the drop as a button.
  */
 async function reachLessonState(ctx: CommandContext, name: LessonName): Promise<void> {
   if (name !== 'concurrent-waits') return;
-  const applied = ctx.lab.state.migrations.find(
-    (m) => m.applied && (m.id === LOCKING_INDEX_MIGRATION || m.id === CONCURRENT_INDEX_MIGRATION),
-  );
+  const appliedId = appliedComparedMigration(ctx.lab.state.migrations);
+  const applied = appliedId !== undefined ? { id: appliedId } : undefined;
+  const initial = DEMO_SCENARIO.initial;
   if (applied) {
     ctx.logger.info(
-      `Lesson "${LESSON_TITLES[name]}" builds the index of 0002 itself, and ${applied.id} is applied: rolling it back to ${INITIAL_MIGRATION} first.`,
+      `Lesson "${LESSON_TITLES[name]}" builds the demo's index itself, and ${applied.id} is applied: rolling it back to ${initial} first.`,
     );
     await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
         title: `Migration Lab: rolling back ${applied.id} for the lesson`,
       },
-      () => ctx.lab.rollbackTo(INITIAL_MIGRATION),
+      () => ctx.lab.rollbackTo(initial),
     );
-    ctx.logger.info(`Rolled back ${applied.id}; the lesson starts from ${INITIAL_MIGRATION}.`);
+    ctx.logger.info(`Rolled back ${applied.id}; the lesson starts from ${initial}.`);
   }
   const invalid = ctx.lab.state.invalidIndexes.find((i) => i.index === LESSON_INDEX);
   if (invalid) {

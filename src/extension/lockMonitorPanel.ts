@@ -6,6 +6,7 @@ import type { LockSnapshot, MonitorStatus } from '../core/monitor/lockMonitor';
 import { DEFAULT_PROBE_WINDOW_MS, type ProbeSnapshot } from '../core/probe/sampler';
 import type { MonitorSession } from '../core/monitorSession';
 import { DEMO_SCENARIO, appliedComparedMigration } from '../core/scenarios/demo';
+import { LESSON_SCENARIOS } from '../core/scenarios/lessons';
 import { qualifiedTable } from '../core/scenarios/types';
 import {
   commandFor,
@@ -31,10 +32,16 @@ import {
   toRunDto,
 } from './panelDto';
 import { labSchema } from './config';
+import { LESSON_ACTIONS } from './lessonActions';
 import type { Observation } from './observation';
 import type { SlowReport } from './slowReport';
 
 export const LOCK_MONITOR_VIEW_TYPE = 'migrationLab.lockMonitor';
+
+/** Text for HTML made here (scenario titles are ours, but say so in the code, not by trust). */
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
 
 export function labSummary(s: LabState, schema: string): LabSummary {
   return {
@@ -373,15 +380,12 @@ export class LockMonitorPanel implements vscode.Disposable {
     <ul id="chains-all" class="chains" hidden></ul>
   </section>
 </div>
-<section id="locks-section" aria-labelledby="locks-h"><h2 id="locks-h">Locks on the lab tables (pg_locks)</h2><div id="locks"></div></section>
+<section id="locks-section" aria-labelledby="locks-h"><h2 id="locks-h">Locks on the watched tables (pg_locks)</h2><div id="locks"></div></section>
 <section id="lessons-section" aria-labelledby="lessons-h">
   <h2 id="lessons-h">Lessons: when reads do stall, and CONCURRENTLY's traps</h2>
   <div id="invalid" role="alert" hidden></div>
   <div class="actions" role="group" aria-label="Lessons">
-    ${button('lessonLockQueue', 'Lock-Queue Trap')}
-    ${button('lessonLockTimeout', 'lock_timeout with Retries')}
-    ${button('lessonConcurrentWaits', 'CONCURRENTLY Waits')}
-    ${button('lessonFailedConcurrently', 'Failed CONCURRENTLY Build')}
+    ${LESSON_SCENARIOS.map((lesson) => button(LESSON_ACTIONS[lesson.id], esc(lesson.title))).join('\n    ')}
     ${button('startSlowReport', 'Start Slow Report', true)}
     ${button('endSlowReport', 'End Slow Report', true)}
   </div>

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION } from '../core/lab';
+import { DEMO_SCENARIO } from '../core/scenarios/demo';
 import type { Observation } from './observation';
 import type { SourceEntry, WorkspaceSources } from './sources';
 
@@ -42,8 +42,9 @@ export interface WalkthroughSubject {
 export function subjectOf(entry: SourceEntry, demo: boolean): WalkthroughSubject | undefined {
   const migrations = entry.source?.migrations ?? [];
   if (migrations.length === 0) return undefined;
-  if (demo && migrations.some((m) => m.id === LOCKING_INDEX_MIGRATION))
-    return { entry, demo, newest: LOCKING_INDEX_MIGRATION, beforeNewest: INITIAL_MIGRATION };
+  const { compared, initial } = DEMO_SCENARIO;
+  if (demo && migrations.some((m) => m.id === compared.locking))
+    return { entry, demo, newest: compared.locking, beforeNewest: initial };
   return { entry, demo, newest: migrations.at(-1)!.id, beforeNewest: migrations.at(-2)?.id };
 }
 

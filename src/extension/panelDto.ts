@@ -2,7 +2,8 @@
  * Core's internal types → the panel protocol's DTOs (src/shared/protocol.ts), one function per DTO, so a
  * change inside core shows up here (a type error) rather than as a panel drawing the wrong thing.
  */
-import { LESSON_TITLES, type LessonName, type LessonResult } from '../core/lessons/types';
+import type { LessonName, LessonResult } from '../core/lessons/types';
+import { LESSON_TITLES, lessonFacts } from '../core/scenarios/lessons';
 import type {
   BlockingChain,
   IndexProgress,
@@ -21,7 +22,6 @@ import {
   type ProbeSample,
 } from '../core/probe/stats';
 import type { ProbeSnapshot } from '../core/probe/sampler';
-import { ms } from '../shared/model';
 import type {
   BlockingChainDto,
   ComparisonDto,
@@ -209,57 +209,6 @@ export function toComparisonDto(runs: readonly RecordedRun[]): ComparisonDto | n
   const pair = comparedPair(runs);
   const conclusion = comparisonConclusion(runs);
   return pair && conclusion ? { runKeys: [runKey(pair[0]), runKey(pair[1])], conclusion } : null;
-}
-
-/** The few observed facts each lesson card lists (the verdict says the rest). */
-function lessonFacts(r: LessonResult): [string, string][] {
-  switch (r.name) {
-    case 'lock-queue':
-      return [
-        ['reads waited behind the ALTER', r.observed.readsWaitedBehindDdl ? 'yes' : 'no'],
-        ['worst read', ms(r.observed.maxReadStallMs)],
-        [
-          'chain',
-          r.observed.chain
-            ? `read ${r.observed.chain.readerPid} → ALTER ${r.observed.chain.ddlPid} → transaction ${r.observed.chain.blockerPid}`
-            : '–',
-        ],
-      ];
-    case 'lock-timeout':
-      return [
-        ['attempts', `${r.observed.attempts} (${r.observed.timeouts} timed out with 55P03)`],
-        [
-          'each attempt',
-          r.observed.attemptLog
-            .map(
-              (a) =>
-                `#${a.n} ${a.outcome}${a.sqlstate ? ` ${a.sqlstate}` : ''} after ${ms(a.durationMs)}${a.delayAfterMs !== undefined ? `, then waited ${ms(a.delayAfterMs)}` : ''}`,
-            )
-            .join('; '),
-        ],
-        ['succeeded', r.observed.succeeded ? 'yes' : 'no'],
-        [
-          'worst read',
-          `${ms(r.observed.maxReadStallMs)} (without the timeout: ${ms(r.observed.withoutTimeoutMaxReadStallMs)})`,
-        ],
-      ];
-    case 'concurrent-waits':
-      return [
-        ['waiting phase', r.observed.waitingPhaseSeen ?? '–'],
-        ['waited for the slow report', r.observed.lockerPidMatched ? 'yes (current_locker_pid)' : 'no'],
-        ['reads / writes during the wait', `${r.observed.readsDuringWait} / ${r.observed.writesDuringWait}`],
-      ];
-    case 'failed-concurrently':
-      return [
-        ['failed with', r.observed.failedWith ?? '–'],
-        [
-          'invalid index found',
-          r.observed.invalidIndexDetected ? (r.observed.invalidIndex?.index ?? 'yes') : 'no',
-        ],
-        ['IF NOT EXISTS kept it', r.observed.ifNotExistsKeptInvalid ? 'yes' : 'no'],
-        ['cleaned up', r.observed.cleanedUp ? 'yes' : 'no'],
-      ];
-  }
 }
 
 export function toLessonDto(r: LessonResult): LessonDto {

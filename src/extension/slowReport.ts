@@ -2,10 +2,11 @@ import * as vscode from 'vscode';
 import { LabError } from '../core/errors';
 import type { Lab } from '../core/lab';
 import { LongTransaction } from '../core/lessons';
+import { DEMO_SCENARIO } from '../core/scenarios/demo';
 import type { Logger } from '../core/log';
 import { config, labSchema } from './config';
 
-/** The panel's "slow report": one long transaction on large_email, held until ended or timed out. */
+/** The panel's "slow report": one long transaction on the demo's seeded table, held until ended or timed out. */
 export class SlowReport implements vscode.Disposable {
   private tx: LongTransaction | undefined;
   private readonly changed = new vscode.EventEmitter<number | undefined>();
@@ -36,7 +37,7 @@ export class SlowReport implements vscode.Disposable {
       this.changed.fire(undefined);
     });
     ctx.logger.info(
-      `Slow report started (pid ${tx.pid}): a transaction that read large_email and stays open.`,
+      `Slow report started (pid ${tx.pid}): a transaction that read ${DEMO_SCENARIO.seed.large} and stays open.`,
     );
   }
 

@@ -10,9 +10,10 @@ import {
   detectFolder,
   findSources,
   loadFound,
-  loadSource,
   type FoundSource,
 } from '../core/migrations/detect';
+import type { DemoScenario } from '../core/scenarios/demo';
+import { loadScenarioSource, scenarioFolder } from '../core/scenarios/source';
 import { isToolId, type MigrationSource, type ToolId } from '../core/migrations/model';
 import {
   replayStatus,
@@ -86,10 +87,12 @@ export class WorkspaceSources implements vscode.Disposable {
   constructor(
     private readonly lab: Lab,
     private readonly logger: Logger,
-    /** The bundled demo's folder: listed in the view as the demo, never as a workspace source. */
-    private readonly demoDir: string,
+    /** The extension's folder: the scenarios' bundled sources are under it. */
+    private readonly packageRoot: string,
+    /** The bundled demo: listed in the view as one more source, never found as a workspace source. */
+    readonly demoScenario: DemoScenario,
   ) {
-    this.ready = loadSource(this.demoDir)
+    this.ready = loadScenarioSource(packageRoot, demoScenario)
       .then((demo) => (this.demoSource = demo))
       .catch((e) => this.logger.warn(`Reading the demo's migrations: ${describeError(e)}`))
       .then(() => this.refresh());
@@ -162,7 +165,7 @@ export class WorkspaceSources implements vscode.Disposable {
   }
 
   get demoPath(): string {
-    return resolve(this.demoDir);
+    return resolve(scenarioFolder(this.packageRoot, this.demoScenario));
   }
 
   /** The demo's migrations as files (listed while PostgreSQL is stopped); read once, it ships with us. */

@@ -54,7 +54,8 @@ export class TraceReportDocuments implements vscode.TextDocumentContentProvider 
 type TraceArg =
   | { kind: 'migration'; entry: SourceEntry; index: number }
   | { kind: 'source'; entry: SourceEntry }
-  | { kind: 'demoMigration'; id: string }
+  /** A row of the demo's source (the lab's own migrations): traced on a scratch database of its own. */
+  | { kind: 'scenarioMigration'; id: string }
   /** The walkthrough's button: the subject's newest migration. */
   | { walkthrough: true }
   /** A folder (absolute, or a workspace source's) and optionally the migration id. */
@@ -110,7 +111,7 @@ async function resolveTarget(ctx: CommandContext, arg: unknown): Promise<TraceTa
       const migration = await pickMigration(a.entry, `Trace a migration of ${shownPath(a.entry.found.path)}`);
       return migration ? { entry: a.entry, migration } : undefined;
     }
-    if ('kind' in a && a.kind === 'demoMigration') {
+    if ('kind' in a && a.kind === 'scenarioMigration') {
       const demo = ctx.ownMigration.demoEntry();
       return demo ? { entry: demo, migration: a.id } : undefined;
     }

@@ -7,6 +7,7 @@ import { TOOL_NAMES } from '../core/migrations/model';
 import type { MigrationReplayStatus } from '../core/migrations/replay';
 import type { MigrationStatus } from '../core/migrations/runner';
 import type { RecordedAttempt, RecordedRun } from '../core/monitor/recorder';
+import { DEMO_SCENARIO, type DemoScenario } from '../core/scenarios/demo';
 import { attemptListRow, runListRow } from '../core/monitor/report';
 import type { StoredTrace } from '../core/monitor/runStore';
 import { traceListRow } from './traceModel';
@@ -153,7 +154,7 @@ export function databaseItems(s: LabState): DatabaseItem[] {
     s.seeded
       ? {
           label: 'Seeded',
-          description: `large_email ≈ ${(s.largeRows ?? 0).toLocaleString('en-US')} rows`,
+          description: `${DEMO_SCENARIO.seed.large} ≈ ${(s.largeRows ?? 0).toLocaleString('en-US')} rows`,
           icon: 'database',
         }
       : { label: 'Not seeded', description: 'run "Seed Tables"', icon: 'circle-large-outline' },
@@ -162,9 +163,10 @@ export function databaseItems(s: LabState): DatabaseItem[] {
 
 /** A row of the Migrations view. */
 export type MigrationsItem =
-  | { kind: 'demo' }
-  /** A demo migration: the lab's own runner state (spread, so the demo's commands read `.id`). */
-  | ({ kind: 'demoMigration' } & MigrationStatus)
+  /** A bundled scenario's source (the demo), run on the lab's own database. */
+  | { kind: 'scenario'; scenario: DemoScenario }
+  /** A migration of the demo: the lab's own runner state (spread, so the demo's commands read `.id`). */
+  | ({ kind: 'scenarioMigration' } & MigrationStatus)
   | { kind: 'source'; entry: SourceEntry }
   | {
       kind: 'migration';
@@ -175,8 +177,6 @@ export type MigrationsItem =
       status?: MigrationReplayStatus;
     }
   | { kind: 'note'; label: string; description?: string; icon: string; tooltip?: string };
-
-export const DEMO_LABEL = 'Demo: large_email';
 
 /**
  * The "Migrations" section: every migration source of the workspace (its tool, its migrations with
@@ -198,17 +198,22 @@ export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
   getTreeItem(item: MigrationsItem): vscode.TreeItem {
     const running = this.lab.state.database === 'running';
     switch (item.kind) {
-      case 'demo': {
-        const t = new vscode.TreeItem(DEMO_LABEL, vscode.TreeItemCollapsibleState.Expanded);
-        t.id = 'demo';
-        t.contextValue = 'demoSource';
-        t.iconPath = new vscode.ThemeIcon('beaker');
-        const tool = this.sources.demo ? `${TOOL_NAMES[this.sources.demo.tool]} · ` : '';
-        t.description = running ? `${tool}the lab's database` : `${tool}PostgreSQL is not running: no state`;
-        t.tooltip = `The bundled demo's migrations (${this.sources.demoPath}), run on the lab's own database.`;
+      case 'scenario': {
+        const { scenario } = item;
+        const t = new vscode.TreeItem(scenario.title, vscode.TreeItemCollapsibleState.Expanded);
+        t.id = `scenario:${scenario.id}`;
+        t.contextValue = 'scenarioSource';
+        t.iconPath = new vscode.ThemeIcon(TOOL_ICONS[scenario.source.tool]);
+        const count = `${this.sources.demo?.migrations.length ?? scenario.migrations.length} migrations`;
+        t.description = `${count} · ${running ? "the lab's database" : 'PostgreSQL is not running: no state'}`;
+        t.tooltip = [
+          `${scenario.title}: bundled ${TOOL_NAMES[scenario.source.tool]} migrations, run on the lab's own database.`,
+          this.sources.demoPath,
+          `Watches ${scenario.tables.join(', ')}; compares ${scenario.compared.locking} with ${scenario.compared.concurrent}.`,
+        ].join('\n');
         return t;
       }
-      case 'demoMigration': {
+      case 'scenarioMigration': {
         const t = new vscode.TreeItem(`${item.applied ? '[X]' : '[ ]'} ${item.id}`);
         t.id = item.id;
         t.contextValue = item.applied ? 'migration.applied' : 'migration.pending';
@@ -296,9 +301,9 @@ export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
     if (!item)
       return [
         ...this.sources.entries.map((entry): MigrationsItem => ({ kind: 'source', entry })),
-        { kind: 'demo' },
+        { kind: 'scenario', scenario: this.sources.demoScenario },
       ];
-    if (item.kind === 'demo') {
+    if (item.kind === 'scenario') {
       if (this.lab.state.database !== 'running')
         return (this.sources.demo?.migrations ?? []).map((m): MigrationsItem => ({
           kind: 'note',
@@ -307,7 +312,7 @@ export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
           icon: 'circle-large-outline',
           tooltip: m.files.join('\n'),
         }));
-      return this.lab.state.migrations.map((m) => ({ kind: 'demoMigration', ...m }));
+      return this.lab.state.migrations.map((m) => ({ kind: 'scenarioMigration', ...m }));
     }
     if (item.kind === 'source') {
       const { source, status } = item.entry;

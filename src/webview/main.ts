@@ -556,8 +556,8 @@ function renderLocks(s: PanelState): void {
   setHtml(
     byId('locks'),
     rows.length === 0
-      ? '<p class="muted">No locks on the lab tables right now.</p>'
-      : `<table class="locks"><caption>Locks held and awaited on the lab tables, waiting rows first and highlighted</caption><thead><tr><th scope="col">pid</th><th scope="col">role</th><th scope="col">relation</th><th scope="col">mode</th><th scope="col">granted</th><th scope="col">waiting</th><th scope="col">blocked by</th><th scope="col">query</th></tr></thead><tbody>${rows.map(lockRow).join('')}</tbody></table>`,
+      ? '<p class="muted">No locks on the watched tables right now.</p>'
+      : `<table class="locks"><caption>Locks held and awaited on the watched tables (and every lock not granted), waiting rows first and highlighted</caption><thead><tr><th scope="col">pid</th><th scope="col">role</th><th scope="col">relation</th><th scope="col">mode</th><th scope="col">granted</th><th scope="col">waiting</th><th scope="col">blocked by</th><th scope="col">query</th></tr></thead><tbody>${rows.map(lockRow).join('')}</tbody></table>`,
   );
   renderChains(s);
   renderProgress(s.locks?.progress ?? []);

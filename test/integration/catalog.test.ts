@@ -6,7 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { describeTableMarkdown, describeTables } from '../../src/core/catalog';
 import { connectionUrl } from '../../src/core/connectionUrl';
-import { INITIAL_MIGRATION, LOCKING_INDEX_MIGRATION, Lab } from '../../src/core/lab';
+import { Lab } from '../../src/core/lab';
+import { DEMO_SCENARIO } from '../../src/core/scenarios/demo';
+
+const INITIAL_MIGRATION = DEMO_SCENARIO.initial;
+const LOCKING_INDEX_MIGRATION = DEMO_SCENARIO.compared.locking;
 import { memoryLogger, silentLogger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
 import { sharedClusterRoot } from '../../src/core/postgres/clusters';

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { LabError } from '../../src/core/errors';
-import {
-  CONCURRENT_INDEX_MIGRATION,
-  INITIAL_MIGRATION,
-  LOCKING_INDEX_MIGRATION,
-  Lab,
-  type LabState,
-} from '../../src/core/lab';
+import { Lab, type LabState } from '../../src/core/lab';
+import { DEMO_SCENARIO } from '../../src/core/scenarios/demo';
+
+const INITIAL_MIGRATION = DEMO_SCENARIO.initial;
+const LOCKING_INDEX_MIGRATION = DEMO_SCENARIO.compared.locking;
+const CONCURRENT_INDEX_MIGRATION = DEMO_SCENARIO.compared.concurrent;
 import { LAB_SCHEMA_MARKER } from '../../src/core/labSchema';
 import { memoryLogger } from '../../src/core/log';
 import { MIGRATION_LOCK_KEY } from '../../src/core/migrations/runner';
@@ -142,8 +141,8 @@ describe('the Lab (what the extension and the headless demo drive)', () => {
     lab.on('notice', (n) => notices.push(n));
     await lab.start({ provider: 'embedded', port, schema: 'lab_test' });
     assert.deepEqual(notices, [
-      'Found the valid index lab_test.large_email_email_idx although no 0002 migration is recorded as applied ' +
-        '(a CONCURRENTLY build finished after its run ended); dropped it, so either 0002 can run again.',
+      'Found the valid index lab_test.large_email_email_idx although neither 0002_add_email_index nor 0002_add_email_index_concurrently is recorded as applied ' +
+        '(a CONCURRENTLY build finished after its run ended); dropped it, so either can run again.',
     ]);
     // Either 0002 now runs (before the repair both failed with 42P07: the index name was taken).
     await lab.migrateTo(LOCKING_INDEX_MIGRATION);

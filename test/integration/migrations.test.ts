@@ -8,6 +8,7 @@ import { APP_NAMES, clientConfig, quoteIdent } from '../../src/core/db';
 import { CancelledError, LabError } from '../../src/core/errors';
 import { parseMigration } from '../../src/core/migrations/parse';
 import { MigrationRunner, type StatementEvent } from '../../src/core/migrations/runner';
+import { comparedAlternatives } from '../../src/core/scenarios/demo';
 import { pollUntil, startTestPostgres, type TestPostgres } from './support';
 
 const root = join(__dirname, '../../..');
@@ -28,8 +29,23 @@ after(async () => {
   await postgres?.stop();
 });
 
+/**
+ * Alternatives are named, never inferred from a shared version: the demo's by its scenario, the
+ * fixtures' (each has a transactional and a non-transactional 0002) here.
+ */
+const ALTERNATIVES = [
+  ...comparedAlternatives(),
+  ['0002_unique_email', '0002_unique_email_concurrently'],
+  ['0002_sleep', '0002_sleep_without_transaction'],
+];
+
 function runner(schema: string, dir: string): MigrationRunner {
-  return new MigrationRunner({ target: postgres.target, schema, migrations: dir });
+  return new MigrationRunner({
+    target: postgres.target,
+    schema,
+    migrations: dir,
+    alternatives: ALTERNATIVES,
+  });
 }
 
 async function stateIds(schema: string): Promise<string[]> {

@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
 import { seedTables } from '../../src/core/seeder';
+import { comparedAlternatives } from '../../src/core/scenarios/demo';
 
 /** A port nobody listens on right now (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -60,6 +61,7 @@ export async function startSeededLab(
     target: db.target,
     schema,
     migrations: MIGRATIONS_DIR,
+    alternatives: comparedAlternatives(),
     logger: silentLogger,
   });
   await runner.migrateTo('0001_initial');

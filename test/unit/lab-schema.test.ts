@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LabError } from '../../src/core/errors';
 import { assertLabSchemaName, labSchemaNameProblem } from '../../src/core/labSchema';
-import { appliedIndexMigration } from '../../src/core/lab';
+import { appliedComparedMigration as appliedIndexMigration } from '../../src/core/scenarios/demo';
 
 const manifest = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
   contributes: {
@@ -62,7 +62,7 @@ void describe('the lab schema name', () => {
 });
 
 describe('the applied index migration', () => {
-  it('is one of the demo two 0002 migrations, never another applied one', () => {
+  it("is one of the demo scenario's two compared migrations, never another applied one", () => {
     assert.equal(
       appliedIndexMigration([
         { id: '0001_initial', applied: true },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lessonEntry, unfinishedLessonVerdict } from '../../src/core/lessons/record';
-import { LESSON_TITLES } from '../../src/core/lessons/types';
+import { LESSON_TITLES } from '../../src/core/scenarios/lessons';
 import type { LockAttempt } from '../../src/core/lessons/retry';
 import { RunRecorder, type RecordedRun } from '../../src/core/monitor/recorder';
 import {

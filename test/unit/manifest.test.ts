@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_STALLED_THRESHOLD_MS } from '../../src/core/probe/stats';
+import { LESSON_ACTIONS } from '../../src/extension/lessonActions';
+import { PANEL_ACTIONS } from '../../src/shared/protocol';
 
 const root = join(__dirname, '../../..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -17,9 +19,13 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 // The command table is the one place commands are registered; read its keys as text, since
 // src/extension imports vscode and cannot load under plain node.
 const commandTable = readFileSync(join(root, 'src/extension/commands.ts'), 'utf8');
-const registered = new Set(
-  [...commandTable.matchAll(/^ {2}'(migrationLab\.[A-Za-z]+)': \{/gm)].map((m) => m[1]),
-);
+const registered = new Set([
+  ...[...commandTable.matchAll(/^ {2}'(migrationLab\.[A-Za-z]+)': \{/gm)].map((m) => m[1]),
+  // The lesson commands are made from the lesson scenarios, one per LESSON_ACTIONS entry.
+  ...(commandTable.includes('PANEL_ACTIONS[LESSON_ACTIONS[lesson.id]]')
+    ? Object.values(LESSON_ACTIONS).map((action) => PANEL_ACTIONS[action])
+    : []),
+]);
 
 describe('package.json contributions', () => {
   it('every contributed command is registered, and every registered command is contributed', () => {

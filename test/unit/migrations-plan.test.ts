@@ -20,6 +20,8 @@ const demo = [
   ),
 ];
 const ids = (plan: Migration[]) => plan.map((m) => m.id);
+/** The demo scenario's compared pair: its two index migrations are alternatives. */
+const pair = [['0002_add_email_index', '0002_add_email_index_concurrently']];
 
 function refusal(fn: () => unknown): string {
   try {
@@ -33,38 +35,51 @@ function refusal(fn: () => unknown): string {
 
 void describe('planMigrate', () => {
   void it('applies the lower versions, then the target', () => {
-    assert.deepEqual(ids(planMigrate(demo, [], '0002_add_email_index')), [
+    assert.deepEqual(ids(planMigrate(demo, [], '0002_add_email_index', pair)), [
       '0001_initial',
       '0002_add_email_index',
     ]);
-    assert.deepEqual(ids(planMigrate(demo, [], '0002_add_email_index_concurrently')), [
+    assert.deepEqual(ids(planMigrate(demo, [], '0002_add_email_index_concurrently', pair)), [
       '0001_initial',
       '0002_add_email_index_concurrently',
     ]);
-    assert.deepEqual(ids(planMigrate(demo, [], '0001_initial')), ['0001_initial']);
+    assert.deepEqual(ids(planMigrate(demo, [], '0001_initial', pair)), ['0001_initial']);
   });
 
   void it('skips what is applied already', () => {
-    assert.deepEqual(ids(planMigrate(demo, ['0001_initial'], '0002_add_email_index')), [
+    assert.deepEqual(ids(planMigrate(demo, ['0001_initial'], '0002_add_email_index', pair)), [
       '0002_add_email_index',
     ]);
     assert.deepEqual(
-      ids(planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0002_add_email_index')),
+      ids(planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0002_add_email_index', pair)),
       [],
     );
-    assert.deepEqual(ids(planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0001_initial')), []);
+    assert.deepEqual(
+      ids(planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0001_initial', pair)),
+      [],
+    );
   });
 
   void it('refuses to apply one alternative while the other is applied', () => {
     assert.equal(
       refusal(() =>
-        planMigrate(demo, ['0001_initial', '0002_add_email_index_concurrently'], '0002_add_email_index'),
+        planMigrate(
+          demo,
+          ['0001_initial', '0002_add_email_index_concurrently'],
+          '0002_add_email_index',
+          pair,
+        ),
       ),
       '0002_add_email_index_concurrently is applied; roll back to 0001_initial before applying 0002_add_email_index.',
     );
     assert.equal(
       refusal(() =>
-        planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0002_add_email_index_concurrently'),
+        planMigrate(
+          demo,
+          ['0001_initial', '0002_add_email_index'],
+          '0002_add_email_index_concurrently',
+          pair,
+        ),
       ),
       '0002_add_email_index is applied; roll back to 0001_initial before applying 0002_add_email_index_concurrently.',
     );
@@ -73,7 +88,7 @@ void describe('planMigrate', () => {
   void it('names the alternative itself when there is nothing lower to roll back to', () => {
     const list = [migration('0001_a'), migration('0001_b')];
     assert.equal(
-      refusal(() => planMigrate(list, ['0001_a'], '0001_b')),
+      refusal(() => planMigrate(list, ['0001_a'], '0001_b', [['0001_a', '0001_b']])),
       '0001_a is applied; roll back 0001_a before applying 0001_b.',
     );
   });
@@ -81,23 +96,35 @@ void describe('planMigrate', () => {
   void it('picks the applied alternative of a lower version, and refuses when none is applied', () => {
     const list = [...demo, migration('0003_more')];
     assert.deepEqual(
-      ids(planMigrate(list, ['0001_initial', '0002_add_email_index_concurrently'], '0003_more')),
+      ids(planMigrate(list, ['0001_initial', '0002_add_email_index_concurrently'], '0003_more', pair)),
       ['0003_more'],
     );
     assert.equal(
-      refusal(() => planMigrate(list, ['0001_initial'], '0003_more')),
-      'Version 0002 has alternatives (0002_add_email_index, 0002_add_email_index_concurrently); apply one of them before 0003_more.',
+      refusal(() => planMigrate(list, ['0001_initial'], '0003_more', pair)),
+      '0002_add_email_index and 0002_add_email_index_concurrently are alternatives; apply one of them before 0003_more.',
+    );
+  });
+
+  void it('applies migrations that share a version in order when nobody named them alternatives', () => {
+    assert.deepEqual(ids(planMigrate(demo, [], '0002_add_email_index_concurrently')), [
+      '0001_initial',
+      '0002_add_email_index',
+      '0002_add_email_index_concurrently',
+    ]);
+    assert.deepEqual(
+      ids(planMigrate(demo, ['0001_initial', '0002_add_email_index'], '0002_add_email_index_concurrently')),
+      ['0002_add_email_index_concurrently'],
     );
   });
 
   void it('orders versions numerically and fills gaps', () => {
     const list = [migration('9_a'), migration('10_b'), migration('0011_c')];
-    assert.deepEqual(ids(planMigrate(list, ['10_b'], '0011_c')), ['9_a', '0011_c']);
+    assert.deepEqual(ids(planMigrate(list, ['10_b'], '0011_c', pair)), ['9_a', '0011_c']);
   });
 
   void it('refuses an unknown target', () => {
     assert.equal(
-      refusal(() => planMigrate(demo, [], '0009_nope')),
+      refusal(() => planMigrate(demo, [], '0009_nope', pair)),
       'There is no migration named 0009_nope.',
     );
   });
@@ -105,11 +132,11 @@ void describe('planMigrate', () => {
   void it('refuses CONCURRENTLY in a transactional section before anything runs', () => {
     const list = [demo[0], migration('0002_bad', 'CREATE INDEX CONCURRENTLY i ON t (x);')];
     assert.equal(
-      refusal(() => planMigrate(list, [], '0002_bad')),
+      refusal(() => planMigrate(list, [], '0002_bad', pair)),
       '0002_bad.sql: CREATE INDEX CONCURRENTLY cannot run inside a transaction; add `transaction:false` to its `-- migrate:up` line.',
     );
     // Not in the plan: no refusal.
-    assert.deepEqual(ids(planMigrate(list, [], '0001_initial')), ['0001_initial']);
+    assert.deepEqual(ids(planMigrate(list, [], '0001_initial', pair)), ['0001_initial']);
   });
 });
 

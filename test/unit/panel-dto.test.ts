@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LESSON_TITLES, type FailedConcurrentlyResult } from '../../src/core/lessons/types';
+import type { FailedConcurrentlyResult } from '../../src/core/lessons/types';
+import { LESSON_TITLES } from '../../src/core/scenarios/lessons';
 import { toBlockingChains } from '../../src/core/monitor/lockMonitor';
 import { RunRecorder, type RecordedRun } from '../../src/core/monitor/recorder';
 import { toReportJson } from '../../src/core/monitor/report';
@@ -68,7 +69,7 @@ describe('the panel DTOs the host sends', () => {
     };
     const dto = toLessonDto(result);
     assert.equal(dto.title, LESSON_TITLES['failed-concurrently']);
-    assert.deepEqual(dto.facts[0], ['failed with', '23505']);
+    assert.deepEqual(dto.facts[0], ['build failed with', '23505']);
   });
 });
 

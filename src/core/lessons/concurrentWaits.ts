@@ -1,7 +1,7 @@
 /** CREATE INDEX CONCURRENTLY waits for old transactions, while reads and writes flow. */
 import { dropIndexConcurrently } from './indexes';
+import { CONCURRENT_WAITS_LESSON } from '../scenarios/lessons';
 import {
-  CONCURRENT_INDEX_MIGRATION,
   expectedFailureLogger,
   findMigration,
   lessonRunner,
@@ -63,7 +63,7 @@ async function concurrentWaitsLesson(
   logger.info('Lesson "concurrent-waits": a long transaction, then CREATE INDEX CONCURRENTLY.');
   await assertReady(ctx, ['concurrent-waits']);
   const state = await prepare(ctx);
-  const migration = findMigration(state.repo, CONCURRENT_INDEX_MIGRATION);
+  const migration = findMigration(state.repo, CONCURRENT_WAITS_LESSON.migrations[0]!);
   recording.migration = migration.id;
   const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
   const floor = rollbackFloor(state, migration.version);

@@ -2,6 +2,8 @@
 import { quoteIdent } from '../db';
 import { describeError, throwIfAborted } from '../errors';
 import type { RunOptions } from '../migrations/runner';
+import { FAILED_CONCURRENTLY_LESSON } from '../scenarios/lessons';
+import { quotedTable } from '../scenarios/types';
 import {
   UNIQUE_EMAIL_INDEX,
   dropIndexConcurrently,
@@ -63,7 +65,7 @@ async function failedConcurrentlyLesson(
     logger.warn(`Dropped ${UNIQUE_EMAIL_INDEX}, left by an earlier run.`);
   }
   const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
-  const table = `${quoteIdent(ctx.schema)}.large_email`;
+  const table = quotedTable(ctx.schema, FAILED_CONCURRENTLY_LESSON.tables[0]!);
   const index = quoteIdent(UNIQUE_EMAIL_INDEX);
   const facts: Omit<FailedConcurrentlyObserved, 'droppedConcurrently' | 'duplicatesRemoved' | 'cleanedUp'> = {
     duplicatesInserted: 0,
@@ -167,7 +169,7 @@ async function failedConcurrentlyLesson(
   const result: FailedConcurrentlyResult = {
     name: 'failed-concurrently',
     observed,
-    verdict: failedConcurrentlyVerdict(observed),
+    verdict: failedConcurrentlyVerdict(observed, UNIQUE_EMAIL_INDEX),
   };
   logger.info(`Lesson "failed-concurrently": ${result.verdict}`);
   return result;

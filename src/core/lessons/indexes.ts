@@ -4,6 +4,12 @@ import { CancelledError, LabError, describeError, isPgError, throwIfAborted } fr
 import { silentLogger, type Logger } from '../log';
 import { QUERY_CANCELED, sqlstateOf } from './retry';
 import { queryInvalidIndexes, type InvalidIndex } from '../invalidIndexes';
+import { DEMO_SCENARIO } from '../scenarios/demo';
+import { UNIQUE_EMAIL_INDEX } from '../scenarios/lessons';
+import { quotedTable } from '../scenarios/types';
+
+/** The table the duplicates go into: the demo's seeded one. */
+const TABLE = DEMO_SCENARIO.seed.large;
 
 /** Invalid indexes, duplicate emails and their cleanup, for the failed-CONCURRENTLY lesson and its commands. */
 
@@ -12,8 +18,7 @@ export interface IoOptions {
   signal?: AbortSignal;
 }
 
-/** The index name of 0004_unique_email_concurrently. */
-export const UNIQUE_EMAIL_INDEX = 'large_email_email_key';
+export { UNIQUE_EMAIL_INDEX };
 export const MAX_DUPLICATES = 1000;
 
 /**
@@ -123,7 +128,7 @@ function checkCount(n: number): void {
 }
 
 /**
- * Copies the emails of the first `n` rows of large_email into new rows, so that a unique index on
+ * Copies the emails of the first `n` rows of the seeded table into new rows, so that a unique index on
  * email cannot be built. Returns the new rows' ids (removeDuplicateEmails takes them back out).
  */
 export async function insertDuplicateEmails(
@@ -134,7 +139,7 @@ export async function insertDuplicateEmails(
 ): Promise<DuplicateEmails> {
   checkCount(n);
   const logger = options.logger ?? silentLogger;
-  const table = `${quoteIdent(schema)}.large_email`;
+  const table = quotedTable(schema, TABLE);
   return withAdminSession(target, options, async (client) => {
     const { rows } = await client.query<{ id: string; email: string }>(
       `INSERT INTO ${table} (email)
@@ -142,14 +147,14 @@ export async function insertDuplicateEmails(
        RETURNING id, email`,
       [n],
     );
-    if (rows.length === 0) throw new LabError('large_email is empty: seed it before inserting duplicates.');
-    logger.info(`Inserted ${rows.length} rows with duplicate emails into large_email.`);
+    if (rows.length === 0) throw new LabError(`${TABLE} is empty: seed it before inserting duplicates.`);
+    logger.info(`Inserted ${rows.length} rows with duplicate emails into ${TABLE}.`);
     return { ids: rows.map((r) => Number(r.id)), emails: rows.map((r) => r.email) };
   });
 }
 
 /**
- * Deletes duplicate emails from large_email: the rows `ids` when given (what insertDuplicateEmails
+ * Deletes duplicate emails from the seeded table: the rows `ids` when given (what insertDuplicateEmails
  * returned), else every row whose email an older row (lower id) already has. Returns the rows deleted.
  * Without ids it scans the whole table (seconds on millions of rows).
  */
@@ -159,7 +164,7 @@ export async function removeDuplicateEmails(
   options: IoOptions & { ids?: readonly number[] } = {},
 ): Promise<number> {
   const logger = options.logger ?? silentLogger;
-  const table = `${quoteIdent(schema)}.large_email`;
+  const table = quotedTable(schema, TABLE);
   return withAdminSession(target, options, async (client) => {
     let deleted: number;
     if (options.ids) {
@@ -174,7 +179,7 @@ export async function removeDuplicateEmails(
       );
       deleted = r.rowCount ?? 0;
     }
-    logger.info(`Deleted ${deleted} rows with duplicate emails from large_email.`);
+    logger.info(`Deleted ${deleted} rows with duplicate emails from ${TABLE}.`);
     return deleted;
   });
 }

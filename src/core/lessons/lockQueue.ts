@@ -37,7 +37,7 @@ export interface LockQueueOptions {
 // Lesson 1: the lock-queue trap
 
 /**
- * A slow report holds ACCESS SHARE on large_email; a plain ALTER TABLE … ADD COLUMN waits for ACCESS
+ * A slow report holds ACCESS SHARE on the seeded table; a plain ALTER TABLE … ADD COLUMN waits for ACCESS
  * EXCLUSIVE, and the probe's reads queue behind the ALTER. Once the chain (reader → ALTER → long
  * transaction) has been seen and the ALTER has waited `stallMs`, the long transaction ends, the ALTER
  * completes, and the column is rolled back.

@@ -1,11 +1,16 @@
 import type pg from 'pg';
-import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from '../db';
+import { APP_NAMES, connect, type ConnectionTarget } from '../db';
 import { CancelledError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
+import { DEMO_SCENARIO } from '../scenarios/demo';
+import { quotedTable } from '../scenarios/types';
+
+/** The table the long transaction reads: the demo's seeded one. */
+const TABLE = DEMO_SCENARIO.seed.large;
 
 export interface LongTransactionOptions {
   target: ConnectionTarget;
-  /** The lab schema holding large_email. */
+  /** The lab schema holding the seeded table. */
   schema: string;
   logger: Logger;
   /**
@@ -37,7 +42,7 @@ const CLOSE_TIMEOUT_MS = 3_000;
 
 /**
  * A "slow report": a session (application_name migration-lab:long-transaction) that opens a
- * REPEATABLE READ transaction, reads large_email (taking ACCESS SHARE on it and keeping its snapshot),
+ * REPEATABLE READ transaction, reads the demo's seeded table (taking ACCESS SHARE on it and keeping its snapshot),
  * and stays idle in that transaction until end(), a timeout, or an abort.
  */
 export class LongTransaction {
@@ -61,7 +66,7 @@ export class LongTransaction {
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
 
-  /** Opens the transaction and reads large_email; resolves once the read holds its lock. */
+  /** Opens the transaction and reads the seeded table; resolves once the read holds its lock. */
   static async start(options: LongTransactionOptions): Promise<LongTransaction> {
     const { target, schema, logger, signal } = options;
     throwIfAborted(signal);
@@ -80,7 +85,7 @@ export class LongTransaction {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       const startedAt = Date.now();
       const read = await client.query<{ n: string }>(
-        `SELECT count(*) AS n FROM ${quoteIdent(schema)}.large_email WHERE id < 1000`,
+        `SELECT count(*) AS n FROM ${quotedTable(schema, TABLE)} WHERE id < 1000`,
       );
       tx = new LongTransaction(client, pid, startedAt, Number(read.rows[0]?.n ?? 0), options);
     } catch (e) {
@@ -89,7 +94,7 @@ export class LongTransaction {
     }
     tx.arm(timeoutMs);
     logger.info(
-      `Long transaction open (pid ${tx.pid}): it read large_email and holds ACCESS SHARE on it` +
+      `Long transaction open (pid ${tx.pid}): it read ${TABLE} and holds ACCESS SHARE on it` +
         `${Number.isFinite(timeoutMs) ? ` for at most ${Math.round(timeoutMs / 1000)} s` : ''}.`,
     );
     return tx;

@@ -4,30 +4,33 @@ import type { Logger } from '../log';
 import { compareVersions, loadMigrations, type Migration, type MigrationSection } from '../migrations/parse';
 import { MigrationRunner, type MigrationStatus } from '../migrations/runner';
 import { MAX_LOCK_TIMEOUT_MS, retryOnLockTimeout } from './retry';
+import {
+  FAILED_CONCURRENTLY_LESSON,
+  LESSON_COLUMN,
+  LOCK_QUEUE_LESSON,
+  LOCK_TIMEOUT_LESSON,
+} from '../scenarios/lessons';
 
 /** The lesson migrations (folder migrations-lessons/) and how they are applied beside the lab's own. */
 
 export const LESSON_MIGRATIONS = {
-  /** ALTER TABLE large_email ADD COLUMN note text, no timeout. */
-  addColumnPlain: '0003_add_column_plain',
+  /** ALTER TABLE … ADD COLUMN, no timeout. */
+  addColumnPlain: LOCK_QUEUE_LESSON.migrations[0]!,
   /** The same with SET LOCAL lock_timeout (the value is rewritten from the lesson's setting). */
-  addColumnWithLockTimeout: '0003_add_column_with_lock_timeout',
-  /** CREATE UNIQUE INDEX CONCURRENTLY large_email_email_key ON large_email (email). */
-  uniqueEmailConcurrently: '0004_unique_email_concurrently',
+  addColumnWithLockTimeout: LOCK_TIMEOUT_LESSON.migrations[0]!,
+  /** CREATE UNIQUE INDEX CONCURRENTLY over the seeded emails. */
+  uniqueEmailConcurrently: FAILED_CONCURRENTLY_LESSON.migrations[0]!,
 } as const;
 
-/** The lab's concurrent index migration the concurrent-waits lesson runs. */
-export const CONCURRENT_INDEX_MIGRATION = '0002_add_email_index_concurrently';
-/** The column the ALTER lessons add. */
-export const LESSON_COLUMN = 'note';
+export { LESSON_COLUMN };
 
 export interface LessonMigrationSources {
   target: ConnectionTarget;
   schema: string;
   logger: Logger;
-  /** The lab's migrations folder (0001_initial, 0002_*). */
+  /** The demo's migrations folder (DEMO_SCENARIO.source). */
   migrationsDir: string;
-  /** The lesson migrations folder (migrations-lessons/). */
+  /** The lesson migrations folder (LESSON_SOURCE). */
   lessonsDir: string;
 }
 

@@ -1,4 +1,5 @@
 import { quoteIdent } from '../db';
+import { DEMO_SCENARIO } from '../scenarios/demo';
 import type { LockRow, LockSnapshot } from '../monitor/lockMonitor';
 import type { ProbeKind, ProbeSample } from '../probe/stats';
 
@@ -7,9 +8,9 @@ import type { ProbeKind, ProbeSample } from '../probe/stats';
  * snapshots (live, or made up in unit tests), they keep the facts a verdict is computed from.
  */
 
-/** The names pg_locks rows may carry for `schema.large_email` (the monitor formats them with %I). */
-export function largeEmailNames(schema: string): string[] {
-  return [...new Set([`${schema}.large_email`, `${quoteIdent(schema)}.large_email`])];
+/** The names pg_locks rows may carry for the seeded table (the monitor formats them with %I). */
+export function largeEmailNames(schema: string, table = DEMO_SCENARIO.seed.large): string[] {
+  return [...new Set([`${schema}.${table}`, `${quoteIdent(schema)}.${table}`])];
 }
 
 /** One observed lock queue: a reader waits behind the DDL, which waits for the long transaction. */
@@ -28,7 +29,7 @@ export interface ObservedChain {
 
 /**
  * Watches the lock-queue trap: DDL sessions (pids added as the runner reports them) waiting for a
- * lock on large_email, blocked by the long transaction, and probe reads waiting behind the DDL.
+ * lock on the seeded table, blocked by the long transaction, and probe reads waiting behind the DDL.
  */
 export class LockQueueTracker {
   private readonly names: Set<string>;

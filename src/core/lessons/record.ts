@@ -1,7 +1,8 @@
 import type { RecordedAttempt, RecordedRun } from '../monitor/recorder';
 import { formatMs } from '../monitor/verdict';
 import type { LockAttempt } from './retry';
-import { LESSON_TITLES, type LessonName } from './types';
+import { LESSON_TITLES } from '../scenarios/lessons';
+import type { LessonName } from './types';
 
 /** What a lesson's entry in the runs list is made of. */
 export interface LessonEntrySpec {

@@ -1,5 +1,4 @@
 /** What every lesson's scene shares: its context, a monitor session, clean-up, recording and readiness checks. */
-import { quoteIdent } from '../db';
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
 import type { RunOptions, RunResult } from '../migrations/runner';
@@ -16,6 +15,12 @@ import {
   type LessonMigrationState,
 } from './migrations';
 import { sleep, type LockAttempt } from './retry';
+import { DEMO_SCENARIO, appliedComparedMigration } from '../scenarios/demo';
+import { LESSON_NAMES, LOCK_QUEUE_LESSON, LOCK_TIMEOUT_LESSON } from '../scenarios/lessons';
+import { quotedTable } from '../scenarios/types';
+
+/** The table every lesson works on: the demo's seeded one. */
+const TABLE = DEMO_SCENARIO.seed.large;
 import type { LessonName, LessonResult } from './types';
 import { lessonEntry, unfinishedLessonVerdict } from './record';
 
@@ -35,8 +40,8 @@ export interface LessonContext extends LessonMigrationSources {
   monitorIntervalMs?: number;
 }
 
-/** The index 0002_add_email_index_concurrently builds. */
-export const CONCURRENT_INDEX_NAME = 'large_email_email_idx';
+/** The index the demo's concurrent migration builds (the concurrent-waits lesson runs it). */
+export const CONCURRENT_INDEX_NAME = DEMO_SCENARIO.index;
 /** Extra life a lesson's long transaction gets beyond the lesson's own deadlines (a safety net only). */
 export const LONG_TX_SAFETY_MS = 60_000;
 
@@ -183,15 +188,15 @@ export async function prepare(ctx: LessonContext): Promise<LessonMigrationState>
   }
   await withAdminSession(ctx.target, ctx, async (client) => {
     const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
-      `${quoteIdent(ctx.schema)}.large_email`,
+      quotedTable(ctx.schema, TABLE),
     ]);
     if (!rows[0]?.t) {
       throw new LabError(
-        `The lab tables do not exist in schema "${ctx.schema}" yet; apply 0001_initial and seed before a lesson.`,
+        `The lab tables do not exist in schema "${ctx.schema}" yet; apply ${DEMO_SCENARIO.initial} and seed before a lesson.`,
       );
     }
-    const any = await client.query(`SELECT 1 FROM ${quoteIdent(ctx.schema)}.large_email LIMIT 1`);
-    if (any.rowCount === 0) throw new LabError('large_email is empty: seed the tables before a lesson.');
+    const any = await client.query(`SELECT 1 FROM ${quotedTable(ctx.schema, TABLE)} LIMIT 1`);
+    if (any.rowCount === 0) throw new LabError(`${TABLE} is empty: seed the tables before a lesson.`);
   });
   return state;
 }
@@ -202,7 +207,7 @@ export async function prepare(ctx: LessonContext): Promise<LessonMigrationState>
  */
 export async function lessonProblems(
   ctx: LessonContext,
-  lessons: readonly LessonName[] = ['lock-queue', 'lock-timeout', 'concurrent-waits', 'failed-concurrently'],
+  lessons: readonly LessonName[] = LESSON_NAMES,
 ): Promise<string[]> {
   const problems: string[] = [];
   let state: LessonMigrationState;
@@ -211,37 +216,36 @@ export async function lessonProblems(
   } catch (e) {
     return [e instanceof Error ? e.message : String(e)];
   }
-  const schema = quoteIdent(ctx.schema);
+  const table = quotedTable(ctx.schema, TABLE);
   await withAdminSession(ctx.target, ctx, async (client) => {
-    const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
-      `${schema}.large_email`,
-    ]);
+    const { rows } = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
     if (!rows[0]?.t) {
       problems.push(
-        `The lab tables do not exist in schema "${ctx.schema}" yet; apply 0001_initial and seed.`,
+        `The lab tables do not exist in schema "${ctx.schema}" yet; apply ${DEMO_SCENARIO.initial} and seed.`,
       );
       return;
     }
-    const any = await client.query(`SELECT 1 FROM ${schema}.large_email LIMIT 1`);
-    if (any.rowCount === 0) problems.push('large_email is empty: seed the tables first.');
+    const any = await client.query(`SELECT 1 FROM ${table} LIMIT 1`);
+    if (any.rowCount === 0) problems.push(`${TABLE} is empty: seed the tables first.`);
     const alterLessons = lessons.includes('lock-queue') || lessons.includes('lock-timeout');
-    if (alterLessons && state.appliedLessons.every((m) => m.version !== '0003')) {
+    const alters = [...LOCK_QUEUE_LESSON.migrations, ...LOCK_TIMEOUT_LESSON.migrations];
+    if (alterLessons && !state.appliedLessons.some((m) => alters.includes(m.id))) {
       const col = await client.query(
         `SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`,
-        [`${schema}.large_email`, LESSON_COLUMN],
+        [table, LESSON_COLUMN],
       );
       if ((col.rowCount ?? 0) > 0)
-        problems.push(`large_email already has a column "${LESSON_COLUMN}", which the ALTER lessons add.`);
+        problems.push(`${TABLE} already has a column "${LESSON_COLUMN}", which the ALTER lessons add.`);
     }
     if (lessons.includes('concurrent-waits')) {
-      const index = state.appliedRepo.find((m) => m.version === '0002');
+      const index = state.appliedRepo.find((m) => appliedComparedMigration([{ id: m.id, applied: true }]));
       if (index)
         problems.push(
-          `${index.id} is applied; roll back to 0001_initial before the concurrent-waits lesson.`,
+          `${index.id} is applied; roll back to ${DEMO_SCENARIO.initial} before the concurrent-waits lesson.`,
         );
       else if (await indexState(client, ctx.schema, CONCURRENT_INDEX_NAME))
         problems.push(
-          'An index large_email_email_idx exists (invalid, from an interrupted build?); drop it concurrently first.',
+          `An index ${CONCURRENT_INDEX_NAME} exists (invalid, from an interrupted build?); drop it concurrently first.`,
         );
     }
   });

@@ -2,23 +2,8 @@ import type { InvalidIndex } from '../invalidIndexes';
 import type { LockAttempt } from './retry';
 import type { ObservedChain } from './observe';
 
-/** The four lessons, in the order runAllLessons runs them. */
+/** The four lessons (their scenarios, titles and order: src/core/scenarios/lessons.ts). */
 export type LessonName = 'lock-queue' | 'lock-timeout' | 'concurrent-waits' | 'failed-concurrently';
-
-export const LESSON_NAMES: readonly LessonName[] = [
-  'lock-queue',
-  'lock-timeout',
-  'concurrent-waits',
-  'failed-concurrently',
-];
-
-/** Each lesson's title, as the Runs view, the panel, reports and notifications name it. */
-export const LESSON_TITLES: Readonly<Record<LessonName, string>> = {
-  'lock-queue': 'The lock-queue trap',
-  'lock-timeout': 'lock_timeout with retries',
-  'concurrent-waits': 'CONCURRENTLY waits for old transactions',
-  'failed-concurrently': 'A failed CONCURRENTLY build',
-};
 
 /** What every lesson returns; `observed` is plain JSON (numbers, booleans, strings, null). */
 export interface LessonResultOf<N extends LessonName, O> {

@@ -1,5 +1,6 @@
 import { formatMs } from '../monitor/verdict';
 import { LOCK_NOT_AVAILABLE } from './retry';
+import { UNIQUE_EMAIL_INDEX } from '../scenarios/lessons';
 import type {
   ConcurrentWaitsObserved,
   FailedConcurrentlyObserved,
@@ -163,7 +164,7 @@ type FailedFacts = Pick<
   | 'cleanedUp'
 >;
 
-export function failedConcurrentlyVerdict(o: FailedFacts, indexName = 'large_email_email_key'): string {
+export function failedConcurrentlyVerdict(o: FailedFacts, indexName = UNIQUE_EMAIL_INDEX): string {
   const name = o.invalidIndex?.index ?? indexName;
   const parts: string[] = [];
   if (o.failedWith === null) {

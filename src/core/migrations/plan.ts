@@ -1,11 +1,15 @@
 import { LabError } from '../errors';
-import { compareVersions, type Migration } from './parse';
+import { compareVersions, sortMigrations, type Migration } from './parse';
 
 /**
- * Pure planning over a sorted list of migrations and the ids recorded as applied.
- * Migrations that share a version number are alternatives (e.g. a plain and a CONCURRENTLY index
- * build): at most one of them may be applied at a time.
+ * Pure planning over a list of migrations and the ids recorded as applied. Alternatives are named by
+ * the caller (a scenario's compared migrations, e.g. a plain and a CONCURRENTLY build of one index):
+ * at most one of a set may be applied at a time. Migrations that merely share a version are not
+ * alternatives; they apply in order (version, then id), as the tools do.
  */
+
+/** Sets of migration ids of which at most one may be applied at a time. */
+export type Alternatives = readonly (readonly string[])[];
 
 /** The leading digits of an id ("0002_x" → "0002"); "" when there are none. */
 export function versionOf(id: string): string {
@@ -18,36 +22,46 @@ function findTarget(all: readonly Migration[], targetId: string): Migration {
   return target;
 }
 
-/** Groups by version, lowest first. */
-function byVersion(all: readonly Migration[]): Migration[][] {
+/** One group per migration, in order, except that each set of alternatives is one group (where its first member sorts). */
+function groupsOf(all: readonly Migration[], alternatives: Alternatives): Migration[][] {
+  const setOf = new Map<string, number>();
+  alternatives.forEach((set, i) => set.forEach((id) => setOf.set(id, i)));
   const groups: Migration[][] = [];
-  for (const m of [...all].sort((a, b) => compareVersions(a.version, b.version))) {
-    const last = groups[groups.length - 1];
-    if (last && compareVersions(last[0].version, m.version) === 0) last.push(m);
-    else groups.push([m]);
+  const bySet = new Map<number, Migration[]>();
+  for (const m of sortMigrations(all)) {
+    const set = setOf.get(m.id);
+    const group = set === undefined ? undefined : bySet.get(set);
+    if (group) {
+      group.push(m);
+      continue;
+    }
+    const made = [m];
+    if (set !== undefined) bySet.set(set, made);
+    groups.push(made);
   }
   return groups;
 }
 
 /**
- * The migrations to apply, in order, so that `targetId` and one migration of every lower version are
- * applied. Refuses when an alternative of a needed migration is applied, when a lower version has
- * alternatives none of which is applied, or when a migration to run cannot run inside its transaction.
+ * The migrations to apply, in order, so that `targetId` and every migration before it (one of each set
+ * of `alternatives`) are applied. Refuses when an alternative of a needed migration is applied, when an
+ * earlier set of alternatives has none applied, or when a migration to run cannot run inside its
+ * transaction.
  */
 export function planMigrate(
   all: readonly Migration[],
   appliedIds: Iterable<string>,
   targetId: string,
+  alternatives: Alternatives = [],
 ): Migration[] {
   const applied = new Set(appliedIds);
   const target = findTarget(all, targetId);
   const plan: Migration[] = [];
 
-  for (const group of byVersion(all)) {
-    const order = compareVersions(group[0].version, target.version);
-    if (order > 0) break;
+  for (const group of groupsOf(all, alternatives)) {
     let chosen: Migration;
-    if (order === 0) {
+    const isTarget = group.includes(target);
+    if (isTarget) {
       chosen = target;
     } else if (group.length === 1) {
       chosen = group[0];
@@ -55,20 +69,21 @@ export function planMigrate(
       const appliedOne = group.filter((m) => applied.has(m.id));
       if (appliedOne.length === 0) {
         throw new LabError(
-          `Version ${group[0].version} has alternatives (${group.map((m) => m.id).join(', ')}); ` +
-            `apply one of them before ${target.id}.`,
+          `${group.map((m) => m.id).join(' and ')} are alternatives; apply one of them before ${target.id}.`,
         );
       }
       chosen = appliedOne[0];
     }
-    if (applied.has(chosen.id)) continue;
-    const rival = group.find((m) => m !== chosen && applied.has(m.id));
-    if (rival) {
-      const below = highestAppliedBelow(all, applied, chosen.version);
-      const rollBack = below ? `roll back to ${below.id}` : `roll back ${rival.id}`;
-      throw new LabError(`${rival.id} is applied; ${rollBack} before applying ${chosen.id}.`);
+    if (!applied.has(chosen.id)) {
+      const rival = group.find((m) => m !== chosen && applied.has(m.id));
+      if (rival) {
+        const below = highestAppliedBelow(all, applied, chosen.version);
+        const rollBack = below ? `roll back to ${below.id}` : `roll back ${rival.id}`;
+        throw new LabError(`${rival.id} is applied; ${rollBack} before applying ${chosen.id}.`);
+      }
+      plan.push(chosen);
     }
-    plan.push(chosen);
+    if (isTarget) break;
   }
 
   for (const m of plan) {

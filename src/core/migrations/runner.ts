@@ -3,7 +3,7 @@ import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, isPgError } from '../errors';
 import { redactSecrets, silentLogger, type Logger } from '../log';
 import { loadMigrations, type Migration, type MigrationSection } from './parse';
-import { planMigrate, planRollback, versionOf } from './plan';
+import { planMigrate, planRollback, versionOf, type Alternatives } from './plan';
 import { queryInvalidIndexes } from '../invalidIndexes';
 import { ensureLabSchema } from '../labSchema';
 
@@ -18,6 +18,8 @@ export interface MigrationRunnerOptions {
   schema?: string;
   /** A folder of `NNNN_name.sql` files (read again on every call) or an already parsed list. */
   migrations: string | readonly Migration[];
+  /** Sets of migration ids of which at most one may be applied at a time (a scenario's compared pair). */
+  alternatives?: Alternatives;
   logger?: Logger;
 }
 
@@ -79,6 +81,7 @@ export class MigrationRunner {
   private readonly target: ConnectionTarget;
   private readonly schema: string;
   private readonly source: string | readonly Migration[];
+  private readonly alternatives: Alternatives;
   private readonly logger: Logger;
   private pid: number | undefined;
   private busy = false;
@@ -88,6 +91,7 @@ export class MigrationRunner {
     this.target = options.target;
     this.schema = options.schema ?? DEFAULT_MIGRATION_SCHEMA;
     this.source = options.migrations;
+    this.alternatives = options.alternatives ?? [];
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -142,7 +146,7 @@ export class MigrationRunner {
 
   /** Applies what is needed to reach `targetId` (see planMigrate). */
   migrateTo(targetId: string, options: RunOptions = {}): Promise<RunResult> {
-    return this.run('up', (all, applied) => planMigrate(all, applied, targetId), options);
+    return this.run('up', (all, applied) => planMigrate(all, applied, targetId, this.alternatives), options);
   }
 
   /** Rolls back everything newer than `targetId`, newest first (null: everything). */

@@ -1,6 +1,7 @@
 import { APP_NAMES, connect as openConnection, quoteIdent, type ConnectionTarget } from '../db';
 import { describeError } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { DEMO_SCENARIO } from '../scenarios/demo';
 import { dedupePids, roleOf, type SessionRole } from './roles';
 
 /** One row of pg_locks joined with its session, as the panel's lock table shows it. */
@@ -132,7 +133,7 @@ export interface LockMonitorOptions {
   target: ConnectionTarget;
   /**
    * Tables whose every lock is shown (granted or not), as SQL names for to_regclass, e.g.
-   * `"migration_lab".large_email` (see labRelations). Not-granted locks anywhere in the database are
+   * `"migration_lab".orders` (see labRelations). Not-granted locks anywhere in the database are
    * shown too.
    */
   relations: readonly string[];
@@ -155,9 +156,9 @@ export interface LockMonitorOptions {
 export const DEFAULT_MONITOR_INTERVAL_MS = 200;
 const QUERY_TEXT_LIMIT = 200;
 
-/** The tables the lab watches in `schema`. */
-export function labRelations(schema: string): string[] {
-  return [`${quoteIdent(schema)}.large_email`, `${quoteIdent(schema)}.small_email`];
+/** The tables a scenario watches (the demo's by default) in `schema`, as SQL names for to_regclass. */
+export function labRelations(schema: string, tables: readonly string[] = DEMO_SCENARIO.tables): string[] {
+  return tables.map((t) => `${quoteIdent(schema)}.${t}`);
 }
 
 /** The pg_locks ⋈ pg_stat_activity query, adapted to what the server version has. */

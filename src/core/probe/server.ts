@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { APP_NAMES, clientConfig, createPool, pgDriver, quoteIdent, type ConnectionTarget } from '../db';
 import { LabError, describeError, isPgError } from '../errors';
 import type { Logger } from '../log';
+import { DEMO_SCENARIO } from '../scenarios/demo';
 
 export const DEFAULT_PROBE_PORT = 8001;
 /**
@@ -45,7 +46,7 @@ const ROUTES: Record<string, { method: string; handler: 'list' | 'insert' | 'hea
 
 export interface ProbeServerOptions {
   target: ConnectionTarget;
-  /** The lab schema holding large_email. */
+  /** The lab schema holding the demo's probed table. */
   schema: string;
   /** Default 8001; 0 picks a free port (tests). */
   port?: number;
@@ -175,7 +176,7 @@ export class ProbeServer {
   private healthPinging = false;
 
   constructor(private readonly options: ProbeServerOptions) {
-    this.table = `${quoteIdent(options.schema)}.${quoteIdent('large_email')}`;
+    this.table = `${quoteIdent(options.schema)}.${quoteIdent(DEMO_SCENARIO.probe.table)}`;
   }
 
   /** The port it listens on, while it runs. */
@@ -486,7 +487,10 @@ export class ProbeServer {
       logger.warn(`Probe endpoint: a query failed: ${describeError(e)}`);
     }
     if (isPgError(e) && (e.code === '42P01' || e.code === '3F000')) {
-      return [500, { error: `table large_email not found in schema ${this.options.schema}` }];
+      return [
+        500,
+        { error: `table ${DEMO_SCENARIO.probe.table} not found in schema ${this.options.schema}` },
+      ];
     }
     return [500, { error: 'query failed' }];
   }

@@ -45,6 +45,11 @@ export function appliedComparedMigration(
   return migrations.find((m) => m.applied && (m.id === locking || m.id === concurrent))?.id;
 }
 
+/** The demo's compared migrations as the runner's alternatives: at most one of them is applied at a time. */
+export function comparedAlternatives(demo: DemoScenario = DEMO_SCENARIO): string[][] {
+  return [[demo.compared.locking, demo.compared.concurrent]];
+}
+
 /** The kind of run a demo migration is: the locking or the concurrent alternative, or another. */
 export function comparedKind(
   migrationId: string,
