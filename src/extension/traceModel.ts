@@ -9,16 +9,14 @@ import type { TraceProgress, TraceReport } from '../core/trace/types';
 import type { StatementMarkDto } from '../shared/protocol';
 
 /** Where each phase sits in the notification's bar (percent at its start), so the bar only moves forward. */
+const PHASES: readonly TraceProgress['phase'][] = ['replay', 'fill', 'trace', 'cleanup'];
 const PHASE_START: Record<TraceProgress['phase'], number> = { replay: 0, fill: 10, trace: 60, cleanup: 95 };
 const PHASE_END: Record<TraceProgress['phase'], number> = { replay: 10, fill: 60, trace: 95, cleanup: 100 };
-const PHASE_LABEL: Record<TraceProgress['phase'], string> = {
-  replay: 'Replaying the earlier migrations',
-  fill: 'Filling',
-  trace: 'Tracing',
-  cleanup: 'Cleaning up',
-};
 
-/** The notification's line for a progress event, and how far along the whole trace is (0–100). */
+/**
+ * The notification's line for a progress event ("2 of 4, fill: filling public.orders (12,000 / 20,000
+ * rows)"), and how far along the whole trace is (0–100).
+ */
 export function traceProgressLine(p: TraceProgress): { message: string; percent: number } {
   const fraction =
     p.total && p.total > 0 && p.done !== undefined ? Math.min(1, Math.max(0, p.done / p.total)) : 0;
@@ -27,9 +25,8 @@ export function traceProgressLine(p: TraceProgress): { message: string; percent:
     p.phase === 'fill' && p.total !== undefined && p.done !== undefined
       ? ` (${p.done.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} rows)`
       : '';
-  const message = p.message
-    ? `${PHASE_LABEL[p.phase]}: ${p.message}${counts}`
-    : `${PHASE_LABEL[p.phase]}…${counts}`;
+  const what = p.message.trim().replace(/\.$/, '');
+  const message = `${PHASES.indexOf(p.phase) + 1} of 4, ${p.phase}${what ? `: ${what}` : ''}${counts}`;
   return { message, percent };
 }
 

@@ -36,7 +36,7 @@ async function main() {
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
     'chat.commandCenter.enabled': false,
     // The trace test's tables stay small: it checks the editor's side; the tracer's tests measure at scale.
-    'migrationLab.trace.rows': 20_000,
+    'migrationLab.trace.rows': 2_000,
   };
   const sandbox = s.makeSandbox('mlab-ui-', settings);
   const resultsDir = path.join(s.ROOT, 'test-results');

@@ -71,13 +71,17 @@ describe('the trace notification', () => {
   it('names the phase and, while filling, the row counts', () => {
     const fill = traceProgressLine({
       phase: 'fill',
-      message: 'public.orders',
+      message: 'filling public.orders',
       done: 250_000,
       total: 1_000_000,
     });
-    assert.equal(fill.message, 'Filling: public.orders (250,000 / 1,000,000 rows)');
+    assert.equal(fill.message, '2 of 4, fill: filling public.orders (250,000 / 1,000,000 rows)');
     assert.ok(fill.percent > 10 && fill.percent < 60, String(fill.percent));
-    assert.equal(traceProgressLine({ phase: 'cleanup', message: '' }).message, 'Cleaning up…');
+    assert.equal(traceProgressLine({ phase: 'cleanup', message: '' }).message, '4 of 4, cleanup');
+    assert.equal(
+      traceProgressLine({ phase: 'replay', message: 'replaying 0001_init.' }).message,
+      '1 of 4, replay: replaying 0001_init',
+    );
   });
 
   it('only moves forward from phase to phase', () => {

@@ -91,7 +91,17 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
     await row.waitFor({ timeout: 30_000 });
     await row.hover();
     await row.locator('.action-label[aria-label*="Trace Migration"]').click();
+    // Live: the Lock Monitor draws the trace's table, the running statement and the lock it holds (the
+    // fixture's index key is slow, so the build lasts seconds).
+    const panel = wb.lockMonitor;
+    await panel.locator('#watch', { hasText: 'Trace of' }).waitFor({ timeout: 120_000 });
+    await panel.locator('#watch', { hasText: 'public.orders' }).waitFor({ timeout: 60_000 });
+    await panel.locator('#statements li', { hasText: 'running' }).first().waitFor({ timeout: 60_000 });
+    await panel.locator('#locks tr', { hasText: 'ShareLock' }).first().waitFor({ timeout: 30_000 });
+    await shot('lock-monitor-trace.png');
     await wb.waitForNotification(`Traced ${NEWEST}`, 180_000);
+    // The trace over, the panel draws the demo's table again.
+    await panel.locator('#watch', { hasText: 'Demo: large_email' }).waitFor({ timeout: 30_000 });
     // The report: a preview tab of the read-only trace document, its statement table drawn.
     await page
       .locator('.tabs-container .tab', { hasText: `trace-${NEWEST}` })
