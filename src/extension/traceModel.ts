@@ -40,6 +40,12 @@ export interface TraceStatementEvent {
   endedAt?: number;
 }
 
+/** "0003_orders.sql:12"; the migration's id first when the file name does not carry it (Prisma's migration.sql). */
+function statementLabel(s: TraceStatementEvent): string {
+  const file = s.file.split(/[\\/]/).pop() ?? s.file;
+  return file.startsWith(s.migration) ? `${file}:${s.line}` : `${s.migration} · ${file}:${s.line}`;
+}
+
 /**
  * The panel's statement marks after one more event: a start adds a mark (open until its end), an end
  * closes the mark of the same statement. Oldest first; the list given is not changed.
@@ -51,7 +57,7 @@ export function withStatementEvent(
   const key = `${s.migration}:${s.file}:${s.line}:${s.startedAt}`;
   const mark: StatementMarkDto = {
     key,
-    label: `${s.migration} · ${s.file.split(/[\\/]/).pop() ?? s.file}:${s.line}`,
+    label: statementLabel(s),
     sql: s.sql,
     startedAt: s.startedAt,
     endedAt: s.endedAt ?? null,

@@ -36,12 +36,21 @@ describe('the trace in the panel: statement marks on the timeline', () => {
     sql: 'CREATE INDEX i ON t (c)',
     startedAt: T0,
   };
+  it('names the migration too when its file name does not (one folder per migration)', () => {
+    const [mark] = withStatementEvent([], {
+      ...start,
+      migration: '20240102_add_index',
+      file: '/w/prisma/migrations/20240102_add_index/migration.sql',
+    });
+    assert.equal(mark!.label, '20240102_add_index · migration.sql:3');
+  });
+
   it('a start opens a mark, its end closes the same mark, the next statement adds one', () => {
     const opened = withStatementEvent([], start);
     assert.deepEqual(opened, [
       {
         key: `0002_index:${start.file}:3:${T0}`,
-        label: '0002_index · 0002_index.sql:3',
+        label: '0002_index.sql:3',
         sql: start.sql,
         startedAt: T0,
         endedAt: null,
@@ -60,8 +69,8 @@ describe('the trace in the panel: statement marks on the timeline', () => {
     assert.deepEqual(
       next.map((m) => [m.label, m.endedAt]),
       [
-        ['0002_index · 0002_index.sql:3', T0 + 1500],
-        ['0002_index · 0002_index.sql:5', null],
+        ['0002_index.sql:3', T0 + 1500],
+        ['0002_index.sql:5', null],
       ],
     );
   });
