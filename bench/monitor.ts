@@ -203,7 +203,7 @@ export const monitorSection: Section = {
     );
     const relations = labRelations(SCHEMA);
     const unpreparedMs = await timeQueries(BASELINE_SAMPLES, async () => {
-      await baseline.query(lockQuery(serverVersion), [relations]);
+      await baseline.query(lockQuery(serverVersion), [relations, false]);
       await baseline.query(PROGRESS_QUERY);
     });
     const select1Ms = await timeQueries(BASELINE_SAMPLES, () => baseline.query('SELECT 1'));

@@ -4,12 +4,13 @@
  * when a statement stalled writes longer than asked, and 0 otherwise.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from './support';
+import { portIsFree } from '../../src/cli/housekeeping';
+import { freePort, pollUntil } from './support';
 
 const root = join(__dirname, '../../..');
 const CLI = join(root, 'dist', 'cli.js');
@@ -98,6 +99,30 @@ void describe('migration-lab trace (dist/cli.js as a child process)', () => {
     assert.match(r.stderr, /\[fill\]/, 'progress goes to stderr');
     assert.match(r.stderr, /stalled reads or writes longer than 500 ms/);
     assert.match(readFileSync(markdown, 'utf8'), /^# Migration trace: 20240102000000_index_orders_customer/);
+  });
+
+  void it('Ctrl-C during the migration cancels, cleans up and stops the server it started (130)', async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, 'trace', FIXTURE, '--port', String(port), '--migration', '20240102000000', '--rows', '300'],
+      { cwd: root, env: { ...process.env, XDG_CACHE_HOME: cache }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await pollUntil(
+      'the migration to start',
+      () => (/\[trace\] running/.test(stderr) ? true : undefined),
+      120_000,
+    );
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(
+      stderr,
+      /Interrupted; the probes and the long transaction ended and the scratch database was reset/,
+    );
+    assert.match(stderr, /\[cleanup\] resetting mlab_dbmate_migrations_/);
+    assert.ok(await portIsFree(port), 'the server the command started is stopped');
   });
 
   void it('exits 0 when traced, whatever the verdict', () => {

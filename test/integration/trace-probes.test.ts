@@ -147,6 +147,34 @@ describe('the trace table probes', () => {
     }
   });
 
+  it('gives up on a request at the timeout and counts it as one', async () => {
+    const probes = new TableProbes({
+      target: db.target,
+      tables: ['probe.log'],
+      ratePerSecond: 10,
+      timeoutMs: 400,
+      logger: silentLogger,
+    });
+    const locker = new pg.Client(db.target);
+    await locker.connect();
+    try {
+      await probes.start();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE probe.log IN ACCESS EXCLUSIVE MODE');
+      const timedOut = await pollUntil('timed-out reads and writes', () => {
+        const s = probes.samples('probe.log').filter((x) => x.outcome === 'timeout');
+        return s.some((x) => x.kind === 'read') && s.some((x) => x.kind === 'write') ? s : undefined;
+      });
+      assert.ok(timedOut.every((x) => x.latencyMs! >= 400));
+      const stats = kindStats(probes.samples('probe.log'), 'read', Date.now(), 300);
+      assert.ok(stats.timeouts > 0 && stats.stalled >= stats.timeouts);
+    } finally {
+      await probes.stop();
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+  });
+
   it('never writes when read-only', async () => {
     const probes = new TableProbes({
       target: db.target,

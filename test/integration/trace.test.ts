@@ -91,7 +91,21 @@ async function assertNothingLeft(of: MigrationSource = source): Promise<void> {
 void describe('trace', () => {
   void it('observes each statement’s locks, rewrite and impact, as the linter predicted', async () => {
     const logger = memoryLogger();
-    const report = await trace({ migration: id('20240102'), through: id('20240107'), logger });
+    const seen = { snapshots: 0, latencies: 0, starts: 0, ends: 0 };
+    const report = await trace({
+      migration: id('20240102'),
+      through: id('20240107'),
+      logger,
+      live: {
+        onLocks: () => seen.snapshots++,
+        onLatency: (byTable) => {
+          if ((byTable[ORDERS]?.writes.length ?? 0) > 0) seen.latencies++;
+        },
+        onStatement: (s) => (s.endedAt === undefined ? seen.starts++ : seen.ends++),
+      },
+    });
+    assert.deepEqual([seen.starts, seen.ends], [6, 6], 'each statement’s start and end reach the panel');
+    assert.ok(seen.snapshots > 0 && seen.latencies > 0, 'lock snapshots and probe samples reach the panel');
     assert.match(report.postgres, /^PostgreSQL \d+\.\d+/);
     assert.equal(report.tool, 'dbmate');
     assert.equal(report.migrations.length, 6);
@@ -147,7 +161,7 @@ void describe('trace', () => {
   });
 
   void it('with a long transaction open, reads queue behind the ALTER TABLE waiting for its lock', async () => {
-    const report = await trace({ migration: id('20240105'), longTransactionSeconds: 2 });
+    const report = await trace({ migration: id('20240105'), longTransactionSeconds: 2, rows: 100 });
     const s = report.migrations[0]!.statements[0]!;
     const lock = s.locks.find((l) => l.relation === ORDERS && l.mode === 'AccessExclusiveLock');
     assert.ok(lock, JSON.stringify(s.locks));

@@ -7,6 +7,7 @@
 import type { LockSnapshot } from '../monitor/lockMonitor';
 import { kindStats, type ProbeKind, type ProbeSample } from '../probe/stats';
 import type { TraceLatency, TraceLock } from './types';
+import { modeStrength } from './verdict';
 
 /** `"My Schema".t` → `My Schema.t`: names as the linter spells them (schema.name, unquoted). */
 export function plainName(formatted: string): string {
@@ -162,22 +163,11 @@ export function rewrittenRelations(
     .map((r) => r.relation);
 }
 
-const MODES = [
-  'AccessShareLock',
-  'RowShareLock',
-  'RowExclusiveLock',
-  'ShareUpdateExclusiveLock',
-  'ShareLock',
-  'ShareRowExclusiveLock',
-  'ExclusiveLock',
-  'AccessExclusiveLock',
-];
-
 function strongestPerRelation(locks: readonly { relation: string; mode: string }[]): Map<string, string> {
   const by = new Map<string, string>();
   for (const l of locks) {
     const p = by.get(l.relation);
-    if (!p || MODES.indexOf(l.mode) > MODES.indexOf(p)) by.set(l.relation, l.mode);
+    if (!p || modeStrength(l.mode) > modeStrength(p)) by.set(l.relation, l.mode);
   }
   return by;
 }
@@ -206,7 +196,7 @@ export function predictionMismatch(
     const seen = o.get(relation);
     if (seen === mode) continue;
     const already = held.get(relation);
-    if (!seen && already && MODES.indexOf(already) >= MODES.indexOf(mode)) continue;
+    if (!seen && already && modeStrength(already) >= modeStrength(mode)) continue;
     problems.push(
       seen
         ? `the linter predicted ${mode} on ${relation}, the trace observed ${seen}`

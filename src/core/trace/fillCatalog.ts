@@ -156,7 +156,7 @@ class TypeResolver {
     }
     let element: ColumnType['element'];
     if (t.typcategory === 'A' && t.typelem !== 0) {
-      const el = await this.resolve(t.typelem, -1);
+      const el = await this.resolve(t.typelem, mod); // varchar(10)[]: the length is the element's
       element = {
         baseType: el.type.baseType,
         typtype: el.type.typtype,

@@ -394,9 +394,11 @@ function baseExpression(type: ColumnType, ctx: ValueContext): string | undefined
     case 'tsvector':
       return `('w' || (r.g % ${SPREAD}))`;
     case 'int4range':
+      return `int4range(r.g::int4, r.g::int4 + 10)`;
     case 'int8range':
+      return `int8range(r.g, r.g + 10)`;
     case 'numrange':
-      return `${t}(r.g::int8, r.g::int8 + 10)`;
+      return `numrange(r.g::numeric, r.g::numeric + 10)`;
     case 'daterange':
       return `daterange(date '2000-01-01' + (r.g % 3650)::int, date '2000-01-01' + (r.g % 3650)::int + 7)`;
     case 'tsrange':
@@ -501,14 +503,7 @@ export function plannedRowCounts(
   return counts;
 }
 
-/**
- * Parents before children (Kahn's algorithm over foreign keys). Edges listed in `ignored` (a cycle
- * broken at a nullable FK) do not order. Tables left in a cycle come last, in the given order.
- */
-export function fillOrder(
-  tables: readonly string[],
-  edges: readonly { child: string; parent: string }[],
-): string[] {
+function kahn(tables: readonly string[], edges: readonly { child: string; parent: string }[]): string[] {
   const indegree = new Map(tables.map((t) => [t, 0]));
   const out = new Map<string, string[]>();
   for (const e of edges) {
@@ -526,7 +521,26 @@ export function fillOrder(
       if (indegree.get(c) === 0) ready.push(c);
     }
   }
-  for (const t of tables) if (!order.includes(t)) order.push(t);
+  return order;
+}
+
+/**
+ * Parents before children (Kahn's algorithm over foreign keys). Tables in a cycle are ordered again
+ * by their required (NOT NULL) foreign keys only, since an optional one can be left NULL; what is
+ * still cyclic comes last in the given order (the plan then names the key it cannot satisfy).
+ */
+export function fillOrder(
+  tables: readonly string[],
+  edges: readonly { child: string; parent: string; optional?: boolean }[],
+): string[] {
+  const order = kahn(tables, edges);
+  const stuck = tables.filter((t) => !order.includes(t));
+  if (stuck.length > 0) {
+    const inCycle = new Set(stuck);
+    const required = edges.filter((e) => !e.optional && inCycle.has(e.child) && inCycle.has(e.parent));
+    const broken = kahn(stuck, required);
+    order.push(...broken, ...stuck.filter((t) => !broken.includes(t)));
+  }
   return order;
 }
 

@@ -46,9 +46,15 @@ const UNIQUE_PREFERENCE = [
   'date',
 ];
 
+/** Lower is better: an unbounded column before one a CHECK range or a smallint confines, then by type. */
 function preference(c: ColumnShape): number {
   const i = UNIQUE_PREFERENCE.indexOf(c.baseType);
-  return i < 0 ? UNIQUE_PREFERENCE.length : i;
+  const confined =
+    (c.bounds.min !== undefined && c.bounds.max !== undefined) ||
+    c.bounds.maxLength !== undefined ||
+    c.maxLength !== undefined ||
+    c.baseType === 'int2';
+  return (confined ? 100 : 0) + (i < 0 ? UNIQUE_PREFERENCE.length : i);
 }
 
 /**

@@ -59,7 +59,7 @@ class Lane {
   private readonly idle: pg.Client[] = [];
   private readonly all = new Set<pg.Client>();
   private readonly waiting: Waiter[] = [];
-  private opening = 0;
+  private readonly opening = new Set<Promise<unknown>>();
   closed = false;
 
   constructor(
@@ -74,9 +74,8 @@ class Lane {
       .filter(Number.isInteger);
   }
 
-  async open(): Promise<pg.Client> {
-    this.opening++;
-    try {
+  open(): Promise<pg.Client> {
+    const opened = (async () => {
       const client = new (pgDriver().Client)(this.config);
       client.on('error', (e) => {
         if (!this.closed) this.logger.warn(`${this.config.application_name}: connection error: ${e.message}`);
@@ -88,9 +87,16 @@ class Lane {
       }
       this.all.add(client);
       return client;
-    } finally {
-      this.opening--;
-    }
+    })();
+    this.opening.add(opened);
+    const forget = () => this.opening.delete(opened);
+    opened.then(forget, forget);
+    return opened;
+  }
+
+  /** Connections being opened right now (each ends itself when it finds the lane closed). */
+  pendingOpens(): Promise<unknown>[] {
+    return [...this.opening];
   }
 
   /** A free connection (opened when the pool is not full); undefined when the lane closed meanwhile. */
@@ -98,7 +104,7 @@ class Lane {
     if (this.closed) return undefined;
     const free = this.idle.pop();
     if (free) return free;
-    if (this.all.size + this.opening < this.size) return this.open();
+    if (this.all.size + this.opening.size < this.size) return this.open();
     return new Promise((resolve) => this.waiting.push({ resolve }));
   }
 
@@ -229,6 +235,8 @@ export class TableProbes {
     this.started = true;
     try {
       this.control = await connect(this.options.target, APP_NAMES.admin, this.logger);
+      // Planning samples each table: a table someone holds locked must fail the start, not hang it.
+      await this.control.query(`SET statement_timeout = ${Math.round(this.timeoutMs)}`);
       for (const name of this.options.tables) await this.plan(name);
     } catch (e) {
       await this.stop();
@@ -306,7 +314,19 @@ export class TableProbes {
     key: { kind: ReadProbeKind; columns: string[] },
     keys: string[][],
   ): Promise<TableProbe['write']> {
-    const existing = Number((await client.query(`SELECT count(*) AS n FROM ${shape.sqlName}`)).rows[0].n);
+    // The planner's estimate, not count(*): on a large external table a count would take minutes.
+    const existing = Number(
+      (
+        await client.query<{ n: string }>(
+          `SELECT CASE WHEN c.relkind = 'p' THEN
+                    (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) AS t
+                       JOIN pg_class pc ON pc.oid = t.relid WHERE t.isleaf)
+                  ELSE greatest(c.reltuples, 0) END::bigint AS n
+             FROM pg_class c WHERE c.oid = $1`,
+          [shape.oid],
+        )
+      ).rows[0]?.n ?? 0,
+    );
     const parentKeys = await readParentKeys(client, shape, SAMPLED_KEYS);
     const { plan, keys: slotKeys } = planWithKeys(shape, parentKeys, existing + 1_000_000);
     let whyNot = plan.blockers[0];
@@ -469,6 +489,7 @@ export class TableProbes {
       .flatMap((t) => [t.lanes.read, t.lanes.write])
       .filter((l) => l !== undefined);
     const pids = lanes.flatMap((l) => l.pids());
+    const opening = lanes.flatMap((l) => l.pendingOpens());
     const clients = lanes.flatMap((l) => l.close());
     const control = this.control;
     this.control = undefined;
@@ -493,6 +514,7 @@ export class TableProbes {
       await Promise.all(
         [...clients, ...(control ? [control] : [])].map((c) => c.end().catch(() => undefined)),
       );
+      await Promise.allSettled(opening); // each ends itself on finding its lane closed
     }
   }
 

@@ -282,6 +282,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     : options.target;
   const res = new Resources(logger);
   let scratchTouched = false;
+  let onAbort: (() => void) | undefined;
   try {
     // 1. Everything before the first traced migration, and nothing else, on the scratch database.
     if (env) {
@@ -440,7 +441,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     res.migrationClient = await connect(db, APP_NAMES.migration, logger);
     const client = res.migrationClient;
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const onAbort = () => {
+    onAbort = () => {
       res.admin
         ?.query('SELECT pg_cancel_backend($1)', [pid])
         .catch((e: unknown) => logger.warn(`trace: cancelling the migration: ${describeError(e)}`));
@@ -465,7 +466,14 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     /** What attribution needs of each statement besides its TraceStatement. */
     const observed = new Map<
       TraceStatement,
-      { heldAfter?: HeldLock[]; heldBefore: HeldLock[]; failed?: string; existing: ReadonlySet<string> }
+      {
+        heldAfter?: HeldLock[];
+        heldBefore: HeldLock[];
+        failed?: string;
+        existing: ReadonlySet<string>;
+        /** Where the statement starts on its line (with file and line, the linter's key). */
+        column: number;
+      }
     >();
     const tableOids = tables.map((t) => t.oid);
     const readFiles = async (): Promise<RelationFile[]> =>
@@ -552,12 +560,12 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
           heldAfter: entry.heldAfter,
           heldBefore: entry.heldBefore,
           existing: existingNow,
+          column: st.start.column,
           failed: result.failure?.index === entry.s.index ? failedSentence : undefined,
         });
       }
       if (result.failure) break;
     }
-    signal?.removeEventListener('abort', onAbort);
 
     // 6. Let requests that were in flight during the statements complete, then stop watching.
     const lastEnd = Math.max(0, ...traced.flatMap((m) => m.statements.map((s) => s.endedAt)));
@@ -596,7 +604,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
           s.reads[t] = latencyDuring(samples, 'read', s, now, threshold);
           s.writes[t] = latencyDuring(samples, 'write', s, now, threshold);
         }
-        const prediction = predictions.get(key(s.file, s.line, statementColumn(migrations, s)));
+        const prediction = predictions.get(key(s.file, s.line, extra.column));
         const tooShortToSee =
           !extra.heldAfter &&
           s.locks.length === 0 &&
@@ -647,6 +655,7 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
     if (e instanceof CancelledError) throw new CancelledError('The trace was cancelled.');
     throw e;
   } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     progress({ phase: 'cleanup', message: 'ending the probes, the long transaction and the lock monitor.' });
     await res.close();
     if (env && scratchTouched) {
@@ -657,17 +666,6 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
       );
     }
   }
-}
-
-/** The column of the statement that starts at this file and line (for matching the linter's report). */
-function statementColumn(
-  migrations: readonly Migration[],
-  s: Pick<TraceStatement, 'file' | 'line' | 'sql'>,
-): number {
-  for (const m of migrations)
-    for (const st of m.up.statements)
-      if (st.file === s.file && st.start.line === s.line && st.text === s.sql) return st.start.column;
-  return 1;
 }
 
 /** `schema.table` (plain) as SQL. */

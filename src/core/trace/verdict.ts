@@ -3,6 +3,7 @@
  * statement and one per migration. Every wording and threshold of a trace verdict lives here; the
  * stall threshold is the probes' (migrationLab.probe.stalledThresholdMs, DEFAULT_STALLED_THRESHOLD_MS).
  */
+import { LOCK_MODES } from '../lint/lockModes';
 import { formatMs, formatThreshold } from '../monitor/verdict';
 import { DEFAULT_STALLED_THRESHOLD_MS } from '../probe/stats';
 import type { TraceLatency, TraceLock, TraceStatement } from './types';
@@ -34,27 +35,21 @@ function stalledTables(byTable: Record<string, TraceLatency>, thresholdMs: numbe
     .map(([t, l]) => [t, l.maxMs ?? 0]);
 }
 
-const MODE_ORDER = [
-  'AccessShareLock',
-  'RowShareLock',
-  'RowExclusiveLock',
-  'ShareUpdateExclusiveLock',
-  'ShareLock',
-  'ShareRowExclusiveLock',
-  'ExclusiveLock',
-  'AccessExclusiveLock',
-];
+/** Strength of a mode as pg_locks spells it (LOCK_MODES' order); an unknown one ranks lowest. */
+export function modeStrength(mode: string): number {
+  return (LOCK_MODES as readonly string[]).indexOf(mode);
+}
 
 /** The strongest lock per relation, strongest first. */
 export function strongestLocks(locks: readonly TraceLock[]): TraceLock[] {
   const by = new Map<string, TraceLock>();
   for (const l of locks) {
     const p = by.get(l.relation);
-    if (!p || MODE_ORDER.indexOf(l.mode) > MODE_ORDER.indexOf(p.mode))
+    if (!p || modeStrength(l.mode) > modeStrength(p.mode))
       by.set(l.relation, { ...l, waitedMs: Math.max(l.waitedMs, p?.waitedMs ?? 0) });
     else p.waitedMs = Math.max(p.waitedMs, l.waitedMs);
   }
-  return [...by.values()].sort((a, b) => MODE_ORDER.indexOf(b.mode) - MODE_ORDER.indexOf(a.mode));
+  return [...by.values()].sort((a, b) => modeStrength(b.mode) - modeStrength(a.mode));
 }
 
 function list(items: string[]): string {
@@ -167,7 +162,7 @@ export function migrationVerdict(
       worstLatency(s.reads)?.latency.maxMs ?? 0,
       worstLatency(s.writes)?.latency.maxMs ?? 0,
     );
-    const lock = Math.max(-1, ...s.locks.map((l) => MODE_ORDER.indexOf(l.mode)));
+    const lock = Math.max(-1, ...s.locks.map((l) => modeStrength(l.mode)));
     return [stalledReads + stalledWrites, worst, lock];
   };
   let worst = statements[0]!;
