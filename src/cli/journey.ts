@@ -1,6 +1,6 @@
 import { CancelledError, LabError, describeError } from '../core/errors';
 import type { Lab } from '../core/lab';
-import { DEMO_SCENARIO, appliedComparedMigration } from '../core/scenarios/demo';
+import { DEMO_SCENARIO, comparedKind } from '../core/scenarios/demo';
 import {
   LESSON_NAMES,
   lessonProblems,
@@ -138,7 +138,7 @@ export const repairLeftovers: Step = {
   async run(ctx) {
     const { lab, schema, logger, progress, options } = ctx;
     const target = lab.connection!;
-    const applied = lab.state.migrations.filter((m) => appliedComparedMigration([m]) !== undefined);
+    const applied = lab.state.migrations.filter((m) => m.applied && comparedKind(m.id) !== 'other');
     let found = false;
     if (applied.length > 0) {
       found = true;

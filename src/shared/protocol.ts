@@ -7,7 +7,9 @@
 
 /**
  * The shape version of everything below. Raise it whenever a DTO changes shape: the panel drops a saved
- * state of another version rather than draw yesterday's shape.
+ * state of another version rather than draw yesterday's shape. 4: latency per watched table
+ * (`LatencySnapshotDto.tables`), the watched tables (`PanelState.watch`, with their rows, replacing
+ * `LabSummary.largeRows`), statement marks (`PanelState.statements`), `LabSummary.seedTable`.
  */
 export const PROTOCOL_VERSION = 4;
 

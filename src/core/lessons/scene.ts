@@ -15,7 +15,7 @@ import {
   type LessonMigrationState,
 } from './migrations';
 import { sleep, type LockAttempt } from './retry';
-import { DEMO_SCENARIO, appliedComparedMigration } from '../scenarios/demo';
+import { DEMO_SCENARIO, comparedKind } from '../scenarios/demo';
 import { LESSON_NAMES, LOCK_QUEUE_LESSON, LOCK_TIMEOUT_LESSON } from '../scenarios/lessons';
 import { quotedTable } from '../scenarios/types';
 
@@ -238,7 +238,7 @@ export async function lessonProblems(
         problems.push(`${TABLE} already has a column "${LESSON_COLUMN}", which the ALTER lessons add.`);
     }
     if (lessons.includes('concurrent-waits')) {
-      const index = state.appliedRepo.find((m) => appliedComparedMigration([{ id: m.id, applied: true }]));
+      const index = state.appliedRepo.find((m) => comparedKind(m.id) !== 'other');
       if (index)
         problems.push(
           `${index.id} is applied; roll back to ${DEMO_SCENARIO.initial} before the concurrent-waits lesson.`,
