@@ -68,6 +68,10 @@ export const config = {
   get traceLongTransactionSeconds(): number {
     return setting<number>('trace.longTransactionSeconds', 0);
   },
+  /** Roles created NOLOGIN before a replay or a trace (for GRANT / OWNER TO). */
+  get replayRoles(): string[] {
+    return setting<string[]>('replay.roles', []);
+  },
   get openWalkthroughOnFirstStart(): boolean {
     return setting<boolean>('walkthrough.openOnFirstStart', true);
   },

@@ -227,7 +227,7 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
             ratePerSecond: config.traceRate,
             stalledThresholdMs: config.stalledThresholdMs,
             // As a replay of the folder would: roles its GRANTs need, created NOLOGIN on the scratch server.
-            roles: vscode.workspace.getConfiguration('migrationLab').get<string[]>('replay.roles', []),
+            roles: config.replayRoles,
             longTransactionSeconds: config.traceLongTransactionSeconds || undefined,
             external,
             logger: ctx.logger,
