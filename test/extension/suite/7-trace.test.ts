@@ -270,6 +270,52 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     assert.equal(api.observation.traces.length, before);
   });
 
+  test('Cancel on the notification aborts the trace mid-migration: nothing kept, the scratch database reset', async function () {
+    this.timeout(120_000);
+    const before = api.observation.traces.length;
+    // The notification's Cancel button is the token withProgress hands the task; press it when the
+    // migration's statement runs (the fixture's index build lasts seconds).
+    const win = vscode.window as unknown as { withProgress: typeof vscode.window.withProgress };
+    const withProgress = win.withProgress;
+    const cancel = new vscode.CancellationTokenSource();
+    const lines: string[] = [];
+    win.withProgress = ((options, task) =>
+      withProgress.call(vscode.window, options, (progress) =>
+        task(
+          {
+            report: (value) => {
+              if (value.message) lines.push(value.message);
+              if (value.message?.startsWith('3 of 4, trace: running')) cancel.cancel();
+              progress.report(value);
+            },
+          },
+          cancel.token,
+        ),
+      )) as typeof vscode.window.withProgress;
+    let messages;
+    try {
+      messages = await run('migrationLab.traceMigration', { source: shopDir, migration: NEWEST });
+    } finally {
+      win.withProgress = withProgress;
+    }
+    assert.ok(cancel.token.isCancellationRequested, `cancelled during the trace: ${lines.join(' | ')}`);
+    assert.deepEqual(messages.errors(), [], 'a cancel is not a failure');
+    assert.ok(
+      messages.shown.some((m) => m.kind === 'info' && /cancel/i.test(m.message)),
+      JSON.stringify(messages.shown),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('2 of 4, fill')),
+      lines.join(' | '),
+    );
+    assert.equal(api.observation.traces.length, before, 'a cancelled trace is not kept');
+    await until('the scratch database reset (nothing applied)', async () =>
+      (await Promise.all((await migrationRows()).map((r) => label(api.migrationsView, r)))).every((l) =>
+        l.startsWith('[ ] '),
+      ),
+    );
+  });
+
   test('Export as Markdown and as JSON write the report and the `trace --json` shape', async function () {
     this.timeout(30_000);
     const trace = api.observation.traces.at(-1)!;
