@@ -11,7 +11,7 @@ import { freePort } from '../test/integration/support';
 import { median, type BenchContext, type Metric } from './common';
 
 const OVERHEAD_ROWS = 2_000_000;
-const OVERHEAD_ROUNDS = 3;
+const OVERHEAD_ROUNDS = 4;
 const TABLE = 'public.bench_orders';
 
 /** A dbmate folder: the table, then the plain index the trace measures. */
@@ -46,7 +46,8 @@ async function untracedBuild(target: ConnectionTarget, ctx: BenchContext): Promi
 /**
  * trace.overhead_ratio: a plain CREATE INDEX on 2,000,000 rows traced (lock monitor on every
  * session, read and write probes, per-statement attribution) against the same statement untraced, on
- * the same server, the same rows, in the same round; the median of the rounds' ratios.
+ * the same server, the same rows, in the same round (alternating which goes first, each after a
+ * CHECKPOINT); the median of the rounds' ratios.
  */
 export async function traceOverheadMetrics(ctx: BenchContext): Promise<Metric[]> {
   const dir = join(ctx.tempDir('migration-lab-bench-trace-'), 'migrations');
@@ -63,11 +64,8 @@ export async function traceOverheadMetrics(ctx: BenchContext): Promise<Metric[]>
   const scratch = { ...target, database: scratchDatabaseName(source) };
   const untraced: number[] = [];
   const traced: number[] = [];
-  for (let round = 1; round <= OVERHEAD_ROUNDS; round++) {
-    ctx.progress(
-      `trace: round ${round}/${OVERHEAD_ROUNDS}: filling ${OVERHEAD_ROWS.toLocaleString('en-US')} rows`,
-    );
-    // The trace reset the scratch database at the end of the previous round.
+  /** The scratch database at the table alone, filled and analysed (a trace resets it when it ends). */
+  const prepare = async () => {
     const replayed = await replay(
       source,
       { server: target, logger: ctx.logger },
@@ -77,9 +75,16 @@ export async function traceOverheadMetrics(ctx: BenchContext): Promise<Metric[]>
       throw new Error(`the benchmark folder failed to replay: ${replayed.failure.sentence}`);
     await fillTables(scratch, { tables: [TABLE], rows: OVERHEAD_ROWS }, { logger: ctx.logger });
     const admin = await connect(scratch, 'migration-lab:bench-admin', ctx.logger);
-    await admin.query(`VACUUM ANALYZE ${TABLE}`).finally(() => admin.end());
-    ctx.progress(`trace: round ${round}/${OVERHEAD_ROUNDS}: the build untraced, then traced`);
-    untraced.push(await untracedBuild(scratch, ctx));
+    try {
+      await admin.query(`VACUUM ANALYZE ${TABLE}`);
+      await admin.query('CHECKPOINT');
+    } finally {
+      await admin.end();
+    }
+  };
+  const runTraced = async () => {
+    const admin = await connect(scratch, 'migration-lab:bench-admin', ctx.logger);
+    await admin.query('CHECKPOINT').finally(() => admin.end());
     const report = await traceMigrations({
       target,
       source,
@@ -90,7 +95,23 @@ export async function traceOverheadMetrics(ctx: BenchContext): Promise<Metric[]>
     const statement = report.migrations[0]?.statements[0];
     if (!statement?.locks.some((l) => l.mode === 'ShareLock'))
       throw new Error('the traced build was not observed holding its ShareLock');
-    traced.push(statement.durationMs);
+    return statement.durationMs;
+  };
+  for (let round = 1; round <= OVERHEAD_ROUNDS; round++) {
+    // Rounds alternate which build goes first, so neither always gets the warmer cache.
+    const tracedFirst = round % 2 === 0;
+    ctx.progress(
+      `trace: round ${round}/${OVERHEAD_ROUNDS}: ${OVERHEAD_ROWS.toLocaleString('en-US')} rows, the build ${tracedFirst ? 'traced, then untraced' : 'untraced, then traced'}`,
+    );
+    await prepare();
+    if (tracedFirst) {
+      traced.push(await runTraced());
+      await prepare();
+      untraced.push(await untracedBuild(scratch, ctx));
+    } else {
+      untraced.push(await untracedBuild(scratch, ctx));
+      traced.push(await runTraced());
+    }
   }
   return [
     { key: 'overhead_rows', value: OVERHEAD_ROWS, unit: 'rows' },

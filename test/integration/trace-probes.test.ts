@@ -70,10 +70,18 @@ describe('the trace table probes', () => {
       });
       const notes = probes.writeKind('probe.notes');
       assert.equal(notes.kind, 'update');
-      assert.match(notes.reason, /notes_author_fk/);
-      assert.match(notes.reason, /probe\.authors/);
-      assert.equal(probes.readKind('probe.items'), 'primary key');
-      assert.equal(probes.readKind('probe.log'), 'ctid');
+      assert.equal(
+        notes.reason,
+        'Updates an existing row (SET body = body) because the foreign key "notes_author_fk" of probe.notes requires a row of probe.authors, which has none to reference.',
+      );
+      assert.deepEqual(probes.readKind('probe.items'), {
+        kind: 'primary key',
+        reason: 'Looks up one of 200 sampled rows by its primary key (id).',
+      });
+      assert.deepEqual(probes.readKind('probe.log'), {
+        kind: 'ctid',
+        reason: 'Looks up one of 200 sampled rows by its ctid (the table has no primary or unique key).',
+      });
       for (const table of ['probe.items', 'probe.notes', 'probe.log']) {
         await pollUntil(`ok reads and writes of ${table}`, () => {
           const s = probes.samples(table);

@@ -239,6 +239,11 @@ void describe('trace verdicts and report', () => {
     const v = migrationVerdict([quick, rewrite], 1000);
     assert.match(v, /^1 of 2 statements stalled reads or writes over 1 s/);
     assert.match(v, /Worst: ALTER TABLE orders ADD COLUMN/);
+    const unprobed = statement({ reads: {}, writes: {}, verdict: 'Took no lock.' });
+    assert.match(
+      migrationVerdict([unprobed], 1000),
+      /^1 statement in 2\.8 s; reads and writes were not measured/,
+    );
   });
 
   void it('the Markdown report has the versions, rows, the per-statement table and the mismatches', () => {

@@ -190,7 +190,7 @@ export async function fillTables(
         );
       } catch (e) {
         if (signal?.aborted || (isPgError(e) && e.code === '57014')) throw cancelled();
-        throw e;
+        throw new LabError(`VACUUM ANALYZE after the fill failed: ${(e as Error).message}.`, { cause: e });
       }
     }
     if (signal?.aborted) throw cancelled();

@@ -139,7 +139,7 @@ interface TableProbe {
   name: string;
   shape: TableShape;
   samples: ProbeSample[];
-  read: { kind: ReadProbeKind; statement: Statement };
+  read: { kind: ReadProbeKind; reason: string; statement: Statement };
   write: { kind: WriteProbeKind; reason: string; statement?: Statement };
   lanes: Record<ProbeKind, Lane | undefined>;
   next: Record<ProbeKind, number>;
@@ -271,10 +271,15 @@ export class TableProbes {
     const shape = await readTableShape(control, found.oid);
     const key = lookupKey(shape);
     const keys = await sampleKeys(control, shape, key.columns);
+    const how =
+      key.kind === 'ctid'
+        ? 'its ctid (the table has no primary or unique key)'
+        : `its ${key.kind} (${key.columns.join(', ')})`;
     const read =
       keys.length > 0
         ? {
             kind: key.kind,
+            reason: `Looks up one of ${keys.length} sampled rows by ${how}.`,
             statement: {
               sql: `SELECT * FROM ${shape.sqlName} WHERE ${whereKey(key.columns)}`,
               params: cycling(keys),
@@ -282,6 +287,7 @@ export class TableProbes {
           }
         : {
             kind: 'first row' as const,
+            reason: 'Reads the first row: the table had no row to look up when the probes started.',
             statement: { sql: `SELECT * FROM ${shape.sqlName} LIMIT 1`, params: () => [] },
           };
     const readLane = new Lane(this.laneConfig('read'), this.poolSize, this.logger);
@@ -349,9 +355,13 @@ export class TableProbes {
       }
     }
     whyNot = whyNot.replace(/\.$/, '');
+    // A plain column if there is one: neither the lookup key nor a foreign key (whose checks would run).
+    const writable = shape.columns.filter((c) => !c.generated && c.identity !== 'a');
+    const fkColumns = new Set(shape.foreignKeys.flatMap((fk) => fk.columns));
     const settable =
-      shape.columns.find((c) => !c.generated && c.identity !== 'a' && !key.columns.includes(c.name)) ??
-      shape.columns.find((c) => !c.generated && c.identity !== 'a');
+      writable.find((c) => !key.columns.includes(c.name) && !fkColumns.has(c.name)) ??
+      writable.find((c) => !key.columns.includes(c.name)) ??
+      writable[0];
     if (!settable || keys.length === 0) {
       return {
         kind: 'none',
@@ -389,9 +399,10 @@ export class TableProbes {
     return { kind: t.write.kind, reason: t.write.reason };
   }
 
-  /** How the read probe finds its row: by primary key, a unique key, ctid, or the first row of an empty table. */
-  readKind(table: string): ReadProbeKind | undefined {
-    return this.probe(table)?.read.kind;
+  /** How the read probe finds its row (primary key, a unique key, ctid, or the first row of an empty table), and why. */
+  readKind(table: string): { kind: ReadProbeKind; reason: string } | undefined {
+    const t = this.probe(table);
+    return t && { kind: t.read.kind, reason: t.read.reason };
   }
 
   /** Reads and writes of the table in start order; in-flight ones have no outcome yet (their age counts). */

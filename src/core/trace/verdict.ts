@@ -174,9 +174,14 @@ export function migrationVerdict(
   const stalled = statements.filter(
     (s) => anyStalled(s.reads, thresholdMs) || anyStalled(s.writes, thresholdMs),
   ).length;
-  const head =
-    stalled === 0
-      ? `${statements.length} statement${statements.length === 1 ? '' : 's'} in ${formatMs(total)}; none stalled reads or writes over ${formatThreshold(thresholdMs)}.`
+  const probed = statements.some((s) =>
+    [...Object.values(s.reads), ...Object.values(s.writes)].some((l) => l.maxMs !== null),
+  );
+  const count = `${statements.length} statement${statements.length === 1 ? '' : 's'} in ${formatMs(total)}`;
+  const head = !probed
+    ? `${count}; reads and writes were not measured (no probe request ran during them).`
+    : stalled === 0
+      ? `${count}; none stalled reads or writes over ${formatThreshold(thresholdMs)}.`
       : `${stalled} of ${statements.length} statement${statements.length === 1 ? '' : 's'} stalled reads or writes over ${formatThreshold(thresholdMs)} (${formatMs(total)} in all).`;
   const worstText = `Worst: ${oneLine(worst.sql)}: ${worst.verdict.charAt(0).toLowerCase()}${worst.verdict.slice(1)}`;
   return `${failed ? `Failed: ${failed.replace(/\.$/, '')}. ` : ''}${head} ${worstText}`;
