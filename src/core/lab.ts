@@ -15,6 +15,8 @@ import { ExternalPostgres } from './postgres/external';
 import type { PostgresProvider, ProviderKind, ProviderSetting } from './postgres/provider';
 import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
+import { loadSource } from './migrations/detect';
+import { toRunnerMigration } from './migrations/fromModel';
 import { DEMO_SCENARIO, appliedComparedMigration, comparedAlternatives } from './scenarios/demo';
 import { quotedTable } from './scenarios/types';
 import { dropIndexConcurrently } from './lessons/indexes';
@@ -192,7 +194,9 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
     this.runner = new MigrationRunner({
       target,
       schema: settings.schema,
-      migrations: this.env.migrationsDir,
+      // The demo's source, read by its tool's adapter on every call (as a workspace folder is).
+      migrations: async () =>
+        (await loadSource(this.env.migrationsDir, DEMO.source.tool)).migrations.map(toRunnerMigration),
       alternatives: comparedAlternatives(DEMO),
       logger,
     });

@@ -16,8 +16,11 @@ export interface MigrationRunnerOptions {
   target: ConnectionTarget;
   /** Schema of the lab's tables and of `schema_migrations`; also the run's search_path. */
   schema?: string;
-  /** A folder of `NNNN_name.sql` files (read again on every call) or an already parsed list. */
-  migrations: string | readonly Migration[];
+  /**
+   * A folder of `NNNN_name.sql` files (read again on every call), an already parsed list, or a loader
+   * called on every call (a scenario's source read through its tool's adapter).
+   */
+  migrations: string | readonly Migration[] | (() => Promise<Migration[]>);
   /** Sets of migration ids of which at most one may be applied at a time (a scenario's compared pair). */
   alternatives?: Alternatives;
   logger?: Logger;
@@ -80,7 +83,7 @@ interface AppliedRow {
 export class MigrationRunner {
   private readonly target: ConnectionTarget;
   private readonly schema: string;
-  private readonly source: string | readonly Migration[];
+  private readonly source: MigrationRunnerOptions['migrations'];
   private readonly alternatives: Alternatives;
   private readonly logger: Logger;
   private pid: number | undefined;
@@ -105,6 +108,7 @@ export class MigrationRunner {
   }
 
   async loadMigrations(): Promise<Migration[]> {
+    if (typeof this.source === 'function') return this.source();
     return typeof this.source === 'string' ? loadMigrations(this.source) : [...this.source];
   }
 
