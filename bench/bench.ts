@@ -12,6 +12,7 @@ import { extensionSection } from './extension';
 import { monitorSection } from './monitor';
 import { parseSection } from './parse';
 import { replaySection } from './replay';
+import { lintSection } from './lint';
 import { traceSection } from './trace';
 
 /** In run order: the short embedded timings first, before seeding leaves the disk busy. */
@@ -22,6 +23,7 @@ const SECTIONS: Section[] = [
   monitorSection,
   extensionSection,
   replaySection,
+  lintSection,
   traceSection,
 ];
 
@@ -102,12 +104,14 @@ function benchLogger(verbose: boolean): Logger {
 }
 
 function passes(m: Metric): boolean | undefined {
+  if (m.error !== undefined && m.target) return false;
   if (!m.target || typeof m.value !== 'number') return undefined;
   const { op, value } = m.target;
   return op === '>=' ? m.value >= value : op === '<' ? m.value < value : m.value <= value;
 }
 
 function formatValue(m: Metric): string {
+  if (m.error !== undefined) return `ERROR: ${m.error}`;
   if (typeof m.value !== 'number') return String(m.value);
   switch (m.unit) {
     case 'rows/s':
@@ -124,7 +128,7 @@ function formatValue(m: Metric): string {
   }
 }
 
-function jsonValue(m: Metric): number | string | number[] {
+function jsonValue(m: Metric): number | string | number[] | undefined {
   if (typeof m.value !== 'number') return m.value;
   if (m.unit === 'ratio') return Math.round(m.value * 1000) / 1000;
   if (m.unit === 'MB' || m.unit === 'ms') return Math.round(m.value * 10) / 10;
@@ -242,7 +246,7 @@ async function main(): Promise<number> {
     }
     results.push({ section, metrics, error });
   }
-  const failed = results.some((r) => r.error !== undefined);
+  const failed = results.some((r) => r.error !== undefined || r.metrics.some((m) => m.error !== undefined));
   machine.loadavg_1m_at_end = Math.round(loadavg()[0]! * 100) / 100;
 
   if (json) {
@@ -251,7 +255,8 @@ async function main(): Promise<number> {
     for (const { section, metrics, error } of results) {
       for (const m of metrics) {
         const key = m.fullKey ?? `${section.name}.${m.key}`;
-        out[key] = jsonValue(m);
+        if (m.error !== undefined) out[`${key}.error`] = m.error;
+        else out[key] = jsonValue(m);
         if (m.target) {
           out[`${key}.target`] = `${m.target.op} ${m.target.value}`;
           out[`${key}.pass`] = passes(m);

@@ -8,7 +8,13 @@ export interface Metric {
   key: string;
   /** Row label in the human table; metrics without one only appear in --json. */
   label?: string;
-  value: number | string | number[];
+  /** Absent only when `error` says why the figure could not be measured. */
+  value?: number | string | number[];
+  /**
+   * Why this figure could not be measured (one sentence). It is then reported as
+   * `<key>.error`, never as a zero, and the run fails like a failed section.
+   */
+  error?: string;
   unit?: 'rows/s' | 'ms' | 'ratio' | 'rows' | 'MB';
   /** The JSON key as is, for figures whose key is documented outside the section (e.g. `vsix.bytes`). */
   fullKey?: string;

@@ -10,11 +10,19 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LabError } from '../core/errors';
+import { fixesForFindings } from '../core/lint/fixes';
 import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
+import type { ParsedStatement } from '../core/lint/parser';
 import { RULES, type Severity } from '../core/lint/rules';
 import { detectFolder, loadSource } from '../core/migrations/detect';
-import { isToolId, TOOL_IDS, type ToolId } from '../core/migrations/model';
+import {
+  isToolId,
+  TOOL_IDS,
+  type MigrationSection,
+  type MigrationSource,
+  type ToolId,
+} from '../core/migrations/model';
 import { SUPPORTED_MAJORS } from '../core/postgres/majors';
 import { bundledMajor } from '../core/postgres/binaries';
 
@@ -133,33 +141,49 @@ export interface LintReport {
 }
 
 /** A path as the report shows it: relative to the working folder when inside it, with `/`. */
-function shownPath(file: string, cwd: string): string {
+function pathAsShown(file: string, cwd: string): string {
   const rel = relative(cwd, file);
   const shown = rel && !rel.startsWith('..') ? rel : file;
   return shown.split(sep).join('/');
 }
 
-/** The core's result in the CLI's JSON shape (exactly the documented keys, in their order). */
-export function toReport(results: readonly LintResult[], cwd: string): LintReport {
+/**
+ * The core's result in the CLI's JSON shape (exactly the documented keys, in their order).
+ * `fixes[i][j]` are the quick fixes of `results[i].findings[j]`, when computed.
+ */
+export function toReport(
+  results: readonly LintResult[],
+  cwd: string,
+  fixes?: readonly (readonly (readonly { title: string }[])[])[],
+): LintReport {
   const findings: LintJsonFinding[] = [];
   const statements: LintJsonStatement[] = [];
-  for (const result of results) {
-    for (const f of result.findings) {
+  // Thousands of statements share a few files: work each file's shown path out once.
+  const shown = new Map<string, string>();
+  const shownPath = (file: string) => {
+    let path = shown.get(file);
+    if (path === undefined) shown.set(file, (path = pathAsShown(file, cwd)));
+    return path;
+  };
+  for (const [i, result] of results.entries()) {
+    for (const [j, f] of result.findings.entries()) {
+      const titles = fixes?.[i]?.[j] ?? [];
       findings.push({
         rule: f.rule,
         severity: f.severity,
-        file: shownPath(f.file, cwd),
+        file: shownPath(f.file),
         line: f.line,
         column: f.column,
         endLine: f.endLine,
         endColumn: f.endColumn,
         message: f.message,
         ...(f.lock ? { lock: { relation: f.lock.relation, mode: f.lock.mode, blocks: f.lock.blocks } } : {}),
+        ...(titles.length ? { fixes: titles.map((x) => ({ title: x.title })) } : {}),
       });
     }
     for (const s of result.statements) {
       statements.push({
-        file: shownPath(s.file, cwd),
+        file: shownPath(s.file),
         line: s.line,
         column: s.column,
         endLine: s.endLine,
@@ -188,6 +212,7 @@ export function formatText(report: LintReport): string {
   for (const f of report.findings) {
     out.push(`${f.file}:${f.line}:${f.column}: ${f.severity} [${f.rule}] ${f.message}`);
     if (f.lock) out.push(`  lock: ${sqlModeName(f.lock.mode)} on ${f.lock.relation} · ${f.lock.blocks}`);
+    for (const fix of f.fixes ?? []) out.push(`  fix: ${fix.title}`);
   }
   const count = (s: Severity) => report.findings.filter((f) => f.severity === s).length;
   const files = new Set(report.statements.map((s) => s.file)).size;
@@ -340,12 +365,51 @@ export function formatReport(report: LintReport, format: LintFormat): string {
   }
 }
 
+/**
+ * What one run has read and linted, by folder: several PATHs in one folder (`lint db/migrations/*.sql`
+ * in CI) detect the folder once and lint its source once, instead of once per file.
+ */
+export class LintRunCache {
+  private readonly detections = new Map<string, ReturnType<typeof detectFolder>>();
+  private readonly sources = new Map<string, Promise<{ source: MigrationSource; result: LintResult }>>();
+  /** Each linted section's parse, reused by the quick fixes' pass over the same sources. */
+  readonly parsed = new Map<MigrationSection, ParsedStatement[]>();
+
+  constructor(
+    private readonly tool: ToolId | undefined,
+    private readonly pgMajor: number,
+  ) {}
+
+  detect(dir: string): ReturnType<typeof detectFolder> {
+    let found = this.detections.get(dir);
+    if (!found) this.detections.set(dir, (found = detectFolder(dir, this.tool)));
+    return found;
+  }
+
+  /** The folder's source and its lint (a rejection, e.g. not a source after all, is kept too). */
+  lint(dir: string): Promise<{ source: MigrationSource; result: LintResult }> {
+    let linted = this.sources.get(dir);
+    if (!linted) {
+      linted = loadSource(dir, this.tool).then(async (source) => ({
+        source,
+        result: await lintSource(source, { pgMajor: this.pgMajor, parsed: this.parsed }),
+      }));
+      this.sources.set(dir, linted);
+    }
+    return linted;
+  }
+}
+
+/** A PATH's lint, with the source it was linted as part of (for its quick fixes); none for loose SQL. */
+export type LintedPath = LintResult & { source?: MigrationSource };
+
 /** Lints one PATH: a folder as its source, a file with its folder's source (only that file's results). */
 export async function lintPath(
   path: string,
   args: Pick<LintArgs, 'tool'>,
   pgMajor: number,
-): Promise<LintResult> {
+  cache = new LintRunCache(args.tool, pgMajor),
+): Promise<LintedPath> {
   const absolute = resolve(path);
   let isFile: boolean;
   try {
@@ -353,29 +417,32 @@ export async function lintPath(
   } catch {
     throw new LabError(`${path}: no such file or folder.`);
   }
-  if (!isFile) return lintSource(await loadSource(absolute, args.tool), { pgMajor });
+  if (!isFile) {
+    const { source, result } = await cache.lint(absolute);
+    return { ...result, source };
+  }
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
   // folder over its migration's own folder).
   const candidates: { dir: string; confidence: number }[] = [];
   for (const dir of [dirname(absolute), dirname(dirname(absolute))]) {
-    const found = await detectFolder(dir, args.tool);
+    const found = await cache.detect(dir);
     if (found) candidates.push({ dir, confidence: found.confidence });
   }
   candidates.sort((a, b) => b.confidence - a.confidence);
   for (const { dir } of candidates) {
-    let source;
+    let linted;
     try {
-      source = await loadSource(dir, args.tool);
+      linted = await cache.lint(dir);
     } catch (e) {
       if (e instanceof LabError) continue; // not a source after all; try the next folder, then plain SQL
       throw e;
     }
-    if (!source.migrations.some((m) => m.files.includes(absolute))) continue;
-    const result = await lintSource(source, { pgMajor });
+    if (!linted.source.migrations.some((m) => m.files.includes(absolute))) continue;
     return {
-      findings: result.findings.filter((f) => f.file === absolute),
-      statements: result.statements.filter((s) => s.file === absolute),
+      findings: linted.result.findings.filter((f) => f.file === absolute),
+      statements: linted.result.statements.filter((s) => s.file === absolute),
+      source: linted.source,
     };
   }
   const text = await readFile(absolute, 'utf8');
@@ -402,18 +469,30 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
     return 0;
   }
   const pgMajor = args.pg ?? bundledMajor();
-  const results: LintResult[] = [];
+  const results: LintedPath[] = [];
   let unreadable = false;
+  const cache = new LintRunCache(args.tool, pgMajor);
   for (const path of args.paths) {
     try {
-      results.push(await lintPath(resolve(cwd, path), args, pgMajor));
+      results.push(await lintPath(resolve(cwd, path), args, pgMajor, cache));
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
       io.stderr(`error: ${e.message}\n`);
       unreadable = true;
     }
   }
-  const report = toReport(results, cwd);
+  // Fix titles only where a format shows them (text, json): computing them parses the source again.
+  const fixes =
+    args.format === 'json' || args.format === 'text'
+      ? await Promise.all(
+          results.map((r) =>
+            r.source
+              ? fixesForFindings(r.source, r.findings, { pgMajor, parsed: cache.parsed })
+              : r.findings.map(() => []),
+          ),
+        )
+      : undefined;
+  const report = toReport(results, cwd, fixes);
   const shown = formatReport(report, args.format);
   if (shown) io.stdout(`${shown}\n`);
   return unreadable || failsAt(report, args.failOn) ? 1 : 0;

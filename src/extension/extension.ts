@@ -10,6 +10,7 @@ import { EXTERNAL_URL_SECRET, registerCommands, reportError, type CommandContext
 import { config } from './config';
 import { LOCK_MONITOR_VIEW_TYPE, LockMonitorPanel } from './lockMonitorPanel';
 import { MigrationLint } from './lintDiagnostics';
+import { registerLintQuickFixes } from './lintFixes';
 import { LintStatusBar } from './lintStatus';
 import { registerLockLens } from './lockLens';
 import { createLogger } from './logging';
@@ -225,6 +226,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     context.subscriptions.push(
       migrationLint,
       ...registerLockLens(migrationLint),
+      registerLintQuickFixes(migrationLint, logger),
       new LintStatusBar(migrationLint),
     );
     void openWalkthroughOnce(context);

@@ -11,6 +11,7 @@ import type { Finding, LintResult, StatementReport } from '../core/lint/lint';
 import type { LockMode } from '../core/lint/lockModes';
 import type { Logger } from '../core/log';
 import type { FoundSource } from '../core/migrations/detect';
+import type { MigrationSource } from '../core/migrations/model';
 import { describeError } from '../core/errors';
 
 const SECTION = 'migrationLab.lint';
@@ -39,6 +40,12 @@ export interface DocumentLint {
   /** The PostgreSQL major it was linted for. */
   pgMajor: number;
   diagnostics: readonly vscode.Diagnostic[];
+  /** The source as linted (the document's text included), for quick fixes; absent for loose .sql files. */
+  loaded?: MigrationSource;
+  /** The findings shown, for quick fixes (matched to a diagnostic by rule and range). */
+  findings: readonly Finding[];
+  /** The document's text as linted. */
+  text: string;
 }
 
 export interface LintHost {
@@ -189,12 +196,14 @@ export class MigrationLint implements vscode.Disposable {
     let result: LintResult | undefined;
     let folderError: vscode.Diagnostic | undefined;
     let inSource: FoundSource | undefined;
+    let loadedSource: MigrationSource | undefined;
     for (const source of candidates) {
       try {
         // The document as typed replaces the file on disk; every other migration is read as saved.
         const loaded = await common.withUnsavedTexts(new Map([[file, text]]), () => detect.loadFound(source));
         if (!loaded.migrations.some((m: { files: string[] }) => m.files.includes(file))) continue;
         inSource = source;
+        loadedSource = loaded;
         const all = await lint.lintSource(loaded, { pgMajor, texts: new Map([[file, text]]) });
         result = {
           findings: all.findings.filter((f: Finding) => f.file === file),
@@ -229,7 +238,8 @@ export class MigrationLint implements vscode.Disposable {
     // A newer lint of a newer text is on its way, or the document changed meanwhile: drop this one.
     if (signal.aborted || document.version !== version || document.isClosed) return;
 
-    const diagnostics = result ? this.diagnostics(result.findings) : [];
+    const shown = result ? this.shownFindings(result.findings) : [];
+    const diagnostics = shown.map((f) => f.diagnostic);
     if (folderError) diagnostics.push(folderError);
     this.collection.set(document.uri, diagnostics);
     const statements = (result?.statements ?? []).map((s: StatementReport): StatementView => ({
@@ -252,13 +262,16 @@ export class MigrationLint implements vscode.Disposable {
       source: inSource,
       pgMajor,
       diagnostics,
+      loaded: loadedSource,
+      findings: shown.map((f) => f.finding),
+      text,
     });
     this.changed.fire(document.uri);
   }
 
-  private diagnostics(findings: readonly Finding[]): vscode.Diagnostic[] {
+  private shownFindings(findings: readonly Finding[]): { finding: Finding; diagnostic: vscode.Diagnostic }[] {
     const overrides = lintSetting<Record<string, RuleSetting>>('rules', {});
-    const out: vscode.Diagnostic[] = [];
+    const out: { finding: Finding; diagnostic: vscode.Diagnostic }[] = [];
     for (const f of findings) {
       const setting = overrides[f.rule];
       if (setting === 'off') continue;
@@ -268,7 +281,7 @@ export class MigrationLint implements vscode.Disposable {
       const d = new vscode.Diagnostic(editorRange(f), f.message, severity);
       d.source = 'Migration Lab';
       d.code = { value: f.rule, target: this.ruleDoc(f.rule) };
-      out.push(d);
+      out.push({ finding: f, diagnostic: d });
     }
     return out;
   }

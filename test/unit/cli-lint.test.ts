@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { parseLintArgs, runLint, type LintReport } from '../../src/cli/lint';
+import { LintRunCache, lintPath, parseLintArgs, runLint, type LintReport } from '../../src/cli/lint';
 import { main } from '../../src/cli/main';
 import { LOCK_MODES } from '../../src/core/lint/lockModes';
 
@@ -17,6 +17,7 @@ const FIXTURES = 'test/fixtures/tools';
 const UNMARKED_PRISMA = `${FIXTURES}/prisma/unmarked`;
 const PRISMA_INDEX_FILE = `${UNMARKED_PRISMA}/20240102000000_index_books_title/migration.sql`;
 const CLEAN = `${FIXTURES}/plain/migrations`;
+const LARGE = 'test/fixtures/large/dbmate';
 
 async function lint(...argv: string[]) {
   let stdout = '';
@@ -155,6 +156,38 @@ void describe('lint: exit codes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  void it('--pg 14 gives the locks PostgreSQL 14 takes where they differ from the bundled major (GRANT)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-lint-'));
+    try {
+      const file = join(dir, 'grant.sql');
+      writeFileSync(file, 'GRANT SELECT ON books TO PUBLIC;\n');
+      const locksOn = async (...pg: string[]) =>
+        (JSON.parse((await lint(file, '--format', 'json', ...pg)).stdout) as LintReport).statements[0].locks;
+      // Observed on real servers (test/integration/lint-lockfacts.test.ts): 18 takes ACCESS SHARE, 14–17 none.
+      assert.deepEqual(await locksOn('--pg', '18'), [{ relation: 'public.books', mode: 'AccessShareLock' }]);
+      assert.deepEqual(await locksOn('--pg', '14'), []);
+      assert.deepEqual(await locksOn('--pg=17'), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it('several files of one folder lint its source once, with the same results as one at a time', async () => {
+    const dir = join(root, LARGE);
+    const files = readdirSync(dir)
+      .filter((n) => n.endsWith('.sql'))
+      .slice(0, 12)
+      .map((n) => join(dir, n));
+    const cache = new LintRunCache(undefined, 18);
+    const together = [];
+    for (const file of files) together.push(await lintPath(file, {}, 18, cache));
+    // One load and one lint of the folder, kept for every later file of it.
+    assert.equal(cache.lint(dir), cache.lint(dir));
+    for (const k of [0, 5, files.length - 1])
+      assert.deepEqual(together[k], await lintPath(files[k], {}, 18), files[k]);
+    assert.ok(together.some((r) => r.findings.length > 0));
   });
 
   void it("a single .sql file is linted with its folder's source: the tool and the earlier schema apply", async () => {

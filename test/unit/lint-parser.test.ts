@@ -73,6 +73,63 @@ void describe('lint parser: per-statement recovery', () => {
   });
 });
 
+void describe('lint parser: one call per section', () => {
+  void it('parses a section in one call, and each node location maps into its own statement', async () => {
+    const parser = await loadParser();
+    const text =
+      'CREATE TABLE "Größe" (a int);\n-- ü 😀\nALTER TABLE "Bestellungen" ADD COLUMN b int;\nCOMMENT ON TABLE t IS \'😀\'';
+    const slices = splitStatements(text);
+    const parsed = parseEach(parser, slices);
+    assert.equal(parsed.length, 3);
+    // The second statement was not parsed alone: its locations count from the section's start.
+    assert.ok((parsed[1].locationBase ?? 0) > 0);
+    const relation = (nodeKind(parsed[1].ast)?.[1].relation as PgNode).location as number;
+    const stmt = parsed[1].text;
+    assert.equal(
+      stmt.slice(byteToUtf16(stmt, relation - parsed[1].locationBase!)).startsWith('"Bestellungen"'),
+      true,
+    );
+    // The same trees as parsing each statement alone, locations aside.
+    const alone = slices.map((s) => parseEach(parser, [s])[0]);
+    const withoutLocations = (node: unknown) =>
+      JSON.stringify(node, (key, value: unknown) => (key === 'location' ? undefined : value));
+    for (let i = 0; i < 3; i++)
+      assert.equal(withoutLocations(parsed[i].ast), withoutLocations(alone[i].ast), `statement ${i + 1}`);
+  });
+
+  void it('after a syntax error parses the bad statement alone and the others together again', async () => {
+    const parser = await loadParser();
+    const good = (n: number) => `CREATE INDEX i${n} ON "Tëst" (x)`;
+    const slices = [good(1), good(2), "SELECT 'é' ,, 1", good(3), good(4), 'SELECT FROM WHERE', good(5)].map(
+      (text, k) => ({ text, offset: k * 100 }),
+    );
+    const parsed = parseEach(parser, slices);
+    assert.deepEqual(
+      parsed.map((p) => (p.syntaxError ? 'error' : nodeKind(p.ast)?.[0])),
+      ['IndexStmt', 'IndexStmt', 'error', 'IndexStmt', 'IndexStmt', 'error', 'IndexStmt'],
+    );
+    // The neighbours of each error were parsed together (a later one counts from its group's start).
+    assert.ok(parsed[1].locationBase! > 0 && parsed[4].locationBase! > 0);
+    // Each error is the one the statement gives alone, where PostgreSQL points in it.
+    const alone = parseEach(parser, [slices[2]])[0];
+    assert.deepEqual(parsed[2].syntaxError, alone.syntaxError);
+    const at = parsed[2].syntaxError!.offset - slices[2].offset;
+    assert.equal(slices[2].text.slice(at - 1, at + 1), ',,'); // the second comma
+  });
+
+  void it('parses statement by statement when the parser and the slices disagree on a boundary', async () => {
+    const parser = await loadParser();
+    const parsed = parseEach(parser, [
+      { text: 'SELECT 1; CREATE INDEX a ON t (x)', offset: 0 },
+      { text: 'DROP INDEX a', offset: 40 },
+    ]);
+    assert.equal(parsed.length, 2);
+    assert.equal(nodeKind(parsed[0].ast)?.[0], 'SelectStmt');
+    assert.equal(nodeKind(parsed[1].ast)?.[0], 'DropStmt');
+    assert.equal(parsed[1].locationBase, 0);
+  });
+});
+
 void describe('lock modes in words', () => {
   void it('derives what each mode blocks from the conflict table', () => {
     assert.equal(blocksInWords('AccessExclusiveLock'), 'blocks everything, reads included');

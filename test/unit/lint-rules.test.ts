@@ -256,6 +256,17 @@ void describe('lint suppression comments', () => {
       ),
       false,
     );
+    // squawk 2.x's name for the lock_timeout rule, and its older one for both timeouts
+    const drop = 'ALTER TABLE orders DROP COLUMN note;';
+    for (const name of ['require-lock-timeout', 'require-timeout-settings'])
+      assert.equal(
+        (await rules(`SELECT 1;\n-- squawk-ignore ${name}\n${drop}`)).includes(
+          'access-exclusive-without-lock-timeout',
+        ),
+        false,
+        name,
+      );
+    assert.ok((await rules(`SELECT 1;\n${drop}`)).includes('access-exclusive-without-lock-timeout'));
     // an ignore for another rule suppresses nothing
     assert.ok(
       (await rules(`SELECT 1;\n-- squawk-ignore ban-drop-column\n${sql}`)).includes(

@@ -4,16 +4,17 @@
 // statement by statement). Output follows the CLI's JSON shape: 1-based lines and columns (UTF-16),
 // modes as pg_locks spells them.
 import { readFileSync } from 'node:fs';
-import type {
-  MigrationSection,
-  MigrationSource,
-  MigrationStatement,
-  SourcePosition,
+import {
+  TOOL_NAMES,
+  type MigrationSection,
+  type MigrationSource,
+  type MigrationStatement,
+  type SourcePosition,
 } from '../migrations/model';
 import { locateErrorPosition, scanSql, sqlText, toStatements } from '../migrations/sqlScanner';
 import { lockFacts, type StatementFacts } from './lockFacts';
 import { blocksInWords, type LockMode } from './lockModes';
-import { loadParser, nodeKind, parseEach, type PgNode } from './parser';
+import { loadParser, nodeKind, parseEach, type ParsedStatement, type PgNode } from './parser';
 import { RULES, rulesForSquawkName, type RuleId, type Severity } from './rules';
 import { StaticSchema } from './schema';
 
@@ -23,6 +24,11 @@ export interface LintOptions {
   /** Schema unqualified names resolve to (default "public"). */
   defaultSchema?: string;
   /** File contents by absolute path, for suppression comments; files not given are read from disk. */
+  /**
+   * Filled with each section's parse, for a later pass over the same source (the CLI's quick fixes)
+   * to reuse instead of parsing it all again; the caller owns it and lets it go (parse trees are big).
+   */
+  parsed?: Map<MigrationSection, ParsedStatement[]>;
   texts?: ReadonlyMap<string, string>;
 }
 
@@ -76,16 +82,23 @@ const SQUAWK_IGNORE = /--\s*squawk-ignore(-file)?\s+([\w\s,-]*)$/;
  */
 export function readSuppressions(text: string): Suppressions {
   const result: Suppressions = { file: new Set(), lines: new Map() };
-  const firstCode = scanSql(text).statements[0]?.from ?? text.length;
+  // Most files have no ignore comment at all: then there is nothing to scan.
+  if (!text.includes('-ignore')) return result;
+  let firstCode: number | undefined;
   const lines = text.split('\n');
   let offset = 0;
   lines.forEach((lineText, i) => {
+    if (!lineText.includes('-ignore')) {
+      offset += lineText.length + 1;
+      return;
+    }
     const own = OWN_IGNORE.exec(lineText.trimEnd());
     const squawk = SQUAWK_IGNORE.exec(lineText.trimEnd());
     const match = own ?? squawk;
     if (match) {
       const names = match[2].split(/[\s,]+/).filter(Boolean);
       const rules = own ? names : names.flatMap(rulesForSquawkName);
+      firstCode ??= scanSql(text).statements[0]?.from ?? text.length;
       const wholeFile = match[1] !== undefined || (own !== null && offset < firstCode);
       const target = wholeFile ? result.file : (result.lines.get(i + 2) ?? new Set<string>());
       for (const r of rules) target.add(r);
@@ -158,7 +171,11 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
     const facts = lockFacts(p.ast, schema, { pgMajor: options.pgMajor });
     const inTransaction = toolTransaction || oneString || explicitTransaction;
     ctx.statements.push({
-      ...range(stmt.file, stmt.start, stmt.end),
+      file: stmt.file,
+      line: stmt.start.line,
+      column: stmt.start.column,
+      endLine: stmt.end.line,
+      endColumn: stmt.end.column,
       kind: facts.kind,
       locks: facts.locks.map((l) => ({ relation: l.relation, mode: l.mode })),
       rewrites: facts.rewrites,
@@ -259,6 +276,12 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
   };
   const tableOfIndex = (name: string | undefined) => c.schema.indexes.get(name ?? '');
   const main = facts.locks.find((l) => !l.createdHere);
+  // Tools with no way out of their transaction: CONCURRENTLY cannot help here, and no fix moves it.
+  const stuck =
+    c.inTransaction &&
+    (c.source?.pendingInOneTransaction !== undefined || c.source?.tool === 'node-pg-migrate')
+      ? ` ${TOOL_NAMES[c.source.tool]} runs it inside a transaction with no way out (${(c.section.wayOut ?? sentence(c.source.pendingInOneTransaction ?? c.section.why)).replace(/\.$/, '')}), so no quick fix can move it.`
+      : '';
 
   if (!facts.transactional && c.inTransaction) {
     const how = sentence(c.source?.pendingInOneTransaction ?? c.section.why);
@@ -291,7 +314,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       if (!n.concurrent && existing(table)) {
         c.add(
           'index-without-concurrently',
-          `CREATE INDEX takes SHARE on ${table} for the whole build: it ${blocksInWords('ShareLock')}. Use CREATE INDEX CONCURRENTLY (outside a transaction).`,
+          `CREATE INDEX takes SHARE on ${table} for the whole build: it ${blocksInWords('ShareLock')}. Use CREATE INDEX CONCURRENTLY (outside a transaction).${stuck}`,
           lockOf(facts, table),
         );
       }
@@ -303,7 +326,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
         if (index && existing(tableOfIndex(index.relation))) {
           c.add(
             'index-without-concurrently',
-            `DROP INDEX takes ACCESS EXCLUSIVE on ${tableOfIndex(index.relation)}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.`,
+            `DROP INDEX takes ACCESS EXCLUSIVE on ${tableOfIndex(index.relation)}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.${stuck}`,
             lockOf(facts, tableOfIndex(index.relation)),
           );
         }
@@ -324,7 +347,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       if (!concurrent && table && existing(table.relation)) {
         c.add(
           'index-without-concurrently',
-          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on the index (reads using it wait too). Use REINDEX … CONCURRENTLY.`,
+          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on the index (reads using it wait too). Use REINDEX … CONCURRENTLY.${stuck}`,
           lockOf(facts, table.relation),
         );
       }
@@ -357,6 +380,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
             }
             break;
           case 'AT_SetNotNull':
+            if (!facts.scans) break; // a valid CHECK (col IS NOT NULL) already proves it (PostgreSQL 12+)
             c.add(
               'set-not-null',
               `SET NOT NULL scans ${table} under ACCESS EXCLUSIVE. ${c.options.pgMajor >= 12 ? 'Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (it uses the valid check and skips the scan) and drop the check.' : 'Before PostgreSQL 12 there is no scan-free way; keep the table small or use a CHECK constraint instead.'}`,
@@ -459,6 +483,7 @@ export async function lintSource(source: MigrationSource, options: LintOptions):
       parser,
       section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
     );
+    options.parsed?.set(section, parsed);
     lintSection(
       {
         section,

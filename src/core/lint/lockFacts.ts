@@ -183,9 +183,10 @@ function rangeVars(node: unknown, out: PgNode[] = []): PgNode[] {
   if (Array.isArray(node)) {
     for (const n of node) rangeVars(n, out);
   } else if (node && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node)) {
+    for (const key in node) {
+      const value = (node as PgNode)[key];
       if (key === 'RangeVar') out.push(value as PgNode);
-      else rangeVars(value, out);
+      else if (value && typeof value === 'object') rangeVars(value, out);
     }
   }
   return out;
@@ -247,7 +248,8 @@ function alterTableCmd(
     }
     case 'AT_SetNotNull':
       b.lock(table, 'AccessExclusiveLock');
-      b.scans = true;
+      // From 12, a valid CHECK (col IS NOT NULL) proves the column and the scan is skipped.
+      b.scans = !(options.pgMajor >= 12 && schema.hasValidNotNullCheck(table, cmd.name as string));
       return 'ALTER COLUMN … SET NOT NULL';
     case 'AT_DropNotNull':
       b.lock(table, 'AccessExclusiveLock');
@@ -609,8 +611,9 @@ export function lockFacts(
       return b.done('COMMENT ON', 'sql-comment.html');
     }
     case 'GrantStmt':
-      // Observed: GRANT/REVOKE on a table takes ACCESS SHARE on it (blocks only ACCESS EXCLUSIVE).
-      if (n.targtype === 'ACL_TARGET_OBJECT' && n.objtype === 'OBJECT_TABLE') {
+      // Observed: GRANT/REVOKE on a table takes ACCESS SHARE on it (blocks only ACCESS EXCLUSIVE) from
+      // PostgreSQL 18; 14 to 17 take no lock on the table at all (checked on each).
+      if (n.targtype === 'ACL_TARGET_OBJECT' && n.objtype === 'OBJECT_TABLE' && options.pgMajor >= 18) {
         for (const rel of (n.objects as unknown[] | undefined) ?? [])
           b.lock(schema.rangeVarName(nodeKind(rel)?.[1]), 'AccessShareLock');
       }

@@ -64,7 +64,8 @@ const RULE_LIST = [
   {
     id: 'access-exclusive-without-lock-timeout',
     severity: 'warning',
-    squawk: ['require-timeout-settings'],
+    // squawk 2.x reports it as require-lock-timeout; require-timeout-settings is its older name for both timeouts.
+    squawk: ['require-lock-timeout', 'require-timeout-settings'],
     title:
       'ACCESS EXCLUSIVE lock requested without a lock_timeout (queues every reader behind it while it waits)',
   },

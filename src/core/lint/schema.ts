@@ -15,6 +15,10 @@ export interface ConstraintInfo {
   kind: 'check' | 'foreign' | 'unique' | 'primary' | 'exclusion' | 'other';
   /** Qualified referenced table, for foreign keys. */
   references?: string;
+  /** For `CHECK (col IS NOT NULL)`: the column (SET NOT NULL skips its scan when the check is valid, PostgreSQL 12+). */
+  notNullColumn?: string;
+  /** Validated: added without NOT VALID, or VALIDATE CONSTRAINT ran since. */
+  valid?: boolean;
 }
 
 export interface RelationInfo {
@@ -107,8 +111,11 @@ export class StaticSchema {
     let kind: ConstraintInfo['kind'];
     let name = c.conname as string | undefined;
     let references: string | undefined;
-    if (contype === 'CONSTR_CHECK') kind = 'check';
-    else if (contype === 'CONSTR_FOREIGN') {
+    let notNullColumn: string | undefined;
+    if (contype === 'CONSTR_CHECK') {
+      kind = 'check';
+      notNullColumn = isNotNullTest(c.raw_expr);
+    } else if (contype === 'CONSTR_FOREIGN') {
       kind = 'foreign';
       references = this.rangeVarName(c.pktable as PgNode);
       name ??= `${relname}_${cols.join('_')}_fkey`;
@@ -124,7 +131,21 @@ export class StaticSchema {
       this.addIndex(table, `${schemaOf}.${name}`);
     } else if (contype === 'CONSTR_EXCLUSION') kind = 'exclusion';
     else return; // NOT NULL, DEFAULT, … are column properties, not named constraints we track
-    if (name) table.constraints.set(name, { kind, references });
+    if (name)
+      table.constraints.set(name, {
+        kind,
+        references,
+        ...(notNullColumn ? { notNullColumn } : {}),
+        valid: c.skip_validation !== true,
+      });
+  }
+
+  /** Whether a valid `CHECK (column IS NOT NULL)` of the table proves the column has no NULL. */
+  hasValidNotNullCheck(table: string, column: string): boolean {
+    for (const c of this.relations.get(table)?.constraints.values() ?? []) {
+      if (c.notNullColumn === column && c.valid) return true;
+    }
+    return false;
   }
 
   private addColumn(table: RelationInfo, def: PgNode): void {
@@ -204,6 +225,11 @@ export class StaticSchema {
             case 'AT_DropConstraint':
               table.constraints.delete(c.name as string);
               break;
+            case 'AT_ValidateConstraint': {
+              const known = table.constraints.get(c.name as string);
+              if (known) known.valid = true;
+              break;
+            }
             case 'AT_AttachPartition':
             case 'AT_DetachPartition': {
               const partition = this.rangeVarName(def?.[1]?.name as PgNode | undefined);
@@ -253,6 +279,16 @@ export class StaticSchema {
   }
 }
 
+/** The column of a `col IS NOT NULL` expression, or undefined. */
+function isNotNullTest(expr: unknown): string | undefined {
+  const k = nodeKind(expr);
+  if (k?.[0] !== 'NullTest' || k[1].nulltesttype !== 'IS_NOT_NULL') return undefined;
+  const ref = nodeKind(k[1].arg);
+  if (ref?.[0] !== 'ColumnRef') return undefined;
+  const fields = stringList(ref[1].fields);
+  return fields.length === 1 ? fields[0] : undefined;
+}
+
 /** The strings of a List of String nodes. */
 export function stringList(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
@@ -280,11 +316,12 @@ export function queryRelations(schema: StaticSchema, node: unknown, out: string[
   if (Array.isArray(node)) {
     for (const n of node) queryRelations(schema, n, out);
   } else if (node && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node)) {
+    for (const key in node) {
+      const value = (node as PgNode)[key];
       if (key === 'RangeVar') {
         const name = schema.rangeVarName(value as PgNode);
         if (name && !out.includes(name)) out.push(name);
-      } else queryRelations(schema, value, out);
+      } else if (value && typeof value === 'object') queryRelations(schema, value, out);
     }
   }
   return out;

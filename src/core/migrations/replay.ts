@@ -172,7 +172,9 @@ function literal(value: string | number | null): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-const S = quoteIdent(REPLAY_STATE_SCHEMA);
+// Quoted by hand: quoteIdent would load the pg driver when this module loads (the CLI's lint and the
+// extension's activation import it without connecting anywhere).
+const S = `"${REPLAY_STATE_SCHEMA}"`;
 
 const STATE_DDL = [
   `CREATE SCHEMA ${S}`,

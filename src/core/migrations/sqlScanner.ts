@@ -87,6 +87,12 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
 }
 
+/** Whether a word starting with `c` may be BEGIN, ATOMIC, CASE or END (only those are compared past the first keywords). */
+function mayBeBlockWord(c: number): boolean {
+  const lower = c | 0x20;
+  return lower === 97 /* a */ || lower === 98 /* b */ || lower === 99 /* c */ || lower === 101; /* e */
+}
+
 export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
   const end = options.to ?? text.length;
   const delimiter = options.delimiter ?? ';';
@@ -217,7 +223,9 @@ export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
       // Upper-case only the words that matter: the first keywords, and BEGIN/ATOMIC/CASE/END.
       const length = j - i;
       const word =
-        keywords.length < MAX_KEYWORDS || (length >= 3 && length <= 6) ? text.slice(i, j).toUpperCase() : '';
+        keywords.length < MAX_KEYWORDS || (length >= 3 && length <= 6 && mayBeBlockWord(c))
+          ? text.slice(i, j).toUpperCase()
+          : '';
       if (word === 'ATOMIC' && previousWord === 'BEGIN') atomicDepth++;
       else if (atomicDepth > 0 && word === 'CASE') atomicDepth++;
       else if (atomicDepth > 0 && word === 'END') atomicDepth--;

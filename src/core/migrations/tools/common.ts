@@ -2,9 +2,10 @@
 import type { Dirent } from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import {
   MigrationFolderError,
+  type Migration,
   type MigrationSection,
   type MigrationStatement,
   type SectionMode,
@@ -243,4 +244,32 @@ export function outerTransaction(
 /** Natural order for file names: leading numbers compared as numbers, then the text. */
 export function compareFileNames(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
+}
+
+/**
+ * The migrations of a folder with one file per migration, `<version>_<name>.sql` (dbmate, goose,
+ * node-pg-migrate): each file whose name `file` matches (group 1 the version, group 2 the name) read
+ * and split into its sections by the tool's `sections`, in the folder's order; the caller sorts.
+ */
+export async function loadSingleFileMigrations(
+  dir: string,
+  file: RegExp,
+  sections: (text: SqlFileText) => { up: MigrationSection; down?: MigrationSection },
+): Promise<Migration[]> {
+  const migrations: Migration[] = [];
+  for (const name of await fileNames(dir)) {
+    const match = file.exec(name);
+    if (!match) continue;
+    const path = join(dir, name);
+    const { up, down } = sections(await readSqlFile(path));
+    migrations.push({
+      id: name.slice(0, -'.sql'.length),
+      version: match[1],
+      name: match[2],
+      files: [path],
+      up,
+      ...(down ? { down } : {}),
+    });
+  }
+  return migrations;
 }

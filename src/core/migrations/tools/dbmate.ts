@@ -6,15 +6,18 @@
  * transaction in PostgreSQL.
  */
 import { join } from 'node:path';
-import {
-  compareVersions,
-  type Detection,
-  type Migration,
-  type MigrationSection,
-  type MigrationSource,
-} from '../model';
+import { compareVersions, type Detection, type MigrationSection, type MigrationSource } from '../model';
 import type { SqlFileText } from '../sqlScanner';
-import { errorAt, errorIn, fileNames, lines, readHead, readSqlFile, scanFile, scriptSection } from './common';
+import {
+  errorAt,
+  errorIn,
+  fileNames,
+  lines,
+  loadSingleFileMigrations,
+  readHead,
+  scanFile,
+  scriptSection,
+} from './common';
 
 export const tool = 'dbmate' as const;
 const FILE = /^(\d+)_?(.*)\.sql$/;
@@ -36,22 +39,7 @@ export async function detect(dir: string): Promise<Detection | undefined> {
 }
 
 export async function load(dir: string): Promise<MigrationSource> {
-  const names = (await fileNames(dir)).filter((n) => FILE.test(n));
-  const migrations: Migration[] = [];
-  for (const name of names) {
-    const match = FILE.exec(name)!;
-    const path = join(dir, name);
-    const file = await readSqlFile(path);
-    const { up, down } = parseSections(file);
-    migrations.push({
-      id: name.slice(0, -'.sql'.length),
-      version: match[1],
-      name: match[2],
-      files: [path],
-      up,
-      ...(down ? { down } : {}),
-    });
-  }
+  const migrations = await loadSingleFileMigrations(dir, FILE, parseSections);
   migrations.sort((a, b) => compareVersions(a.version, b.version) || (a.id < b.id ? -1 : 1));
   return { path: dir, tool, evidence: [], migrations };
 }

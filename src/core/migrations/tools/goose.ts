@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import {
   compareVersions,
   type Detection,
-  type Migration,
   type MigrationSection,
   type MigrationSource,
   type MigrationStatement,
 } from '../model';
 import { scanSql, type SqlFileText } from '../sqlScanner';
-import { errorAt, errorIn, fileNames, lines, readHead, readSqlFile } from './common';
+import { errorAt, errorIn, fileNames, lines, loadSingleFileMigrations, readHead } from './common';
 
 export const tool = 'goose' as const;
 const FILE = /^(\d+)_(.+)\.sql$/;
@@ -33,22 +32,7 @@ export async function detect(dir: string): Promise<Detection | undefined> {
 }
 
 export async function load(dir: string): Promise<MigrationSource> {
-  const migrations: Migration[] = [];
-  for (const name of await fileNames(dir)) {
-    const m = FILE.exec(name);
-    if (!m) continue;
-    const path = join(dir, name);
-    const file = await readSqlFile(path);
-    const { up, down } = parse(file);
-    migrations.push({
-      id: name.slice(0, -4),
-      version: m[1],
-      name: m[2],
-      files: [path],
-      up,
-      ...(down ? { down } : {}),
-    });
-  }
+  const migrations = await loadSingleFileMigrations(dir, FILE, parse);
   migrations.sort((a, b) => compareVersions(a.version, b.version));
   for (let k = 1; k < migrations.length; k++) {
     if (compareVersions(migrations[k - 1].version, migrations[k].version) === 0) {

@@ -6,9 +6,9 @@
  * Each section is passed to `pgm.sql()` and sent as one string inside that transaction.
  */
 import { join } from 'node:path';
-import { compareVersions, type Detection, type Migration, type MigrationSource } from '../model';
+import { compareVersions, type Detection, type MigrationSource } from '../model';
 import type { SqlFileText } from '../sqlScanner';
-import { fileNames, readHead, readSqlFile, scriptSection } from './common';
+import { fileNames, loadSingleFileMigrations, readHead, scriptSection } from './common';
 
 export const tool = 'node-pg-migrate' as const;
 const FILE = /^(\d+)[_-](.+)\.sql$/;
@@ -37,22 +37,13 @@ const WHY =
   'node-pg-migrate runs each migration in its own transaction (a SQL migration cannot opt out), sending the section as one string.';
 
 export async function load(dir: string): Promise<MigrationSource> {
-  const migrations: Migration[] = [];
-  for (const name of await fileNames(dir)) {
-    const m = FILE.exec(name);
-    if (!m) continue;
-    const path = join(dir, name);
-    const file = await readSqlFile(path);
+  const migrations = await loadSingleFileMigrations(dir, FILE, (file) => {
     const { up, down } = sections(file);
-    migrations.push({
-      id: name.slice(0, -4),
-      version: m[1],
-      name: m[2],
-      files: [path],
+    return {
       up: scriptSection(file, up[0], up[1], 'transaction', WHY, WAY_OUT),
       ...(down ? { down: scriptSection(file, down[0], down[1], 'transaction', WHY, WAY_OUT) } : {}),
-    });
-  }
+    };
+  });
   migrations.sort((a, b) => compareVersions(a.version, b.version));
   return { path: dir, tool, evidence: [], migrations };
 }

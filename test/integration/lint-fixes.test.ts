@@ -1,0 +1,224 @@
+/**
+ * Quick fixes on a real PostgreSQL (issue 11 §4): for each fix kind and each tool with a way out, the
+ * fix is applied to a copy of the tool's fixture, the folder is read again by the tool's adapter and
+ * replayed onto a fresh scratch database (replay.ts, the tool's own transaction semantics), and the
+ * catalog shows the result is what the original meant (index valid, constraint validated, column
+ * NOT NULL, unique constraint on the concurrently built index). Re-linting the fixed folder shows the
+ * finding gone and the weaker lock predicted (those predictions are checked against pg_locks by
+ * lint-lockfacts.test.ts). Where the tool has downs, everything rolls back too.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { clientConfig } from '../../src/core/db';
+import type { RuleId } from '../../src/core/lint/rules';
+import { silentLogger } from '../../src/core/log';
+import type { MigrationSource, ToolId } from '../../src/core/migrations/model';
+import {
+  replay,
+  rollBack,
+  scratchDatabaseName,
+  type ReplayEnvironment,
+} from '../../src/core/migrations/replay';
+import { applyEdits, copyFixture, findingOn, fixesOf, lintCopy, type FixtureCopy } from '../fixSupport';
+import { startTestPostgres, type TestPostgres } from './support';
+
+let postgres: TestPostgres;
+const copies: FixtureCopy[] = [];
+
+before(async () => {
+  postgres = await startTestPostgres();
+});
+
+after(async () => {
+  await postgres?.stop();
+  for (const c of copies) rmSync(c.root, { recursive: true, force: true });
+});
+
+function env(): ReplayEnvironment {
+  return { server: postgres.target, logger: silentLogger };
+}
+
+async function onScratch<T>(source: MigrationSource, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(
+    clientConfig({ ...postgres.target, database: scratchDatabaseName(source) }, 'fixes-test'),
+  );
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function one<T extends pg.QueryResultRow>(
+  c: pg.Client,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T | undefined> {
+  return (await c.query<T>(sql, params)).rows[0];
+}
+
+interface Kind {
+  name: string;
+  rule: RuleId;
+  needle: string;
+  /** The catalog state the fixed migrations must leave. */
+  check: (c: pg.Client) => Promise<void>;
+  /** The statement kind the re-lint must show, with every lock of it in this mode. */
+  weaker?: { kind: string; mode: string };
+  /** The fix also covers the statements after it in the section (a session SET). */
+  coversFollowing?: boolean;
+}
+
+const constraint = (c: pg.Client, name: string) =>
+  one<{ contype: string; convalidated: boolean; index: string | null }>(
+    c,
+    "SELECT contype, convalidated, conindid::regclass::text AS index FROM pg_constraint WHERE conname = $1 AND conrelid = 'books'::regclass",
+    [name],
+  );
+
+const KINDS: Kind[] = [
+  {
+    name: 'CONCURRENTLY out of the transaction',
+    rule: 'index-without-concurrently',
+    needle: 'CREATE INDEX books_title_idx',
+    check: async (c) => {
+      const row = await one<{ valid: boolean }>(
+        c,
+        "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass('books_title_idx')",
+      );
+      assert.equal(row?.valid, true);
+    },
+    weaker: { kind: 'CREATE INDEX CONCURRENTLY', mode: 'ShareUpdateExclusiveLock' },
+  },
+  {
+    name: 'CHECK NOT VALID + VALIDATE',
+    rule: 'constraint-without-not-valid',
+    needle: 'CHECK (price',
+    check: async (c) =>
+      assert.deepEqual(await constraint(c, 'books_price_positive'), {
+        contype: 'c',
+        convalidated: true,
+        index: '-',
+      }),
+    weaker: { kind: 'ALTER TABLE … VALIDATE CONSTRAINT', mode: 'ShareUpdateExclusiveLock' },
+  },
+  {
+    name: 'FOREIGN KEY NOT VALID + VALIDATE',
+    rule: 'constraint-without-not-valid',
+    needle: 'FOREIGN KEY',
+    check: async (c) => assert.equal((await constraint(c, 'books_author_fk'))?.convalidated, true),
+  },
+  {
+    name: 'the safe SET NOT NULL sequence',
+    rule: 'set-not-null',
+    needle: 'SET NOT NULL',
+    check: async (c) => {
+      const col = await one<{ notnull: boolean }>(
+        c,
+        "SELECT attnotnull AS notnull FROM pg_attribute WHERE attrelid = 'books'::regclass AND attname = 'isbn'",
+      );
+      assert.equal(col?.notnull, true);
+      assert.equal(await constraint(c, 'books_isbn_not_null_check'), undefined); // the helper CHECK is gone
+    },
+  },
+  {
+    name: 'unique via a concurrent unique index',
+    rule: 'unique-constraint-directly',
+    needle: 'UNIQUE (isbn)',
+    check: async (c) =>
+      assert.deepEqual(await constraint(c, 'books_isbn_key'), {
+        contype: 'u',
+        convalidated: true,
+        index: 'books_isbn_key',
+      }),
+    weaker: { kind: 'CREATE UNIQUE INDEX CONCURRENTLY', mode: 'ShareUpdateExclusiveLock' },
+  },
+  {
+    name: 'SET lock_timeout before the statement',
+    rule: 'access-exclusive-without-lock-timeout',
+    needle: 'ADD COLUMN subtitle',
+    coversFollowing: true,
+    check: async (c) => {
+      const col = await one<{ n: number }>(
+        c,
+        "SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'books'::regclass AND attname = 'subtitle'",
+      );
+      assert.equal(col?.n, 1);
+    },
+  },
+];
+
+const ALL = KINDS.map((k) => k.name);
+const TRANSACTIONAL_ONLY = [KINDS[1].name, KINDS[2].name, KINDS[3].name, KINDS[5].name];
+const TOOLS: [ToolId, string[], boolean][] = [
+  // tool, the fix kinds it has a way for, whether its fixture has downs to roll back
+  ['dbmate', ALL, true],
+  ['golang-migrate', ALL, true],
+  ['goose', ALL, true],
+  ['flyway', ALL, false],
+  ['liquibase', ALL, true],
+  ['prisma', ALL, false],
+  ['diesel', ALL, true],
+  ['sqlx', ALL, false],
+  ['atlas', ALL, false],
+  ['plain', ALL, false],
+  ['node-pg-migrate', TRANSACTIONAL_ONLY, true],
+  ['drizzle', [KINDS[5].name], false],
+];
+
+void describe('quick fixes replay on the real server and take the weaker lock', () => {
+  for (const [tool, kinds, downs] of TOOLS) {
+    for (const kind of KINDS.filter((k) => kinds.includes(k.name))) {
+      void it(`${tool}: ${kind.name}`, async () => {
+        const copy = copyFixture(tool);
+        copies.push(copy);
+        const before = await lintCopy(copy);
+        const finding = findingOn(before.source, before.result, kind.rule, kind.needle);
+        const [fix] = await fixesOf(before.source, finding);
+        assert.ok(fix, `no fix for ${kind.rule}`);
+        applyEdits(fix.edits);
+
+        const after = await lintCopy(copy);
+        const report = await replay(after.source, env(), { reset: true });
+        assert.equal(report.failure, undefined, report.failure?.sentence);
+        assert.ok(report.migrations.every((m) => m.status === 'applied'));
+        assert.ok(
+          report.migrations.length > before.source.migrations.length ||
+            fix.edits.every((e) => e.kind === 'replace'),
+        );
+        await onScratch(after.source, kind.check);
+
+        // The finding is gone from the statement it was on (and from whatever replaced it).
+        const moved = after.result.findings.filter((f) => f.rule === kind.rule);
+        const expectedLeft = before.result.findings.filter((f) => f.rule === kind.rule).length - 1;
+        if (kind.coversFollowing) {
+          const target = after.source.migrations
+            .flatMap((m) => m.up.statements)
+            .find((s) => s.text.includes(kind.needle))!;
+          assert.equal(moved.filter((f) => f.file === target.file && f.line === target.start.line).length, 0);
+          assert.ok(moved.length <= expectedLeft, JSON.stringify(moved));
+        } else assert.equal(moved.length, expectedLeft, JSON.stringify(moved));
+        if (kind.weaker) {
+          const statement = after.result.statements.find((s) => s.kind === kind.weaker!.kind);
+          assert.ok(statement, `no ${kind.weaker.kind} after the fix`);
+          assert.ok(
+            statement.locks.length > 0 && statement.locks.every((l) => l.mode === kind.weaker!.mode),
+            JSON.stringify(statement.locks),
+          );
+          if (kind.weaker.kind.includes('CONCURRENTLY')) assert.equal(statement.transactional, false);
+        }
+        if (downs) {
+          const back = await rollBack(after.source, env(), undefined);
+          assert.equal(back.failure, undefined, back.failure?.sentence);
+          const left = await onScratch(after.source, (c) =>
+            one<{ t: string | null }>(c, "SELECT to_regclass('books')::text AS t"),
+          );
+          assert.equal(left?.t, null);
+        }
+      });
+    }
+  }
+});
