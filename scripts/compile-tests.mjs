@@ -30,6 +30,8 @@ await esbuild.build({
     'src/shared/model.ts',
     // The host's core → DTO mapping imports no vscode, so it is unit-tested too.
     'src/extension/panelDto.ts',
+    // The trace UI's pure helpers (live latency, progress lines, Runs-view rows, external choices): no vscode either.
+    'src/extension/traceModel.ts',
     // Which panel action each lesson scenario has (no vscode): the manifest test reads it.
     'src/extension/lessonActions.ts',
     ...tsFiles('test'),

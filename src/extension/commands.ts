@@ -26,6 +26,8 @@ import {
   rollBackMigrationsTo,
   type SourceCommandContext,
 } from './sourceCommands';
+import { exportTraceReport, openTraceReport, traceMigration } from './trace';
+import { OWN_MIGRATION_WALKTHROUGH } from './ownMigration';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
 
@@ -707,7 +709,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
   },
   'migrationLab.clearRuns': {
-    title: 'Clearing runs',
+    title: 'Clearing runs and traces',
     run: async (ctx) => ctx.observation.clearRuns(),
   },
   'migrationLab.openWalkthrough': {
@@ -783,7 +785,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.replayMigrations': {
     title: 'Replaying migrations',
     needsDatabase: true,
-    run: (ctx, arg) => replayMigrations(sourceContext(ctx), arg),
+    run: (ctx, arg) => replayMigrations(sourceContext(ctx), walkthroughReplayArg(ctx, arg)),
   },
   'migrationLab.rollBackMigrationsTo': {
     title: 'Rolling back migrations',
@@ -812,11 +814,74 @@ export const COMMANDS: Record<string, CommandSpec> = {
     title: 'Looking for migration folders',
     run: (ctx) => ctx.sources.refresh(),
   },
+  'migrationLab.traceMigration': {
+    title: 'Tracing',
+    needsDatabase: true,
+    run: (ctx, arg) => traceMigration(ctx, arg),
+  },
+  'migrationLab.openTraceReport': {
+    title: 'Opening the trace report',
+    run: (ctx, ...args) => openTraceReport(ctx, ...args),
+  },
+  'migrationLab.exportTraceReport': {
+    title: 'Exporting the trace report',
+    run: (ctx, ...args) => exportTraceReport(ctx, ...args),
+  },
+  'migrationLab.openNewestMigration': {
+    title: 'Opening the newest migration',
+    run: async (ctx) => {
+      await ctx.sources.ready;
+      const subject = ctx.ownMigration.subject();
+      const file = subject?.entry.source?.migrations.find((m) => m.id === subject.newest)?.files[0];
+      if (!file) {
+        void vscode.window.showInformationMessage(
+          'No migrations found; open a folder with migrations first.',
+        );
+        return;
+      }
+      await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+    },
+  },
+  'migrationLab.useDemoMigrations': {
+    title: 'Using the demo migrations',
+    run: async (ctx) => {
+      await ctx.sources.ready;
+      const subject = await ctx.ownMigration.useDemo();
+      if (subject && !subject.demo) {
+        void vscode.window.showInformationMessage(
+          `This workspace has migrations (${subject.entry.found.path}); the walkthrough uses them.`,
+        );
+      }
+    },
+  },
+  'migrationLab.openOwnMigrationWalkthrough': {
+    title: 'Opening the walkthrough',
+    run: async () => {
+      await vscode.commands.executeCommand(
+        'workbench.action.openWalkthrough',
+        `${WALKTHROUGH_EXTENSION_ID}#${OWN_MIGRATION_WALKTHROUGH}`,
+        false,
+      );
+    },
+  },
   'migrationLab.showLog': {
     title: 'Showing the log',
     run: async (ctx) => ctx.channel.show(),
   },
 };
+
+/** The walkthrough's Replay ({ "walkthrough": true } in its command link): the subject's migrations up to the one before its newest (that one is traced). */
+function walkthroughReplayArg(ctx: CommandContext, arg: unknown): unknown {
+  if (!(arg && typeof arg === 'object' && (arg as { walkthrough?: unknown }).walkthrough === true))
+    return arg;
+  const subject = ctx.ownMigration.subject();
+  if (!subject?.entry.source)
+    throw new LabError('No migrations to replay: open a folder with migrations first.');
+  const index = subject.beforeNewest
+    ? subject.entry.source.migrations.findIndex((m) => m.id === subject.beforeNewest)
+    : subject.entry.source.migrations.length - 1;
+  return { kind: 'migration', entry: subject.entry, index };
+}
 
 function sourceContext(ctx: CommandContext): SourceCommandContext {
   return {

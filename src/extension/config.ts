@@ -56,6 +56,22 @@ export const config = {
   get slowReportSeconds(): number {
     return setting<number>('lessons.slowReportSeconds', 120);
   },
+  /** Rows for the largest table a traced migration touches (the others in proportion). */
+  get traceRows(): number {
+    return setting<number>('trace.rows', 1_000_000);
+  },
+  /** Reads and writes per second, each, per touched table, during a trace. */
+  get traceRate(): number {
+    return setting<number>('trace.rate', 10);
+  },
+  /** A transaction that read the touched tables, held open this long during the trace; 0 = none. */
+  get traceLongTransactionSeconds(): number {
+    return setting<number>('trace.longTransactionSeconds', 0);
+  },
+  /** Roles created NOLOGIN before a replay or a trace (for GRANT / OWNER TO). */
+  get replayRoles(): string[] {
+    return setting<string[]>('replay.roles', []);
+  },
   get openWalkthroughOnFirstStart(): boolean {
     return setting<boolean>('walkthrough.openOnFirstStart', true);
   },

@@ -2,6 +2,7 @@ import type * as vscode from 'vscode';
 import type { Lab } from '../core/lab';
 import type { Logger } from '../core/log';
 import type { Observation } from './observation';
+import type { OwnMigrationWalkthrough } from './ownMigration';
 import type { SlowReport } from './slowReport';
 import type { ReplayDiagnostics, WorkspaceSources } from './sources';
 
@@ -15,4 +16,6 @@ export interface CommandContext {
   slowReport: SlowReport;
   sources: WorkspaceSources;
   diagnostics: ReplayDiagnostics;
+  /** The "Check your own migration" walkthrough: its subject and its steps' keys. */
+  ownMigration: OwnMigrationWalkthrough;
 }

@@ -17,6 +17,8 @@ import { createLogger } from './logging';
 import { Observation } from './observation';
 import { SlowReport, lessonContextKeys } from './lessons';
 import { ReplayDiagnostics, WorkspaceSources } from './sources';
+import { OwnMigrationWalkthrough } from './ownMigration';
+import { TRACE_REPORT_SCHEME, TraceReportDocuments } from './trace';
 import { DatabaseView, LabStatusBar, MigrationsView, RunsView } from './views';
 
 let lab: Lab | undefined;
@@ -58,8 +60,10 @@ function rollbackContextKey(s: LabState, runs: readonly RecordedRun[]): void {
 }
 
 /** The Migrations view, saying above its rows when they carry no state because PostgreSQL is stopped. */
-function migrationsTreeView(lab: Lab, provider: MigrationsView): vscode.Disposable {
-  const view = vscode.window.createTreeView('migrationLab.migrations', { treeDataProvider: provider });
+function migrationsTreeView(lab: Lab, provider: MigrationsView): vscode.TreeView<unknown> {
+  const view = vscode.window.createTreeView<unknown>('migrationLab.migrations', {
+    treeDataProvider: provider as vscode.TreeDataProvider<unknown>,
+  });
   const say = (s: LabState) => {
     view.message =
       s.database === 'running'
@@ -88,6 +92,11 @@ export interface MigrationLabApi {
   diagnostics: ReplayDiagnostics;
   /** Where the "Migration Lab" log channel's file is written (tests check what reached the log). */
   logUri: vscode.Uri;
+  /** The kept runs and traces (the trace tests read what a trace added). */
+  observation: Observation;
+  runsView: RunsView;
+  /** The "Check your own migration" walkthrough's subject and step keys (its tests read them). */
+  ownMigration: OwnMigrationWalkthrough;
 }
 
 /** Set by the bundle's first line (scripts/build.mjs banner), so activation time includes loading the code. */
@@ -121,8 +130,17 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     const sources = new WorkspaceSources(theLab, logger, context.extensionPath, DEMO_SCENARIO);
     const diagnostics = new ReplayDiagnostics();
     const migrationsView = new MigrationsView(theLab, sources);
+    const migrationsTree = migrationsTreeView(theLab, migrationsView);
+    const ownMigration = new OwnMigrationWalkthrough(
+      sources,
+      theObservation,
+      context.workspaceState,
+      migrationsTree,
+    );
     const databaseView = new DatabaseView(theLab, logger);
+    const runsView = new RunsView(theObservation);
     const ctx: CommandContext = {
+      ownMigration,
       lab: theLab,
       logger,
       channel,
@@ -150,6 +168,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     });
     labContextKeys(theLab.state);
     runContextKeys(theObservation.runs);
+    setContext('traceRecorded', theObservation.traces.length > 0);
     const lessonKeys = () => {
       // Keys only ever turn on: a lesson once observed stays ticked.
       for (const result of theObservation.lessons) {
@@ -165,8 +184,15 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       theObservation,
       ...registerCommands(ctx),
       vscode.window.registerTreeDataProvider('migrationLab.database', databaseView),
-      migrationsTreeView(theLab, migrationsView),
-      vscode.window.registerTreeDataProvider('migrationLab.runs', new RunsView(theObservation)),
+      migrationsTree,
+      ownMigration,
+      vscode.window.registerTreeDataProvider('migrationLab.runs', runsView),
+      vscode.workspace.registerTextDocumentContentProvider(
+        TRACE_REPORT_SCHEME,
+        new TraceReportDocuments(() => theObservation.traces),
+      ),
+      theObservation.onDidChangeTraces(save),
+      theObservation.onDidChangeTraces((traces) => setContext('traceRecorded', traces.length > 0)),
       new LabStatusBar(theLab),
       theObservation.onDidChangeRuns(runContextKeys),
       theObservation.onDidChangeRuns(save),
@@ -212,7 +238,16 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       `Migration Lab activated in ${(loadMs + activateMs).toFixed(1)} ms (loading the bundle ${loadMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms; ` +
         `VS Code prepared the extension context for ${(activateStart - loadEnd).toFixed(1)} ms in between; VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'}).`,
     );
-    return { migrationsView, databaseView, sources, diagnostics, logUri: context.logUri };
+    return {
+      migrationsView,
+      databaseView,
+      sources,
+      diagnostics,
+      logUri: context.logUri,
+      observation: theObservation,
+      runsView,
+      ownMigration,
+    };
   } catch (e) {
     reportError({ logger, channel }, 'Activating Migration Lab', e);
     throw e;

@@ -4,7 +4,7 @@ import type { Logger } from '../core/log';
 import { MonitorSession } from '../core/monitorSession';
 import type { RecordedRun } from '../core/monitor/recorder';
 import type { LessonName, LessonResult } from '../core/lessons';
-import type { StoredEntries } from '../core/monitor/runStore';
+import type { StoredEntries, StoredTrace } from '../core/monitor/runStore';
 import { config, labSchema } from './config';
 
 /**
@@ -26,6 +26,10 @@ export class Observation implements vscode.Disposable {
   private live: LessonName | undefined;
   /** The probe was on when PostgreSQL stopped (so it is started again with the next server). */
   private probeWasOn = false;
+  /** Finished traces of workspace migrations, oldest first (kept with the runs, saved with them). */
+  private readonly traceList: StoredTrace[] = [];
+  private readonly tracesChanged = new vscode.EventEmitter<readonly StoredTrace[]>();
+  readonly onDidChangeTraces = this.tracesChanged.event;
 
   constructor(
     private readonly lab: Lab,
@@ -35,6 +39,7 @@ export class Observation implements vscode.Disposable {
   ) {
     this.kept = [...restored.runs];
     this.lessonResults.push(...restored.lessons);
+    this.traceList.push(...(restored.traces ?? []));
     lab.on('state', (s) => {
       if (s.database !== 'running' && this.current) void this.close();
     });
@@ -50,7 +55,16 @@ export class Observation implements vscode.Disposable {
 
   /** What is saved between extension hosts: every run entry and the lessons' results. */
   entries(): StoredEntries {
-    return { runs: [...this.runs], lessons: [...this.lessonResults] };
+    return { runs: [...this.runs], lessons: [...this.lessonResults], traces: [...this.traceList] };
+  }
+
+  get traces(): readonly StoredTrace[] {
+    return this.traceList;
+  }
+
+  addTrace(trace: StoredTrace): void {
+    this.traceList.push(trace);
+    this.tracesChanged.fire(this.traceList);
   }
 
   /** The session for the running database (made now if needed); undefined when PostgreSQL is not running. */
@@ -106,6 +120,10 @@ export class Observation implements vscode.Disposable {
   }
 
   clearRuns(): void {
+    if (this.traceList.length > 0) {
+      this.traceList.length = 0;
+      this.tracesChanged.fire(this.traceList);
+    }
     this.kept = [];
     if (this.current) this.current.clearRuns();
     else this.runsChanged.fire([]);
@@ -135,6 +153,7 @@ export class Observation implements vscode.Disposable {
     this.runsChanged.dispose();
     this.sessionChanged.dispose();
     this.lessonsChanged.dispose();
+    this.tracesChanged.dispose();
   }
 
   /** For deactivate(): waits until the probe server, sampler and monitor have stopped. */

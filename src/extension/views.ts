@@ -9,6 +9,8 @@ import type { MigrationStatus } from '../core/migrations/runner';
 import type { RecordedAttempt, RecordedRun } from '../core/monitor/recorder';
 import { DEMO_SCENARIO, type DemoScenario } from '../core/scenarios/demo';
 import { attemptListRow, runListRow } from '../core/monitor/report';
+import type { StoredTrace } from '../core/monitor/runStore';
+import { traceListRow } from './traceModel';
 import type { Observation } from './observation';
 import { TOOL_ICONS, shownPath, type SourceEntry, type WorkspaceSources } from './sources';
 
@@ -376,11 +378,12 @@ export class LabStatusBar implements vscode.Disposable {
   }
 }
 
-/** A row of the Runs view: a recorded entry, or one attempt inside a lesson's entry. */
-export type RunsItem = { run: RecordedRun } | { run: RecordedRun; attempt: RecordedAttempt };
+/** A row of the Runs view: a recorded entry, one attempt inside a lesson's entry, or a trace. */
+export type RunsItem =
+  { run: RecordedRun } | { run: RecordedRun; attempt: RecordedAttempt } | { trace: StoredTrace };
 
 /**
- * The "Runs" section: every recorded migration run and lesson, newest first; a click opens its
+ * The "Runs" section: every recorded migration run, lesson and trace, newest first; a click opens its
  * report; a lesson expands to its attempts.
  */
 export class RunsView implements vscode.TreeDataProvider<RunsItem> {
@@ -389,9 +392,25 @@ export class RunsView implements vscode.TreeDataProvider<RunsItem> {
 
   constructor(private readonly observation: Observation) {
     observation.onDidChangeRuns(() => this.changed.fire());
+    observation.onDidChangeTraces(() => this.changed.fire());
   }
 
   getTreeItem(item: RunsItem): vscode.TreeItem {
+    if ('trace' in item) {
+      const row = traceListRow(item.trace);
+      const t = new vscode.TreeItem(row.label);
+      t.id = `trace:${item.trace.startedAt}`;
+      t.contextValue = 'trace';
+      t.description = row.description;
+      t.tooltip = row.tooltip;
+      t.iconPath = new vscode.ThemeIcon('graph-line');
+      t.command = {
+        command: 'migrationLab.openTraceReport',
+        title: 'Open Trace Report',
+        arguments: [item.trace],
+      };
+      return t;
+    }
     const { run } = item;
     const open = { command: 'migrationLab.openRunReport', title: 'Open Run Report', arguments: [run] };
     if ('attempt' in item) {
@@ -422,10 +441,18 @@ export class RunsView implements vscode.TreeDataProvider<RunsItem> {
 
   getChildren(item?: RunsItem): RunsItem[] {
     if (item) {
-      if ('attempt' in item) return [];
+      if ('trace' in item || 'attempt' in item) return [];
       return (item.run.attempts ?? []).map((attempt) => ({ run: item.run, attempt }));
     }
-    return [...this.observation.runs].reverse().map((run) => ({ run }));
+    const rows: { at: number; item: RunsItem }[] = [
+      ...this.observation.runs.map((run) => ({ at: run.startedAt, item: { run } })),
+      ...this.observation.traces.map((trace) => ({ at: trace.startedAt, item: { trace } })),
+    ];
+    // Newest first; a stable sort keeps the order entries were recorded in for equal times.
+    return rows
+      .reverse()
+      .sort((a, b) => b.at - a.at)
+      .map((r) => r.item);
   }
 
   dispose(): void {

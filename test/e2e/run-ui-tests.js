@@ -35,6 +35,8 @@ async function main() {
     'migrationLab.probe.port': await s.freePort(),
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
     'chat.commandCenter.enabled': false,
+    // The trace test's tables stay small: it checks the editor's side; the tracer's tests measure at scale.
+    'migrationLab.trace.rows': 2_000,
   };
   const sandbox = s.makeSandbox('mlab-ui-', settings);
   const resultsDir = path.join(s.ROOT, 'test-results');
@@ -60,10 +62,22 @@ async function main() {
   }
   s.log('workbench loaded');
 
-  Object.assign(session, { page, settings, resultsDir, screenshots: [], userData: sandbox.userData });
+  Object.assign(session, {
+    page,
+    settings,
+    resultsDir,
+    screenshots: [],
+    userData: sandbox.userData,
+    workspace: sandbox.workspace,
+  });
   const mocha = new Mocha({ reporter: 'spec', color: false, timeout: 60_000, bail: true });
   const dir = path.join(__dirname, 'ui');
-  for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.test.js')) mocha.addFile(path.join(dir, f));
+  // UI_TESTS=trace,panel runs only the files whose names contain one of those words (all by default).
+  const only = (process.env.UI_TESTS ?? '').split(',').filter(Boolean);
+  for (const f of fs.readdirSync(dir).sort()) {
+    if (f.endsWith('.test.js') && (only.length === 0 || only.some((w) => f.includes(w))))
+      mocha.addFile(path.join(dir, f));
+  }
   let runner;
   const failures = await new Promise((resolve) => (runner = mocha.run(resolve)));
 

@@ -12,6 +12,7 @@ import {
   RunStoreFile,
   parseEntries,
   serializeEntries,
+  type StoredTrace,
 } from '../../src/core/monitor/runStore';
 
 const T0 = 1_700_000_000_000;
@@ -42,7 +43,107 @@ const lesson = {
   verdict: 'A unique CONCURRENTLY build failed with 23505 and left an INVALID index.',
 } as unknown as LessonResult;
 
+/** A finished trace as the extension keeps it (the report's shape is the `trace --json` contract). */
+function storedTrace(n: number): StoredTrace {
+  const startedAt = T0 + n * 60_000;
+  const verdict =
+    'CREATE INDEX books_title_idx: held ShareLock on public.books for 1.2 s; writes of public.books stalled up to 1.3 s.';
+  return {
+    kind: 'trace',
+    sourcePath: '/work/shop/db/migrations',
+    migration: `0003_trace_${n}`,
+    migrations: [`0003_trace_${n}`],
+    outcome: 'succeeded',
+    verdict,
+    startedAt,
+    endedAt: startedAt + 9_000,
+    durationMs: 9_000,
+    report: {
+      source: 'db/migrations',
+      tool: 'dbmate',
+      postgres: '18.4',
+      labVersion: '0.1.0',
+      migrations: [
+        {
+          id: `0003_trace_${n}`,
+          rows: { 'public.books': 1000 },
+          verdict,
+          statements: [
+            {
+              file: 'db/migrations/0003.sql',
+              line: 2,
+              sql: 'CREATE INDEX books_title_idx ON books (title)',
+              durationMs: 1200,
+              locks: [{ relation: 'public.books', mode: 'ShareLock', waitedMs: 0 }],
+              rewrites: [],
+              maxBlockedSessions: 1,
+              reads: { 'public.books': { p50Ms: 2, p95Ms: 4, maxMs: 6, stalled: 0 } },
+              writes: { 'public.books': { p50Ms: 900, p95Ms: 1300, maxMs: 1300, stalled: 3 } },
+              verdict,
+              startedAt,
+              endedAt: startedAt + 1200,
+              progressPhases: ['building index: scanning table'],
+            },
+          ],
+        },
+      ],
+      writeProbes: { 'public.books': { kind: 'insert', reason: 'an INSERT of a synthetic row' } },
+      fillLimits: [],
+    },
+  };
+}
+
 describe('saved runs (versioned JSON, bounded)', () => {
+  it('loads a file written before traces existed (no "traces" key) whole, with no traces and no problem', () => {
+    const runs = [recordedRun(1, 'locking'), recordedRun(2, 'concurrent')];
+    // Exactly what the lab wrote before this change: version 1, runs and lessons only.
+    const old = JSON.stringify({ version: 1, savedAt: new Date(T0).toISOString(), runs, lessons: [lesson] });
+    const parsed = parseEntries(old);
+    assert.deepEqual(parsed.problems, []);
+    assert.deepEqual(parsed.runs, runs);
+    assert.deepEqual(parsed.lessons, [lesson]);
+    assert.deepEqual(parsed.traces, []);
+  });
+
+  it('round-trips traces beside the runs, and the version stays the one older labs read', () => {
+    const runs = [recordedRun(1)];
+    const traces = [storedTrace(1), storedTrace(2)];
+    const text = serializeEntries({ runs, lessons: [], traces });
+    assert.equal((JSON.parse(text) as { version: number }).version, 1);
+    const parsed = parseEntries(text);
+    assert.deepEqual(parsed.problems, []);
+    assert.deepEqual(parsed.traces, traces);
+    assert.deepEqual(parsed.runs, runs, 'a trace never turns up among the runs');
+  });
+
+  it('drops a trace without its report (or with a broken one) and says so; keeps the good one', () => {
+    const good = storedTrace(1);
+    const noReport: Partial<StoredTrace> = storedTrace(2);
+    delete noReport.report;
+    const badStatements = {
+      ...storedTrace(3),
+      report: { ...good.report, migrations: [{ id: 'x', verdict: 'v' }] },
+    };
+    const text = JSON.stringify({
+      version: RUN_STORE_VERSION,
+      runs: [],
+      lessons: [],
+      traces: [good, noReport, badStatements, { ...good, kind: 'locking' }],
+    });
+    const parsed = parseEntries(text);
+    assert.deepEqual(parsed.traces, [good]);
+    assert.match(parsed.problems.join(), /3 of its 4 traces have an unknown shape/);
+  });
+
+  it('keeps only the newest traces', () => {
+    const traces = [1, 2, 3, 4].map(storedTrace);
+    const parsed = parseEntries(serializeEntries({ runs: [], lessons: [], traces }, 2));
+    assert.deepEqual(
+      parsed.traces.map((t) => t.migration),
+      ['0003_trace_3', '0003_trace_4'],
+    );
+  });
+
   it('round-trips every run kind and the lesson results unchanged', () => {
     const runs = [recordedRun(1, 'locking'), recordedRun(2, 'concurrent'), recordedRun(3, 'other')];
     const parsed = parseEntries(serializeEntries({ runs, lessons: [lesson] }));
@@ -117,19 +218,23 @@ describe('RunStoreFile', () => {
     const path = join(dir, 'nested', 'runs.json');
     const logger = memoryLogger();
     const runs = [recordedRun(1), recordedRun(2, 'concurrent')];
-    new RunStoreFile(path, logger).save({ runs, lessons: [lesson] });
+    const traces = [storedTrace(3)];
+    new RunStoreFile(path, logger).save({ runs, lessons: [lesson], traces });
     const loaded = new RunStoreFile(path, logger).load();
-    assert.deepEqual(loaded, { runs, lessons: [lesson] });
-    assert.ok(logger.lines.some((l) => /Restored 2 recorded run\(s\) and 1 lesson result/.test(l)));
+    assert.deepEqual(loaded, { runs, lessons: [lesson], traces });
+    assert.ok(
+      logger.lines.some((l) => /Restored 2 recorded run\(s\), 1 lesson result\(s\) and 1 trace\(s\)/.test(l)),
+    );
   });
 
   it('a missing file is no runs and no warning; a broken one is no runs and a warning', () => {
     const logger = memoryLogger();
-    assert.deepEqual(new RunStoreFile(join(dir, 'none.json'), logger).load(), { runs: [], lessons: [] });
+    const none = { runs: [], lessons: [], traces: [] };
+    assert.deepEqual(new RunStoreFile(join(dir, 'none.json'), logger).load(), none);
     assert.equal(logger.lines.length, 0, logger.lines.join('\n'));
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, 'not json');
-    assert.deepEqual(new RunStoreFile(broken, logger).load(), { runs: [], lessons: [] });
+    assert.deepEqual(new RunStoreFile(broken, logger).load(), none);
     assert.ok(logger.lines.some((l) => l.startsWith('warn') && /not JSON/.test(l)));
   });
 

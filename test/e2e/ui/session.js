@@ -7,6 +7,8 @@ module.exports = {
   resultsDir: '',
   /** code-server's --user-data-dir: the extension's logs (logs/<time>/exthost<N>/…) and global storage. */
   userData: '',
+  /** The folder code-server opened (the trace test copies its migrations in). */
+  workspace: '',
   /** Screenshots taken, for the summary. */
   screenshots: [],
 };

@@ -88,6 +88,11 @@ suite(
       await run('migrationLab.stopPostgres');
       rmSync(join(workspace, 'db'), { recursive: true, force: true });
       rmSync(join(workspace, 'prisma'), { recursive: true, force: true });
+      // The pinned folder and its setting too: later suites start from a workspace without migrations.
+      rmSync(join(workspace, 'build'), { recursive: true, force: true });
+      await vscode.workspace
+        .getConfiguration('migrationLab')
+        .update('migrations.paths', undefined, vscode.ConfigurationTarget.Workspace);
     });
 
     test('while PostgreSQL is stopped the demo lists its migrations without [X]/[ ]', () => {
