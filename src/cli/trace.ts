@@ -8,7 +8,6 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ConnectionTarget } from '../core/db';
 import { CancelledError, LabError, describeError } from '../core/errors';
-import { lintSource } from '../core/lint/lint';
 import { loadSource } from '../core/migrations/detect';
 import { isToolId, TOOL_IDS, TOOL_NAMES, type MigrationSource, type ToolId } from '../core/migrations/model';
 import { migrationIndex, UnknownMigrationError } from '../core/migrations/replay';
@@ -341,9 +340,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
       },
     });
     if (args.markdown) {
-      const findings = (await lintSource(source, { pgMajor: Number(/\d+/.exec(report.postgres)?.[0] ?? 18) }))
-        .findings;
-      writeFileSync(resolve(args.markdown), traceMarkdown(report, { findings }));
+      writeFileSync(resolve(args.markdown), traceMarkdown(report));
       io.stderr(`The report is in ${resolve(args.markdown)}.\n`);
     }
     io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTraceReport(report)}\n`);

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { LabError } from '../core/errors';
 import type { StoredTrace } from '../core/monitor/runStore';
 import { describeTargetForConfirmation } from '../core/postgres/external';
+import { DEMO_SCENARIO } from '../core/scenarios/demo';
 import { traceMarkdown } from '../core/trace/report';
 import { traceMigrations } from '../core/trace/trace';
 import type { TraceReport } from '../core/trace/types';
@@ -129,7 +130,7 @@ async function resolveTarget(ctx: CommandContext, arg: unknown): Promise<TraceTa
       ? { entry: entries[0]! }
       : await vscode.window.showQuickPick(
           entries.map((entry) => ({
-            label: entry === demo ? 'Demo: large_email' : shownPath(entry.found.path),
+            label: entry === demo ? DEMO_SCENARIO.title : shownPath(entry.found.path),
             description: entry === demo ? 'the bundled demo' : entry.found.tool,
             entry,
           })),

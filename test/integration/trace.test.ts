@@ -152,7 +152,13 @@ void describe('trace', () => {
     }
     assert.ok(!logger.lines.some((l) => /linter bug/.test(l)));
 
+    // The linter's findings on the traced files travel with the report, so every renderer lists them.
+    assert.ok(
+      report.findings?.some((f) => f.rule === 'index-without-concurrently' && f.file === plain!.file),
+      `findings: ${JSON.stringify(report.findings?.map((f) => f.rule))}`,
+    );
     const markdown = traceMarkdown(report);
+    assert.match(markdown, /warning index-without-concurrently|error index-without-concurrently/);
     assert.match(markdown, /PostgreSQL \d+\.\d+/);
     assert.match(markdown, /\| public\.orders \| 400 \|/);
     assert.match(markdown, /blocks writes \(INSERT\/UPDATE\/DELETE\), not reads/);

@@ -5,10 +5,9 @@
  * called out. The JSON export is the TraceReport itself.
  */
 import { basename } from 'node:path';
-import type { Finding } from '../lint/lint';
 import { blocksInWords, isLockMode } from '../lint/lockModes';
 import { formatMs } from '../monitor/verdict';
-import type { TraceLatency, TraceReport, TraceStatement } from './types';
+import type { TraceFinding, TraceLatency, TraceReport, TraceStatement } from './types';
 import { oneLine, strongestLocks, worstLatency } from './verdict';
 
 /** Escapes text for a Markdown table cell. */
@@ -52,8 +51,8 @@ function predictedCell(s: TraceStatement): string {
 }
 
 export interface TraceMarkdownOptions {
-  /** The linter's findings; those on the traced statements are listed next to the measurements. */
-  findings?: readonly Finding[];
+  /** The linter's findings (default: the report's own); those on the traced statements are listed next to the measurements. */
+  findings?: readonly TraceFinding[];
 }
 
 export function traceMarkdown(report: TraceReport, options: TraceMarkdownOptions = {}): string {
@@ -114,7 +113,9 @@ export function traceMarkdown(report: TraceReport, options: TraceMarkdownOptions
       '| --- | --- | --- | --- |',
     );
     for (const s of m.statements) {
-      const findings = (options.findings ?? []).filter((f) => f.file === s.file && f.line === s.line);
+      const findings = (options.findings ?? report.findings ?? []).filter(
+        (f) => f.file === s.file && f.line === s.line,
+      );
       const flagged =
         findings.length > 0
           ? findings.map((f) => `${f.severity} ${f.rule}: ${f.message}`).join('<br>')

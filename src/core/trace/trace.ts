@@ -684,6 +684,16 @@ export async function traceMigrations(options: TraceOptions): Promise<TraceRepor
       readProbes,
       fillLimits,
       ...(statistics ? { statistics } : {}),
+      findings: lint.findings
+        .filter((f) => files.has(f.file))
+        .map((f) => ({
+          rule: f.rule,
+          severity: f.severity,
+          file: f.file,
+          line: f.line,
+          column: f.column,
+          message: f.message,
+        })),
     };
   } catch (e) {
     if (signal?.aborted && !(e instanceof CancelledError))

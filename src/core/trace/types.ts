@@ -69,6 +69,18 @@ export interface TraceReport {
   fillLimits: string[];
   /** Set when a statistics database was configured. */
   statistics?: TraceStatistics;
+  /** The linter's findings on the traced migrations' files (the report sets them beside the measurements). */
+  findings?: TraceFinding[];
+}
+
+/** A linter finding as a trace keeps it (1-based line and column, as the lint CLI prints them). */
+export interface TraceFinding {
+  rule: string;
+  severity: string;
+  file: string;
+  line: number;
+  column: number;
+  message: string;
 }
 
 export interface TraceProgress {
