@@ -26,7 +26,7 @@ import {
   rollBackMigrationsTo,
   type SourceCommandContext,
 } from './sourceCommands';
-import { exportTraceReport, openTraceReport, traceMigration } from './trace';
+import { exportTraceReport, openTraceReport, STATISTICS_URL_SECRET, traceMigration } from './trace';
 import { OWN_MIGRATION_WALKTHROUGH } from './ownMigration';
 import { toMarkdown, toReportJson } from '../core/monitor/report';
 import type { MigrationRunKind, RecordedRun } from '../core/monitor/recorder';
@@ -561,6 +561,32 @@ export const COMMANDS: Record<string, CommandSpec> = {
       ctx.logger.info('External PostgreSQL URL saved in Secret Storage.');
       void vscode.window.showInformationMessage(
         'External PostgreSQL URL saved. Set migrationLab.postgres.provider to "external" to use it.',
+      );
+    },
+  },
+  'migrationLab.setStatisticsUrl': {
+    title: 'Setting the statistics database URL for traces',
+    run: async (ctx) => {
+      const url = await vscode.window.showInputBox({
+        title: 'Statistics Database URL for Traces',
+        prompt:
+          'A trace sizes its tables like this database (row estimates from its catalog, read-only). Kept in Secret Storage, never in settings or logs. Leave empty to stop using one.',
+        placeHolder: 'postgres://user:password@host:5432/database',
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => (v.trim() === '' ? undefined : validateExternalUrl(v)),
+      });
+      if (url === undefined) return;
+      if (url.trim() === '') {
+        await ctx.extension.secrets.delete(STATISTICS_URL_SECRET);
+        ctx.logger.info('Statistics database URL removed: traces size tables from migrationLab.trace.rows.');
+        void vscode.window.showInformationMessage('Traces no longer read a statistics database.');
+        return;
+      }
+      await ctx.extension.secrets.store(STATISTICS_URL_SECRET, url.trim());
+      ctx.logger.info('Statistics database URL saved in Secret Storage.');
+      void vscode.window.showInformationMessage(
+        'Statistics database saved: the next trace sizes its tables from its row estimates.',
       );
     },
   },

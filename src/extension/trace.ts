@@ -4,6 +4,7 @@ import type { StoredTrace } from '../core/monitor/runStore';
 import { describeTargetForConfirmation } from '../core/postgres/external';
 import { DEMO_SCENARIO } from '../core/scenarios/demo';
 import { traceMarkdown } from '../core/trace/report';
+import { statisticsTarget } from '../core/trace/statistics';
 import { traceMigrations } from '../core/trace/trace';
 import type { TraceReport } from '../core/trace/types';
 import { config } from './config';
@@ -24,6 +25,9 @@ import {
   withStatementEvent,
   type ExternalChoices,
 } from './traceModel';
+
+/** The statistics database a trace sizes its tables from (row estimates only, read-only): a secret, like the external URL. */
+export const STATISTICS_URL_SECRET = 'migrationLab.trace.statisticsUrl';
 
 /** Trace reports open as read-only documents of this scheme (nothing to save, nothing left dirty). */
 export const TRACE_REPORT_SCHEME = 'migration-lab-trace';
@@ -197,6 +201,9 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
   const label = target.migration ?? `the first pending migration of ${shownPath(entry.found.path)}`;
   const external = ctx.lab.providerKind === 'external' ? await askExternal(ctx, label) : undefined;
   if (ctx.lab.providerKind === 'external' && !external) return undefined;
+  // Nothing is filled on an external database, so its statistics would size nothing.
+  const statisticsUrl = external ? undefined : await ctx.extension.secrets.get(STATISTICS_URL_SECRET);
+  const statistics = statisticsUrl ? statisticsTarget(statisticsUrl) : undefined;
 
   tracing = true;
   const startedAt = Date.now();
@@ -231,6 +238,7 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
             roles: config.replayRoles,
             longTransactionSeconds: config.traceLongTransactionSeconds || undefined,
             external,
+            statistics,
             logger: ctx.logger,
             signal: abort.signal,
             onProgress: (p) => {
