@@ -60,6 +60,14 @@ export const config = {
   get traceRows(): number {
     return setting<number>('trace.rows', 1_000_000);
   },
+  /** Rows for named tables, overriding the proportional sizing (the CLI's --rows-per-table); bad entries are ignored. */
+  get traceRowsPerTable(): Record<string, number> {
+    const raw = setting<Record<string, unknown>>('trace.rowsPerTable', {});
+    const out: Record<string, number> = {};
+    for (const [table, n] of Object.entries(raw ?? {}))
+      if (typeof n === 'number' && Number.isInteger(n) && n >= 1) out[table] = n;
+    return out;
+  },
   /** Reads and writes per second, each, per touched table, during a trace. */
   get traceRate(): number {
     return setting<number>('trace.rate', 10);

@@ -232,6 +232,7 @@ export async function traceMigration(ctx: CommandContext, arg?: unknown): Promis
             source: entry.source!,
             migration: target.migration,
             rows: config.traceRows,
+            rowsPerTable: config.traceRowsPerTable,
             ratePerSecond: config.traceRate,
             stalledThresholdMs: config.stalledThresholdMs,
             // As a replay of the folder would: roles its GRANTs need, created NOLOGIN on the scratch server.
