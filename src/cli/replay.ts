@@ -331,9 +331,11 @@ export async function runReplay(argv: readonly string[], io: ReplayIo, signal: A
     return 1;
   }
 
+  // The error that ends the command is printed once, as one sentence; its stack goes to the log only.
+  let failing = false;
   const logger: FileLogger = fileLogger(join(storageDir, 'replay.log'), (level, message) => {
     // Failures are in the report; only unexpected errors are mirrored.
-    if (level === 'error') io.stderr(`${level}: ${message}\n`);
+    if (level === 'error' && !failing) io.stderr(`${level}: ${message}\n`);
   });
   let server: LabServer | undefined;
   try {
@@ -369,6 +371,7 @@ export async function runReplay(argv: readonly string[], io: ReplayIo, signal: A
       io.stderr('Interrupted; the next replay resets the scratch database if it was left half-done.\n');
       return 130;
     }
+    failing = true;
     logger.error(e instanceof Error ? e : String(e));
     io.stderr(
       `error: ${e instanceof LabError ? e.message : describeError(e)}\nThe log is in ${logger.path}.\n`,

@@ -302,8 +302,10 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
     return 1;
   }
   const storageDir = demoStorageDir();
+  // The error that ends the command is printed once, as one sentence; its stack goes to the log only.
+  let failing = false;
   const logger: FileLogger = fileLogger(join(storageDir, 'trace.log'), (level, message) => {
-    if (level === 'error') io.stderr(`${level}: ${message}\n`);
+    if (level === 'error' && !failing) io.stderr(`${level}: ${message}\n`);
   });
   let server: LabServer | undefined;
   try {
@@ -364,6 +366,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
       );
       return 130;
     }
+    failing = true;
     logger.error(e instanceof Error ? e : String(e));
     io.stderr(
       `error: ${e instanceof LabError ? e.message : describeError(e)}\nThe log is in ${logger.path}.\n`,

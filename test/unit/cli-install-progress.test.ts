@@ -84,6 +84,9 @@ void describe(
           r.stderr,
           new RegExp(`error: npm could not .*PostgreSQL ${major} cannot be installed on demand`),
         );
+        // The failure is one sentence: printed once, its stack only in the log.
+        assert.equal(r.stderr.match(/^error:/gm)?.length, 1, r.stderr);
+        assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace on the terminal');
       });
     }
   },

@@ -178,7 +178,8 @@ export async function installFromNpm(
       );
     }
     if (result.code !== 0) {
-      logger.error(`npm ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}`);
+      // Details for the log; the caller reports the LabError below (one sentence) as the failure.
+      logger.warn(`npm ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}`);
       throw new LabError(
         `npm could not ${what} (offline, or its registry does not answer), so PostgreSQL ${major} cannot be installed on demand; ${installAdvice(major)}.`,
         { detail: result.stderr },
