@@ -302,6 +302,52 @@ export async function startLabServer(
   }
 }
 
+/**
+ * A command's run on the lab's server, as `replay` and `trace` share it: its log file in the demo's
+ * folder, the server started (or reused) and stopped after, a cancel reported as `interrupted` (exit
+ * 130) and any other failure as one sentence (exit 1) with its stack in the log only.
+ */
+export async function onLabServer(
+  command: 'replay' | 'trace',
+  options: { port: number; pg: PostgresVersionSetting; signal: AbortSignal; interrupted: string },
+  io: Pick<ReplayIo, 'stderr'>,
+  body: (server: LabServer, logger: FileLogger) => Promise<number>,
+): Promise<number> {
+  const storageDir = demoStorageDir();
+  let failing = false;
+  const logger: FileLogger = fileLogger(join(storageDir, `${command}.log`), (level, message) => {
+    // Failures the command reports itself are not mirrored; only unexpected errors are.
+    if (level === 'error' && !failing) io.stderr(`${level}: ${message}\n`);
+  });
+  let server: LabServer | undefined;
+  try {
+    server = await startLabServer(
+      storageDir,
+      options.port,
+      options.pg,
+      logger,
+      options.signal,
+      command,
+      (message) => io.stderr(`${message}\n`),
+    );
+    return await body(server, logger);
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      io.stderr(`${options.interrupted}\n`);
+      return 130;
+    }
+    failing = true;
+    logger.error(e instanceof Error ? e : String(e));
+    io.stderr(
+      `error: ${e instanceof LabError ? e.message : describeError(e)}\nThe log is in ${logger.path}.\n`,
+    );
+    return 1;
+  } finally {
+    await server?.stop();
+    logger.close();
+  }
+}
+
 /** Runs `replay` and returns the exit code. */
 export async function runReplay(argv: readonly string[], io: ReplayIo, signal: AbortSignal): Promise<number> {
   let args: ReplayArgs;
@@ -316,7 +362,6 @@ export async function runReplay(argv: readonly string[], io: ReplayIo, signal: A
     io.stdout(`${REPLAY_HELP}\n`);
     return 0;
   }
-  const storageDir = demoStorageDir();
   let source: MigrationSource;
   try {
     source = await loadSource(args.dir, args.tool);
@@ -331,54 +376,40 @@ export async function runReplay(argv: readonly string[], io: ReplayIo, signal: A
     return 1;
   }
 
-  // The error that ends the command is printed once, as one sentence; its stack goes to the log only.
-  let failing = false;
-  const logger: FileLogger = fileLogger(join(storageDir, 'replay.log'), (level, message) => {
-    // Failures are in the report; only unexpected errors are mirrored.
-    if (level === 'error' && !failing) io.stderr(`${level}: ${message}\n`);
-  });
-  let server: LabServer | undefined;
-  try {
-    io.stderr(
-      `Replaying ${source.path} (${TOOL_NAMES[source.tool]}, ${source.migrations.length} migrations)…\n`,
-    );
-    server = await startLabServer(storageDir, args.port, args.pg, logger, signal, 'replay', (message) =>
-      io.stderr(`${message}\n`),
-    );
-    const report = await replay(
-      source,
-      {
-        server: server.target,
-        logger,
-        signal,
-        roles: args.roles,
-        onProgress: (p) => {
-          if (p.index === 1 || p.index === p.total || p.index % 25 === 0)
-            io.stderr(`[${p.index}/${p.total}] ${p.migration}\n`);
+  io.stderr(
+    `Replaying ${source.path} (${TOOL_NAMES[source.tool]}, ${source.migrations.length} migrations)…\n`,
+  );
+  return onLabServer(
+    'replay',
+    {
+      port: args.port,
+      pg: args.pg,
+      signal,
+      interrupted: 'Interrupted; the next replay resets the scratch database if it was left half-done.',
+    },
+    io,
+    async (server, logger) => {
+      const report = await replay(
+        source,
+        {
+          server: server.target,
+          logger,
+          signal,
+          roles: args.roles,
+          onProgress: (p) => {
+            if (p.index === 1 || p.index === p.total || p.index % 25 === 0)
+              io.stderr(`[${p.index}/${p.total}] ${p.migration}\n`);
+          },
         },
-      },
-      { to: args.to, reset: args.reset },
-    );
-    io.stdout(
-      args.json
-        ? `${JSON.stringify(replayJson(report), null, 2)}\n`
-        : `${formatReplayReport(source, report, `127.0.0.1:${args.port}`)}\n`,
-    );
-    if (report.failure) io.stderr(`The log is in ${logger.path}.\n`);
-    return report.failure ? 1 : 0;
-  } catch (e) {
-    if (e instanceof CancelledError) {
-      io.stderr('Interrupted; the next replay resets the scratch database if it was left half-done.\n');
-      return 130;
-    }
-    failing = true;
-    logger.error(e instanceof Error ? e : String(e));
-    io.stderr(
-      `error: ${e instanceof LabError ? e.message : describeError(e)}\nThe log is in ${logger.path}.\n`,
-    );
-    return 1;
-  } finally {
-    await server?.stop();
-    logger.close();
-  }
+        { to: args.to, reset: args.reset },
+      );
+      io.stdout(
+        args.json
+          ? `${JSON.stringify(replayJson(report), null, 2)}\n`
+          : `${formatReplayReport(source, report, `127.0.0.1:${args.port}`)}\n`,
+      );
+      if (report.failure) io.stderr(`The log is in ${logger.path}.\n`);
+      return report.failure ? 1 : 0;
+    },
+  );
 }

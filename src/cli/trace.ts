@@ -5,9 +5,9 @@
  * locked, rewrote and did to reads and writes of the tables it touches.
  */
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ConnectionTarget } from '../core/db';
-import { CancelledError, LabError, describeError } from '../core/errors';
+import { LabError } from '../core/errors';
 import { loadSource } from '../core/migrations/detect';
 import { isToolId, TOOL_IDS, TOOL_NAMES, type MigrationSource, type ToolId } from '../core/migrations/model';
 import { migrationIndex, UnknownMigrationError } from '../core/migrations/replay';
@@ -19,10 +19,8 @@ import { DEFAULT_TRACE_RATE, DEFAULT_TRACE_ROWS, traceMigrations } from '../core
 import type { TraceReport } from '../core/trace/types';
 import { oneLine, stalledLongerThan, strongestLocks } from '../core/trace/verdict';
 import { DEFAULTS } from './args';
-import { fileLogger, type FileLogger } from './console';
 import { PG_RUNS, parsePgFlag, pgHelp } from './pgFlag';
-import { startLabServer, type LabServer } from './replay';
-import { demoStorageDir } from './storage';
+import { onLabServer } from './replay';
 
 export const TRACE_USAGE =
   'Usage: migration-lab trace DIR [--migration ID] [--rows N] [--rows-per-table t=N,...] [--with-long-transaction SECONDS] [--rate N] [--stats-url-env NAME] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]';
@@ -301,79 +299,64 @@ export async function runTrace(argv: readonly string[], io: TraceIo, signal: Abo
     io.stderr(`error: ${e.message}\n`);
     return 1;
   }
-  const storageDir = demoStorageDir();
-  // The error that ends the command is printed once, as one sentence; its stack goes to the log only.
-  let failing = false;
-  const logger: FileLogger = fileLogger(join(storageDir, 'trace.log'), (level, message) => {
-    if (level === 'error' && !failing) io.stderr(`${level}: ${message}\n`);
-  });
-  let server: LabServer | undefined;
-  try {
-    const migration = args.migration ?? source.migrations[source.migrations.length - 1]!.id;
-    io.stderr(`Tracing ${migration} of ${source.path} (${TOOL_NAMES[source.tool]})…\n`);
-    server = await startLabServer(storageDir, args.port, args.pg, logger, signal, 'trace', (message) =>
-      io.stderr(`${message}\n`),
-    );
-    let lastLine = '';
-    let lastHead = '';
-    const report = await traceMigrations({
-      target: server.target,
-      source,
-      migration,
-      through: args.through,
-      rows: args.rows,
-      rowsPerTable: args.rowsPerTable,
-      statistics,
-      longTransactionSeconds: args.longTransactionSeconds,
-      ratePerSecond: args.rate,
-      roles: args.roles,
-      logger,
+  const migration = args.migration ?? source.migrations[source.migrations.length - 1]!.id;
+  io.stderr(`Tracing ${migration} of ${source.path} (${TOOL_NAMES[source.tool]})…\n`);
+  return onLabServer(
+    'trace',
+    {
+      port: args.port,
+      pg: args.pg,
       signal,
-      onProgress: (p) => {
-        const line =
-          p.done !== undefined && p.total !== undefined
-            ? `[${p.phase}] ${p.message} ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')}`
-            : `[${p.phase}] ${p.message}`;
-        // Fill progress arrives per chunk: one line per table and phase is enough on a terminal.
-        const head = line.replace(/ [\d,]+\/[\d,]+$/, '');
-        if (line !== lastLine && (head !== lastHead || p.done === p.total)) io.stderr(`${line}\n`);
-        lastLine = line;
-        lastHead = head;
-      },
-    });
-    if (args.markdown) {
-      writeFileSync(resolve(args.markdown), traceMarkdown(report));
-      io.stderr(`The report is in ${resolve(args.markdown)}.\n`);
-    }
-    io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTraceReport(report)}\n`);
-    if (args.failOnStallMs !== undefined) {
-      const limit = args.failOnStallMs;
-      const stalled = report.migrations
-        .flatMap((m) => m.statements)
-        .filter((s) => stalledLongerThan(s, limit));
-      if (stalled.length > 0) {
-        io.stderr(
-          `${stalled.length} statement(s) stalled reads or writes longer than ${limit} ms (--fail-on-stall), e.g. ${oneLine(stalled[0]!.sql, 60)}.\n`,
-        );
-        return 3;
+      interrupted:
+        'Interrupted; the probes and the long transaction ended and the scratch database was reset.',
+    },
+    io,
+    async (server, logger) => {
+      let lastLine = '';
+      let lastHead = '';
+      const report = await traceMigrations({
+        target: server.target,
+        source,
+        migration,
+        through: args.through,
+        rows: args.rows,
+        rowsPerTable: args.rowsPerTable,
+        statistics,
+        longTransactionSeconds: args.longTransactionSeconds,
+        ratePerSecond: args.rate,
+        roles: args.roles,
+        logger,
+        signal,
+        onProgress: (p) => {
+          const line =
+            p.done !== undefined && p.total !== undefined
+              ? `[${p.phase}] ${p.message} ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')}`
+              : `[${p.phase}] ${p.message}`;
+          // Fill progress arrives per chunk: one line per table and phase is enough on a terminal.
+          const head = line.replace(/ [\d,]+\/[\d,]+$/, '');
+          if (line !== lastLine && (head !== lastHead || p.done === p.total)) io.stderr(`${line}\n`);
+          lastLine = line;
+          lastHead = head;
+        },
+      });
+      if (args.markdown) {
+        writeFileSync(resolve(args.markdown), traceMarkdown(report));
+        io.stderr(`The report is in ${resolve(args.markdown)}.\n`);
       }
-    }
-    return 0;
-  } catch (e) {
-    if (e instanceof CancelledError) {
-      io.stderr(
-        'Interrupted; the probes and the long transaction ended and the scratch database was reset.\n',
-      );
-      return 130;
-    }
-    failing = true;
-    logger.error(e instanceof Error ? e : String(e));
-    io.stderr(
-      `error: ${e instanceof LabError ? e.message : describeError(e)}\nThe log is in ${logger.path}.\n`,
-    );
-    return 1;
-  } finally {
-    await server?.stop();
-    logger.close();
-  }
+      io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTraceReport(report)}\n`);
+      if (args.failOnStallMs !== undefined) {
+        const limit = args.failOnStallMs;
+        const stalled = report.migrations
+          .flatMap((m) => m.statements)
+          .filter((s) => stalledLongerThan(s, limit));
+        if (stalled.length > 0) {
+          io.stderr(
+            `${stalled.length} statement(s) stalled reads or writes longer than ${limit} ms (--fail-on-stall), e.g. ${oneLine(stalled[0]!.sql, 60)}.\n`,
+          );
+          return 3;
+        }
+      }
+      return 0;
+    },
+  );
 }
