@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/main';
 import { findInstalledPostgres, SUPPORTED_MAJORS } from '../../src/core/postgres/majors';
 import { bundledMajor } from '../../src/core/postgres/binaries';
+import { runCli } from './cliRun';
 
 const FIXTURES = join(__dirname, '../../../test/fixtures');
 const skipOnWindows = process.platform === 'win32' ? 'the fake npm is a shell script' : false;
@@ -20,16 +20,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const code = await main(
-    argv,
-    { stdout: () => undefined, stderr: (t) => (stderr += t) },
-    new AbortController().signal,
-  );
-  return { code, stderr };
 }
 
 /**
@@ -74,7 +64,7 @@ void describe(
       void it(command, async () => {
         // A machine with every major installed system-wide cannot show a download: fail loudly, never skip.
         assert.ok(major !== undefined, 'every major is installed on this machine: no major left to download');
-        const r = await run([command, dir, '--pg', String(major), '--port', String(await freePort())]);
+        const r = await runCli([command, dir, '--pg', String(major), '--port', String(await freePort())]);
         assert.equal(r.code, 1, r.stderr);
         assert.match(
           r.stderr,

@@ -3,24 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { main } from '../../src/cli/main';
 import { parseReplayArgs, replayJson } from '../../src/cli/replay';
 import type { ReplayReport } from '../../src/core/migrations/replay';
+import { runCli } from './cliRun';
 
 const FIXTURES = join(__dirname, '../../../test/fixtures/tools');
 const empty = mkdtempSync(join(tmpdir(), 'migration-lab-cli-'));
 after(() => rmSync(empty, { recursive: true, force: true }));
-
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(
-    argv,
-    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
-    new AbortController().signal,
-  );
-  return { code, stdout, stderr };
-}
 
 void describe('command line entry', () => {
   void it('parses replay arguments', () => {
@@ -76,30 +65,30 @@ void describe('command line entry', () => {
       ['replay', 'x', '--port', 'abc'],
       ['detect', '--tool'],
     ]) {
-      const r = await run(argv);
+      const r = await runCli(argv);
       assert.equal(r.code, 2, argv.join(' '));
       assert.match(r.stderr, /Usage: migration-lab/);
       assert.equal(r.stdout, '');
     }
-    const help = await run(['--help']);
+    const help = await runCli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /replay DIR/);
-    const replayHelp = await run(['help', 'replay']);
+    const replayHelp = await runCli(['help', 'replay']);
     assert.equal(replayHelp.code, 0);
     assert.match(replayHelp.stdout, /--role NAME/);
   });
 
   void it('replay: an unknown --to is a bad argument (2); a folder without migrations is a failure (1)', async () => {
-    const unknown = await run(['replay', join(FIXTURES, 'dbmate/migrations'), '--to', '99999']);
+    const unknown = await runCli(['replay', join(FIXTURES, 'dbmate/migrations'), '--to', '99999']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /No migration "99999"/);
-    const none = await run(['replay', empty]);
+    const none = await runCli(['replay', empty]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no migrations found/);
   });
 
   void it('detect is wired: JSON on stdout, exit 0', async () => {
-    const r = await run(['detect', join(FIXTURES, 'dbmate/migrations'), '--json']);
+    const r = await runCli(['detect', join(FIXTURES, 'dbmate/migrations'), '--json']);
     assert.equal(r.code, 0);
     assert.equal((JSON.parse(r.stdout) as { sources: { tool: string }[] }).sources[0].tool, 'dbmate');
   });

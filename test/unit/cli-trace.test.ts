@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main } from '../../src/cli/main';
 import { TRACE_HELP, TraceUsageError, parseTraceArgs, statisticsTargetFromEnv } from '../../src/cli/trace';
-
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(
-    argv,
-    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
-    new AbortController().signal,
-  );
-  return { code, stdout, stderr };
-}
+import { runCli } from './cliRun';
 
 void describe('trace command line', () => {
   void it('parses every flag of the issue', () => {
@@ -114,7 +103,7 @@ void describe('trace command line', () => {
   void it('exits 2 with one sentence when the --stats-url-env variable is missing', async () => {
     const name = 'MIGRATION_LAB_TEST_UNSET_STATS_URL';
     delete process.env[name];
-    const r = await run(['trace', 'test/fixtures/trace/db/migrations', '--stats-url-env', name]);
+    const r = await runCli(['trace', 'test/fixtures/trace/db/migrations', '--stats-url-env', name]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(
       r.stderr,
@@ -124,16 +113,16 @@ void describe('trace command line', () => {
 
   void it('exits 2 on bad arguments and on an unknown migration, 1 on an unreadable folder, 0 for help', async () => {
     for (const argv of [['trace'], ['trace', 'x', '--rate', 'fast']]) {
-      const r = await run(argv);
+      const r = await runCli(argv);
       assert.equal(r.code, 2, argv.join(' '));
       assert.match(r.stderr, /Usage: migration-lab trace DIR/);
     }
-    const unknown = await run(['trace', 'test/fixtures/trace/db/migrations', '--migration', '1999']);
+    const unknown = await runCli(['trace', 'test/fixtures/trace/db/migrations', '--migration', '1999']);
     assert.equal(unknown.code, 2, unknown.stderr);
     assert.match(unknown.stderr, /No migration "1999"/);
-    const missing = await run(['trace', 'test/fixtures/does-not-exist']);
+    const missing = await runCli(['trace', 'test/fixtures/does-not-exist']);
     assert.equal(missing.code, 1, missing.stderr);
-    const help = await run(['trace', '--help']);
+    const help = await runCli(['trace', '--help']);
     assert.equal(help.code, 0);
     assert.equal(help.stdout, `${TRACE_HELP}\n`);
     assert.match(help.stdout, /--pg MAJOR/);
