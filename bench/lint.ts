@@ -136,8 +136,28 @@ loadParser().then(() => process.stdout.write(String(performance.now() - t0)));`;
         if ((status !== 0 && status !== 1) || out.trim() === '') return `squawk exited with ${status}`;
         return Array.isArray(JSON.parse(out)) ? undefined : 'squawk printed no JSON list';
       });
+    // The floor of any linter built like ours, in the same rounds: a fresh Node process that only loads
+    // PostgreSQL's parser (as the CLI does: Liftoff only), splits the same files and parses them.
+    const floorScript = `require('node:v8').setFlagsFromString('--liftoff-only');
+const { readFileSync } = require('node:fs');
+const { loadParser, parseEach, splitStatements } = require(${JSON.stringify(parserModule)});
+loadParser().then((parser) => {
+  let n = 0;
+  for (const file of ${JSON.stringify(files)}) n += parseEach(parser, splitStatements(readFileSync(file, 'utf8'))).length;
+  process.stdout.write(String(n));
+});`;
+    const runFloor = () =>
+      timed(process.execPath, ['-e', floorScript], (status, out) =>
+        status === 0 && Number(out) === statements
+          ? undefined
+          : `the parser-only process parsed ${out || 'nothing'} of ${statements} statements`,
+      );
+    const runNode = () =>
+      timed(process.execPath, ['-e', '0'], (status) => (status === 0 ? undefined : 'node failed'));
     const labRuns: number[] = [];
     const squawkRuns: number[] = [];
+    const floorRuns: number[] = [];
+    const nodeRuns: number[] = [];
     let squawkFindings = 0;
     for (let round = 0; round <= CLI_ROUNDS; round++) {
       ctx.progress(
@@ -161,8 +181,12 @@ loadParser().then(() => process.stdout.write(String(performance.now() - t0)));`;
         squawk = trySquawk();
         lab = runLab();
       }
+      const floor = runFloor();
+      const node = runNode();
       if (round === 0) continue; // the first run of each reads the files and Node's code from disk
       labRuns.push(lab);
+      floorRuns.push(floor);
+      nodeRuns.push(node);
       if (squawk !== undefined) squawkRuns.push(squawk);
     }
     if (launcher && !squawkProblem) {
@@ -199,6 +223,18 @@ loadParser().then(() => process.stdout.write(String(performance.now() - t0)));`;
       },
       { key: 'cli_runs_ms', value: labRuns.map(tenths) },
       {
+        key: 'parser_only_process_ms',
+        label: `baseline: a fresh Node process that only loads the parser and splits and parses the same files, median of ${CLI_ROUNDS}`,
+        value: median(floorRuns),
+        unit: 'ms',
+      },
+      {
+        key: 'node_start_ms',
+        label: `baseline: a fresh Node process doing nothing (node -e 0; squawk-cli's launcher pays it too), median of ${CLI_ROUNDS}`,
+        value: median(nodeRuns),
+        unit: 'ms',
+      },
+      {
         key: 'wasm_load_ms',
         label: `parser WebAssembly load in a fresh process, median of ${WASM_LOADS}`,
         value: median(wasmLoads),
@@ -224,6 +260,12 @@ loadParser().then(() => process.stdout.write(String(performance.now() - t0)));`;
         { key: 'squawk_cli_ms', label: squawkLabel, value: median(squawkRuns), unit: 'ms' },
         { key: 'squawk_cli_runs_ms', value: squawkRuns.map(tenths) },
         { key: 'squawk_findings', value: squawkFindings },
+        {
+          key: 'parser_only_ratio_vs_squawk',
+          label: 'the parser-only process / squawk-cli (median of the rounds’ ratios)',
+          value: median(floorRuns.map((f, k) => f / squawkRuns[k]!)),
+          unit: 'ratio',
+        },
         {
           key: 'ratio_vs_squawk',
           label: ratioLabel,

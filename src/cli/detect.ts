@@ -17,8 +17,7 @@ import {
 } from '../core/migrations/model';
 import type { PostgresVersionSetting } from '../core/postgres/majors';
 import { parsePgFlag, pgHelp } from './pgFlag';
-
-export const DETECT_USAGE = 'Usage: migration-lab detect [DIR] [--tool T] [--pg MAJOR] [--json]';
+import { DETECT_USAGE } from './usage';
 
 export const DETECT_HELP = `${DETECT_USAGE}
 

@@ -4,10 +4,7 @@
  */
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { DETECT_HELP, runDetect } from './detect';
-import { LINT_USAGE, runLint } from './lint';
-import { REPLAY_USAGE, runReplay } from './replay';
-import { TRACE_USAGE, runTrace } from './trace';
+import { DETECT_USAGE, LINT_USAGE, REPLAY_USAGE, TRACE_USAGE } from './usage';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -24,7 +21,7 @@ Commands:
   lessons         the four lessons (\`npm run demo -- --lessons\`)
   help [COMMAND]  this help, or a command's
 
-${DETECT_HELP.split('\n')[0]}
+${DETECT_USAGE}
 ${REPLAY_USAGE}
 ${LINT_USAGE}
 ${TRACE_USAGE}
@@ -48,14 +45,15 @@ function demoMain(): (argv: readonly string[]) => Promise<number> {
 export async function main(argv: readonly string[], io: MainIo, signal: AbortSignal): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Each command is loaded when run: a lint never pays for the PostgreSQL driver, nor a replay for the parser.
     case 'detect':
-      return runDetect(rest, io, signal);
+      return (await import('./detect.js')).runDetect(rest, io, signal);
     case 'replay':
-      return runReplay(rest, io, signal);
+      return (await import('./replay.js')).runReplay(rest, io, signal);
     case 'lint':
-      return runLint(rest, io);
+      return (await import('./lint.js')).runLint(rest, io);
     case 'trace':
-      return runTrace(rest, io, signal);
+      return (await import('./trace.js')).runTrace(rest, io, signal);
     case 'demo':
       return demoMain()(rest);
     case 'lessons':

@@ -27,9 +27,7 @@ import { fileLogger, type FileLogger } from './console';
 import { acquireRunLock, portIsFree } from './housekeeping';
 import { PG_RUNS, parsePgFlag, pgHelp } from './pgFlag';
 import { demoStorageDir } from './storage';
-
-export const REPLAY_USAGE =
-  'Usage: migration-lab replay DIR [--tool T] [--to VERSION] [--port N] [--pg MAJOR] [--role NAME]... [--reset] [--json]';
+import { REPLAY_USAGE } from './usage';
 
 export const REPLAY_HELP = `${REPLAY_USAGE}
 

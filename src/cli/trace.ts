@@ -21,9 +21,7 @@ import { oneLine, stalledLongerThan, strongestLocks } from '../core/trace/verdic
 import { DEFAULTS } from './args';
 import { PG_RUNS, parsePgFlag, pgHelp } from './pgFlag';
 import { onLabServer } from './replay';
-
-export const TRACE_USAGE =
-  'Usage: migration-lab trace DIR [--migration ID] [--rows N] [--rows-per-table t=N,...] [--with-long-transaction SECONDS] [--rate N] [--stats-url-env NAME] [--json] [--markdown FILE] [--port N] [--pg MAJOR] [--fail-on-stall MS]';
+import { TRACE_USAGE } from './usage';
 
 export const TRACE_HELP = `${TRACE_USAGE}
 

@@ -23,7 +23,15 @@ import {
 } from '../migrations/model';
 import { isTransactionControl } from '../migrations/tools/common';
 import type { Finding, LintedStatement } from './lint';
-import { byteToUtf16, loadParser, nodeKind, parseEach, type ParsedStatement, type PgNode } from './parser';
+import {
+  byteToUtf16,
+  loadParser,
+  nodeKind,
+  parseEach,
+  type PgNode,
+  type PgQueryParser,
+  type ScanToken,
+} from './parser';
 import { stringList, StaticSchema } from './schema';
 
 /** The lock_timeout the "SET lock_timeout" fix writes when no setting overrides it. */
@@ -53,20 +61,6 @@ export interface FixOptions {
   texts?: ReadonlyMap<string, string>;
   /** The value the lock_timeout fix sets (default DEFAULT_FIX_LOCK_TIMEOUT). */
   lockTimeout?: string;
-  /** Sections' parses from the lint of the same source (LintOptions.parsed), reused instead of parsing again. */
-  parsed?: ReadonlyMap<MigrationSection, readonly ParsedStatement[]>;
-}
-
-interface ScanToken {
-  start: number;
-  end: number;
-  text: string;
-  keywordKind: number;
-}
-
-interface ParserWithScan {
-  parseSync(query: string): { stmts?: { stmt: PgNode }[] };
-  scanSync(query: string): { tokens: ScanToken[] };
 }
 
 /** Statements of a plan that run together, with what undoes them (for tools with downs). */
@@ -99,8 +93,10 @@ interface Place {
   section: MigrationSection;
   statement: MigrationStatement;
   statementIndex: number;
+  /** Subtracted from a node's `location`: the statement was parsed together with its section's others. */
+  locationBase: number;
   options: FixOptions;
-  parser: ParserWithScan;
+  parser: PgQueryParser;
 }
 
 /**
@@ -163,7 +159,7 @@ const SIMPLE_IDENT = /^[a-z_][a-z0-9_$]*$/;
 const bareNames = new Map<string, boolean>();
 
 /** An identifier as SQL text: bare when PostgreSQL would read it back unchanged, else quoted. */
-function ident(parser: ParserWithScan, name: string): string {
+function ident(parser: PgQueryParser, name: string): string {
   if (SIMPLE_IDENT.test(name)) {
     let bare = bareNames.get(name);
     if (bare === undefined) {
@@ -177,13 +173,13 @@ function ident(parser: ParserWithScan, name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-function rangeVarSql(parser: ParserWithScan, rv: PgNode): string {
+function rangeVarSql(parser: PgQueryParser, rv: PgNode): string {
   const rel = ident(parser, String(rv.relname));
   return typeof rv.schemaname === 'string' ? `${ident(parser, rv.schemaname)}.${rel}` : rel;
 }
 
 /** An index name in the table's schema, as SQL (the index lives where its table lives). */
-function indexSql(parser: ParserWithScan, rv: PgNode, name: string): string {
+function indexSql(parser: PgQueryParser, rv: PgNode, name: string): string {
   const idx = ident(parser, name);
   return typeof rv.schemaname === 'string' ? `${ident(parser, rv.schemaname)}.${idx}` : idx;
 }
@@ -204,9 +200,17 @@ function insertAt(text: string, insertions: { at: number; text: string }[]): str
   return out;
 }
 
-/** The UTF-16 end of the first scanner token matching `word` (upper-cased) at or after `fromByte`. */
-function tokenEnd(parser: ParserWithScan, text: string, word: string, fromByte = 0): number | undefined {
-  const t = parser.scanSync(text).tokens.find((k) => k.start >= fromByte && k.text.toUpperCase() === word);
+/**
+ * The scanner's tokens of `text`, or only of its start before `untilByte` (a node's location in the
+ * statement: the scanner's cost grows with every token, and the keywords a fix looks for come first).
+ */
+function scanTokens(parser: PgQueryParser, text: string, untilByte?: number): ScanToken[] {
+  return parser.scanSync(untilByte === undefined ? text : text.slice(0, byteToUtf16(text, untilByte))).tokens;
+}
+
+/** The UTF-16 end in `text` of the first of its `tokens` that is `word` (upper-cased). */
+function tokenEnd(text: string, tokens: readonly ScanToken[], word: string): number | undefined {
+  const t = tokens.find((k) => k.text.toUpperCase() === word);
   return t ? byteToUtf16(text, t.end) : undefined;
 }
 
@@ -223,11 +227,13 @@ function concurrentlyPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | u
     if (table && schema.partitionsOf(table).length > 0) return undefined;
     let name = n.idxname as string | undefined;
     const inserts: { at: number; text: string }[] = [];
-    const afterIndex = tokenEnd(p.parser, text, 'INDEX');
+    // INDEX, CONCURRENTLY and IF NOT EXISTS all come before the table's name.
+    const tokens = scanTokens(p.parser, text, (rv.location as number) - p.locationBase);
+    const afterIndex = tokenEnd(text, tokens, 'INDEX');
     if (afterIndex === undefined) return undefined;
     let at = afterIndex;
     if (!n.concurrent) inserts.push({ at, text: ' CONCURRENTLY' });
-    else at = tokenEnd(p.parser, text, 'CONCURRENTLY') ?? at;
+    else at = tokenEnd(text, tokens, 'CONCURRENTLY') ?? at;
     if (!n.if_not_exists) {
       if (name) inserts.push({ at, text: ' IF NOT EXISTS' });
       else {
@@ -265,12 +271,13 @@ function concurrentlyPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | u
     if (objects.length !== 1 || n.behavior === 'DROP_CASCADE') return undefined;
     const parts = stringList(nodeKind(objects[0])?.[1]?.items);
     const name = parts[parts.length - 1];
-    const afterIndex = tokenEnd(p.parser, text, 'INDEX');
+    const tokens = scanTokens(p.parser, text);
+    const afterIndex = tokenEnd(text, tokens, 'INDEX');
     if (afterIndex === undefined || !name) return undefined;
     const inserts: { at: number; text: string }[] = [];
     let at = afterIndex;
     if (!n.concurrent) inserts.push({ at, text: ' CONCURRENTLY' });
-    else at = tokenEnd(p.parser, text, 'CONCURRENTLY') ?? at;
+    else at = tokenEnd(text, tokens, 'CONCURRENTLY') ?? at;
     if (!n.missing_ok) inserts.push({ at, text: ' IF EXISTS' });
     const recreate = inverseCreateIndex(p, name);
     return {
@@ -301,7 +308,7 @@ function concurrentlyPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | u
       (d) => nodeKind(d)?.[1]?.defname === 'concurrently',
     );
     const rv = n.relation as PgNode;
-    const after = tokenEnd(p.parser, text, word);
+    const after = tokenEnd(text, scanTokens(p.parser, text, (rv.location as number) - p.locationBase), word);
     if (after === undefined) return undefined;
     return {
       action: concurrent ? 'Run REINDEX CONCURRENTLY outside a transaction' : 'Reindex CONCURRENTLY',
@@ -325,7 +332,7 @@ function inverseCreateIndex(p: Place, name: string): { sql: string } | undefined
     const ast = p.parser.parseSync(s.text).stmts?.[0]?.stmt;
     const k = nodeKind(ast);
     if (k?.[0] !== 'IndexStmt' || k[1].idxname !== name) continue;
-    const at = tokenEnd(p.parser, s.text, 'INDEX');
+    const at = tokenEnd(s.text, scanTokens(p.parser, s.text), 'INDEX');
     if (at === undefined) return undefined;
     const inserts = [];
     if (!k[1].concurrent) inserts.push({ at, text: ' CONCURRENTLY' });
@@ -393,7 +400,7 @@ function notValidPlan(p: Place, ast: PgNode): Plan | undefined {
     if (!name) return undefined;
     // VALIDATE needs the name: give the constraint the one PostgreSQL would have chosen.
     inserts.push({
-      at: byteToUtf16(text, con.location as number),
+      at: byteToUtf16(text, (con.location as number) - p.locationBase),
       text: `CONSTRAINT ${ident(p.parser, name)} `,
     });
   }
@@ -1056,7 +1063,7 @@ export async function fixesForFindings(
 ): Promise<Fix[][]> {
   const result = findings.map((): Fix[] => []);
   if (findings.length === 0) return result;
-  const parser = (await loadParser()) as unknown as ParserWithScan & Parameters<typeof parseEach>[0];
+  const parser = await loadParser();
   const at = new Map<string, number[]>();
   findings.forEach((f, k) => {
     const key = `${f.file}\u0000${f.line}\u0000${f.column}`;
@@ -1067,16 +1074,15 @@ export async function fixesForFindings(
   source.migrations.forEach((migration, index) => {
     const section = migration.up;
     let explicit: boolean[] | undefined;
-    const parsed =
-      options.parsed?.get(section) ??
-      parseEach(
-        parser,
-        section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
-      );
+    const parsed = parseEach(
+      parser,
+      section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
+    );
     section.statements.forEach((statement, statementIndex) => {
       const here = at.get(`${statement.file}\u0000${statement.start.line}\u0000${statement.start.column}`);
       if (here) {
         explicit ??= explicitTransactionsOpen(section);
+        const { ast, locationBase = 0 } = parsed[statementIndex];
         const placeOf: Place = {
           explicitTransaction: explicit[statementIndex],
           source,
@@ -1085,12 +1091,10 @@ export async function fixesForFindings(
           section,
           statement,
           statementIndex,
+          locationBase,
           options,
           parser,
         };
-        // The section was parsed in one call, so node locations count from its start; a fix edits the
-        // statement's own text and reads them relative to it: parse the statement alone (only these few).
-        const ast = parseEach(parser, [{ text: statement.text, offset: statement.start.offset }])[0].ast;
         for (const k of here) result[k] = fixesAt(placeOf, findings[k], ast, schema);
       }
       schema.apply(parsed[statementIndex].ast, true);
@@ -1108,7 +1112,7 @@ export async function fixCollector(
   source: MigrationSource,
   options: FixOptions,
 ): Promise<{ onStatement: (s: LintedStatement) => void; fixesOf: (finding: Finding) => Fix[] }> {
-  const parser = (await loadParser()) as unknown as ParserWithScan;
+  const parser = await loadParser();
   const found = new Map<Finding, Fix[]>();
   readCache.set(options, new Map());
   return {
@@ -1122,6 +1126,7 @@ export async function fixCollector(
         section: s.section,
         statement: s.section.statements[s.statementIndex],
         statementIndex: s.statementIndex,
+        locationBase: s.locationBase,
         options,
         parser,
       };

@@ -14,7 +14,7 @@ import {
 import { locateErrorPosition, scanSql, sqlText, toStatements } from '../migrations/sqlScanner';
 import { lockFacts, type StatementFacts } from './lockFacts';
 import { blocksInWords, type LockMode } from './lockModes';
-import { loadParser, nodeKind, parseEach, type ParsedStatement, type PgNode } from './parser';
+import { loadParser, nodeKind, parseEach, type PgNode } from './parser';
 import { RULES, rulesForSquawkName, type RuleId, type Severity } from './rules';
 import { StaticSchema } from './schema';
 
@@ -24,11 +24,6 @@ export interface LintOptions {
   /** Schema unqualified names resolve to (default "public"). */
   defaultSchema?: string;
   /** File contents by absolute path, for suppression comments; files not given are read from disk. */
-  /**
-   * Filled with each section's parse, for a later pass over the same source (the CLI's quick fixes)
-   * to reuse instead of parsing it all again; the caller owns it and lets it go (parse trees are big).
-   */
-  parsed?: Map<MigrationSection, ParsedStatement[]>;
   texts?: ReadonlyMap<string, string>;
   /**
    * Called after each parsed statement is checked, before the schema takes it in: its parse tree,
@@ -42,6 +37,8 @@ export interface LintedStatement {
   section: MigrationSection;
   statementIndex: number;
   ast: PgNode | undefined;
+  /** What to subtract from a node's `location` for a UTF-8 byte offset into the statement's own text. */
+  locationBase: number;
   schema: StaticSchema;
   /** Inside an explicit BEGIN … COMMIT of its section. */
   explicitTransaction: boolean;
@@ -254,6 +251,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       section,
       statementIndex: i,
       ast: p.ast,
+      locationBase: p.locationBase ?? 0,
       schema,
       explicitTransaction: explicitBefore,
       findings: ctx.findings.slice(findingsBefore),
@@ -571,7 +569,6 @@ export async function lintSource(source: MigrationSource, options: LintOptions):
       parser,
       section.statements.map((s) => ({ text: s.text, offset: s.start.offset })),
     );
-    options.parsed?.set(section, parsed);
     lintSection(
       {
         section,

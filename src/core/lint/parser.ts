@@ -8,22 +8,127 @@ import { scanSql, type RawStatement } from '../migrations/sqlScanner';
 /** A parse-tree node as libpg-query returns it: `{ NodeType: { ...fields } }` or plain fields. */
 export type PgNode = Record<string, unknown>;
 
-interface PgQueryModule {
-  loadModule(): Promise<void>;
+/** A scanner token: UTF-8 byte offsets into the scanned text; keywordKind 0 = not a keyword, 1 = unreserved. */
+export interface ScanToken {
+  start: number;
+  end: number;
+  text: string;
+  keywordKind: number;
+}
+
+/** PostgreSQL's parser and scanner, as the linter calls them. */
+export interface PgQueryParser {
+  /** Throws a `ParserSyntaxError` when the text does not parse. */
   parseSync(query: string): {
     version: number;
     stmts?: { stmt: PgNode; stmt_location?: number; stmt_len?: number }[];
   };
+  scanSync(query: string): { tokens: ScanToken[] };
 }
 
-let loading: Promise<PgQueryModule> | undefined;
+/** PostgreSQL's syntax error; `sqlDetails.cursorPosition` is 0-based and counts characters (code points). */
+export class ParserSyntaxError extends Error {
+  constructor(
+    message: string,
+    readonly sqlDetails: { message: string; cursorPosition: number },
+  ) {
+    super(message);
+    this.name = 'ParserSyntaxError';
+  }
+}
+
+/**
+ * The Emscripten module inside libpg-query (pinned to one exact version): the exports its own
+ * index.cjs calls. The linter calls them directly so that text crosses into and out of WebAssembly
+ * through the platform's UTF-8 encoder and decoder, not Emscripten's per-byte JavaScript loops (a
+ * fifth of a cold parse of thousands of statements).
+ */
+interface PgQueryWasm {
+  HEAPU8: Uint8Array;
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
+  getValue(pointer: number, type: 'i32'): number;
+  _wasm_parse_query_raw(query: number): number;
+  _wasm_free_parse_result(result: number): void;
+  _wasm_scan(query: number): number;
+  _wasm_free_string(text: number): void;
+}
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** Runs `use` with `text` as a NUL-terminated UTF-8 string in the module's memory. */
+function withCString<T>(m: PgQueryWasm, text: string, use: (pointer: number) => T): T {
+  const capacity = text.length * 3 + 1; // at most 3 UTF-8 bytes per UTF-16 unit
+  const pointer = m._malloc(capacity);
+  if (!pointer) throw new Error('The SQL parser ran out of memory.');
+  try {
+    const { written } = utf8Encoder.encodeInto(text, m.HEAPU8.subarray(pointer, pointer + capacity - 1));
+    m.HEAPU8[pointer + written] = 0;
+    return use(pointer);
+  } finally {
+    m._free(pointer);
+  }
+}
+
+/** The NUL-terminated UTF-8 string at `pointer` (the heap view is read afresh: memory may have grown). */
+function readCString(m: PgQueryWasm, pointer: number): string {
+  const heap = m.HEAPU8;
+  return utf8Decoder.decode(heap.subarray(pointer, heap.indexOf(0, pointer)));
+}
+
+function parserOver(m: PgQueryWasm): PgQueryParser {
+  return {
+    parseSync(query) {
+      return withCString(m, query, (q) => {
+        // PgQueryParseResult { char *parse_tree; char *stderr_buffer; PgQueryError *error; }
+        const result = m._wasm_parse_query_raw(q);
+        if (!result) throw new Error('The SQL parser ran out of memory.');
+        try {
+          const error = m.getValue(result + 8, 'i32');
+          if (error) {
+            // PgQueryError { char *message; char *funcname; char *filename; int lineno; int cursorpos; }
+            const messagePointer = m.getValue(error, 'i32');
+            const message = messagePointer ? readCString(m, messagePointer) : 'syntax error';
+            const cursor = m.getValue(error + 16, 'i32'); // 1-based; 0 when PostgreSQL gave none
+            throw new ParserSyntaxError(message, { message, cursorPosition: cursor > 0 ? cursor - 1 : 0 });
+          }
+          const tree = m.getValue(result, 'i32');
+          if (!tree) throw new Error('The SQL parser returned no parse tree.');
+          return JSON.parse(readCString(m, tree)) as ReturnType<PgQueryParser['parseSync']>;
+        } finally {
+          m._wasm_free_parse_result(result);
+        }
+      });
+    },
+    scanSync(query) {
+      return withCString(m, query, (q) => {
+        const result = m._wasm_scan(q);
+        if (!result) throw new Error('The SQL scanner ran out of memory.');
+        try {
+          const text = readCString(m, result);
+          // The scanner reports an error as its text instead of JSON.
+          if (!text.startsWith('{')) throw new Error(text);
+          return JSON.parse(text) as ReturnType<PgQueryParser['scanSync']>;
+        } finally {
+          m._wasm_free_string(result);
+        }
+      });
+    },
+  };
+}
+
+let loading: Promise<PgQueryParser> | undefined;
 
 /** Loads the parser's WebAssembly once; later calls share the same promise. */
-export function loadParser(): Promise<PgQueryModule> {
+export function loadParser(): Promise<PgQueryParser> {
   loading ??= (async () => {
-    const module = (await import('libpg-query')) as unknown as PgQueryModule;
-    await module.loadModule();
-    return module;
+    // require() where it is needed, not import(): both load it only now, but an import() left in
+    // CommonJS output (the tests' build) goes through Node's ES module loader, which costs more than
+    // the WebAssembly itself. Emscripten's loader exports its factory and ships no type declarations.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const factory = require('libpg-query/wasm/libpg-query.js') as () => Promise<PgQueryWasm>;
+    return parserOver(await factory());
   })();
   return loading;
 }
@@ -106,7 +211,7 @@ const MAX_SPLITS = 8;
  * after it together again. Each statement is parsed alone when the parser and the slices do not line
  * up one to one (they disagree on a boundary: each slice must stand alone, as it would be run).
  */
-export function parseEach(parser: PgQueryModule, statements: readonly StatementSlice[]): ParsedStatement[] {
+export function parseEach(parser: PgQueryParser, statements: readonly StatementSlice[]): ParsedStatement[] {
   const out: ParsedStatement[] = [];
   const alone = (list: readonly StatementSlice[]) => {
     for (const s of list) out.push(parseAlone(parser, s));
@@ -144,7 +249,7 @@ export function parseEach(parser: PgQueryModule, statements: readonly StatementS
  * points into) on a syntax error; undefined when they do not line up one to one.
  */
 function parseTogether(
-  parser: PgQueryModule,
+  parser: PgQueryParser,
   statements: readonly StatementSlice[],
 ): ParsedStatement[] | { failedAt: number } | undefined {
   const joined = statements.map((s) => s.text).join(JOIN);
@@ -183,7 +288,7 @@ function parseTogether(
   return out;
 }
 
-function parseAlone(parser: PgQueryModule, s: StatementSlice): ParsedStatement {
+function parseAlone(parser: PgQueryParser, s: StatementSlice): ParsedStatement {
   try {
     const result = parser.parseSync(s.text);
     const stmt = result.stmts?.[0]?.stmt;
