@@ -1,28 +1,18 @@
 /** CREATE INDEX CONCURRENTLY waits for old transactions, while reads and writes flow. */
 import { dropIndexConcurrently } from './indexes';
 import { CONCURRENT_WAITS_LESSON } from '../scenarios/lessons';
-import {
-  expectedFailureLogger,
-  findMigration,
-  lessonRunner,
-  readLessonMigrationState,
-  rollbackFloor,
-} from './migrations';
+import { findMigration, readLessonMigrationState, rollbackFloor } from './migrations';
 import { ConcurrentWaitTracker, flowDuring } from './observe';
 import { sleep } from './retry';
 import type { ConcurrentWaitsObserved, ConcurrentWaitsResult } from './types';
 import { concurrentWaitsVerdict } from './verdicts';
 import {
   CONCURRENT_INDEX_NAME,
-  LONG_TX_SAFETY_MS,
   until,
-  withSession,
-  withCleanup,
   recordedLesson,
-  prepare,
+  prepareLessonMigration,
   assertReady,
-  runScene,
-  throwRunError,
+  runLessonScene,
   defined,
   type LessonRecording,
 } from './scene';
@@ -62,10 +52,9 @@ async function concurrentWaitsLesson(
   const { logger, signal } = ctx;
   logger.info('Lesson "concurrent-waits": a long transaction, then CREATE INDEX CONCURRENTLY.');
   await assertReady(ctx, ['concurrent-waits']);
-  const state = await prepare(ctx);
-  const migration = findMigration(state.repo, CONCURRENT_WAITS_LESSON.migrations[0]!);
-  recording.migration = migration.id;
-  const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
+  const { state, migration, runner } = await prepareLessonMigration(ctx, recording, (lab) =>
+    findMigration(lab.repo, CONCURRENT_WAITS_LESSON.migrations[0]!),
+  );
   const floor = rollbackFloor(state, migration.version);
   const tracker = new ConcurrentWaitTracker(0);
   let builderPid: number | null = null;
@@ -83,43 +72,37 @@ async function concurrentWaitsLesson(
     return false;
   };
 
-  const { value: scene, cleaned: rolledBack } = await withCleanup(
-    logger,
-    () =>
-      withSession(ctx, (session) =>
-        runScene(ctx, session, {
-          lesson: 'concurrent-waits',
-          recording,
-          migrationId: migration.id,
-          kind: 'concurrent',
-          longTransactionTimeoutMs: observeTimeoutMs + holdMs + LONG_TX_SAFETY_MS,
-          run: (o) => runner.migrateTo(migration.id, o),
-          onLongTransaction: (tx) => (tracker.longTransactionPid = tx.pid),
-          onSnapshot: (s) => tracker.observe(s),
-          onPid: (pid) => {
-            builderPid = pid;
-            tracker.addBuilderPid(pid);
-          },
-          direct: async ({ settled }) => {
-            await until(() => tracker.lockerPidMatched || settled(), observeTimeoutMs, signal);
-            if (!tracker.lockerPidMatched) {
-              logger.warn('The build was not seen waiting for the long transaction; ending it.');
-              return;
-            }
-            logger.info(
-              `Seen: the build in phase "${tracker.waitingPhaseSeen}" with current_locker_pid ${tracker.longTransactionPid}.`,
-            );
-            await sleep(holdMs, signal);
-          },
-        }).then((outcome) => ({
-          outcome,
-          samples: session.probeSamples(outcome.recorded.startedAt - 60_000, outcome.recorded.endedAt),
-        })),
-      ),
-    rollBackIndex,
-  );
-  const { outcome, samples } = scene;
-  if (outcome.error !== undefined) throwRunError(outcome.error, signal);
+  const {
+    outcome,
+    samples,
+    cleaned: rolledBack,
+  } = await runLessonScene(ctx, {
+    lesson: 'concurrent-waits',
+    recording,
+    migrationId: migration.id,
+    kind: 'concurrent',
+    deadlineMs: observeTimeoutMs + holdMs,
+    tracker,
+    run: (o) => runner.migrateTo(migration.id, o),
+    onPid: (pid) => {
+      builderPid = pid;
+      tracker.addBuilderPid(pid);
+    },
+    direct: async ({ settled }) => {
+      await until(() => tracker.lockerPidMatched || settled(), observeTimeoutMs, signal);
+      if (!tracker.lockerPidMatched) {
+        logger.warn('The build was not seen waiting for the long transaction; ending it.');
+        return;
+      }
+      logger.info(
+        `Seen: the build in phase "${tracker.waitingPhaseSeen}" with current_locker_pid ${tracker.longTransactionPid}.`,
+      );
+      await sleep(holdMs, signal);
+    },
+    // A request that started before the migration and completed during the wait shows flow too.
+    samplesLeadMs: 60_000,
+    cleanup: rollBackIndex,
+  });
   const { recorded } = outcome;
   const from = tracker.waitSeenAt;
   const to = outcome.releaseStartedAt;

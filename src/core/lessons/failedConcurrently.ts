@@ -15,17 +15,17 @@ import {
   withAdminSession,
   type DuplicateEmails,
 } from './indexes';
-import {
-  LESSON_MIGRATIONS,
-  expectedFailureLogger,
-  findMigration,
-  lessonRunner,
-  rollBackLessonMigrations,
-} from './migrations';
+import { LESSON_MIGRATIONS, findMigration, rollBackLessonMigrations } from './migrations';
 import { sqlstateOf } from './retry';
 import type { FailedConcurrentlyObserved, FailedConcurrentlyResult } from './types';
 import { failedConcurrentlyVerdict } from './verdicts';
-import { withCleanup, recordedLesson, prepare, throwRunError, type LessonRecording } from './scene';
+import {
+  withCleanup,
+  recordedLesson,
+  prepareLessonMigration,
+  throwRunError,
+  type LessonRecording,
+} from './scene';
 import type { LessonContext } from './scene';
 
 export interface FailedConcurrentlyOptions {
@@ -58,13 +58,12 @@ async function failedConcurrentlyLesson(
   const io = { logger, signal };
   const n = options.duplicates ?? 3;
   logger.info('Lesson "failed-concurrently": duplicates, then CREATE UNIQUE INDEX CONCURRENTLY.');
-  const state = await prepare(ctx);
-  const migration = findMigration(state.lessons, LESSON_MIGRATIONS.uniqueEmailConcurrently);
-  recording.migration = migration.id;
+  const { migration, runner } = await prepareLessonMigration(ctx, recording, (state) =>
+    findMigration(state.lessons, LESSON_MIGRATIONS.uniqueEmailConcurrently),
+  );
   if (await dropIndexConcurrently(ctx.target, ctx.schema, UNIQUE_EMAIL_INDEX, io)) {
     logger.warn(`Dropped ${UNIQUE_EMAIL_INDEX}, left by an earlier run.`);
   }
-  const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
   const table = quotedTable(ctx.schema, FAILED_CONCURRENTLY_LESSON.tables[0]!);
   const index = quoteIdent(UNIQUE_EMAIL_INDEX);
   const facts: Omit<FailedConcurrentlyObserved, 'droppedConcurrently' | 'duplicatesRemoved' | 'cleanedUp'> = {

@@ -1,25 +1,15 @@
 /** The lock-queue trap: reads queue behind an ALTER that waits for a long transaction. */
-import {
-  LESSON_MIGRATIONS,
-  expectedFailureLogger,
-  findMigration,
-  lessonRunner,
-  rollBackLessonMigrations,
-} from './migrations';
+import { LESSON_MIGRATIONS, findMigration, rollBackLessonMigrations } from './migrations';
 import { LockQueueTracker, startedDuring } from './observe';
 import { sleep } from './retry';
 import type { LockQueueObserved, LockQueueResult } from './types';
 import { DEFAULT_STALLED_THRESHOLD_MS } from '../probe/stats';
 import { lockQueueVerdict } from './verdicts';
 import {
-  LONG_TX_SAFETY_MS,
   until,
-  withSession,
-  withCleanup,
   recordedLesson,
-  prepare,
-  runScene,
-  throwRunError,
+  prepareLessonMigration,
+  runLessonScene,
   defined,
   type LessonRecording,
 } from './scene';
@@ -57,52 +47,39 @@ async function lockQueueLesson(
   const { stallMs, observeTimeoutMs } = { ...LOCK_QUEUE_DEFAULTS, ...defined(options) };
   const { logger, signal } = ctx;
   logger.info('Lesson "lock-queue": a long transaction, then a plain ALTER TABLE … ADD COLUMN.');
-  const state = await prepare(ctx);
-  const migration = findMigration(state.lessons, LESSON_MIGRATIONS.addColumnPlain);
-  recording.migration = migration.id;
-  const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
+  const { migration, runner } = await prepareLessonMigration(ctx, recording, (state) =>
+    findMigration(state.lessons, LESSON_MIGRATIONS.addColumnPlain),
+  );
   const tracker = new LockQueueTracker(ctx.schema);
 
-  const { value: scene, cleaned } = await withCleanup(
-    logger,
-    () =>
-      withSession(ctx, (session) =>
-        runScene(ctx, session, {
-          lesson: 'lock-queue',
-          recording,
-          migrationId: migration.id,
-          kind: 'other',
-          longTransactionTimeoutMs: observeTimeoutMs + stallMs + LONG_TX_SAFETY_MS,
-          run: (o) => runner.migrateTo(migration.id, o),
-          onLongTransaction: (tx) => (tracker.longTransactionPid = tx.pid),
-          onSnapshot: (s) => tracker.observe(s),
-          onPid: (pid) => tracker.addDdlPid(pid),
-          direct: async ({ settled }) => {
-            await until(() => tracker.chainSeen || settled(), observeTimeoutMs, signal);
-            if (!tracker.chainSeen) {
-              logger.warn(
-                'No read was seen queued behind the ALTER before the deadline; ending the long transaction.',
-              );
-              return;
-            }
-            const chain = tracker.chain!;
-            logger.info(
-              `Seen: read pid ${chain.readerPid} waits for ${chain.readerMode} behind the ALTER (pid ${chain.ddlPid}), ` +
-                `which waits for ${chain.ddlMode} behind the long transaction (pid ${chain.blockerPid}).`,
-            );
-            const waitStart = tracker.ddlWaitStartedAt ?? Date.now();
-            const left = waitStart + stallMs - Date.now();
-            if (left > 0) await sleep(left, signal);
-          },
-        }).then((outcome) => ({
-          outcome,
-          samples: session.probeSamples(outcome.recorded.startedAt, outcome.recorded.endedAt),
-        })),
-      ),
-    () => rollBackLessonMigrations(ctx),
-  );
-  const { outcome, samples } = scene;
-  if (outcome.error !== undefined) throwRunError(outcome.error, signal);
+  const { outcome, samples, cleaned } = await runLessonScene(ctx, {
+    lesson: 'lock-queue',
+    recording,
+    migrationId: migration.id,
+    kind: 'other',
+    deadlineMs: observeTimeoutMs + stallMs,
+    tracker,
+    run: (o) => runner.migrateTo(migration.id, o),
+    onPid: (pid) => tracker.addDdlPid(pid),
+    direct: async ({ settled }) => {
+      await until(() => tracker.chainSeen || settled(), observeTimeoutMs, signal);
+      if (!tracker.chainSeen) {
+        logger.warn(
+          'No read was seen queued behind the ALTER before the deadline; ending the long transaction.',
+        );
+        return;
+      }
+      const chain = tracker.chain!;
+      logger.info(
+        `Seen: read pid ${chain.readerPid} waits for ${chain.readerMode} behind the ALTER (pid ${chain.ddlPid}), ` +
+          `which waits for ${chain.ddlMode} behind the long transaction (pid ${chain.blockerPid}).`,
+      );
+      const waitStart = tracker.ddlWaitStartedAt ?? Date.now();
+      const left = waitStart + stallMs - Date.now();
+      if (left > 0) await sleep(left, signal);
+    },
+    cleanup: () => rollBackLessonMigrations(ctx),
+  });
   const { recorded, txEnd } = outcome;
   const stalledThresholdMs = recorded.stalledThresholdMs ?? DEFAULT_STALLED_THRESHOLD_MS;
   const readsQueued =

@@ -2,14 +2,7 @@
 import { describeError } from '../errors';
 import type { RunOptions, RunResult } from '../migrations/runner';
 import { LongTransaction } from './longTransaction';
-import {
-  LESSON_MIGRATIONS,
-  expectedFailureLogger,
-  findMigration,
-  lessonRunner,
-  rollBackLessonMigrations,
-  withLockTimeout,
-} from './migrations';
+import { LESSON_MIGRATIONS, findMigration, rollBackLessonMigrations, withLockTimeout } from './migrations';
 import { LockQueueTracker } from './observe';
 import {
   resolveRetryPolicy,
@@ -24,12 +17,9 @@ import { lockTimeoutVerdict } from './verdicts';
 import {
   LONG_TX_SAFETY_MS,
   until,
-  withSession,
-  withCleanup,
   recordedLesson,
-  prepare,
-  runScene,
-  throwRunError,
+  prepareLessonMigration,
+  runLessonScene,
   type LessonRecording,
 } from './scene';
 import type { LessonContext } from './scene';
@@ -74,15 +64,14 @@ async function lockTimeoutLesson(
     `Lesson "lock-timeout": the same ALTER with lock_timeout = ${policy.lockTimeoutMs} ms, ` +
       `up to ${policy.maxAttempts} attempts.`,
   );
-  const state = await prepare(ctx);
-  const migration = withLockTimeout(
-    findMigration(state.lessons, LESSON_MIGRATIONS.addColumnWithLockTimeout),
-    policy.lockTimeoutMs,
+  const { migration, runner } = await prepareLessonMigration(ctx, recording, (state) =>
+    withLockTimeout(
+      findMigration(state.lessons, LESSON_MIGRATIONS.addColumnWithLockTimeout),
+      policy.lockTimeoutMs,
+    ),
   );
-  const runner = lessonRunner(ctx, state, [migration], expectedFailureLogger(logger));
   const tracker = new LockQueueTracker(ctx.schema);
   const attempts: LockAttempt[] = [];
-  recording.migration = migration.id;
   recording.attempts = attempts;
   let retry: RetryRun<RunResult> | undefined;
   let endedAfterAttempt: number | null = null;
@@ -121,34 +110,25 @@ async function lockTimeoutLesson(
     return retry.value!;
   };
 
-  const { value: scene, cleaned } = await withCleanup(
-    logger,
-    () =>
-      withSession(ctx, (session) =>
-        runScene(ctx, session, {
-          lesson: 'lock-timeout',
-          recording,
-          migrationId: migration.id,
-          kind: 'other',
-          longTransactionTimeoutMs: worstCaseMs(policy) + LONG_TX_SAFETY_MS,
-          run,
-          onLongTransaction: (t) => {
-            tx = t;
-            tracker.longTransactionPid = t.pid;
-          },
-          onSnapshot: (s) => tracker.observe(s),
-          onPid: (pid) => tracker.addDdlPid(pid),
-          direct: async ({ tx: t, settled }) => {
-            if (endAfterMs !== undefined) await until(settled, endAfterMs, signal);
-            else await until(() => settled() || !t.open, worstCaseMs(policy) + LONG_TX_SAFETY_MS, signal);
-          },
-        }).then((outcome) => ({ outcome })),
-      ),
-    () => rollBackLessonMigrations(ctx),
-  );
-  const { outcome } = scene;
-  const allTimedOut = attempts.length > 0 && attempts.every((a) => a.outcome === 'timeout');
-  if (outcome.error !== undefined && !(allTimedOut && !signal?.aborted)) throwRunError(outcome.error, signal);
+  const { outcome, cleaned } = await runLessonScene(ctx, {
+    lesson: 'lock-timeout',
+    recording,
+    migrationId: migration.id,
+    kind: 'other',
+    deadlineMs: worstCaseMs(policy),
+    tracker,
+    run,
+    onLongTransaction: (t) => (tx = t),
+    onPid: (pid) => tracker.addDdlPid(pid),
+    direct: async ({ tx: t, settled }) => {
+      if (endAfterMs !== undefined) await until(settled, endAfterMs, signal);
+      else await until(() => settled() || !t.open, worstCaseMs(policy) + LONG_TX_SAFETY_MS, signal);
+    },
+    cleanup: () => rollBackLessonMigrations(ctx),
+    // Every attempt timing out is the lesson's finding (the long transaction outlived the retries), not a failure.
+    reportsError: () =>
+      !signal?.aborted && attempts.length > 0 && attempts.every((a) => a.outcome === 'timeout'),
+  });
   const { recorded } = outcome;
   const finalRetry = retry as RetryRun<RunResult> | undefined;
   const observed: LockTimeoutObserved = {

@@ -1,14 +1,18 @@
 /** What every lesson's scene shares: its context, a monitor session, clean-up, recording and readiness checks. */
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
-import type { RunOptions, RunResult } from '../migrations/runner';
+import type { Migration } from '../migrations/parse';
+import type { MigrationRunner, RunOptions, RunResult } from '../migrations/runner';
 import type { LockSnapshot } from '../monitor/lockMonitor';
 import type { MigrationRunKind, RecordedRun } from '../monitor/recorder';
 import { MonitorSession } from '../monitorSession';
+import type { ProbeSample } from '../probe/stats';
 import { indexState, withAdminSession } from './indexes';
 import { LongTransaction, type LongTransactionEnd } from './longTransaction';
 import {
   LESSON_COLUMN,
+  expectedFailureLogger,
+  lessonRunner,
   readLessonMigrationState,
   rollBackLessonMigrations,
   type LessonMigrationSources,
@@ -202,6 +206,31 @@ export async function prepare(ctx: LessonContext): Promise<LessonMigrationState>
   return state;
 }
 
+/** A lesson's one migration, ready to run. */
+export interface LessonMigration {
+  /** The lab's migration state once `prepare` has run. */
+  state: LessonMigrationState;
+  migration: Migration;
+  /** Runs the applied lab migrations plus this one; its expected failures are logged quietly. */
+  runner: MigrationRunner;
+}
+
+/** `prepare`, then the migration `pick` chooses, recorded for the lesson's entry, with its runner. */
+export async function prepareLessonMigration(
+  ctx: LessonContext,
+  recording: LessonRecording,
+  pick: (state: LessonMigrationState) => Migration,
+): Promise<LessonMigration> {
+  const state = await prepare(ctx);
+  const migration = pick(state);
+  recording.migration = migration.id;
+  return {
+    state,
+    migration,
+    runner: lessonRunner(ctx, state, [migration], expectedFailureLogger(ctx.logger)),
+  };
+}
+
 /**
  * Everything that would make a lesson fail or leave the lab changed, as user sentences (empty: ready).
  * Lesson migrations left applied are not a problem: each lesson rolls them back first.
@@ -331,6 +360,70 @@ export async function runScene(
     if (tx) await tx.end();
     if (run) await run.catch(() => undefined);
   }
+}
+
+/** What a lesson watches during its scene: the long transaction's pid, then every lock snapshot. */
+export interface SceneTracker {
+  longTransactionPid?: number;
+  observe(snapshot: LockSnapshot): void;
+}
+
+export interface LessonSceneSpec<C> extends Omit<
+  SceneSpec,
+  'longTransactionTimeoutMs' | 'onLongTransaction' | 'onSnapshot'
+> {
+  /** The longest the lesson itself lets the scene last, ms; the long transaction gets LONG_TX_SAFETY_MS more. */
+  deadlineMs: number;
+  tracker: SceneTracker;
+  /** Called with the long transaction once it holds its lock (after the tracker has its pid). */
+  onLongTransaction?: (tx: LongTransaction) => void;
+  /** Probe samples are kept from this many ms before the migration started (default 0) until it ended. */
+  samplesLeadMs?: number;
+  /** Undoes what the lesson changed; runs whatever happened (see `withCleanup`). */
+  cleanup: () => Promise<C>;
+  /** True for a failed migration the lesson reports as its result rather than throws (default: none). */
+  reportsError?: () => boolean;
+}
+
+export interface LessonScene<C> {
+  outcome: SceneOutcome;
+  /** The probe's samples around the migration. */
+  samples: ProbeSample[];
+  cleaned: C;
+}
+
+/**
+ * A lesson's scene from start to clean-up: in the context's session (or a private one), `runScene`
+ * with `tracker` watching, then `cleanup`. A failed or cancelled migration is thrown once cleaned up,
+ * unless `reportsError` says the lesson reports it.
+ */
+export async function runLessonScene<C>(
+  ctx: LessonContext,
+  spec: LessonSceneSpec<C>,
+): Promise<LessonScene<C>> {
+  const { deadlineMs, tracker, onLongTransaction, samplesLeadMs = 0, cleanup, reportsError, ...scene } = spec;
+  const { value, cleaned } = await withCleanup(
+    ctx.logger,
+    () =>
+      withSession(ctx, (session) =>
+        runScene(ctx, session, {
+          ...scene,
+          longTransactionTimeoutMs: deadlineMs + LONG_TX_SAFETY_MS,
+          onLongTransaction: (tx) => {
+            tracker.longTransactionPid = tx.pid;
+            onLongTransaction?.(tx);
+          },
+          onSnapshot: (s) => tracker.observe(s),
+        }).then((outcome) => ({
+          outcome,
+          samples: session.probeSamples(outcome.recorded.startedAt - samplesLeadMs, outcome.recorded.endedAt),
+        })),
+      ),
+    cleanup,
+  );
+  const { error } = value.outcome;
+  if (error !== undefined && !reportsError?.()) throwRunError(error, ctx.signal);
+  return { ...value, cleaned };
 }
 
 export function throwRunError(error: unknown, signal: AbortSignal | undefined): never {
