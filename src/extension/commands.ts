@@ -16,7 +16,7 @@ import { config, labSchema } from './config';
 import { LockMonitorPanel } from './lockMonitorPanel';
 import type { CommandContext } from './context';
 import { insertDuplicates, runLesson } from './lessons';
-import { ActionableError, revealLockMonitor } from './guidance';
+import { ActionableError, revealLockMonitor, showLockMonitor } from './guidance';
 import {
   addMigrationsFolder,
   checkSqlSelection,
@@ -448,6 +448,51 @@ async function deleteLabData(ctx: CommandContext): Promise<void> {
 }
 
 /** The command table: ids match package.json's `contributes.commands`. */
+/** Opens one of the extension's walkthroughs (in the editor area, not to the side). */
+async function openWalkthrough(walkthrough: string): Promise<void> {
+  await vscode.commands.executeCommand(
+    'workbench.action.openWalkthrough',
+    `${WALKTHROUGH_EXTENSION_ID}#${walkthrough}`,
+    false,
+  );
+}
+
+/** A database URL the user types once and the extension keeps in Secret Storage. */
+interface UrlSecret {
+  key: string;
+  /** What the URL is, for the log (the URL itself never is). */
+  name: string;
+  title: string;
+  prompt: string;
+  /** Told the user once it is saved. */
+  saved: string;
+  /** When given, an empty answer removes the secret, with this log line and message; else it is refused. */
+  removed?: { log: string; message: string };
+}
+
+/** Asks for the URL (masked, kept open when focus moves) and stores or removes it; Escape changes nothing. */
+async function askUrlSecret(ctx: CommandContext, secret: UrlSecret): Promise<void> {
+  const { removed } = secret;
+  const url = await vscode.window.showInputBox({
+    title: secret.title,
+    prompt: secret.prompt,
+    placeHolder: 'postgres://user:password@host:5432/database',
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: (v) => (removed && v.trim() === '' ? undefined : validateExternalUrl(v)),
+  });
+  if (url === undefined) return;
+  if (removed && url.trim() === '') {
+    await ctx.extension.secrets.delete(secret.key);
+    ctx.logger.info(removed.log);
+    void vscode.window.showInformationMessage(removed.message);
+    return;
+  }
+  await ctx.extension.secrets.store(secret.key, url.trim());
+  ctx.logger.info(`${secret.name} saved in Secret Storage.`);
+  void vscode.window.showInformationMessage(secret.saved);
+}
+
 export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.startPostgres': { title: 'Starting PostgreSQL', run: (ctx) => startPostgres(ctx) },
   'migrationLab.stopPostgres': {
@@ -547,64 +592,37 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   'migrationLab.setExternalUrl': {
     title: 'Setting the external database URL',
-    run: async (ctx) => {
-      const url = await vscode.window.showInputBox({
+    run: (ctx) =>
+      askUrlSecret(ctx, {
+        key: EXTERNAL_URL_SECRET,
+        name: 'External PostgreSQL URL',
         title: 'External PostgreSQL URL',
         prompt: 'Kept in VS Code Secret Storage, never in settings or logs.',
-        placeHolder: 'postgres://user:password@host:5432/database',
-        password: true,
-        ignoreFocusOut: true,
-        validateInput: (v) => validateExternalUrl(v),
-      });
-      if (url === undefined) return;
-      await ctx.extension.secrets.store(EXTERNAL_URL_SECRET, url.trim());
-      ctx.logger.info('External PostgreSQL URL saved in Secret Storage.');
-      void vscode.window.showInformationMessage(
-        'External PostgreSQL URL saved. Set migrationLab.postgres.provider to "external" to use it.',
-      );
-    },
+        saved: 'External PostgreSQL URL saved. Set migrationLab.postgres.provider to "external" to use it.',
+      }),
   },
   'migrationLab.setStatisticsUrl': {
     title: 'Setting the statistics database URL for traces',
-    run: async (ctx) => {
-      const url = await vscode.window.showInputBox({
+    run: (ctx) =>
+      askUrlSecret(ctx, {
+        key: STATISTICS_URL_SECRET,
+        name: 'Statistics database URL',
         title: 'Statistics Database URL for Traces',
         prompt:
           'A trace sizes its tables like this database (row estimates from its catalog, read-only). Kept in Secret Storage, never in settings or logs. Leave empty to stop using one.',
-        placeHolder: 'postgres://user:password@host:5432/database',
-        password: true,
-        ignoreFocusOut: true,
-        validateInput: (v) => (v.trim() === '' ? undefined : validateExternalUrl(v)),
-      });
-      if (url === undefined) return;
-      if (url.trim() === '') {
-        await ctx.extension.secrets.delete(STATISTICS_URL_SECRET);
-        ctx.logger.info('Statistics database URL removed: traces size tables from migrationLab.trace.rows.');
-        void vscode.window.showInformationMessage('Traces no longer read a statistics database.');
-        return;
-      }
-      await ctx.extension.secrets.store(STATISTICS_URL_SECRET, url.trim());
-      ctx.logger.info('Statistics database URL saved in Secret Storage.');
-      void vscode.window.showInformationMessage(
-        'Statistics database saved: the next trace sizes its tables from its row estimates.',
-      );
-    },
+        saved: 'Statistics database saved: the next trace sizes its tables from its row estimates.',
+        removed: {
+          log: 'Statistics database URL removed: traces size tables from migrationLab.trace.rows.',
+          message: 'Traces no longer read a statistics database.',
+        },
+      }),
   },
   'migrationLab.openLockMonitor': {
     title: 'Opening the Lock Monitor',
     needsDatabase: true,
     run: async (ctx) => {
       // Beside the active editor (the walkthrough), not in its place.
-      LockMonitorPanel.show(
-        ctx.extension.extensionUri,
-        ctx.lab,
-        ctx.observation,
-        ctx.slowReport,
-        ctx.logger,
-        {
-          beside: true,
-        },
-      );
+      showLockMonitor(ctx, { beside: true });
       await ctx.observation.ensure()?.startProbe();
       // The walkthrough step ticks only once the panel is open and the probes really run.
       if (ctx.observation.session?.probeRunning) {
@@ -650,15 +668,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'migrationLab.compareRuns': {
     title: 'Comparing runs',
     run: async (ctx) => {
-      const panel =
-        LockMonitorPanel.instance ??
-        LockMonitorPanel.show(
-          ctx.extension.extensionUri,
-          ctx.lab,
-          ctx.observation,
-          ctx.slowReport,
-          ctx.logger,
-        );
+      const panel = LockMonitorPanel.instance ?? showLockMonitor(ctx);
       panel.reveal('comparison');
       const kinds = new Set(ctx.observation.runs.filter((r) => r.outcome === 'succeeded').map((r) => r.kind));
       if (kinds.has('locking') && kinds.has('concurrent')) {
@@ -740,13 +750,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   'migrationLab.openWalkthrough': {
     title: 'Opening the walkthrough',
-    run: async () => {
-      await vscode.commands.executeCommand(
-        'workbench.action.openWalkthrough',
-        `${WALKTHROUGH_EXTENSION_ID}#migrationLab.gettingStarted`,
-        false,
-      );
-    },
+    run: () => openWalkthrough('migrationLab.gettingStarted'),
   },
   // One command per lesson scenario, titled by it.
   ...Object.fromEntries(
@@ -882,13 +886,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   'migrationLab.openOwnMigrationWalkthrough': {
     title: 'Opening the walkthrough',
-    run: async () => {
-      await vscode.commands.executeCommand(
-        'workbench.action.openWalkthrough',
-        `${WALKTHROUGH_EXTENSION_ID}#${OWN_MIGRATION_WALKTHROUGH}`,
-        false,
-      );
-    },
+    run: () => openWalkthrough(OWN_MIGRATION_WALKTHROUGH),
   },
   'migrationLab.showLog': {
     title: 'Showing the log',

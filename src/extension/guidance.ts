@@ -20,20 +20,25 @@ export class ActionableError extends LabError {
   }
 }
 
-/**
- * Brings the Lock Monitor in front before a migration or a lesson starts, so the few seconds it is about
- * are seen: opened (or moved) beside the active editor, the walkthrough say, keeping the focus there.
- */
-export function revealLockMonitor(ctx: CommandContext): LockMonitorPanel {
+/** Shows the Lock Monitor for the extension's lab (opening it if needed); `place` as LockMonitorPanel.show's. */
+export function showLockMonitor(
+  ctx: CommandContext,
+  place?: { beside?: boolean; preserveFocus?: boolean },
+): LockMonitorPanel {
   return LockMonitorPanel.show(
     ctx.extension.extensionUri,
     ctx.lab,
     ctx.observation,
     ctx.slowReport,
     ctx.logger,
-    {
-      beside: true,
-      preserveFocus: true,
-    },
+    place,
   );
+}
+
+/**
+ * Brings the Lock Monitor in front before a migration or a lesson starts, so the few seconds it is about
+ * are seen: opened (or moved) beside the active editor, the walkthrough say, keeping the focus there.
+ */
+export function revealLockMonitor(ctx: CommandContext): LockMonitorPanel {
+  return showLockMonitor(ctx, { beside: true, preserveFocus: true });
 }
