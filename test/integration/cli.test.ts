@@ -4,9 +4,7 @@
  * migration; `--to` before it exits 0 and leaves the rest pending.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -14,11 +12,10 @@ import { clientConfig } from '../../src/core/db';
 import { silentLogger } from '../../src/core/log';
 import { bundledMajor } from '../../src/core/postgres/binaries';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
-import { freePort, pollUntil } from './support';
+import { startCliSandbox, type CliSandbox } from './support';
 import { portIsFree } from '../../src/cli/housekeeping';
 
 const root = join(__dirname, '../../..');
-const CLI = join(root, 'dist', 'cli.js');
 const FIXTURE = join(root, 'test/fixtures/tools/dbmate/migrations');
 
 interface Json {
@@ -36,27 +33,18 @@ interface Json {
 }
 
 void describe('migration-lab replay (dist/cli.js as a child process)', () => {
+  let sandbox: CliSandbox;
   let cache: string;
   let port: number;
 
   before(async () => {
-    if (!existsSync(CLI)) {
-      const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, encoding: 'utf8' });
-      assert.equal(build.status, 0, `build failed:\n${build.stderr}`);
-    }
-    cache = mkdtempSync(join(tmpdir(), 'migration-lab-cli-'));
-    chmodSync(cache, 0o755); // as root, the unprivileged server account must reach the cluster here
-    port = await freePort();
+    sandbox = await startCliSandbox('migration-lab-cli-');
+    ({ cache, port } = sandbox);
   });
-  after(() => rmSync(cache, { recursive: true, force: true }));
+  after(() => sandbox?.dispose());
 
   function cli(...args: string[]) {
-    return spawnSync(process.execPath, [CLI, ...args], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, XDG_CACHE_HOME: cache },
-      timeout: 120_000,
-    });
+    return sandbox.run(args, { timeoutMs: 120_000 });
   }
 
   void it('prints the JSON contract and exits 1 at the failing migration, with its file, line and SQLSTATE', () => {
@@ -135,18 +123,12 @@ void describe('migration-lab replay (dist/cli.js as a child process)', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, '001_a.sql'), 'CREATE TABLE a (id int);\n');
     writeFileSync(join(dir, '002_slow.sql'), 'CREATE TABLE b (id int);\nSELECT pg_sleep(60);\n');
-    const child = spawn(process.execPath, [CLI, 'replay', dir, '--tool', 'plain', '--port', String(port)], {
-      cwd: root,
-      env: { ...process.env, XDG_CACHE_HOME: cache },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await pollUntil('the slow migration to start', () =>
-      stderr.includes('[2/2] 002_slow') ? true : undefined,
+    const { code, stderr } = await sandbox.interrupt(
+      ['replay', dir, '--tool', 'plain', '--port', String(port)],
+      'the slow migration to start',
+      /\[2\/2\] 002_slow/,
     );
-    child.kill('SIGINT');
-    assert.equal(await exited, 130, stderr);
+    assert.equal(code, 130, stderr);
     assert.match(stderr, /Interrupted/);
     assert.equal(await portIsFree(port), true, 'the server it started is stopped');
     const again = cli('replay', dir, '--tool', 'plain', '--port', String(port), '--to', '001');

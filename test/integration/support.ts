@@ -1,7 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import pg from 'pg';
 import type { ConnectionTarget } from '../../src/core/db';
 import { silentLogger, type Logger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
@@ -64,6 +66,35 @@ export async function startTestPostgres(
   };
 }
 
+/** A real PostgreSQL with a schema of the test's own, and a client connected to it. */
+export interface TestDatabase {
+  db: TestPostgres;
+  client: pg.Client;
+  /** Ends the client, then stops the server. */
+  stop(): Promise<void>;
+}
+
+/** startTestPostgres, then `schemaSql` run by a client that stays connected for the test's own queries. */
+export async function startTestDatabase(schemaSql: string): Promise<TestDatabase> {
+  const db = await startTestPostgres();
+  const client = new pg.Client(db.target);
+  const stop = async () => {
+    await client.end();
+    await db.stop();
+  };
+  try {
+    await client.connect();
+    await client.query(schemaSql);
+  } catch (e) {
+    // The schema's error is the one to report; a failed clean-up after it is only printed.
+    await stop().catch((stopError: unknown) =>
+      console.error('Stopping the test database failed:', stopError),
+    );
+    throw e;
+  }
+  return { db, client, stop };
+}
+
 /** The repository's migrations folder (0001_initial and the two 0002s). */
 export const MIGRATIONS_DIR = join(__dirname, '../../../migrations');
 
@@ -102,4 +133,75 @@ export async function pollUntil<T>(
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** The repository's root, where the built command line is run from. */
+const ROOT = join(__dirname, '../../..');
+
+/** The built command line, run as a user runs it, in a cache folder of its own and against a free port. */
+export interface CliSandbox {
+  /** dist/cli.js. */
+  cliPath: string;
+  /** Its XDG_CACHE_HOME (the embedded server's cluster lives below it); removed by dispose(). */
+  cache: string;
+  /** A port nobody listened on when the sandbox was made. */
+  port: number;
+  /** Runs `node dist/cli.js …args` to its end; `env` adds to the sandbox's environment. */
+  run(
+    args: readonly string[],
+    options: { timeoutMs: number; env?: Record<string, string> },
+  ): SpawnSyncReturns<string>;
+  /**
+   * Starts `node dist/cli.js …args`, presses Ctrl-C once its stderr matches `started` (`what` names that
+   * moment if it never comes), and gives back its exit code and stderr.
+   */
+  interrupt(
+    args: readonly string[],
+    what: string,
+    started: RegExp,
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; stderr: string }>;
+  dispose(): void;
+}
+
+/** Builds dist/cli.js when it is missing and makes a private cache folder and a free port for it. */
+export async function startCliSandbox(prefix: string): Promise<CliSandbox> {
+  const cliPath = join(ROOT, 'dist', 'cli.js');
+  if (!existsSync(cliPath)) {
+    const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`build failed:\n${build.stderr}`);
+  }
+  const cache = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(cache, 0o755); // as root, the unprivileged server account must reach the cluster here
+  const port = await freePort();
+  const env = (extra: Record<string, string> = {}) => ({ ...process.env, XDG_CACHE_HOME: cache, ...extra });
+  return {
+    cliPath,
+    cache,
+    port,
+    run: (args, options) =>
+      spawnSync(process.execPath, [cliPath, ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: env(options.env),
+        timeout: options.timeoutMs,
+      }),
+    async interrupt(args, what, started, timeoutMs) {
+      const child = spawn(process.execPath, [cliPath, ...args], {
+        cwd: ROOT,
+        env: env(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        await pollUntil(what, () => (started.test(stderr) ? true : undefined), timeoutMs);
+      } finally {
+        child.kill('SIGINT');
+      }
+      return { code: await exited, stderr };
+    },
+    dispose: () => rmSync(cache, { recursive: true, force: true }),
+  };
 }

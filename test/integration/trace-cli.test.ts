@@ -4,16 +4,13 @@
  * when a statement stalled writes longer than asked, and 0 otherwise.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { portIsFree } from '../../src/cli/housekeeping';
-import { freePort, pollUntil } from './support';
+import { freePort, startCliSandbox, type CliSandbox } from './support';
 
 const root = join(__dirname, '../../..');
-const CLI = join(root, 'dist', 'cli.js');
 const FIXTURE = join(root, 'test/fixtures/trace/db/migrations');
 
 function assertLatency(value: unknown, where: string): void {
@@ -50,31 +47,22 @@ function assertIssueShape(json: Record<string, unknown>): void {
 }
 
 void describe('migration-lab trace (dist/cli.js as a child process)', () => {
+  let sandbox: CliSandbox;
   let cache: string;
   let port: number;
 
   before(async () => {
-    if (!existsSync(CLI)) {
-      const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, encoding: 'utf8' });
-      assert.equal(build.status, 0, `build failed:\n${build.stderr}`);
-    }
-    cache = mkdtempSync(join(tmpdir(), 'migration-lab-trace-cli-'));
-    chmodSync(cache, 0o755); // as root, the unprivileged server account must reach the cluster here
-    port = await freePort();
+    sandbox = await startCliSandbox('migration-lab-trace-cli-');
+    ({ cache, port } = sandbox);
   });
-  after(() => rmSync(cache, { recursive: true, force: true }));
+  after(() => sandbox?.dispose());
 
   function cli(...args: string[]) {
     return cliWithEnv({}, ...args);
   }
 
   function cliWithEnv(env: Record<string, string>, ...args: string[]) {
-    return spawnSync(process.execPath, [CLI, 'trace', FIXTURE, '--port', String(port), ...args], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, XDG_CACHE_HOME: cache, ...env },
-      timeout: 180_000,
-    });
+    return sandbox.run(['trace', FIXTURE, '--port', String(port), ...args], { timeoutMs: 180_000, env });
   }
 
   void it('prints the JSON shape, writes the Markdown report, and exits 3 past --fail-on-stall', () => {
@@ -106,21 +94,13 @@ void describe('migration-lab trace (dist/cli.js as a child process)', () => {
   });
 
   void it('Ctrl-C during the migration cancels, cleans up and stops the server it started (130)', async () => {
-    const child = spawn(
-      process.execPath,
-      [CLI, 'trace', FIXTURE, '--port', String(port), '--migration', '20240102000000', '--rows', '300'],
-      { cwd: root, env: { ...process.env, XDG_CACHE_HOME: cache }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await pollUntil(
+    const { code, stderr } = await sandbox.interrupt(
+      ['trace', FIXTURE, '--port', String(port), '--migration', '20240102000000', '--rows', '300'],
       'the migration to start',
-      () => (/\[trace\] running/.test(stderr) ? true : undefined),
+      /\[trace\] running/,
       120_000,
     );
-    child.kill('SIGINT');
-    assert.equal(await exited, 130, stderr);
+    assert.equal(code, 130, stderr);
     assert.match(
       stderr,
       /Interrupted; the probes and the long transaction ended and the scratch database was reset/,
