@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
-import { activeExtension, captureMessages } from '../support';
+import { activeExtension, captureMessages, runCommand } from '../support';
 
 const NOT_RUNNING = 'PostgreSQL is not running; Migration Lab needs it for this.';
 
@@ -32,12 +32,7 @@ suite('Commands that need a database, with PostgreSQL stopped', () => {
   for (const [command, ...args] of NEED_DATABASE) {
     test(`${command} says PostgreSQL is not running and offers to start it`, async () => {
       // Answer the warning by dismissing it: nothing may start, nothing may fail.
-      const messages = captureMessages();
-      try {
-        await vscode.commands.executeCommand(command, ...args);
-      } finally {
-        messages.restore();
-      }
+      const messages = await runCommand(command, ...args);
       const warnings = messages.shown.filter((s) => s.kind === 'warning');
       assert.deepEqual(
         warnings.map((w) => [w.message, w.items]),

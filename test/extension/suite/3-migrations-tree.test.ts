@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
-import { activeExtension, captureMessages } from '../support';
+import { activeExtension, runCommand, runCommandOk, treeLabel } from '../support';
 
 /**
  * What the Migrations view shows, if the extension exposes its tree providers to tests
@@ -29,22 +29,12 @@ async function treeLabels(): Promise<string[] | undefined> {
   const children = ((await view.getChildren(demo)) ?? []).filter(
     (c) => (c as { kind?: string }).kind !== 'note',
   );
-  return Promise.all(
-    children.map(async (c) => {
-      const item = await view.getTreeItem(c);
-      return typeof item.label === 'string' ? item.label : (item.label?.label ?? '');
-    }),
-  );
+  return Promise.all(children.map(async (c) => treeLabel(await view.getTreeItem(c))));
 }
 
 /** `[X] id` / `[ ] id` for every migration, as the "Migrate to…" picker (and the tree) list them. */
 async function migrationsAsListed(): Promise<string[]> {
-  const messages = captureMessages();
-  try {
-    await vscode.commands.executeCommand('migrationLab.migrateTo');
-  } finally {
-    messages.restore();
-  }
+  const messages = await runCommand('migrationLab.migrateTo');
   assert.deepEqual(messages.errors(), []);
   assert.equal(
     messages.quickPicks.length,
@@ -59,17 +49,6 @@ async function migrationsAsListed(): Promise<string[]> {
   return listed;
 }
 
-async function run(command: string, ...args: unknown[]): Promise<string[]> {
-  const messages = captureMessages();
-  try {
-    await vscode.commands.executeCommand(command, ...args);
-  } finally {
-    messages.restore();
-  }
-  assert.deepEqual(messages.errors(), [], `${command} failed`);
-  return messages.shown.map((s) => s.message);
-}
-
 suite('The Migrations view follows the database (a real embedded PostgreSQL)', () => {
   suiteSetup(async function () {
     this.timeout(120_000);
@@ -82,13 +61,13 @@ suite('The Migrations view follows the database (a real embedded PostgreSQL)', (
     );
     if (api?.migrationsView) assert.deepEqual(await treeLabels(), [], 'empty while PostgreSQL is stopped');
     // The runner chose the provider (embedded, unless MIGRATION_LAB_TEST_PROVIDER says otherwise) and ports.
-    await run('migrationLab.startPostgres');
+    await runCommandOk('migrationLab.startPostgres');
     await vscode.commands.executeCommand('migrationLab.migrations.focus');
   });
 
   suiteTeardown(async function () {
     this.timeout(60_000);
-    await run('migrationLab.stopPostgres');
+    await runCommandOk('migrationLab.stopPostgres');
   });
 
   test('a fresh database lists every migration as not applied', async () => {
@@ -100,20 +79,20 @@ suite('The Migrations view follows the database (a real embedded PostgreSQL)', (
   });
 
   test('migrating to 0001_initial marks it applied, and only it', async () => {
-    const shown = await run('migrationLab.migrateTo', '0001_initial');
+    const shown = await runCommandOk('migrationLab.migrateTo', '0001_initial');
     assert.match(shown.join('\n'), /migrate to 0001_initial: 0001_initial done in \d+\.\d s\./);
     assert.deepEqual(await migrationsAsListed(), [
       '[X] 0001_initial',
       '[ ] 0002_add_email_index',
       '[ ] 0002_add_email_index_concurrently',
     ]);
-    assert.deepEqual(await run('migrationLab.migrateTo', '0001_initial'), [
+    assert.deepEqual(await runCommandOk('migrationLab.migrateTo', '0001_initial'), [
       'migrate to 0001_initial: already there.',
     ]);
   });
 
   test('rolling 0001_initial back marks it not applied again', async () => {
-    const shown = await run('migrationLab.rollbackMigration', '0001_initial');
+    const shown = await runCommandOk('migrationLab.rollbackMigration', '0001_initial');
     assert.match(shown.join('\n'), /roll back to nothing: 0001_initial done in/);
     assert.deepEqual(await migrationsAsListed(), [
       '[ ] 0001_initial',
@@ -123,14 +102,9 @@ suite('The Migrations view follows the database (a real embedded PostgreSQL)', (
   });
 
   test('after Stop PostgreSQL the commands say the database is not running again', async () => {
-    await run('migrationLab.stopPostgres');
+    await runCommandOk('migrationLab.stopPostgres');
     if (api?.migrationsView) assert.deepEqual(await treeLabels(), []);
-    const messages = captureMessages();
-    try {
-      await vscode.commands.executeCommand('migrationLab.migrateTo');
-    } finally {
-      messages.restore();
-    }
+    const messages = await runCommand('migrationLab.migrateTo');
     assert.deepEqual(
       messages.shown.map((s) => s.message),
       ['PostgreSQL is not running; Migration Lab needs it for this.'],

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import pg from 'pg';
 import * as vscode from 'vscode';
-import { activeExtension, captureMessages, waitFor } from '../support';
+import { activeExtension, captureMessages, runCommand, runCommandOk, treeLabel, waitFor } from '../support';
 
 /** What the Database view and the log expose to tests (activate()'s return value). */
 interface TestApi {
@@ -13,17 +13,6 @@ interface TestApi {
 }
 
 let api: TestApi;
-
-async function run(command: string, ...args: unknown[]): Promise<string[]> {
-  const messages = captureMessages();
-  try {
-    await vscode.commands.executeCommand(command, ...args);
-  } finally {
-    messages.restore();
-  }
-  assert.deepEqual(messages.errors(), [], `${command} failed`);
-  return messages.shown.map((s) => s.message);
-}
 
 interface Row {
   label: string;
@@ -40,7 +29,7 @@ async function rows(element?: unknown): Promise<Row[]> {
     children.map(async (c) => {
       const item = await view.getTreeItem(c);
       return {
-        label: typeof item.label === 'string' ? item.label : (item.label?.label ?? ''),
+        label: treeLabel(item),
         description: typeof item.description === 'string' ? item.description : '',
         element: c,
         collapsible: item.collapsibleState !== vscode.TreeItemCollapsibleState.None,
@@ -78,14 +67,14 @@ suite('Tables, Describe Table and Copy Connection String (a real embedded Postgr
     const ext = await activeExtension();
     api = ext.exports as TestApi;
     assert.ok(api?.databaseView, 'activate() exports the Database view');
-    await run('migrationLab.startPostgres');
-    await run('migrationLab.seedTables', 1000);
+    await runCommandOk('migrationLab.startPostgres');
+    await runCommandOk('migrationLab.seedTables', 1000);
   });
 
   suiteTeardown(async function () {
     this.timeout(60_000);
-    await run('migrationLab.rollbackMigration', '0001_initial');
-    await run('migrationLab.stopPostgres');
+    await runCommandOk('migrationLab.rollbackMigration', '0001_initial');
+    await runCommandOk('migrationLab.stopPostgres');
   });
 
   test('the Tables item lists the lab tables; large_email expands to its columns and indexes', async () => {
@@ -102,18 +91,18 @@ suite('Tables, Describe Table and Copy Connection String (a real embedded Postgr
 
   test('the index 0002 creates appears under large_email, and goes with the roll back', async function () {
     this.timeout(120_000);
-    await run('migrationLab.migrateTo', '0002_add_email_index');
+    await runCommandOk('migrationLab.migrateTo', '0002_add_email_index');
     const after = await largeEmailRows();
     const idx = after.find((r) => r.label === 'large_email_email_idx');
     assert.ok(idx, `after 0002: ${after.map((r) => r.label).join(', ')}`);
     assert.match(idx.description, / · valid · ready$/);
-    await run('migrationLab.rollbackIndexMigration');
+    await runCommandOk('migrationLab.rollbackIndexMigration');
     const back = await largeEmailRows();
     assert.ok(!back.some((r) => r.label === 'large_email_email_idx'), 'gone after the roll back');
   });
 
   test('Describe Table opens large_email described like psql \\d', async () => {
-    await run('migrationLab.describeTable', 'large_email');
+    await runCommandOk('migrationLab.describeTable', 'large_email');
     const text = vscode.window.activeTextEditor?.document.getText() ?? '';
     assert.match(text, /^# Table migration_lab\.large_email$/m);
     assert.match(text, /^\| email \| character varying\(254\) \| not null \| {2}\|$/m);
@@ -124,7 +113,7 @@ suite('Tables, Describe Table and Copy Connection String (a real embedded Postgr
   });
 
   test('Copy Connection String: a postgres:// URL that connects, a notification, no password in the log', async () => {
-    const shown = await run('migrationLab.copyConnectionString');
+    const shown = await runCommandOk('migrationLab.copyConnectionString');
     assert.equal(shown.length, 1);
     assert.match(
       shown[0]!,
@@ -157,7 +146,7 @@ suite('Tables, Describe Table and Copy Connection String (a real embedded Postgr
 suite('Delete Lab Data (a real embedded PostgreSQL)', () => {
   test('asks with the folder and its size, stops PostgreSQL, deletes the cluster; a new start is empty', async function () {
     this.timeout(180_000);
-    await run('migrationLab.startPostgres');
+    await runCommandOk('migrationLab.startPostgres');
     // Answer "Delete" for this lab's cluster only: leftovers under /var/lib/migration-lab may belong to
     // other runs on this machine, so "Delete Them Too" is never chosen here.
     const messages = captureMessages((shown) => (shown.items.includes('Delete') ? 'Delete' : undefined));
@@ -177,19 +166,14 @@ suite('Delete Lab Data (a real embedded PostgreSQL)', () => {
     assert.match(done.message, /^Deleted 1 cluster \(\d+(\.\d)? MB freed\)\./);
 
     // PostgreSQL is stopped: a command that needs it offers to start it again.
-    const after = captureMessages();
-    try {
-      await vscode.commands.executeCommand('migrationLab.describeTable', 'large_email');
-    } finally {
-      after.restore();
-    }
+    const after = await runCommand('migrationLab.describeTable', 'large_email');
     assert.deepEqual(
       after.shown.map((m) => m.message),
       ['PostgreSQL is not running; Migration Lab needs it for this.'],
     );
 
     // A fresh cluster: the seeded tables are gone.
-    await run('migrationLab.startPostgres');
+    await runCommandOk('migrationLab.startPostgres');
     try {
       const tables = await child(undefined, 'Tables');
       assert.deepEqual(
@@ -197,7 +181,7 @@ suite('Delete Lab Data (a real embedded PostgreSQL)', () => {
         ['No tables yet'],
       );
     } finally {
-      await run('migrationLab.stopPostgres');
+      await runCommandOk('migrationLab.stopPostgres');
     }
   });
 });

@@ -3,7 +3,17 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
-import { ROOT, activeExtension, captureMessages, waitFor } from '../support';
+import {
+  ROOT,
+  activeExtension,
+  captureMessages,
+  runCommand,
+  sourceMigrationRows,
+  sourceRow,
+  treeLabel,
+  waitFor,
+  waitUntil,
+} from '../support';
 
 /** The parts of activate()'s result these tests read. */
 interface Api {
@@ -22,45 +32,15 @@ let prismaDir: string;
 let demoWhileStopped: string[];
 
 async function label(item: unknown): Promise<string> {
-  const t = await api.migrationsView.getTreeItem(item);
-  return typeof t.label === 'string' ? t.label : (t.label?.label ?? '');
-}
-
-/** The source row whose folder is `dir`. */
-async function sourceRow(dir: string): Promise<unknown> {
-  for (const r of (await api.migrationsView.getChildren()) ?? []) {
-    const t = await api.migrationsView.getTreeItem(r);
-    if (t.id === `source:${dir}`) return r;
-  }
-  throw new Error(`no row for ${dir} in the Migrations view`);
+  return treeLabel(await api.migrationsView.getTreeItem(item));
 }
 
 async function migrationRows(dir: string): Promise<unknown[]> {
-  return [...((await api.migrationsView.getChildren(await sourceRow(dir))) ?? [])];
+  return sourceMigrationRows(api.migrationsView, dir);
 }
 
 async function migrationLabels(dir: string): Promise<string[]> {
   return Promise.all((await migrationRows(dir)).map(label));
-}
-
-/** Polls an async check until it holds, or fails naming what it waited for. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Runs a command with the messages captured; returns them. */
-async function run(command: string, ...args: unknown[]) {
-  const messages = captureMessages();
-  try {
-    await vscode.commands.executeCommand(command, ...args);
-  } finally {
-    messages.restore();
-  }
-  return messages;
 }
 
 suite(
@@ -79,13 +59,13 @@ suite(
       const demo = ((await api.migrationsView.getChildren()) ?? []).at(-1);
       assert.equal(await label(demo), 'Demo: large_email');
       demoWhileStopped = await Promise.all(((await api.migrationsView.getChildren(demo)) ?? []).map(label));
-      const started = await run('migrationLab.startPostgres');
+      const started = await runCommand('migrationLab.startPostgres');
       assert.deepEqual(started.errors(), []);
     });
 
     suiteTeardown(async function () {
       this.timeout(60_000);
-      await run('migrationLab.stopPostgres');
+      await runCommand('migrationLab.stopPostgres');
       rmSync(join(workspace, 'db'), { recursive: true, force: true });
       rmSync(join(workspace, 'prisma'), { recursive: true, force: true });
       // The pinned folder and its setting too: later suites start from a workspace without migrations.
@@ -121,14 +101,17 @@ suite(
       ]);
       const icons = await Promise.all(
         [dbmateDir, prismaDir].map(async (d) => {
-          const icon = (await api.migrationsView.getTreeItem(await sourceRow(d))).iconPath;
+          const icon = (await api.migrationsView.getTreeItem(await sourceRow(api.migrationsView, d)))
+            .iconPath;
           return icon instanceof vscode.ThemeIcon ? icon.id : undefined;
         }),
       );
       assert.equal(new Set(icons).size, 2, `each tool has its own icon: ${JSON.stringify(icons)}`);
       // PostgreSQL runs: every migration is listed as not applied on its fresh scratch database.
-      await until('the scratch databases read', async () =>
-        (await migrationLabels(dbmateDir)).every((l) => l.startsWith('[ ] ')),
+      await waitUntil(
+        'the scratch databases read',
+        async () => (await migrationLabels(dbmateDir)).every((l) => l.startsWith('[ ] ')),
+        20_000,
       );
       assert.deepEqual(await migrationLabels(dbmateDir), [
         '[ ] 20240101000000_create_tables',
@@ -140,7 +123,7 @@ suite(
     test('"replay up to here" on a row applies it and the ones before, and only them', async function () {
       this.timeout(60_000);
       const rows = await migrationRows(dbmateDir);
-      const messages = await run('migrationLab.replayMigrations', rows[1]);
+      const messages = await runCommand('migrationLab.replayMigrations', rows[1]);
       assert.deepEqual(messages.errors(), []);
       assert.match(messages.shown.map((s) => s.message).join('\n'), /2 of 3 applied on mlab_dbmate_/);
       assert.deepEqual(await migrationLabels(dbmateDir), [
@@ -148,7 +131,7 @@ suite(
         '[X] 20240102000000_index_books_title',
         '[ ] 20240103000000_add_reviews',
       ]);
-      const prisma = await run('migrationLab.replayMigrations', (await migrationRows(prismaDir))[0]);
+      const prisma = await runCommand('migrationLab.replayMigrations', (await migrationRows(prismaDir))[0]);
       assert.deepEqual(prisma.errors(), []);
       assert.match((await migrationLabels(prismaDir))[0]!, /^\[X\] /);
     });
@@ -156,7 +139,7 @@ suite(
     test('"roll back to here" on an applied row undoes it (the down section) and keeps the older ones', async function () {
       this.timeout(60_000);
       const rows = await migrationRows(dbmateDir);
-      const messages = await run('migrationLab.rollBackMigrationsTo', rows[1]);
+      const messages = await runCommand('migrationLab.rollBackMigrationsTo', rows[1]);
       assert.deepEqual(messages.errors(), []);
       assert.deepEqual(await migrationLabels(dbmateDir), [
         '[X] 20240101000000_create_tables',
@@ -168,7 +151,7 @@ suite(
     test('a failing migration opens its file with a diagnostic on the failing statement', async function () {
       this.timeout(60_000);
       const rows = await migrationRows(dbmateDir);
-      const messages = await run('migrationLab.replayMigrations', rows[2]);
+      const messages = await runCommand('migrationLab.replayMigrations', rows[2]);
       const errors = messages.errors();
       assert.equal(errors.length, 1, JSON.stringify(messages.shown));
       assert.match(errors[0]!, /20240103000000_add_reviews/);
@@ -199,7 +182,10 @@ suite(
 
     test('Reset Scratch Database leaves nothing applied and clears the diagnostic', async function () {
       this.timeout(60_000);
-      const messages = await run('migrationLab.resetScratchDatabase', await sourceRow(dbmateDir));
+      const messages = await runCommand(
+        'migrationLab.resetScratchDatabase',
+        await sourceRow(api.migrationsView, dbmateDir),
+      );
       assert.deepEqual(messages.errors(), []);
       assert.deepEqual(
         vscode.languages.getDiagnostics(vscode.Uri.file(join(dbmateDir, '20240103000000_add_reviews.sql'))),
@@ -227,14 +213,19 @@ suite(
       await waitFor('the pinned folder in the Migrations view', () =>
         api.sources.entries.some((e) => e.found.path === pinned) ? true : undefined,
       );
-      await until('its state read', async () =>
-        (await migrationLabels(pinned)).every((l) => l.startsWith('[ ] ')),
+      await waitUntil(
+        'its state read',
+        async () => (await migrationLabels(pinned)).every((l) => l.startsWith('[ ] ')),
+        20_000,
       );
       const messages = captureMessages((shown) =>
         shown.items.includes('Create role and retry') ? 'Create role and retry' : undefined,
       );
       try {
-        await vscode.commands.executeCommand('migrationLab.replayMigrations', await sourceRow(pinned));
+        await vscode.commands.executeCommand(
+          'migrationLab.replayMigrations',
+          await sourceRow(api.migrationsView, pinned),
+        );
       } finally {
         messages.restore();
       }
@@ -260,7 +251,7 @@ suite(
       );
       const editor = await vscode.window.showTextDocument(vscode.Uri.file(file));
       editor.selection = new vscode.Selection(1, 0, 2, 54);
-      const inTransaction = await run('migrationLab.checkSqlSelection', 'transaction');
+      const inTransaction = await runCommand('migrationLab.checkSqlSelection', 'transaction');
       assert.equal(inTransaction.errors().length, 1, JSON.stringify(inTransaction.shown));
       assert.match(inTransaction.errors()[0]!, /CONCURRENTLY|transaction block/i);
       const diagnostics = vscode.languages.getDiagnostics(vscode.Uri.file(file));
@@ -272,7 +263,7 @@ suite(
       await vscode.window.showTextDocument(vscode.Uri.file(file)).then((e) => {
         e.selection = new vscode.Selection(1, 0, 2, 54);
       });
-      const autocommit = await run('migrationLab.checkSqlSelection', 'no-transaction');
+      const autocommit = await runCommand('migrationLab.checkSqlSelection', 'no-transaction');
       assert.deepEqual(autocommit.errors(), []);
       assert.match(
         autocommit.shown.map((m) => m.message).join('\n'),
@@ -289,14 +280,19 @@ suite(
         file,
         '-- migrate:up\nALTER TABLE books ADD COLUMN notes text;\n\n-- migrate:down\nALTER TABLE books DROP COLUMN notes;\n',
       );
-      await until(
+      await waitUntil(
         'the fourth migration in the view, with its state',
         async () => (await migrationLabels(dbmateDir))[3] === '[ ] 20240104000000_add_notes',
+        20_000,
       );
       assert.equal(api.sources.parses - before, 1, 'one parse of the changed folder, none of the others');
       assert.equal((await migrationLabels(dbmateDir))[3], '[ ] 20240104000000_add_notes');
       rmSync(file);
-      await until('the migration gone again', async () => (await migrationLabels(dbmateDir)).length === 3);
+      await waitUntil(
+        'the migration gone again',
+        async () => (await migrationLabels(dbmateDir)).length === 3,
+        20_000,
+      );
     });
   },
 );

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
-import { ROOT, activeExtension, waitFor } from '../support';
+import { ROOT, activeExtension, ruleOf, waitFor } from '../support';
 
 /**
  * A copy of a dbmate folder (the tests edit it, and an edited editor may be saved on shutdown): 0001
@@ -18,10 +18,6 @@ const STATEMENT = 'CREATE INDEX orders_customer_id_idx ON orders (customer_id)';
 
 function labDiagnostics(uri: vscode.Uri): vscode.Diagnostic[] {
   return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'Migration Lab');
-}
-
-function ruleOf(d: vscode.Diagnostic): string {
-  return typeof d.code === 'object' ? String(d.code.value) : String(d.code);
 }
 
 function hoverMarkdown(hovers: vscode.Hover[]): string {
@@ -61,7 +57,7 @@ suite('Lint in the editor', () => {
     assert.ok(target.path.endsWith('/docs/rules.md'), `code target ${target.toString()}`);
     assert.match(target.fragment, /^L\d+$/);
 
-    const lens = await pollAsync('a CodeLens naming ShareLock on public.orders', async () => {
+    const lens = await waitFor('a CodeLens naming ShareLock on public.orders', async () => {
       const all = await vscode.commands.executeCommand<vscode.CodeLens[]>(
         'vscode.executeCodeLensProvider',
         document.uri,
@@ -142,18 +138,3 @@ suite('Lint in the editor', () => {
     }
   });
 });
-
-/** Polls an async check until it returns a value, or fails naming what it waited for. */
-async function pollAsync<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
-import { ROOT, activeExtension, waitFor } from '../support';
+import { ROOT, activeExtension, ruleOf, waitFor } from '../support';
 
 /** A copy of the dbmate quick-fix fixture (the test writes a new migration into it). */
 const COPY = mkdtempSync(join(tmpdir(), 'mlab-fixes-'));
@@ -12,29 +12,10 @@ cpSync(join(ROOT, 'test', 'fixtures', 'fixes', 'dbmate'), COPY, { recursive: tru
 const CURRENT = join(COPY, '20240102000000_change_books.sql');
 const CREATED = join(COPY, '20240102000001_books_title_idx_concurrently.sql');
 
-function ruleOf(d: vscode.Diagnostic): string {
-  return typeof d.code === 'object' ? String(d.code.value) : String(d.code);
-}
-
 function indexFinding(uri: vscode.Uri): vscode.Diagnostic | undefined {
   return vscode.languages
     .getDiagnostics(uri)
     .find((d) => d.source === 'Migration Lab' && ruleOf(d) === 'index-without-concurrently');
-}
-
-/** Polls an async check until it gives a value (the lint runs after a debounce). */
-async function pollAsync<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 suite('Lint quick fixes in the editor', () => {
@@ -81,7 +62,7 @@ suite('Lint quick fixes in the editor', () => {
 
     // The new file is linted as a dbmate migration too: nothing about its index.
     await vscode.window.showTextDocument(created);
-    const lens = await pollAsync('a lens on the concurrent build', async () => {
+    const lens = await waitFor('a lens on the concurrent build', async () => {
       const all = await vscode.commands.executeCommand<vscode.CodeLens[]>(
         'vscode.executeCodeLensProvider',
         created.uri,

@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
-import { ROOT, activeExtension, captureMessages, manifest, waitFor } from '../support';
+import {
+  ROOT,
+  activeExtension,
+  manifest,
+  runCommand,
+  sourceMigrationRows,
+  treeLabel,
+  waitFor,
+  waitUntil,
+} from '../support';
 
 /** The parts of activate()'s result these tests read. */
 interface StoredTraceLike {
@@ -43,38 +52,11 @@ let shopDir: string;
 const exportDir = mkdtempSync(join(tmpdir(), 'mlab-trace-export-'));
 
 async function label(provider: vscode.TreeDataProvider<unknown>, item: unknown): Promise<string> {
-  const t = await provider.getTreeItem(item);
-  return typeof t.label === 'string' ? t.label : (t.label?.label ?? '');
+  return treeLabel(await provider.getTreeItem(item));
 }
 
 async function migrationRows(): Promise<unknown[]> {
-  for (const r of (await api.migrationsView.getChildren()) ?? []) {
-    if ((await api.migrationsView.getTreeItem(r)).id === `source:${shopDir}`)
-      return [...((await api.migrationsView.getChildren(r)) ?? [])];
-  }
-  throw new Error(`no row for ${shopDir} in the Migrations view`);
-}
-
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function run(command: string, ...args: unknown[]) {
-  const messages = captureMessages();
-  try {
-    await vscode.commands.executeCommand(command, ...args);
-  } finally {
-    messages.restore();
-  }
-  return messages;
+  return sourceMigrationRows(api.migrationsView, shopDir);
 }
 
 const settings = () => vscode.workspace.getConfiguration('migrationLab');
@@ -88,13 +70,13 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     // Small tables: the test is about the editor's side, the tracer's own tests measure locks at scale.
     await settings().update('trace.rows', 2000, vscode.ConfigurationTarget.Global);
     await settings().update('trace.rate', 5, vscode.ConfigurationTarget.Global);
-    const started = await run('migrationLab.startPostgres');
+    const started = await runCommand('migrationLab.startPostgres');
     assert.deepEqual(started.errors(), []);
   });
 
   suiteTeardown(async function () {
     this.timeout(60_000);
-    await run('migrationLab.stopPostgres');
+    await runCommand('migrationLab.stopPostgres');
     await settings().update('trace.rows', undefined, vscode.ConfigurationTarget.Global);
     await settings().update('trace.rate', undefined, vscode.ConfigurationTarget.Global);
     rmSync(join(workspace, 'shop'), { recursive: true, force: true });
@@ -120,16 +102,21 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     this.timeout(40_000);
     await api.sources.ready;
     // Folders earlier suites copied in are gone (their teardown): the workspace has no migrations.
-    await until('no migration folder in the workspace', () => api.sources.entries.every((e) => !e.source));
+    await waitUntil('no migration folder in the workspace', () =>
+      api.sources.entries.every((e) => !e.source),
+    );
     assert.equal(api.ownMigration.state.migrationsFound, false, 'nothing found, and the demo not chosen yet');
-    const chosen = await run('migrationLab.useDemoMigrations');
+    const chosen = await runCommand('migrationLab.useDemoMigrations');
     assert.deepEqual(chosen.errors(), []);
-    await until('migrationsFound (the demo chosen)', () => api.ownMigration.state.migrationsFound);
+    await waitUntil('migrationsFound (the demo chosen)', () => api.ownMigration.state.migrationsFound);
     // Its "newest" is the plain index build (the two 0002s are alternatives, a replay of both fails).
-    assert.deepEqual((await run('migrationLab.openNewestMigration')).errors(), []);
+    assert.deepEqual((await runCommand('migrationLab.openNewestMigration')).errors(), []);
     const file = vscode.window.activeTextEditor?.document.uri.fsPath ?? '';
     assert.match(file, /migrations[\\/]0002_add_email_index\.sql$/);
-    await until('lint problems on the demo’s plain CREATE INDEX', () => api.ownMigration.state.lintFindings);
+    await waitUntil(
+      'lint problems on the demo’s plain CREATE INDEX',
+      () => api.ownMigration.state.lintFindings,
+    );
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
@@ -141,18 +128,18 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     );
     assert.equal(api.sources.entries.find((e) => e.found.path === shopDir)!.found.tool, 'dbmate');
     // Folders earlier suites copied in are gone (their teardown): the walkthrough's subject is this one.
-    await until('the shop folder as the only migration folder', () =>
+    await waitUntil('the shop folder as the only migration folder', () =>
       api.sources.entries.every((e) => e.found.path === shopDir || !e.source),
     );
-    await until('migrationsFound', () => api.ownMigration.state.migrationsFound === true);
+    await waitUntil('migrationsFound', () => api.ownMigration.state.migrationsFound === true);
     const state = api.ownMigration.state;
     assert.equal(state.lintFindings, false, 'no migration is open yet');
     assert.equal(state.replayed, false, 'a fresh scratch database');
     assert.equal(state.traced, false);
     assert.equal(state.reportOpened, false);
-    const shown = await run('migrationLab.showMigrations');
+    const shown = await runCommand('migrationLab.showMigrations');
     assert.deepEqual(shown.errors(), []);
-    await until(
+    await waitUntil(
       'toolNamed (the Migrations view is visible on the folder)',
       () => api.ownMigration.state.toolNamed,
     );
@@ -160,21 +147,21 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
 
   test('opening the newest migration shows its lint findings', async function () {
     this.timeout(40_000);
-    const opened = await run('migrationLab.openNewestMigration');
+    const opened = await runCommand('migrationLab.openNewestMigration');
     assert.deepEqual(opened.errors(), []);
     const file = join(shopDir, `${NEWEST}.sql`);
     assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, file);
-    await until('lint problems on the newest migration', () =>
+    await waitUntil('lint problems on the newest migration', () =>
       vscode.languages.getDiagnostics(vscode.Uri.file(file)).some((d) => d.source === 'Migration Lab'),
     );
-    await until('lintFindings', () => api.ownMigration.state.lintFindings);
+    await waitUntil('lintFindings', () => api.ownMigration.state.lintFindings);
   });
 
   test('the walkthrough’s Replay applies everything before the newest migration', async function () {
     this.timeout(60_000);
-    const replayed = await run('migrationLab.replayMigrations', { walkthrough: true });
+    const replayed = await runCommand('migrationLab.replayMigrations', { walkthrough: true });
     assert.deepEqual(replayed.errors(), []);
-    await until('replayed', () => api.ownMigration.state.replayed);
+    await waitUntil('replayed', () => api.ownMigration.state.replayed);
     const labels = await Promise.all((await migrationRows()).map((r) => label(api.migrationsView, r)));
     assert.deepEqual(labels, ['[X] 20250101000000_create_shop', `[ ] ${NEWEST}`]);
   });
@@ -196,7 +183,7 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     );
     assert.match(inline.group ?? '', /^inline/);
 
-    const traced = await run('migrationLab.traceMigration', row);
+    const traced = await runCommand('migrationLab.traceMigration', row);
     assert.deepEqual(traced.errors(), []);
     assert.equal(api.observation.traces.length, before + 1);
     const trace = api.observation.traces.at(-1)!;
@@ -235,12 +222,12 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     assert.equal(item.contextValue, 'trace');
     assert.equal(item.command?.command, 'migrationLab.openTraceReport');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    await until('the report closed', () =>
+    await waitUntil('the report closed', () =>
       vscode.window.tabGroups.all
         .flatMap((g) => g.tabs)
         .every((t) => !(t.input instanceof vscode.TabInputWebview)),
     );
-    const reopened = await run(item.command.command, ...(item.command.arguments ?? []));
+    const reopened = await runCommand(item.command.command, ...(item.command.arguments ?? []));
     assert.deepEqual(reopened.errors(), []);
     await waitFor('the report shown again from the Runs view', () =>
       vscode.window.tabGroups.all
@@ -258,7 +245,7 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
   test('a trace that cannot be done is one sentence with Show Log, and keeps nothing', async function () {
     this.timeout(30_000);
     const before = api.observation.traces.length;
-    const failed = await run('migrationLab.traceMigration', {
+    const failed = await runCommand('migrationLab.traceMigration', {
       source: shopDir,
       migration: '29991231000000_nope',
     });
@@ -294,7 +281,7 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
       )) as typeof vscode.window.withProgress;
     let messages;
     try {
-      messages = await run('migrationLab.traceMigration', { source: shopDir, migration: NEWEST });
+      messages = await runCommand('migrationLab.traceMigration', { source: shopDir, migration: NEWEST });
     } finally {
       win.withProgress = withProgress;
     }
@@ -309,7 +296,7 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
       lines.join(' | '),
     );
     assert.equal(api.observation.traces.length, before, 'a cancelled trace is not kept');
-    await until('the scratch database reset (nothing applied)', async () =>
+    await waitUntil('the scratch database reset (nothing applied)', async () =>
       (await Promise.all((await migrationRows()).map((r) => label(api.migrationsView, r)))).every((l) =>
         l.startsWith('[ ] '),
       ),
@@ -321,8 +308,11 @@ suite('Trace a migration from the Migrations view; the "Check your own migration
     const trace = api.observation.traces.at(-1)!;
     const json = vscode.Uri.file(join(exportDir, 'trace.json'));
     const md = vscode.Uri.file(join(exportDir, 'trace.md'));
-    assert.deepEqual((await run('migrationLab.exportTraceReport', 'json', trace, json)).errors(), []);
-    assert.deepEqual((await run('migrationLab.exportTraceReport', 'markdown', trace, md)).errors(), []);
+    assert.deepEqual((await runCommand('migrationLab.exportTraceReport', 'json', trace, json)).errors(), []);
+    assert.deepEqual(
+      (await runCommand('migrationLab.exportTraceReport', 'markdown', trace, md)).errors(),
+      [],
+    );
     assert.deepEqual(JSON.parse(readFileSync(json.fsPath, 'utf8')), trace.report);
     const text = readFileSync(md.fsPath, 'utf8');
     assert.match(text, new RegExp(NEWEST));

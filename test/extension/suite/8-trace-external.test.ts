@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { silentLogger } from '../../../src/core/log';
 import { EmbeddedPostgres } from '../../../src/core/postgres/embedded';
 import type { ConnectionTarget } from '../../../src/core/db';
-import { ROOT, activeExtension, captureMessages, waitFor } from '../support';
+import { ROOT, activeExtension, captureMessages, runCommand, waitFor } from '../support';
 
 interface Api {
   sources: { entries: readonly { found: { path: string } }[]; ready: Promise<void> };
@@ -87,12 +87,7 @@ suite('Trace against an external database (a staging clone): asked once, rolled 
     await vscode.workspace
       .getConfiguration('migrationLab')
       .update('postgres.provider', 'external', vscode.ConfigurationTarget.Global);
-    const messages = captureMessages();
-    try {
-      await vscode.commands.executeCommand('migrationLab.startPostgres');
-    } finally {
-      messages.restore();
-    }
+    const messages = await runCommand('migrationLab.startPostgres');
     assert.deepEqual(messages.errors(), []);
     await api.sources.ready;
     await waitFor('the copied folder in the Migrations view', () =>
@@ -102,12 +97,7 @@ suite('Trace against an external database (a staging clone): asked once, rolled 
 
   suiteTeardown(async function () {
     this.timeout(60_000);
-    const messages = captureMessages();
-    try {
-      await vscode.commands.executeCommand('migrationLab.stopPostgres');
-    } finally {
-      messages.restore();
-    }
+    await runCommand('migrationLab.stopPostgres');
     await vscode.workspace
       .getConfiguration('migrationLab')
       .update('postgres.provider', undefined, vscode.ConfigurationTarget.Global);
@@ -119,15 +109,8 @@ suite('Trace against an external database (a staging clone): asked once, rolled 
   test('dismissing the question traces nothing', async function () {
     this.timeout(30_000);
     const before = api.observation.traces.length;
-    const messages = captureMessages(); // every message dismissed, the modal question included
-    try {
-      await vscode.commands.executeCommand('migrationLab.traceMigration', {
-        source: shopDir,
-        migration: NEWEST,
-      });
-    } finally {
-      messages.restore();
-    }
+    // Every message dismissed, the modal question included.
+    const messages = await runCommand('migrationLab.traceMigration', { source: shopDir, migration: NEWEST });
     const question = messages.shown.find((s) => s.kind === 'warning');
     assert.ok(question, JSON.stringify(messages.shown));
     assert.deepEqual(messages.errors(), []);
