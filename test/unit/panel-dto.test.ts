@@ -5,7 +5,7 @@ import { LESSON_TITLES } from '../../src/core/scenarios/lessons';
 import { toBlockingChains } from '../../src/core/monitor/lockMonitor';
 import { RunRecorder, type RecordedRun } from '../../src/core/monitor/recorder';
 import { toReportJson } from '../../src/core/monitor/report';
-import type { ProbeSample } from '../../src/core/probe/stats';
+import { kindStats, type ProbeSample } from '../../src/core/probe/stats';
 import {
   toComparisonDto,
   toLatencyByTableDto,
@@ -112,16 +112,7 @@ describe('the per-table latency the panel draws', () => {
   });
 
   it("draws the demo's one probe as its one table", () => {
-    const stats = {
-      count: 0,
-      inFlight: 0,
-      p50Ms: null,
-      p95Ms: null,
-      maxMs: null,
-      stalled: 0,
-      errors: 0,
-      timeouts: 0,
-    };
+    const stats = kindStats([], 'read', T0); // no requests yet: only the table's name matters here
     const dto = toLatencySnapshotDto(
       {
         at: T0,
