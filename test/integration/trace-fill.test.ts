@@ -7,7 +7,7 @@ import pg from 'pg';
 import { CancelledError } from '../../src/core/errors';
 import { memoryLogger, silentLogger } from '../../src/core/log';
 import { fillTables, readRowEstimates, type FillProgress } from '../../src/core/trace/fill';
-import { pollUntil, startTestDatabase, type TestDatabase, type TestPostgres } from './support';
+import { pollUntil, startTestDatabase, type TestPostgres } from './support';
 
 const SCHEMA_SQL = `
 CREATE SCHEMA shop;
@@ -77,14 +77,11 @@ async function count(client: pg.Client, table: string): Promise<number> {
 }
 
 describe('the trace fill', () => {
-  let lab: TestDatabase;
   let db: TestPostgres;
   let client: pg.Client;
-  before(async () => {
-    lab = await startTestDatabase(SCHEMA_SQL);
-    ({ db, client } = lab);
-  });
-  after(() => lab?.stop());
+  let stop: () => Promise<void>;
+  before(async () => ({ db, client, stop } = await startTestDatabase(SCHEMA_SQL)));
+  after(() => stop?.());
 
   it('fills every table to its count, parents first, and every constraint holds', async () => {
     const progress: FillProgress[] = [];

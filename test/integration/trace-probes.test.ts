@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/core/log';
 import { kindStats } from '../../src/core/probe/stats';
 import { fillTables } from '../../src/core/trace/fill';
 import { TableProbes } from '../../src/core/trace/tableProbes';
-import { pollUntil, startTestDatabase, type TestDatabase, type TestPostgres } from './support';
+import { pollUntil, startTestDatabase, type TestPostgres } from './support';
 
 const SCHEMA_SQL = `
 CREATE SCHEMA probe;
@@ -37,19 +37,18 @@ async function probeSessions(client: pg.Client): Promise<number> {
 }
 
 describe('the trace table probes', () => {
-  let lab: TestDatabase;
   let db: TestPostgres;
   let client: pg.Client;
+  let stop: () => Promise<void>;
   before(async () => {
-    lab = await startTestDatabase(SCHEMA_SQL);
-    ({ db, client } = lab);
+    ({ db, client, stop } = await startTestDatabase(SCHEMA_SQL));
     await fillTables(
       db.target,
       { tables: ['probe.items', 'probe.log'], rows: 5_000 },
       { logger: silentLogger },
     );
   });
-  after(() => lab?.stop());
+  after(() => stop?.());
 
   it('records reads and writes of each table, and says how each writes', async () => {
     const probes = new TableProbes({
