@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { describe, it, before, afterEach } = require('mocha');
-const { Workbench } = require('./workbench');
+const { Workbench, waitUntil } = require('./workbench');
 const session = require('./session');
 
 const TITLE = 'Migration Lab: See What a Migration Blocks';
@@ -32,11 +32,6 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
   let wb;
   /** @type {import('playwright-core').Page} */
   let page;
-  const shot = async (name) => {
-    const file = path.join(session.resultsDir, name);
-    await page.screenshot({ path: file });
-    session.screenshots.push(file);
-  };
   const runCard = (kind) =>
     wb.lockMonitor.locator('article.verdict', {
       has: wb.lockMonitor.locator('h3 small', { hasText: `${kind} ·` }),
@@ -48,18 +43,11 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     wb = new Workbench(page);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      const file = path.join(session.resultsDir, 'failure.png');
-      await page.screenshot({ path: file }).catch(() => {});
-      console.log(`    screenshot of the failure: ${file}`);
-    }
+  afterEach(function () {
+    return session.screenshotIfFailed(this.currentTest);
   });
 
-  const walkthroughTitle = () =>
-    page
-      .locator('.gettingStartedContainer h2, .gettingStartedContainer .category-title', { hasText: TITLE })
-      .first();
+  const walkthroughTitle = () => wb.walkthroughTitle(TITLE);
 
   /** Everything the extension logged so far, over every extension host of this window (reloads included). */
   const extensionLog = () => {
@@ -177,7 +165,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await page.waitForTimeout(700); // let the latency chart draw the stall and more writes queue
     // The table re-renders five times a second; scroll by its stable heading, as a person would scroll down.
     await wb.lockMonitor.locator('#latency-stats').scrollIntoViewIfNeeded();
-    await shot('lock-monitor-locking-dark.png');
+    await session.screenshot('lock-monitor-locking-dark.png');
     const card = runCard('locking');
     await card.waitFor({ timeout: 120_000 });
     const verdict = await card.locator('p').first().innerText();
@@ -218,7 +206,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await conclusion.waitFor({ timeout: 20_000 });
     console.log(`      conclusion: ${(await conclusion.innerText()).trim()}`);
     await page.waitForTimeout(1000); // the panel scrolls to the comparison
-    await shot('lock-monitor-comparison.png');
+    await session.screenshot('lock-monitor-comparison.png');
     await assertStepTicks('compare');
   });
 
@@ -235,7 +223,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     await index.waitFor({ timeout: 20_000 });
     assert.doesNotMatch(await index.innerText(), /INVALID/);
     await pane.locator('.monaco-list-row[aria-level="3"]', { hasText: 'email' }).first().waitFor();
-    await shot('database-tables.png');
+    await session.screenshot('database-tables.png');
     await wb.runCommand('View: Toggle Primary Side Bar Visibility');
   });
 
@@ -255,7 +243,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
       },
       60_000,
     );
-    await shot('lock-monitor-lock-queue.png');
+    await session.screenshot('lock-monitor-lock-queue.png');
     const card = lessonCard('lock-queue');
     await card.waitFor({ timeout: 90_000 });
     const verdict = await card.locator('p').first().innerText();
@@ -309,7 +297,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
     }
     await wb.walkthroughStep('compare').click(); // show the comparison step's text, as a person reading back would
     await page.waitForTimeout(1500);
-    await shot('walkthrough.png');
+    await session.screenshot('walkthrough.png');
   });
 
   it('a window reload keeps the runs, the lesson results and the comparison, and orphans no PostgreSQL', async function () {
@@ -443,7 +431,7 @@ describe('A newcomer follows the Migration Lab walkthrough in VS Code', function
       .scrollIntoViewIfNeeded()
       .catch(() => {});
     await page.waitForTimeout(500);
-    await shot('lock-monitor-light.png');
+    await session.screenshot('lock-monitor-light.png');
   });
 
   it('stops PostgreSQL from the command palette', async function () {
@@ -463,19 +451,4 @@ function portAnswers(port) {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/** Polls an async condition every 250 ms. */
-async function waitUntil(what, condition, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (
-      await Promise.resolve()
-        .then(condition)
-        .catch(() => false)
-    )
-      return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }

@@ -7,9 +7,8 @@
 // Runs after journey.test.js in the same code-server (seeded table, PostgreSQL stopped at its end), but
 // brings the lab to the state it needs itself.
 const assert = require('node:assert/strict');
-const path = require('node:path');
 const { describe, it, before, afterEach } = require('mocha');
-const { Workbench } = require('./workbench');
+const { Workbench, waitUntil } = require('./workbench');
 const session = require('./session');
 
 const THEMES = [
@@ -29,11 +28,6 @@ describe('The Lock Monitor with the keyboard and in every theme', function () {
   let wb;
   /** @type {import('playwright-core').Page} */
   let page;
-  const shot = async (name) => {
-    const file = path.join(session.resultsDir, name);
-    await page.screenshot({ path: file });
-    session.screenshots.push(file);
-  };
   const panelButton = (action) => wb.lockMonitor.locator(`button[data-action=${action}]`);
   /** What has keyboard focus inside the panel: its data-action, id, or tag name. */
   const focused = () =>
@@ -67,6 +61,7 @@ describe('The Lock Monitor with the keyboard and in every theme', function () {
           'the palette input has focus',
           () => input.evaluate((el) => el === document.activeElement),
           3000,
+          100,
         );
         await page.keyboard.type(title);
         await row.waitFor({ timeout: 5000 });
@@ -116,12 +111,8 @@ describe('The Lock Monitor with the keyboard and in every theme', function () {
     wb = new Workbench(page);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      const file = path.join(session.resultsDir, 'failure.png');
-      await page.screenshot({ path: file }).catch(() => {});
-      console.log(`    screenshot of the failure: ${file}`);
-    }
+  afterEach(function () {
+    return session.screenshotIfFailed(this.currentTest);
   });
 
   it('while PostgreSQL is stopped, the panel offers Start PostgreSQL and says why the other buttons wait', async function () {
@@ -295,7 +286,7 @@ describe('The Lock Monitor with the keyboard and in every theme', function () {
         `tick labels (${measured.yTickWidth} px) fit the y axis (${measured.yAxisRoom} px)`,
       );
       await wb.lockMonitor.locator('#latency-stats').scrollIntoViewIfNeeded();
-      await shot(`lock-monitor-${theme.file}.png`);
+      await session.screenshot(`lock-monitor-${theme.file}.png`);
       await runCards().nth(runsBefore).waitFor({ timeout: 120_000 });
       if (theme === THEMES.at(-1))
         await commandByKeyboard('Notifications: Toggle Do Not Disturb Mode', { click: true });
@@ -371,14 +362,4 @@ async function measureContrast({ timeoutMs }) {
     yAxisRoom: Number(chart.dataset.yAxisRoom),
     yTickWidth: Number(chart.dataset.yTickWidth),
   };
-}
-
-/** Polls an async condition every 100 ms. */
-async function waitUntil(what, condition, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it, before, after, afterEach } = require('mocha');
-const { Workbench } = require('./workbench');
+const { Workbench, waitUntil } = require('./workbench');
 const session = require('./session');
 
 const TITLE = 'Migration Lab: Check Your Own Migration';
@@ -20,15 +20,7 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
   /** @type {import('playwright-core').Page} */
   let page;
   let shop;
-  const shot = async (name) => {
-    const file = path.join(session.resultsDir, name);
-    await page.screenshot({ path: file });
-    session.screenshots.push(file);
-  };
-  const walkthroughTitle = () =>
-    page
-      .locator('.gettingStartedContainer h2, .gettingStartedContainer .category-title', { hasText: TITLE })
-      .first();
+  const walkthroughTitle = () => wb.walkthroughTitle(TITLE);
   const openWalkthrough = async () => {
     await wb.runCommand('Migration Lab: Open Walkthrough: Check Your Own Migration');
     await walkthroughTitle().waitFor({ timeout: 20_000 });
@@ -45,12 +37,8 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
 
   after(() => fs.rmSync(shop, { recursive: true, force: true }));
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      const file = path.join(session.resultsDir, 'failure.png');
-      await page.screenshot({ path: file }).catch(() => {});
-      console.log(`    screenshot of the failure: ${file}`);
-    }
+  afterEach(function () {
+    return session.screenshotIfFailed(this.currentTest);
   });
 
   it('opens the second walkthrough; "Open a folder with migrations" ticks once the dbmate folder is found', async function () {
@@ -100,7 +88,7 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
     await panel.locator('#watch', { hasText: 'public.orders' }).waitFor({ timeout: 60_000 });
     await panel.locator('#statements li', { hasText: 'running' }).first().waitFor({ timeout: 60_000 });
     await panel.locator('#locks tr', { hasText: 'ShareLock' }).first().waitFor({ timeout: 30_000 });
-    await shot('lock-monitor-trace.png');
+    await session.screenshot('lock-monitor-trace.png');
     await wb.waitForNotification(`Traced ${NEWEST}`, 180_000);
     // The trace over, the panel draws the demo's table again.
     await panel.locator('#watch', { hasText: 'Demo: large_email' }).waitFor({ timeout: 30_000 });
@@ -113,7 +101,7 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
     await preview.locator('body', { hasText: NEWEST }).first().waitFor({ timeout: 30_000 });
     await preview.locator('table').first().waitFor({ timeout: 10_000 });
     assert.match(await preview.locator('body').innerText(), /ShareLock/);
-    await shot('trace-report.png');
+    await session.screenshot('trace-report.png');
     // The Runs view keeps it.
     await wb.runCommand('Migration Lab: Focus on Runs View');
     const runsPane = page.locator('.pane', { has: page.locator('.pane-header[aria-label="Runs Section"]') });
@@ -127,21 +115,6 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
     await openWalkthrough();
     for (const id of STEPS)
       await waitUntil(`the ${id} step is ticked`, () => wb.walkthroughStepDone(id), 15_000);
-    await shot('walkthrough-own-migration.png');
+    await session.screenshot('walkthrough-own-migration.png');
   });
 });
-
-/** Polls an async condition every 250 ms. */
-async function waitUntil(what, condition, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (
-      await Promise.resolve()
-        .then(condition)
-        .catch(() => false)
-    )
-      return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

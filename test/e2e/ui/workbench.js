@@ -101,6 +101,13 @@ class Workbench {
     return this.page.locator('.gettingStartedContainer');
   }
 
+  /** The open walkthrough's title, when it is `title`. */
+  walkthroughTitle(title) {
+    return this.page
+      .locator('.gettingStartedContainer h2, .gettingStartedContainer .category-title', { hasText: title })
+      .first();
+  }
+
   /** The step's header button; `aria-checked` is "true" once its completion event fired. */
   walkthroughStep(id) {
     return this.page.locator(`.gettingStartedContainer button.getting-started-step[data-step-id$="${id}"]`);
@@ -159,4 +166,22 @@ class Workbench {
   }
 }
 
-module.exports = { Workbench };
+/**
+ * Polls `condition` (sync or async) every `stepMs` until it holds, or fails naming `what`; a condition that
+ * throws (a frame not there yet) counts as not holding.
+ */
+async function waitUntil(what, condition, timeoutMs = 30_000, stepMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (
+      await Promise.resolve()
+        .then(condition)
+        .catch(() => false)
+    )
+      return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+module.exports = { Workbench, waitUntil };
