@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import pg from 'pg';
-import type { ConnectionTarget } from '../../src/core/db';
+import { clientConfig, type ConnectionTarget } from '../../src/core/db';
 import { silentLogger, type Logger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
 import { resolvePostgresBinaries } from '../../src/core/postgres/binaries';
@@ -93,6 +93,21 @@ export async function startTestDatabase(schemaSql: string): Promise<TestDatabase
     throw e;
   }
   return { db, client, stop };
+}
+
+/** The rows of `sql`, run in `database` of the test server on a connection of its own. */
+export async function queryDatabase<T extends pg.QueryResultRow>(
+  target: ConnectionTarget,
+  database: string,
+  sql: string,
+): Promise<T[]> {
+  const client = new pg.Client(clientConfig({ ...target, database }, 'integration-test'));
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
 }
 
 /** The repository's migrations folder (0001_initial and the two 0002s). */

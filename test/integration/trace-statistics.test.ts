@@ -9,13 +9,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { clientConfig } from '../../src/core/db';
 import { memoryLogger } from '../../src/core/log';
 import { loadSource } from '../../src/core/migrations/detect';
 import type { MigrationSource } from '../../src/core/migrations/model';
 import { traceMarkdown } from '../../src/core/trace/report';
 import { traceMigrations } from '../../src/core/trace/trace';
-import { freePort, startTestPostgres, type TestPostgres } from './support';
+import { freePort, queryDatabase, startTestPostgres, type TestPostgres } from './support';
 
 const FIXTURE = join(__dirname, '../../../test/fixtures/trace/db/migrations');
 const ORDERS = 'public.orders';
@@ -26,14 +25,8 @@ const READER_PASSWORD = 'reader-Secret-42';
 let postgres: TestPostgres;
 let source: MigrationSource;
 
-async function query<T extends pg.QueryResultRow>(database: string, sql: string): Promise<T[]> {
-  const client = new pg.Client(clientConfig({ ...postgres.target, database }, 'trace-test'));
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
+function query<T extends pg.QueryResultRow>(database: string, sql: string): Promise<T[]> {
+  return queryDatabase<T>(postgres.target, database, sql);
 }
 
 /** What the statistics database holds: its relations, their row counts and estimates. */

@@ -20,7 +20,7 @@ import { replayStatus, scratchDatabaseName } from '../../src/core/migrations/rep
 import { traceMarkdown } from '../../src/core/trace/report';
 import { traceMigrations, type TraceOptions } from '../../src/core/trace/trace';
 import type { TraceReport, TraceStatement } from '../../src/core/trace/types';
-import { startTestPostgres, type TestPostgres } from './support';
+import { queryDatabase, startTestPostgres, type TestPostgres } from './support';
 
 const FIXTURE = join(__dirname, '../../../test/fixtures/trace/db/migrations');
 const ORDERS = 'public.orders';
@@ -38,14 +38,8 @@ after(async () => {
   await postgres?.stop();
 });
 
-async function query<T extends pg.QueryResultRow>(database: string, sql: string): Promise<T[]> {
-  const client = new pg.Client(clientConfig({ ...postgres.target, database }, 'trace-test'));
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
+function query<T extends pg.QueryResultRow>(database: string, sql: string): Promise<T[]> {
+  return queryDatabase<T>(postgres.target, database, sql);
 }
 
 function trace(extra: Partial<TraceOptions>): Promise<TraceReport> {
