@@ -20,7 +20,7 @@ import { MigrationRunner } from '../../src/core/migrations/runner';
 import type { LockSnapshot } from '../../src/core/monitor/lockMonitor';
 import { MonitorSession } from '../../src/core/monitorSession';
 import { seedTables } from '../../src/core/seeder';
-import { pollUntil, startTestPostgres, type TestPostgres } from './support';
+import { pollUntil, startMonitorSession, startTestPostgres, type TestPostgres } from './support';
 
 const MIGRATIONS = join(__dirname, '../../../migrations');
 const LESSONS = join(__dirname, '../../../migrations-lessons');
@@ -112,16 +112,7 @@ describe('the lessons on a real PostgreSQL: lock queue, lock_timeout, CONCURRENT
     await seedTables(db.target, { schema: SCHEMA, largeCount: ROWS, logger: silentLogger });
     admin = new pg.Client({ ...db.target, application_name: 'test-admin' });
     await admin.connect();
-    session = new MonitorSession({
-      target: db.target,
-      schema: SCHEMA,
-      logger: silentLogger,
-      probePort: 0,
-      probeRate: 10,
-      monitorIntervalMs: POLL_MS,
-    });
-    session.startMonitor();
-    await session.startProbe();
+    session = await startMonitorSession(db, SCHEMA, POLL_MS);
     baseline = await shape();
   });
   after(async () => {

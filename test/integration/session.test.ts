@@ -7,7 +7,7 @@ import type { LockSnapshot } from '../../src/core/monitor/lockMonitor';
 import type { RecordedRun } from '../../src/core/monitor/recorder';
 import { toReportJson, validateRunReport } from '../../src/core/monitor/report';
 import type { ProbeSample } from '../../src/core/probe/stats';
-import { startSeededLab, type TestPostgres } from './support';
+import { startMonitorSession, startSeededLab, type TestPostgres } from './support';
 
 const SCHEMA = 'session_test';
 // Enough rows that the plain build lasts over a second on CI, so blocked writes are seen.
@@ -29,17 +29,7 @@ describe('the Lock Monitor session on a real PostgreSQL: probes at 10/s, monitor
 
   before(async () => {
     ({ db, runner } = await startSeededLab(SCHEMA, ROWS));
-    session = new MonitorSession({
-      target: db.target,
-      schema: SCHEMA,
-      logger: silentLogger,
-      probePort: 0,
-      probeRate: 10,
-      monitorIntervalMs: 200,
-      serverVersion: db.server.serverVersion,
-    });
-    session.startMonitor();
-    await session.startProbe();
+    session = await startMonitorSession(db, SCHEMA);
   });
   after(async () => {
     await session?.dispose();

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { clientConfig, type ConnectionTarget } from '../../src/core/db';
 import { silentLogger, type Logger } from '../../src/core/log';
 import { MigrationRunner } from '../../src/core/migrations/runner';
+import { MonitorSession } from '../../src/core/monitorSession';
 import { resolvePostgresBinaries } from '../../src/core/postgres/binaries';
 import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
 import type { PostgresMajor } from '../../src/core/postgres/majors';
@@ -132,6 +133,29 @@ export async function startSeededLab(
   await runner.migrateTo('0001_initial');
   await seedTables(db.target, { schema, largeCount: rows, logger: silentLogger });
   return { db, runner };
+}
+
+/**
+ * A Lock Monitor session on the test server as the extension runs one: the monitor polling every
+ * `monitorIntervalMs`, the probe (10 reads and 10 writes a second) on a free port. Dispose it after.
+ */
+export async function startMonitorSession(
+  db: TestPostgres,
+  schema: string,
+  monitorIntervalMs = 200,
+): Promise<MonitorSession> {
+  const session = new MonitorSession({
+    target: db.target,
+    schema,
+    logger: silentLogger,
+    probePort: 0,
+    probeRate: 10,
+    monitorIntervalMs,
+    serverVersion: db.server.serverVersion,
+  });
+  session.startMonitor();
+  await session.startProbe();
+  return session;
 }
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
