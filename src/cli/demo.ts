@@ -10,10 +10,11 @@ import { LabError, describeError } from '../core/errors';
 import { Lab } from '../core/lab';
 import { DEMO_SCENARIO, LESSON_SOURCE, scenarioFolder } from '../core/scenarios';
 import { toReportJson, validateRunReport } from '../core/monitor/report';
+import { processIsAlive } from '../core/postgres/liveness';
 import { HELP, USAGE, UsageError, parseDemoArgs, type DemoOptions } from './args';
 import { Progress, fileLogger, type FileLogger } from './console';
 import { humanReport } from './format';
-import { acquireRunLock, isAlive } from './housekeeping';
+import { acquireRunLock } from './housekeeping';
 import { demoStorageDir } from './storage';
 import { demoSteps, lessonsSteps, runSteps, type JourneyContext, type StepResult } from './journey';
 import { lessonsFailure, lessonsJson, lessonsReport } from './lessons';
@@ -68,7 +69,7 @@ function stillRunning(lab: Lab): string {
   if (!server && lab.state.database === 'starting') {
     return 'PostgreSQL was still starting; if it is left running, the next run stops it before starting its own.';
   }
-  if (!server || !isAlive(server.pid)) return 'PostgreSQL is not running.';
+  if (!server || !processIsAlive(server.pid)) return 'PostgreSQL is not running.';
   return (
     `PostgreSQL is still running (pid ${server.pid}, port ${server.port}, data folder ${server.dataDir}); ` +
     `the next run stops it before starting its own, then rolls back or drops what this run left behind.`

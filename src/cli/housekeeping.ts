@@ -1,24 +1,17 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { APP_NAMES, connect, type ConnectionTarget } from '../core/db';
 import { LabError } from '../core/errors';
 import type { Logger } from '../core/log';
+import { portIsFree, processIsAlive } from '../core/postgres/liveness';
 import { PROBE_EMAIL_LIKE } from '../core/probe/server';
 import { DEMO_SCENARIO, quotedTable } from '../core/scenarios';
 
 /** Above this many probe-inserted rows, the seeder's own "truncate and reseed" is the better repair. */
 const MAX_TRIM_ROWS = 100_000;
 
-/** Whether a process with this pid exists (EPERM: it does, but belongs to another user). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+// The commands and their tests ask this module whether a port is free; the check itself is core's.
+export { portIsFree };
 
 /**
  * When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined
@@ -37,7 +30,7 @@ export function processStartTime(pid: number): string | undefined {
 
 /** Whether `pid` is still the process that wrote the lock (not another one that got its pid later). */
 function isLockHolder(pid: number, startTime: string | undefined): boolean {
-  if (!isAlive(pid)) return false;
+  if (!processIsAlive(pid)) return false;
   const now = processStartTime(pid);
   if (now === undefined) {
     // No /proc entry to compare (another OS): a live pid is all we can check.
@@ -85,15 +78,6 @@ export function acquireRunLock(path: string): () => void {
       rmSync(path, { force: true });
     }
   }
-}
-
-/** Whether something already listens on 127.0.0.1:`port`. */
-export function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 async function withAdmin<T>(

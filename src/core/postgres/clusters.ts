@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log';
+import { processIsAlive } from './liveness';
 
 /**
  * Where embedded clusters live on disk, how big they are, and deleting them (Delete Lab Data). The
@@ -48,15 +49,6 @@ export interface ClusterDir {
   bytes: number;
   /** Its postmaster.pid names a live process: a server (of another editor, say) runs on it. */
   inUse: boolean;
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Whether a server is running on the cluster in `root` (its data/postmaster.pid names a live pid). */

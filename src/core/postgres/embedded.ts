@@ -14,13 +14,13 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { pgDriver, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
 import type { PostgresBinaries } from './binaries';
 import { DEFAULT_SHARED_ROOT, ownClusterRoot, sharedClusterRoot } from './clusters';
+import { portIsFree, processIsAlive } from './liveness';
 import type { PostgresProvider } from './provider';
 import { canTraverse, ensureServiceUser, isRoot, type OsUser } from './osUser';
 
@@ -51,23 +51,6 @@ const INITDB_SUFFIX = '.initdb-';
 
 export { embeddedPackageName, findEmbeddedPackageDir, hydrateSymlinks } from './embeddedPackage';
 import { findEmbeddedPackageDir, hydrateSymlinks } from './embeddedPackage';
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function processCommand(pid: number): string {
   try {
