@@ -5,7 +5,7 @@
  */
 import type { StoredTrace } from '../core/monitor/runStore';
 import { formatMs } from '../core/monitor/verdict';
-import type { TraceProgress, TraceReport } from '../core/trace/types';
+import type { TraceProgress, TraceReport, TraceStatementEvent } from '../core/trace/types';
 import type { StatementMarkDto } from '../shared/protocol';
 
 /** Where each phase sits in the notification's bar (percent at its start), so the bar only moves forward. */
@@ -28,16 +28,6 @@ export function traceProgressLine(p: TraceProgress): { message: string; percent:
   const what = p.message.trim().replace(/\.$/, '');
   const message = `${PHASES.indexOf(p.phase) + 1} of 4, ${p.phase}${what ? `: ${what}` : ''}${counts}`;
   return { message, percent };
-}
-
-/** A statement event of the trace, as the tracer's live events report it. */
-export interface TraceStatementEvent {
-  migration: string;
-  file: string;
-  line: number;
-  sql: string;
-  startedAt: number;
-  endedAt?: number;
 }
 
 /** "0003_orders.sql:12"; the migration's id first when the file name does not carry it (Prisma's migration.sql). */

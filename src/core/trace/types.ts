@@ -95,12 +95,15 @@ export interface TraceLiveEvents {
   /** From src/core/monitor/lockMonitor.ts. */
   onLocks?(snapshot: LockSnapshot): void;
   onLatency?(byTable: Record<string, { reads: ProbeSample[]; writes: ProbeSample[] }>): void;
-  onStatement?(s: {
-    migration: string;
-    file: string;
-    line: number;
-    sql: string;
-    startedAt: number;
-    endedAt?: number;
-  }): void;
+  onStatement?(s: TraceStatementEvent): void;
+}
+
+/** A statement of the trace starting (no endedAt yet) or ending, as the live events report it. */
+export interface TraceStatementEvent {
+  migration: string;
+  file: string;
+  line: number;
+  sql: string;
+  startedAt: number;
+  endedAt?: number;
 }
