@@ -223,17 +223,29 @@ void describe('lint rules: a failing and a passing example each', () => {
     ]) {
       assert.ok((await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'), set);
     }
-    for (const set of [
-      'SET lock_timeout = 500;',
-      "SET LOCAL lock_timeout = '3s';",
-      "SET lock_timeout TO '1min';",
-    ]) {
+    for (const set of ['SET lock_timeout = 500;', "SET lock_timeout TO '1min';"]) {
       assert.equal(
         (await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'),
         false,
         set,
       );
     }
+  });
+
+  void it('counts SET LOCAL lock_timeout only inside a transaction, and only until it ends', async () => {
+    const alter = "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';";
+    const local = "SET LOCAL lock_timeout = '3s';";
+    const flagged = async (sql: string, mode?: 'transaction') =>
+      (
+        await rules(sql, mode ? { mode, why: 'The tool runs each migration in a transaction.' } : {})
+      ).includes('access-exclusive-without-lock-timeout');
+    // autocommit: PostgreSQL ignores SET LOCAL outside a transaction block
+    assert.equal(await flagged(`${local}\n${alter}`), true);
+    assert.equal(await flagged(`${local}\n${alter}`, 'transaction'), false);
+    assert.equal(await flagged(`BEGIN;\n${local}\n${alter}\nCOMMIT;`), false);
+    // its value ends with the transaction; a session SET outlives it
+    assert.equal(await flagged(`BEGIN;\n${local}\nCOMMIT;\n${alter}`), true);
+    assert.equal(await flagged(`BEGIN;\nSET lock_timeout = '2s';\nCOMMIT;\n${alter}`), false);
   });
 
   void it('follows the target major: a constant default rewrites before 11, not after', async () => {
@@ -335,6 +347,39 @@ void describe('lint suppression comments', () => {
       (await rules(`SELECT 1;\n-- squawk-ignore ban-drop-column\n${sql}`)).includes(
         'index-without-concurrently',
       ),
+    );
+  });
+  void it('turns every rule off with a bare ignore, for the next statement or (-file) the whole file', async () => {
+    const drop = 'ALTER TABLE orders DROP COLUMN note;';
+    assert.deepEqual(await rules(`SELECT 1;\n${drop}`), [
+      'access-exclusive-without-lock-timeout',
+      'rename-or-drop',
+    ]);
+    for (const comment of ['-- squawk-ignore', '-- migration-lab-ignore'])
+      assert.deepEqual(
+        await rules(`SELECT 1;\n${comment}\n${drop}\n${sql}`),
+        ['index-without-concurrently'],
+        comment,
+      );
+    for (const comment of ['-- squawk-ignore-file', '-- migration-lab-ignore-file'])
+      assert.deepEqual(await rules(`SELECT 1;\n${drop}\n${comment}\n${sql}`), [], comment);
+  });
+  void it('reads ignore comments written as block comments, and a reason after the rule names', async () => {
+    const drop = 'ALTER TABLE orders DROP COLUMN note;';
+    assert.deepEqual(await rules(`SELECT 1;\n/* squawk-ignore ban-drop-column */\n${drop}`), [
+      'access-exclusive-without-lock-timeout',
+    ]);
+    assert.deepEqual(
+      await rules(
+        `SELECT 1;\n/* migration-lab-ignore: rename-or-drop, access-exclusive-without-lock-timeout */\n${drop}`,
+      ),
+      [],
+    );
+    assert.deepEqual(
+      await rules(
+        `SELECT 1;\n-- migration-lab-ignore: rename-or-drop (the column is unused since v2)\n${drop}`,
+      ),
+      ['access-exclusive-without-lock-timeout'],
     );
   });
 });

@@ -79,19 +79,40 @@ function range(file: string, start: SourcePosition, end: SourcePosition): Range 
   return { file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
 }
 
-/** Suppressions of one file: rules off for the whole file, and rules off per 1-based line. */
+/**
+ * Suppressions of one file: rules off for the whole file, and rules off per 1-based line.
+ * `ALL_RULES` in a set turns every rule off there (a bare ignore comment).
+ */
 interface Suppressions {
   file: Set<string>;
   lines: Map<number, Set<string>>;
 }
 
-const OWN_IGNORE = /--\s*migration-lab-ignore(-file)?\s*:?\s*([\w\s,-]*)$/;
-const SQUAWK_IGNORE = /--\s*squawk-ignore(-file)?\s+([\w\s,-]*)$/;
+const ALL_RULES = '*';
 
 /**
- * Reads ignore comments: `-- migration-lab-ignore: rule[, rule]` on the line before a statement (or
- * before the file's first statement: then for the whole file), and squawk's `-- squawk-ignore rule`
- * / `-- squawk-ignore-file rule` mapped to our rules.
+ * An ignore comment, `--` or `/* … *\/`: ours (`migration-lab-ignore[-file][:] rules [reason]`) or
+ * squawk's (`squawk-ignore[-file] [rules]`). Group 1 the tool, 2 `-file`, 3 the rest of the comment.
+ */
+const IGNORE_COMMENT = /(?:--|\/\*)\s*(migration-lab|squawk)-ignore(-file)?\b:?([^\n]*?)(?:\*\/\s*)?$/;
+
+/** The rules an ignore comment names: a leading list of rule names; none named means every rule. */
+function ignoredRules(tool: string, rest: string): string[] {
+  // The list ends where something that is not a rule name starts (a reason in parentheses, prose).
+  const names: string[] = [];
+  for (const word of rest.trim().split(/[\s,]+/)) {
+    if (!/^[a-z][a-z0-9-]*$/.test(word)) break;
+    names.push(word);
+  }
+  if (names.length === 0) return [ALL_RULES];
+  return tool === 'squawk' ? names.flatMap(rulesForSquawkName) : names;
+}
+
+/**
+ * Reads ignore comments: `-- migration-lab-ignore: rule[, rule] [reason]` on the line before a
+ * statement (or before the file's first statement: then for the whole file), and squawk's
+ * `-- squawk-ignore [rule]` / `-- squawk-ignore-file [rule]` mapped to our rules; without a rule name
+ * either one turns every rule off; block comments work the same way.
  */
 export function readSuppressions(text: string): Suppressions {
   const result: Suppressions = { file: new Set(), lines: new Map() };
@@ -101,18 +122,11 @@ export function readSuppressions(text: string): Suppressions {
   const lines = text.split('\n');
   let offset = 0;
   lines.forEach((lineText, i) => {
-    if (!lineText.includes('-ignore')) {
-      offset += lineText.length + 1;
-      return;
-    }
-    const own = OWN_IGNORE.exec(lineText.trimEnd());
-    const squawk = SQUAWK_IGNORE.exec(lineText.trimEnd());
-    const match = own ?? squawk;
+    const match = lineText.includes('-ignore') ? IGNORE_COMMENT.exec(lineText.trimEnd()) : null;
     if (match) {
-      const names = match[2].split(/[\s,]+/).filter(Boolean);
-      const rules = own ? names : names.flatMap(rulesForSquawkName);
+      const rules = ignoredRules(match[1], match[3]);
       firstCode ??= scanSql(text).statements[0]?.from ?? text.length;
-      const wholeFile = match[1] !== undefined || (own !== null && offset < firstCode);
+      const wholeFile = match[2] !== undefined || (match[1] === 'migration-lab' && offset < firstCode);
       const target = wholeFile ? result.file : (result.lines.get(i + 2) ?? new Set<string>());
       for (const r of rules) target.add(r);
       if (!wholeFile) result.lines.set(i + 2, target);
@@ -135,9 +149,10 @@ interface SectionContext {
 
 function isSuppressed(ctx: SectionContext, rule: RuleId, stmt: MigrationStatement): boolean {
   const s = ctx.suppressions(stmt.file);
-  if (s.file.has(rule)) return true;
-  // The comment may sit on the line just before the statement or just before the line it starts on.
-  return s.lines.get(stmt.start.line)?.has(rule) ?? false;
+  if (s.file.has(rule) || s.file.has(ALL_RULES)) return true;
+  // The comment sits on the line just before the one the statement starts on.
+  const here = s.lines.get(stmt.start.line);
+  return here !== undefined && (here.has(rule) || here.has(ALL_RULES));
 }
 
 function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>): void {
@@ -145,7 +160,9 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
   const toolTransaction = section.mode === 'transaction' || ctx.source?.pendingInOneTransaction !== undefined;
   const oneString = section.mode === 'single-string' && section.statements.length > 1;
   let explicitTransaction = false;
-  let lockTimeoutSet = false;
+  /** A lock_timeout set for the session (SET), and one set for the open transaction only (SET LOCAL). */
+  let sessionLockTimeout = false;
+  let transactionLockTimeout: boolean | undefined;
   let heldExclusive: string | undefined;
   let reportedHeld = false;
   /** The section's own BEGIN still open (its COMMIT not seen yet). */
@@ -208,7 +225,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       inTransaction,
       section,
       add,
-      lockTimeoutSet,
+      lockTimeoutSet: transactionLockTimeout ?? sessionLockTimeout,
       source: ctx.source,
     });
 
@@ -232,12 +249,21 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       }
       if (n.kind === 'TRANS_STMT_COMMIT' || n.kind === 'TRANS_STMT_ROLLBACK') {
         explicitTransaction = false;
+        transactionLockTimeout = undefined; // SET LOCAL ends with its transaction
         openedBy = undefined;
         heldExclusive = undefined;
         reportedHeld = false;
       }
     } else if (kind === 'VariableSetStmt' && n.name === 'lock_timeout') {
-      lockTimeoutSet = n.kind === 'VAR_SET_VALUE' && !isZeroSetting(n.args);
+      const set = n.kind === 'VAR_SET_VALUE' && !isZeroSetting(n.args);
+      // SET LOCAL outside a transaction block does nothing (PostgreSQL only warns); a plain SET
+      // replaces a SET LOCAL of the same transaction and outlives it.
+      if (n.is_local === true) {
+        if (inTransaction) transactionLockTimeout = set;
+      } else {
+        sessionLockTimeout = set;
+        transactionLockTimeout = undefined;
+      }
     } else if (heldExclusive && inTransaction && !reportedHeld) {
       reportedHeld = true;
       add(
