@@ -303,6 +303,53 @@ void describe('lint rules: a failing and a passing example each', () => {
   });
 });
 
+void describe('lint: tables the history does not show', () => {
+  // A lone file, or a folder whose baseline was made outside it: a table this migration did not
+  // create existed before it (else the statement would fail), so its locks block someone.
+  const lone = async (sql: string) => (await lintSql(sql, { pgMajor: 18 })).findings;
+  void it('flags the unsafe forms on a table no earlier migration shows', async () => {
+    const found = (
+      await lone(
+        [
+          'CREATE INDEX i ON orders (a);',
+          'ALTER TABLE orders ADD CONSTRAINT c CHECK (a > 0);',
+          'ALTER TABLE orders ALTER COLUMN a SET NOT NULL;',
+          'ALTER TABLE orders ADD CONSTRAINT u UNIQUE (a);',
+          'ALTER TABLE orders RENAME COLUMN a TO b;',
+        ].join('\n'),
+      )
+    ).map((f) => `${f.rule}@${f.line}`);
+    for (const expected of [
+      'index-without-concurrently@1',
+      'constraint-without-not-valid@2',
+      'set-not-null@3',
+      'unique-constraint-directly@4',
+      'rename-or-drop@5',
+    ])
+      assert.ok(found.includes(expected), `${expected} in ${found.join(', ')}`);
+  });
+  void it('names the unknown table of an unknown index, and says a type change only may rewrite', async () => {
+    const [drop] = (await lone('DROP INDEX orders_a_idx;')).filter(
+      (f) => f.rule === 'index-without-concurrently',
+    );
+    assert.match(drop.message, /ACCESS EXCLUSIVE on the table of public\.orders_a_idx/);
+    const [type] = (await lone('ALTER TABLE orders ALTER COLUMN a TYPE bigint;')).filter(
+      (f) => f.rule === 'type-change-rewrite',
+    );
+    assert.match(type.message, /unless the new type is binary-coercible from column a's current type/);
+    const [known] = (
+      await lintSql('ALTER TABLE orders ALTER COLUMN note TYPE int USING 0;', {
+        pgMajor: 18,
+        earlier: EARLIER,
+      })
+    ).findings.filter((f) => f.rule === 'type-change-rewrite');
+    assert.doesNotMatch(known.message, /unless/);
+  });
+  void it('still exempts a table created earlier in the same migration', async () => {
+    assert.deepEqual(await lone('CREATE TABLE fresh (a int);\nCREATE INDEX fresh_a ON fresh (a);'), []);
+  });
+});
+
 void describe('lint suppression comments', () => {
   const sql = 'CREATE INDEX orders_status_idx ON orders (status);';
   void it('honours -- migration-lab-ignore: on the line before', async () => {

@@ -339,10 +339,11 @@ function lockOf(facts: StatementFacts, relation: string | undefined): Finding['l
 
 function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: CheckContext): void {
   const [kind, n] = nodeKind(ast) ?? ['', {}];
-  const existing = (name: string | undefined) => {
-    const rel = c.schema.relations.get(name ?? '');
-    return rel !== undefined && !rel.createdHere;
-  };
+  // A relation this migration did not create existed before it (else the statement would fail), known
+  // to the folder's history or not (a baseline made outside the folder, a lone file): only locks on
+  // relations created in this migration block nobody.
+  const existing = (name: string | undefined) =>
+    name !== undefined && c.schema.relations.get(name)?.createdHere !== true;
   const tableOfIndex = (name: string | undefined) => c.schema.indexes.get(name ?? '');
   const main = facts.locks.find((l) => !l.createdHere);
   // Tools with no way out of their transaction: CONCURRENTLY cannot help here, and no fix moves it.
@@ -392,11 +393,13 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
     case 'DropStmt': {
       if (n.removeType === 'OBJECT_INDEX' && !n.concurrent) {
         const index = facts.locks.find((l) => l.relkind === 'index');
-        if (index && existing(tableOfIndex(index.relation))) {
+        const table = index && tableOfIndex(index.relation);
+        // An index the history does not know is on a table it does not know either: one that existed.
+        if (index && (table === undefined || existing(table))) {
           c.add(
             'index-without-concurrently',
-            `DROP INDEX takes ACCESS EXCLUSIVE on ${tableOfIndex(index.relation)}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.${stuck}`,
-            lockOf(facts, tableOfIndex(index.relation)),
+            `DROP INDEX takes ACCESS EXCLUSIVE on ${table ?? `the table of ${index.relation}`}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.${stuck}`,
+            lockOf(facts, table),
           );
         }
       } else if (n.removeType === 'OBJECT_TABLE') {
@@ -471,12 +474,15 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
               );
             break;
           case 'AT_AlterColumnType':
-            if (facts.rewrites)
+            if (facts.rewrites) {
+              // Without the column's current type the rewrite is likely, not known.
+              const known = c.schema.relations.get(table ?? '')?.columns.has(String(cmd.name)) === true;
               c.add(
                 'type-change-rewrite',
-                `This type change rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE. Add a new column, backfill it in batches and switch over.`,
+                `This type change rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE${known ? '' : ` (unless the new type is binary-coercible from column ${String(cmd.name)}'s current type, which the earlier migrations do not show)`}. Add a new column, backfill it in batches and switch over.`,
                 lockOf(facts, table),
               );
+            }
             break;
           case 'AT_DropColumn':
             c.add(
