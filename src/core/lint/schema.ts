@@ -1,7 +1,8 @@
 // The schema the earlier migrations of a source build, read statically from their parse trees: which
 // tables exist, their columns' types, their indexes and constraints. Lock facts that depend on
 // objects (which table an index belongs to, whether a column change rewrites) come from here.
-import { nodeKind, type PgNode } from './parser';
+import { nodeKind, stringList, type PgNode } from './parser';
+import { chooseCheckName, chooseName, indexColumnNames, nameAddition } from './pgNames';
 
 export interface ColumnType {
   /** Last part of the type name as the parser normalises it: "int4", "varchar", "text", "numeric". */
@@ -77,6 +78,18 @@ export class StaticSchema {
     return out;
   }
 
+  /** Whether a table, view or index of `schema` has this name (they share one namespace). */
+  relationNameTaken(schema: string, name: string): boolean {
+    return this.relations.has(`${schema}.${name}`) || this.indexes.has(`${schema}.${name}`);
+  }
+
+  /** Whether a constraint of a table of `schema` has this name (PostgreSQL keeps them unique per schema). */
+  constraintNameTaken(schema: string, name: string): boolean {
+    for (const r of this.relations.values())
+      if (r.name.startsWith(`${schema}.`) && r.constraints.has(name)) return true;
+    return false;
+  }
+
   /** Marks everything known so far as existing before the migration being linted. */
   markAllExisting(): void {
     for (const r of this.relations.values()) r.createdHere = false;
@@ -112,16 +125,29 @@ export class StaticSchema {
     let name = c.conname as string | undefined;
     let references: string | undefined;
     let notNullColumn: string | undefined;
+    // An unnamed constraint gets the name PostgreSQL gives it (the next free one).
+    const constraintTaken = (x: string) => this.constraintNameTaken(schemaOf, x);
+    const indexTaken = (x: string) => this.relationNameTaken(schemaOf, x) || constraintTaken(x);
     if (contype === 'CONSTR_CHECK') {
       kind = 'check';
       notNullColumn = isNotNullTest(c.raw_expr);
+      name ??= chooseCheckName(relname, c.raw_expr, constraintTaken);
     } else if (contype === 'CONSTR_FOREIGN') {
       kind = 'foreign';
       references = this.rangeVarName(c.pktable as PgNode);
-      name ??= `${relname}_${cols.join('_')}_fkey`;
+      const fkColumns = stringList(c.fk_attrs);
+      name ??= chooseName(
+        relname,
+        nameAddition(fkColumns.length > 0 ? fkColumns : cols),
+        'fkey',
+        constraintTaken,
+      );
     } else if (contype === 'CONSTR_PRIMARY' || contype === 'CONSTR_UNIQUE') {
       kind = contype === 'CONSTR_PRIMARY' ? 'primary' : 'unique';
-      name ??= kind === 'primary' ? `${relname}_pkey` : `${relname}_${cols.join('_')}_key`;
+      name ??=
+        kind === 'primary'
+          ? chooseName(relname, undefined, 'pkey', indexTaken)
+          : chooseName(relname, nameAddition(cols), 'key', indexTaken);
       const indexName = (c.indexname as string | undefined) ?? name;
       // ADD CONSTRAINT … USING INDEX renames the index to the constraint's name.
       if (c.indexname) {
@@ -197,7 +223,16 @@ export class StaticSchema {
         const table = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
         if (!table) return;
         const schema = table.name.slice(0, table.name.indexOf('.'));
-        const idx = (n.idxname as string | undefined) ?? `${table.name.slice(schema.length + 1)}_idx`;
+        const idx =
+          (n.idxname as string | undefined) ??
+          chooseName(
+            table.name.slice(schema.length + 1),
+            nameAddition(indexColumnNames(n.indexParams)),
+            n.primary === true ? 'pkey' : n.isconstraint === true ? 'key' : 'idx',
+            (x) =>
+              this.relationNameTaken(schema, x) ||
+              (n.isconstraint === true && this.constraintNameTaken(schema, x)),
+          );
         this.addIndex(table, `${schema}.${idx}`);
         return;
       }
@@ -290,16 +325,6 @@ function isNotNullTest(expr: unknown): string | undefined {
 }
 
 /** The strings of a List of String nodes. */
-export function stringList(list: unknown): string[] {
-  if (!Array.isArray(list)) return [];
-  const out: string[] = [];
-  for (const item of list) {
-    const k = nodeKind(item);
-    if (k?.[0] === 'String' && typeof k[1].sval === 'string') out.push(k[1].sval);
-  }
-  return out;
-}
-
 export function columnType(typeName: PgNode | undefined): ColumnType {
   const names = stringList(typeName?.names);
   const mods: number[] = [];
