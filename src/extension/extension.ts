@@ -64,11 +64,13 @@ function migrationsTreeView(lab: Lab, provider: MigrationsView): vscode.TreeView
   const view = vscode.window.createTreeView<unknown>('migrationLab.migrations', {
     treeDataProvider: provider as vscode.TreeDataProvider<unknown>,
   });
+  // Set only when it changes: each assignment is a message to the workbench, and state ticks are frequent.
   const say = (s: LabState) => {
-    view.message =
+    const message =
       s.database === 'running'
         ? undefined
         : 'PostgreSQL is not running: migrations are listed without [X]/[ ]. Start it to see and run them.';
+    if (view.message !== message) view.message = message;
   };
   say(lab.state);
   lab.on('state', say);
