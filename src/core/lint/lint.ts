@@ -1,5 +1,6 @@
-// Lints a migration source: every statement of every migration is parsed alone with the real
-// PostgreSQL parser, gets its lock facts against the schema the earlier migrations built, and is
+// Lints a migration source: the statements of each migration's section are parsed in one call to
+// the real PostgreSQL parser (a statement with a syntax error alone, for its own error); each
+// statement gets its lock facts against the schema the earlier migrations built, and is
 // checked by the rules, knowing how the source's tool runs each section (transaction, one string,
 // statement by statement). Output follows the CLI's JSON shape: 1-based lines and columns (UTF-16),
 // modes as pg_locks spells them.
