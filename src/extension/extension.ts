@@ -99,6 +99,8 @@ export interface MigrationLabApi {
   runsView: RunsView;
   /** The "Check your own migration" walkthrough's subject and step keys (its tests read them). */
   ownMigration: OwnMigrationWalkthrough;
+  /** The lint's status bar summary (the lint tests read what it shows). */
+  lintStatus: LintStatusBar;
 }
 
 /** Set by the bundle's first line (scripts/build.mjs banner), so activation time includes loading the code. */
@@ -225,11 +227,12 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     );
     // The linter itself (and its WebAssembly parser) is imported on the first .sql file, not here.
     const migrationLint = new MigrationLint({ logger, lab: theLab, extensionPath: context.extensionPath });
+    const lintStatus = new LintStatusBar(migrationLint);
     context.subscriptions.push(
       migrationLint,
       ...registerLockLens(migrationLint),
       registerLintQuickFixes(migrationLint, logger),
-      new LintStatusBar(migrationLint),
+      lintStatus,
     );
     void openWalkthroughOnce(context);
     void reattachLeftover(theLab, theObservation, logger);
@@ -249,6 +252,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       observation: theObservation,
       runsView,
       ownMigration,
+      lintStatus,
     };
   } catch (e) {
     reportError({ logger, channel }, 'Activating Migration Lab', e);

@@ -1,5 +1,6 @@
-// Lints a migration source: every statement of every migration is parsed alone with the real
-// PostgreSQL parser, gets its lock facts against the schema the earlier migrations built, and is
+// Lints a migration source: the statements of each migration's section are parsed in one call to
+// the real PostgreSQL parser (a statement with a syntax error alone, for its own error); each
+// statement gets its lock facts against the schema the earlier migrations built, and is
 // checked by the rules, knowing how the source's tool runs each section (transaction, one string,
 // statement by statement). Output follows the CLI's JSON shape: 1-based lines and columns (UTF-16),
 // modes as pg_locks spells them.
@@ -353,14 +354,16 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       ? ` ${TOOL_NAMES[c.source.tool]} runs it inside a transaction with no way out (${(c.section.wayOut ?? sentence(c.source.pendingInOneTransaction ?? c.section.why)).replace(/\.$/, '')}), so no quick fix can move it.`
       : '';
 
-  if (!facts.transactional && c.inTransaction) {
+  // Before 12, ALTER TYPE … ADD VALUE is not transactional too, but enum-add-value-in-transaction
+  // names that refusal (one finding for one refusal).
+  if (!facts.transactional && c.inTransaction && kind !== 'AlterEnumStmt') {
+    // The tool's reason already says why: a one-string section's says PostgreSQL runs the string as
+    // one implicit transaction (each tool states it once, in its section's `why`).
     const how = sentence(c.source?.pendingInOneTransaction ?? c.section.why);
-    const oneString =
-      c.section.mode === 'single-string' ? ' A multi-statement string runs as one implicit transaction.' : '';
     const wayOut = c.section.wayOut ? ` Way out: ${c.section.wayOut}.` : '';
     c.add(
       'concurrently-in-transaction',
-      `${facts.kind} cannot run inside a transaction block, and here it would: ${how}${oneString} PostgreSQL refuses it (25001).${wayOut}`,
+      `${facts.kind} cannot run inside a transaction block, and here it would: ${how} PostgreSQL refuses it (25001).${wayOut}`,
     );
   }
   if (c.options.pgMajor < 12 && kind === 'AlterEnumStmt' && c.inTransaction) {
