@@ -485,3 +485,31 @@ void describe('lint output shape', () => {
     assert.deepEqual(found, []);
   });
 });
+
+void describe('lint: search_path', () => {
+  const lockedBy = async (sql: string, earlier: string) =>
+    (await lintSql(sql, { pgMajor: 18, earlier })).statements.at(-1)?.locks.map((l) => l.relation);
+  void it('resolves unqualified names in the schemas SET search_path names, as PostgreSQL does', async () => {
+    const inApp = 'CREATE SCHEMA app;\nSET search_path TO app, public;\nCREATE TABLE orders (a int);';
+    assert.deepEqual(await lockedBy('CREATE INDEX i ON orders (a);', inApp), ['app.orders']);
+    // an existing table found further down the path wins over the first schema
+    assert.deepEqual(
+      await lockedBy(
+        'SET search_path TO app, public;\nCREATE INDEX i ON orders (a);',
+        'CREATE TABLE orders (a int);',
+      ),
+      ['public.orders'],
+    );
+    assert.deepEqual(
+      await lockedBy(
+        'RESET search_path;\nCREATE INDEX i ON orders (a);',
+        `${inApp}\nCREATE TABLE public.orders (a int);`,
+      ),
+      ['public.orders'],
+    );
+  });
+  void it('ends a SET LOCAL search_path with its migration', async () => {
+    const earlier = 'BEGIN;\nSET LOCAL search_path TO app;\nCREATE TABLE t (a int);\nCOMMIT;';
+    assert.deepEqual(await lockedBy('CREATE INDEX i ON t (a);', earlier), ['public.t']);
+  });
+});

@@ -43,16 +43,59 @@ export class StaticSchema {
   /** Qualified index name → qualified table name. */
   readonly indexes = new Map<string, string>();
 
-  constructor(readonly defaultSchema = 'public') {}
+  /** The schemas an unqualified name is looked up in (search_path, without "$user" and pg_catalog). */
+  private sessionPath: string[];
+  /** A SET LOCAL search_path of the migration being applied; it ends with the migration. */
+  private localPath: string[] | undefined;
 
+  constructor(readonly defaultSchema = 'public') {
+    this.sessionPath = [defaultSchema];
+  }
+
+  private get searchPath(): readonly string[] {
+    return this.localPath ?? this.sessionPath;
+  }
+
+  /**
+   * An unqualified name as PostgreSQL resolves it: the first schema of the search_path holding a
+   * relation of that name (an existing one), else the first schema (where a new one is created).
+   */
   qualify(schema: string | undefined, name: string): string {
-    return `${schema ?? this.defaultSchema}.${name}`;
+    if (schema !== undefined) return `${schema}.${name}`;
+    const path = this.searchPath;
+    if (path.length > 1)
+      for (const s of path) {
+        const q = `${s}.${name}`;
+        if (this.relations.has(q) || this.indexes.has(q)) return q;
+      }
+    return `${path[0] ?? this.defaultSchema}.${name}`;
   }
 
   /** `RangeVar` fields → qualified name. */
   rangeVarName(rv: PgNode | undefined): string | undefined {
     if (!rv || typeof rv.relname !== 'string') return undefined;
     return this.qualify(rv.schemaname as string | undefined, rv.relname);
+  }
+
+  /** The qualified name of a relation a statement creates: in the first schema of the search_path. */
+  private newRelationName(rv: PgNode | undefined): string | undefined {
+    if (!rv || typeof rv.relname !== 'string') return undefined;
+    return `${(rv.schemaname as string | undefined) ?? this.searchPath[0] ?? this.defaultSchema}.${rv.relname}`;
+  }
+
+  /** `SET [LOCAL] search_path …`, `RESET search_path`: what later unqualified names resolve against. */
+  private setSearchPath(n: PgNode): void {
+    const path =
+      n.kind === 'VAR_SET_VALUE'
+        ? ((n.args as unknown[] | undefined) ?? [])
+            .map((a) => String((nodeKind(a)?.[1]?.sval as PgNode | undefined)?.sval ?? ''))
+            .filter((s) => s !== '' && s !== '$user' && s !== 'pg_catalog')
+        : [this.defaultSchema];
+    if (n.is_local === true) this.localPath = path;
+    else {
+      this.sessionPath = path;
+      this.localPath = undefined;
+    }
   }
 
   /** A `[schema.]name` list of String nodes → qualified name. */
@@ -93,6 +136,7 @@ export class StaticSchema {
   /** Marks everything known so far as existing before the migration being linted. */
   markAllExisting(): void {
     for (const r of this.relations.values()) r.createdHere = false;
+    this.localPath = undefined; // a migration's SET LOCAL ended with its transaction
   }
 
   private addRelation(name: string, kind: RelationInfo['kind'], createdHere: boolean): RelationInfo {
@@ -189,8 +233,11 @@ export class StaticSchema {
     if (!k) return;
     const [kind, n] = k;
     switch (kind) {
+      case 'VariableSetStmt':
+        if (n.name === 'search_path') this.setSearchPath(n);
+        return;
       case 'CreateStmt': {
-        const name = this.rangeVarName(n.relation as PgNode);
+        const name = this.newRelationName(n.relation as PgNode);
         if (!name) return;
         const table = this.addRelation(name, 'table', createdHere);
         if (n.partbound) {
@@ -206,14 +253,14 @@ export class StaticSchema {
         return;
       }
       case 'ViewStmt': {
-        const name = this.rangeVarName(n.view as PgNode);
+        const name = this.newRelationName(n.view as PgNode);
         if (name && !this.relations.has(name))
           this.addRelation(name, 'view', createdHere).reads = queryRelations(this, n.query);
         return;
       }
       case 'CreateTableAsStmt': {
         const into = (n.into as PgNode | undefined)?.rel as PgNode | undefined;
-        const name = this.rangeVarName(into);
+        const name = this.newRelationName(into);
         if (!name) return;
         const rel = this.addRelation(name, n.objtype === 'OBJECT_MATVIEW' ? 'matview' : 'table', createdHere);
         rel.reads = queryRelations(this, n.query);
