@@ -19,6 +19,12 @@ const nodeMinify = production
   ? { minifyWhitespace: true, minifySyntax: true, keepNames: true, sourcemap: 'linked' }
   : { sourcemap: true };
 
+/**
+ * jsonc-parser's `main` is a UMD build whose factory requires its own files by computed paths, which a
+ * bundler cannot follow; its ES module build is the same code with plain imports.
+ */
+const alias = { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' };
+
 /** @type {esbuild.BuildOptions} */
 const extension = {
   entryPoints: ['src/extension/extension.ts'],
@@ -28,6 +34,7 @@ const extension = {
   platform: 'node',
   target: 'node20',
   external: ['vscode'],
+  alias,
   // Let activate() log how long the bundle took to load (npm run bench reads it). Module-scoped in CJS.
   // The footer marks the end of loading: VS Code calls activate() only after it also prepared the
   // extension context (storage, secrets), which is VS Code's time, not ours.
@@ -53,6 +60,7 @@ const webview = {
 /** @type {esbuild.BuildOptions} */
 const demo = {
   entryPoints: ['src/cli/demo.ts'],
+  alias,
   bundle: true,
   outfile: 'dist/demo.js',
   format: 'cjs',

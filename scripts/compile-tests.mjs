@@ -34,6 +34,8 @@ await esbuild.build({
     'src/extension/traceModel.ts',
     // Which panel action each lesson scenario has (no vscode): the manifest test reads it.
     'src/extension/lessonActions.ts',
+    // The Migrations view's rows, ids and redraw decisions (no vscode).
+    'src/extension/migrationsModel.ts',
     ...tsFiles('test'),
     ...tsFiles('bench'),
   ],

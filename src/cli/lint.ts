@@ -14,6 +14,7 @@ import { fixCollector, type Fix } from '../core/lint/fixes';
 import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
 import { RULES, type Severity } from '../core/lint/rules';
+import { readWorkspaceRuleSettings, shownSeverity, type RuleSetting } from '../core/lint/ruleSettings';
 import { detectFolder, loadSource } from '../core/migrations/detect';
 import { isToolId, TOOL_IDS, type MigrationSource, type ToolId } from '../core/migrations/model';
 import type { PostgresVersionSetting } from '../core/postgres/majors';
@@ -43,6 +44,8 @@ ${pgHelp(20, { what: 'the migrations will run on', more: 'Lock facts and rules t
   -h, --help        show this help
 
 A finding the editor can fix lists its quick fixes' titles (json "fixes", text "fix:" lines).
+Severities and rules turned off come from "migrationLab.lint.rules" in the nearest
+.vscode/settings.json at or above each PATH (the workspace setting the editor uses too).
 
 Exit codes: 0 nothing at the --fail-on level, 1 something at that level (or a PATH could not be
 read), 2 bad arguments.`;
@@ -144,7 +147,7 @@ function pathAsShown(file: string, cwd: string): string {
  * `fixesOf` gives a finding's quick fixes, when computed.
  */
 export function toReport(
-  results: readonly LintResult[],
+  results: readonly (LintResult & { ruleSettings?: Readonly<Record<string, RuleSetting>> })[],
   cwd: string,
   fixesOf?: (finding: Finding) => readonly { title: string }[],
 ): LintReport {
@@ -159,10 +162,12 @@ export function toReport(
   };
   for (const result of results) {
     for (const f of result.findings) {
+      const severity = shownSeverity(f, result.ruleSettings);
+      if (severity === undefined) continue; // the workspace turned the rule off
       const titles = fixesOf?.(f) ?? [];
       findings.push({
         rule: f.rule,
-        severity: f.severity,
+        severity,
         file: shownPath(f.file),
         line: f.line,
         column: f.column,
@@ -411,8 +416,14 @@ export class LintRunCache {
   }
 }
 
-/** A PATH's lint, with the source it was linted as part of (for its quick fixes); none for loose SQL. */
-export type LintedPath = LintResult & { source?: MigrationSource };
+/**
+ * A PATH's lint, with the source it was linted as part of (none for loose SQL) and the workspace's
+ * `migrationLab.lint.rules` that apply to it.
+ */
+export type LintedPath = LintResult & {
+  source?: MigrationSource;
+  ruleSettings?: Record<string, RuleSetting>;
+};
 
 /** Lints one PATH: a folder as its source, a file with its folder's source (only that file's results). */
 export async function lintPath(
@@ -485,8 +496,13 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
   // Fix titles only where a format shows them (text, json).
   const cache = new LintRunCache(args.tool, pgMajor, args.format === 'json' || args.format === 'text');
   for (const path of args.paths) {
+    const absolute = resolve(cwd, path);
     try {
-      results.push(await lintPath(resolve(cwd, path), args, pgMajor, cache));
+      // The rule settings of the workspace the PATH is in (its .vscode/settings.json), as the editor has them.
+      const settings = readWorkspaceRuleSettings(
+        existsSync(absolute) && statSync(absolute).isFile() ? dirname(absolute) : absolute,
+      );
+      results.push({ ...(await lintPath(absolute, args, pgMajor, cache)), ruleSettings: settings?.rules });
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
       io.stderr(`error: ${e.message}\n`);

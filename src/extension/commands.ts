@@ -838,7 +838,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   'migrationLab.openMigrationFile': {
     title: 'Opening the migration',
-    run: (_ctx, arg) => openMigrationFile(arg),
+    run: (ctx, arg) => openMigrationFile(sourceContext(ctx), arg),
   },
   'migrationLab.refreshMigrations': {
     title: 'Looking for migration folders',

@@ -64,11 +64,13 @@ function migrationsTreeView(lab: Lab, provider: MigrationsView): vscode.TreeView
   const view = vscode.window.createTreeView<unknown>('migrationLab.migrations', {
     treeDataProvider: provider as vscode.TreeDataProvider<unknown>,
   });
+  // Set only when it changes: each assignment is a message to the workbench, and state ticks are frequent.
   const say = (s: LabState) => {
-    view.message =
+    const message =
       s.database === 'running'
         ? undefined
         : 'PostgreSQL is not running: migrations are listed without [X]/[ ]. Start it to see and run them.';
+    if (view.message !== message) view.message = message;
   };
   say(lab.state);
   lab.on('state', say);
@@ -97,6 +99,8 @@ export interface MigrationLabApi {
   runsView: RunsView;
   /** The "Check your own migration" walkthrough's subject and step keys (its tests read them). */
   ownMigration: OwnMigrationWalkthrough;
+  /** The lint's status bar summary (the lint tests read what it shows). */
+  lintStatus: LintStatusBar;
 }
 
 /** Set by the bundle's first line (scripts/build.mjs banner), so activation time includes loading the code. */
@@ -223,11 +227,12 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
     );
     // The linter itself (and its WebAssembly parser) is imported on the first .sql file, not here.
     const migrationLint = new MigrationLint({ logger, lab: theLab, extensionPath: context.extensionPath });
+    const lintStatus = new LintStatusBar(migrationLint);
     context.subscriptions.push(
       migrationLint,
       ...registerLockLens(migrationLint),
       registerLintQuickFixes(migrationLint, logger),
-      new LintStatusBar(migrationLint),
+      lintStatus,
     );
     void openWalkthroughOnce(context);
     void reattachLeftover(theLab, theObservation, logger);
@@ -247,6 +252,7 @@ export function activate(context: vscode.ExtensionContext): MigrationLabApi {
       observation: theObservation,
       runsView,
       ownMigration,
+      lintStatus,
     };
   } catch (e) {
     reportError({ logger, channel }, 'Activating Migration Lab', e);

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { Lab } from '../core/lab';
 import type { Finding, LintResult, StatementReport } from '../core/lint/lint';
 import type { LockMode } from '../core/lint/lockModes';
+import { shownSeverity, type RuleSetting } from '../core/lint/ruleSettings';
 import type { Logger } from '../core/log';
 import type { FoundSource } from '../core/migrations/detect';
 import type { MigrationSource } from '../core/migrations/model';
@@ -18,8 +19,6 @@ const SECTION = 'migrationLab.lint';
 /** Typing pauses shorter than this do not start a lint. */
 const DEBOUNCE_MS = 300;
 const SUPPORTED_MAJORS = [14, 15, 16, 17, 18];
-
-export type RuleSetting = 'off' | 'error' | 'warning' | 'info';
 
 /** One statement's facts as the CodeLens and hover show them (words computed when linted). */
 export interface StatementView {
@@ -273,10 +272,9 @@ export class MigrationLint implements vscode.Disposable {
     const overrides = lintSetting<Record<string, RuleSetting>>('rules', {});
     const out: { finding: Finding; diagnostic: vscode.Diagnostic }[] = [];
     for (const f of findings) {
-      const setting = overrides[f.rule];
-      if (setting === 'off') continue;
-      const severity =
-        setting && setting in SEVERITY ? SEVERITY[setting as Finding['severity']] : SEVERITY[f.severity];
+      const shown = shownSeverity(f, overrides);
+      if (shown === undefined) continue;
+      const severity = SEVERITY[shown] ?? SEVERITY[f.severity];
       // The message already names the lock and what it blocks; the CodeLens and hover show it too.
       const d = new vscode.Diagnostic(editorRange(f), f.message, severity);
       d.source = 'Migration Lab';

@@ -10,6 +10,7 @@ export class LintStatusBar implements vscode.Disposable {
     9,
   );
   private readonly disposables: vscode.Disposable[];
+  private visible = false;
 
   constructor(private readonly lint: MigrationLint) {
     this.item.name = 'Migration Lab Lint';
@@ -27,6 +28,7 @@ export class LintStatusBar implements vscode.Disposable {
     const linted = document && this.lint.lintOf(document);
     if (!linted) {
       this.item.hide();
+      this.visible = false;
       return;
     }
     const count = (severity: vscode.DiagnosticSeverity) =>
@@ -40,6 +42,12 @@ export class LintStatusBar implements vscode.Disposable {
     const what = linted.source ? `a ${linted.source.tool} migration` : 'a .sql file on its own';
     this.item.tooltip = `Migration Lab lint of this file (${what}, PostgreSQL ${linted.pgMajor}): ${errors} errors, ${warnings} warnings, ${infos} infos. Click to open Problems.`;
     this.item.show();
+    this.visible = true;
+  }
+
+  /** What the item shows now, or undefined when hidden (VS Code's API cannot read a status bar back; tests read this). */
+  get shown(): { text: string; tooltip: string } | undefined {
+    return this.visible ? { text: this.item.text, tooltip: String(this.item.tooltip ?? '') } : undefined;
   }
 
   dispose(): void {

@@ -14,6 +14,7 @@ import {
   type ReplayEnvironment,
   type ReplayReport,
 } from '../core/migrations/replay';
+import { currentRow, type CurrentRow } from './migrationsModel';
 import { shownPath, type ReplayDiagnostics, type SourceEntry, type WorkspaceSources } from './sources';
 
 /** What the source commands use (a part of the command context). */
@@ -26,16 +27,18 @@ export interface SourceCommandContext {
   storageDir: string;
 }
 
-/** A Migrations-view row as the commands receive it: a source, or one of its migrations. */
-interface SourceArg {
-  kind?: string;
-  entry?: SourceEntry;
-  index?: number;
-}
-
-function entryOf(arg: unknown): SourceEntry | undefined {
-  const a = arg as SourceArg | undefined;
-  return a && typeof a === 'object' && a.entry?.found ? a.entry : undefined;
+/**
+ * The Migrations-view row a command was given (a source, or one of its migrations), resolved by its
+ * folder and migration id against the sources as they are now: a row drawn before its folder was read
+ * again still means the migration it showed, never the one now at its position, and never a prompt.
+ */
+export function resolveRow(arg: unknown, entries: readonly SourceEntry[]): CurrentRow | undefined {
+  const row = currentRow(arg, entries);
+  if (row?.missing !== undefined)
+    throw new LabError(
+      `${row.missing} is no longer in ${shownPath(row.entry.found.path)}; the Migrations view now lists what is there.`,
+    );
+  return row;
 }
 
 function loaded(entry: SourceEntry): MigrationSource {
@@ -132,14 +135,14 @@ async function settle(
 
 /** Replay Migrations…: up to a migration (the clicked row, or picked), onto the source's scratch database. */
 export async function replayMigrations(ctx: SourceCommandContext, arg?: unknown): Promise<void> {
-  const entry = entryOf(arg) ?? (await pickSource(ctx, 'Replay Migrations…'));
+  const row = resolveRow(arg, ctx.sources.entries);
+  const entry = row?.entry ?? (await pickSource(ctx, 'Replay Migrations…'));
   if (!entry) return;
   const source = loaded(entry);
   let to: string | undefined;
-  const a = arg as SourceArg | undefined;
-  if (a?.kind === 'migration' && typeof a.index === 'number') to = source.migrations[a.index]?.id;
+  if (row?.index !== undefined) to = source.migrations[row.index]?.id;
   else if (typeof arg === 'string') to = arg;
-  else if (!a?.entry) {
+  else if (!row) {
     const statuses = entry.status?.migrations;
     const picked = await vscode.window.showQuickPick(
       [
@@ -167,13 +170,12 @@ export async function replayMigrations(ctx: SourceCommandContext, arg?: unknown)
  * Roll back does); from the palette, keeps the migrations up to the one picked.
  */
 export async function rollBackMigrationsTo(ctx: SourceCommandContext, arg?: unknown): Promise<void> {
-  const entry = entryOf(arg) ?? (await pickSource(ctx, 'Roll Back Migrations To…'));
+  const row = resolveRow(arg, ctx.sources.entries);
+  const entry = row?.entry ?? (await pickSource(ctx, 'Roll Back Migrations To…'));
   if (!entry) return;
   const source = loaded(entry);
-  const a = arg as SourceArg | undefined;
   let keep: string | undefined;
-  if (a?.kind === 'migration' && typeof a.index === 'number')
-    keep = a.index > 0 ? source.migrations[a.index - 1]!.id : undefined;
+  if (row?.index !== undefined) keep = row.index > 0 ? source.migrations[row.index - 1]!.id : undefined;
   else if (typeof arg === 'string') keep = arg;
   else {
     const statuses = entry.status?.migrations;
@@ -202,7 +204,9 @@ export async function rollBackMigrationsTo(ctx: SourceCommandContext, arg?: unkn
 
 /** Reset Scratch Database: drops and recreates the source's scratch database. */
 export async function resetScratchDatabase(ctx: SourceCommandContext, arg?: unknown): Promise<void> {
-  const entry = entryOf(arg) ?? (await pickSource(ctx, 'Reset Scratch Database'));
+  // The folder's: a migration row whose file was deleted since still names its folder.
+  const entry =
+    currentRow(arg, ctx.sources.entries)?.entry ?? (await pickSource(ctx, 'Reset Scratch Database'));
   if (!entry) return;
   const source = loaded(entry);
   const report = await withReplayProgress(ctx, `Resetting ${shownPath(entry.found.path)}`, (env) =>
@@ -214,9 +218,9 @@ export async function resetScratchDatabase(ctx: SourceCommandContext, arg?: unkn
 }
 
 /** Opens a migration's (first) file. */
-export async function openMigrationFile(arg: unknown): Promise<void> {
-  const a = arg as SourceArg | undefined;
-  const m = a?.entry?.source?.migrations[a.index ?? -1];
+export async function openMigrationFile(ctx: SourceCommandContext, arg: unknown): Promise<void> {
+  const row = resolveRow(arg, ctx.sources.entries);
+  const m = row?.index === undefined ? undefined : row.entry.source?.migrations[row.index];
   if (!m?.files[0]) return;
   await vscode.window.showTextDocument(vscode.Uri.file(m.files[0]), { preview: true });
 }

@@ -34,23 +34,6 @@ export interface SourceEntry {
   statusError?: string;
 }
 
-/** A codicon per tool, so sources of different tools are told apart at a glance. */
-export const TOOL_ICONS: Record<ToolId, string> = {
-  dbmate: 'rocket',
-  'golang-migrate': 'symbol-namespace',
-  goose: 'feedback',
-  flyway: 'symbol-event',
-  liquibase: 'symbol-misc',
-  sqitch: 'git-commit',
-  prisma: 'symbol-structure',
-  drizzle: 'symbol-color',
-  atlas: 'globe',
-  diesel: 'flame',
-  sqlx: 'symbol-interface',
-  'node-pg-migrate': 'symbol-method',
-  plain: 'file-code',
-};
-
 function settings(): { paths: string[]; formats: Record<string, string>; roles: string[] } {
   const c = vscode.workspace.getConfiguration('migrationLab');
   return {

@@ -14,6 +14,7 @@ import { LockMonitorPanel } from './lockMonitorPanel';
 import { DEFAULT_PROBE_WINDOW_MS } from '../core/probe/sampler';
 import type { StatementMarkDto, WatchDto } from '../shared/protocol';
 import { toLatencyByTableDto } from './panelDto';
+import { resolveRow } from './sourceCommands';
 import { shownPath, type SourceEntry } from './sources';
 import {
   EXTERNAL_OPTIONS,
@@ -110,11 +111,17 @@ async function resolveTarget(ctx: CommandContext, arg: unknown): Promise<TraceTa
       if (!subject) throw new LabError('No migrations to trace: open a folder with migrations first.');
       return { entry: subject.entry, migration: subject.newest };
     }
-    if ('kind' in a && a.kind === 'migration' && a.entry?.source)
-      return { entry: a.entry, migration: a.entry.source.migrations[a.index]?.id };
-    if ('kind' in a && a.kind === 'source' && a.entry?.source) {
-      const migration = await pickMigration(a.entry, `Trace a migration of ${shownPath(a.entry.found.path)}`);
-      return migration ? { entry: a.entry, migration } : undefined;
+    if ('kind' in a && (a.kind === 'migration' || a.kind === 'source') && a.entry?.source) {
+      // By folder and id against the sources as they are now: a row drawn before a re-read still means its migration.
+      const demo = ctx.ownMigration.demoEntry();
+      const row = resolveRow(a, [...ctx.sources.entries, ...(demo ? [demo] : [])])!;
+      if (row.index !== undefined)
+        return { entry: row.entry, migration: row.entry.source?.migrations[row.index]?.id };
+      const migration = await pickMigration(
+        row.entry,
+        `Trace a migration of ${shownPath(row.entry.found.path)}`,
+      );
+      return migration ? { entry: row.entry, migration } : undefined;
     }
     if ('kind' in a && a.kind === 'scenarioMigration') {
       const demo = ctx.ownMigration.demoEntry();

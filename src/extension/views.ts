@@ -3,16 +3,14 @@ import { columnSummary, formatBytes, indexSummary, type TableInfo } from '../cor
 import { describeError } from '../core/errors';
 import type { Lab, LabState } from '../core/lab';
 import type { Logger } from '../core/log';
-import { TOOL_NAMES } from '../core/migrations/model';
-import type { MigrationReplayStatus } from '../core/migrations/replay';
-import type { MigrationStatus } from '../core/migrations/runner';
 import type { RecordedAttempt, RecordedRun } from '../core/monitor/recorder';
-import { DEMO_SCENARIO, type DemoScenario } from '../core/scenarios/demo';
+import { DEMO_SCENARIO } from '../core/scenarios/demo';
 import { attemptListRow, runListRow } from '../core/monitor/report';
 import type { StoredTrace } from '../core/monitor/runStore';
 import { traceListRow } from './traceModel';
+import { MigrationsRows, type MigrationsItem, type MigrationsViewInput } from './migrationsModel';
 import type { Observation } from './observation';
-import { TOOL_ICONS, shownPath, type SourceEntry, type WorkspaceSources } from './sources';
+import { shownPath, type WorkspaceSources } from './sources';
 
 type DatabaseItem = {
   label: string;
@@ -161,173 +159,74 @@ export function databaseItems(s: LabState): DatabaseItem[] {
   ];
 }
 
-/** A row of the Migrations view. */
-export type MigrationsItem =
-  /** A bundled scenario's source (the demo), run on the lab's own database. */
-  | { kind: 'scenario'; scenario: DemoScenario }
-  /** A migration of the demo: the lab's own runner state (spread, so the demo's commands read `.id`). */
-  | ({ kind: 'scenarioMigration' } & MigrationStatus)
-  | { kind: 'source'; entry: SourceEntry }
-  | {
-      kind: 'migration';
-      entry: SourceEntry;
-      /** Position in the source. */
-      index: number;
-      id: string;
-      status?: MigrationReplayStatus;
-    }
-  | { kind: 'note'; label: string; description?: string; icon: string; tooltip?: string };
+export type { MigrationsItem } from './migrationsModel';
 
 /**
  * The "Migrations" section: every migration source of the workspace (its tool, its migrations with
  * `[X]` / `[ ]` against its scratch database), and the bundled demo as one more source, whose
- * migrations run on the lab's own database as before.
+ * migrations run on the lab's own database as before. Redraws only the rows whose look changed (a lab
+ * state tick that changes nothing shown redraws nothing): a redraw of the whole tree drops every row's
+ * handle until VS Code fetches it again, and an inline action clicked meanwhile got no row.
  */
 export class MigrationsView implements vscode.TreeDataProvider<MigrationsItem> {
-  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly changed = new vscode.EventEmitter<MigrationsItem[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
+  private readonly rows = new MigrationsRows();
 
   constructor(
     private readonly lab: Lab,
     private readonly sources: WorkspaceSources,
   ) {
-    lab.on('state', () => this.changed.fire());
-    sources.onDidChange(() => this.changed.fire());
+    this.rows.update(this.input());
+    lab.on('state', () => this.update());
+    sources.onDidChange(() => this.update());
+  }
+
+  private input(): MigrationsViewInput {
+    const s = this.lab.state;
+    return {
+      running: s.database === 'running',
+      demoMigrationRunning: s.runningMigration !== undefined,
+      demoMigrations: s.migrations,
+      entries: this.sources.entries,
+      scenario: this.sources.demoScenario,
+      demo: this.sources.demo,
+      demoPath: this.sources.demoPath,
+      shownPath,
+    };
+  }
+
+  private update(): void {
+    const redraw = this.rows.update(this.input());
+    if (redraw === 'root') this.changed.fire(undefined);
+    else if (redraw.length > 0) this.changed.fire(redraw);
   }
 
   getTreeItem(item: MigrationsItem): vscode.TreeItem {
-    const running = this.lab.state.database === 'running';
-    switch (item.kind) {
-      case 'scenario': {
-        const { scenario } = item;
-        const t = new vscode.TreeItem(scenario.title, vscode.TreeItemCollapsibleState.Expanded);
-        t.id = `scenario:${scenario.id}`;
-        t.contextValue = 'scenarioSource';
-        t.iconPath = new vscode.ThemeIcon(TOOL_ICONS[scenario.source.tool]);
-        const count = `${this.sources.demo?.migrations.length ?? scenario.migrations.length} migrations`;
-        t.description = `${count} · ${running ? "the lab's database" : 'PostgreSQL is not running: no state'}`;
-        t.tooltip = [
-          `${scenario.title}: bundled ${TOOL_NAMES[scenario.source.tool]} migrations, run on the lab's own database.`,
-          this.sources.demoPath,
-          `Watches ${scenario.tables.join(', ')}; compares ${scenario.compared.locking} with ${scenario.compared.concurrent}.`,
-        ].join('\n');
-        return t;
-      }
-      case 'scenarioMigration': {
-        const t = new vscode.TreeItem(`${item.applied ? '[X]' : '[ ]'} ${item.id}`);
-        t.id = item.id;
-        t.contextValue = item.applied ? 'migration.applied' : 'migration.pending';
-        t.iconPath = new vscode.ThemeIcon(
-          this.lab.state.runningMigration ? 'loading~spin' : item.applied ? 'pass' : 'circle-large-outline',
-        );
-        if (item.applied && item.appliedAt) {
-          t.description = `applied ${item.appliedAt.toLocaleTimeString()}${item.durationMs !== undefined ? ` in ${item.durationMs} ms` : ''}`;
-        }
-        if (item.fileMissing) t.description = 'applied, file missing';
-        t.tooltip = `${item.id}: ${item.applied ? 'applied' : 'not applied'}`;
-        return t;
-      }
-      case 'source': {
-        const { found, source, loadError, status, statusError } = item.entry;
-        const t = new vscode.TreeItem(
-          `${TOOL_NAMES[found.tool]}: ${shownPath(found.path)}`,
-          vscode.TreeItemCollapsibleState.Expanded,
-        );
-        t.id = `source:${found.path}`;
-        t.contextValue = 'migrationSource';
-        t.iconPath = new vscode.ThemeIcon(loadError ? 'error' : TOOL_ICONS[found.tool]);
-        const count = source ? `${source.migrations.length} migrations` : 'unreadable';
-        const applied = status?.migrations.filter((m) => m.status === 'applied').length;
-        t.description = loadError
-          ? loadError
-          : statusError
-            ? `${count} · ${statusError}`
-            : status
-              ? `${applied} of ${source?.migrations.length ?? 0} applied · ${status.database}${status.needsReset ? ' · resets next' : ''}`
-              : running
-                ? `${count} · reading…`
-                : `${count} · PostgreSQL is not running: no state`;
-        t.tooltip = [
-          found.path,
-          ...found.evidence,
-          ...(status ? [`Scratch database: ${status.database}`] : []),
-          ...(status?.needsReset ? [`The next replay resets it: ${status.needsReset}`] : []),
-        ].join('\n');
-        return t;
-      }
-      case 'migration': {
-        const m = item.entry.source!.migrations[item.index]!;
-        const mark = item.status === undefined ? '' : item.status === 'applied' ? '[X] ' : '[ ] ';
-        const t = new vscode.TreeItem(`${mark}${m.id}`);
-        t.id = `${item.entry.found.path}#${m.id}`;
-        t.contextValue =
-          item.status === 'applied'
-            ? 'sourceMigration.applied'
-            : item.status === undefined
-              ? 'sourceMigration'
-              : 'sourceMigration.pending';
-        t.iconPath = new vscode.ThemeIcon(
-          item.status === 'applied' ? 'pass' : item.status === 'failed' ? 'error' : 'circle-large-outline',
-        );
-        const outcome = item.entry.status?.migrations.find((o) => o.id === m.id);
-        t.description = [
-          m.up.mode,
-          m.down ? undefined : 'no down',
-          outcome?.status === 'applied' && outcome.durationMs ? `${outcome.durationMs} ms` : undefined,
-        ]
-          .filter(Boolean)
-          .join(' · ');
-        t.tooltip = `${m.files.join('\n')}\n${m.up.why}`;
-        const file = m.files[0];
-        if (file)
-          t.command = {
-            command: 'migrationLab.openMigrationFile',
-            title: 'Open File',
-            arguments: [item],
-          };
-        return t;
-      }
-      case 'note': {
-        const t = new vscode.TreeItem(item.label);
-        t.description = item.description;
-        t.tooltip = item.tooltip;
-        t.iconPath = new vscode.ThemeIcon(item.icon);
-        return t;
-      }
-    }
+    const row = this.rows.row(item);
+    if (!row) throw new Error('Not a row of the Migrations view.');
+    const { look } = row;
+    const t = new vscode.TreeItem(
+      look.label,
+      look.expanded === undefined
+        ? vscode.TreeItemCollapsibleState.None
+        : look.expanded
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed,
+    );
+    // Stable across redraws, so VS Code keeps the row (its selection, focus and handle) when its state changes.
+    t.id = row.id;
+    t.description = look.description;
+    t.tooltip = look.tooltip;
+    t.contextValue = look.contextValue;
+    t.iconPath = new vscode.ThemeIcon(look.icon);
+    if (look.opensFile)
+      t.command = { command: 'migrationLab.openMigrationFile', title: 'Open File', arguments: [item] };
+    return t;
   }
 
   getChildren(item?: MigrationsItem): MigrationsItem[] {
-    if (!item)
-      return [
-        ...this.sources.entries.map((entry): MigrationsItem => ({ kind: 'source', entry })),
-        { kind: 'scenario', scenario: this.sources.demoScenario },
-      ];
-    if (item.kind === 'scenario') {
-      if (this.lab.state.database !== 'running')
-        return (this.sources.demo?.migrations ?? []).map((m): MigrationsItem => ({
-          kind: 'note',
-          label: m.id,
-          description: 'no state: PostgreSQL is not running',
-          icon: 'circle-large-outline',
-          tooltip: m.files.join('\n'),
-        }));
-      return this.lab.state.migrations.map((m) => ({ kind: 'scenarioMigration', ...m }));
-    }
-    if (item.kind === 'source') {
-      const { source, status } = item.entry;
-      if (!source) return [];
-      // By id: a file added since the state was read must not take its neighbour's mark.
-      const byId = new Map(status?.migrations.map((o) => [o.id, o.status]));
-      return source.migrations.map((m, index) => ({
-        kind: 'migration',
-        entry: item.entry,
-        index,
-        id: m.id,
-        status: byId.get(m.id),
-      }));
-    }
-    return [];
+    return this.rows.children(item);
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -350,5 +350,62 @@ void describe('node dist/cli.js lint (the built command line, as a child process
       encoding: 'utf8',
     });
     assert.equal(bad.status, 2);
+  });
+});
+
+void describe('lint CLI: the workspace rule settings (.vscode/settings.json)', () => {
+  /** A workspace whose migration drops a column of a table an earlier migration created. */
+  function workspace(settings?: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'migration-lab-lint-settings-'));
+    mkdirSync(join(dir, 'db', 'migrations'), { recursive: true });
+    writeFileSync(
+      join(dir, 'db/migrations/20240101000000_t.sql'),
+      '-- migrate:up\nCREATE TABLE t (a int, b int);\n-- migrate:down\nDROP TABLE t;\n',
+    );
+    writeFileSync(
+      join(dir, 'db/migrations/20240102000000_drop.sql'),
+      '-- migrate:up\nALTER TABLE t DROP COLUMN b;\n-- migrate:down\nSELECT 1;\n',
+    );
+    if (settings !== undefined) {
+      mkdirSync(join(dir, '.vscode'));
+      writeFileSync(join(dir, '.vscode/settings.json'), settings);
+    }
+    return dir;
+  }
+  const rulesOf = (report: LintReport) => report.findings.map((f) => `${f.rule}:${f.severity}`).sort();
+
+  void it('turns rules off and changes severities as the editor does, comments and trailing commas allowed', async () => {
+    const plain = workspace();
+    const configured = workspace(
+      '{\n  // what the team agreed\n  "migrationLab.lint.rules": {\n    "rename-or-drop": "off",\n    "access-exclusive-without-lock-timeout": "error",\n  },\n}\n',
+    );
+    try {
+      const before = await lint(join(plain, 'db/migrations'), '--format', 'json');
+      assert.deepEqual(rulesOf(JSON.parse(before.stdout) as LintReport), [
+        'access-exclusive-without-lock-timeout:warning',
+        'rename-or-drop:warning',
+      ]);
+      assert.equal(before.code, 0);
+      // a file inside the folder finds the settings too, and the changed severity fails the run
+      const after = await lint(join(configured, 'db/migrations/20240102000000_drop.sql'), '--format', 'json');
+      assert.deepEqual(rulesOf(JSON.parse(after.stdout) as LintReport), [
+        'access-exclusive-without-lock-timeout:error',
+      ]);
+      assert.equal(after.code, 1);
+    } finally {
+      rmSync(plain, { recursive: true, force: true });
+      rmSync(configured, { recursive: true, force: true });
+    }
+  });
+
+  void it('refuses a settings file naming a rule that does not exist, in one sentence', async () => {
+    const dir = workspace('{ "migrationLab.lint.rules": { "no-such-rule": "off" } }');
+    try {
+      const run = await lint(join(dir, 'db/migrations'), '--format', 'json');
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /names "no-such-rule", which is not a rule/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 // Quick fixes (issue 11 §4): the exact files and text each fix writes per tool, and — after the edits
 // are applied to a copy of the fixture and the folder is read again by its tool's adapter — that the
 // finding is gone and the statement now takes the weaker lock. (The replay of the fixed folders on a
@@ -254,6 +255,27 @@ void describe('quick fix: CONCURRENTLY, moved out of the transaction the way eac
       /\nSELECT 1;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS books_title_idx ON books \(title\);\n/,
     );
     await assertConcurrentIndex(copy);
+  });
+
+  void it('an unnamed index whose usual name is taken gets the next free one, as PostgreSQL names it', async () => {
+    // IF NOT EXISTS on the taken name would build nothing, and the down would drop the other index.
+    const copy = writeFolder(
+      {
+        '20240101000000_tables.sql':
+          '-- migrate:up\nCREATE TABLE books (id int, title text);\nCREATE INDEX ON books (title);\n\n-- migrate:down\nDROP TABLE books;\n',
+        '20240102000000_index.sql':
+          "-- migrate:up\nSELECT 1;\nCREATE INDEX ON books (title) WHERE title <> '';\n\n-- migrate:down\nSELECT 1;\n",
+      },
+      'dbmate',
+    );
+    const fix = await onlyFix(copy, 'index-without-concurrently', "WHERE title <> ''");
+    applyEdits(fix.edits);
+    const all = readdirSync(copy.root)
+      .map((f) => read(join(copy.root, f)))
+      .join('\n');
+    assert.match(all, /CREATE INDEX CONCURRENTLY IF NOT EXISTS books_title_idx1 ON books \(title\) WHERE/);
+    assert.match(all, /DROP INDEX CONCURRENTLY IF EXISTS books_title_idx1;/);
+    assert.doesNotMatch(all, /DROP INDEX CONCURRENTLY IF EXISTS books_title_idx;/);
   });
 
   void it('DROP INDEX: CONCURRENTLY IF EXISTS, and the down recreates it concurrently from the old down', async () => {

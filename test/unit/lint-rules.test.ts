@@ -223,17 +223,29 @@ void describe('lint rules: a failing and a passing example each', () => {
     ]) {
       assert.ok((await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'), set);
     }
-    for (const set of [
-      'SET lock_timeout = 500;',
-      "SET LOCAL lock_timeout = '3s';",
-      "SET lock_timeout TO '1min';",
-    ]) {
+    for (const set of ['SET lock_timeout = 500;', "SET lock_timeout TO '1min';"]) {
       assert.equal(
         (await rules(`${set}\n${alter}`)).includes('access-exclusive-without-lock-timeout'),
         false,
         set,
       );
     }
+  });
+
+  void it('counts SET LOCAL lock_timeout only inside a transaction, and only until it ends', async () => {
+    const alter = "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';";
+    const local = "SET LOCAL lock_timeout = '3s';";
+    const flagged = async (sql: string, mode?: 'transaction') =>
+      (
+        await rules(sql, mode ? { mode, why: 'The tool runs each migration in a transaction.' } : {})
+      ).includes('access-exclusive-without-lock-timeout');
+    // autocommit: PostgreSQL ignores SET LOCAL outside a transaction block
+    assert.equal(await flagged(`${local}\n${alter}`), true);
+    assert.equal(await flagged(`${local}\n${alter}`, 'transaction'), false);
+    assert.equal(await flagged(`BEGIN;\n${local}\n${alter}\nCOMMIT;`), false);
+    // its value ends with the transaction; a session SET outlives it
+    assert.equal(await flagged(`BEGIN;\n${local}\nCOMMIT;\n${alter}`), true);
+    assert.equal(await flagged(`BEGIN;\nSET lock_timeout = '2s';\nCOMMIT;\n${alter}`), false);
   });
 
   void it('follows the target major: a constant default rewrites before 11, not after', async () => {
@@ -291,6 +303,53 @@ void describe('lint rules: a failing and a passing example each', () => {
   });
 });
 
+void describe('lint: tables the history does not show', () => {
+  // A lone file, or a folder whose baseline was made outside it: a table this migration did not
+  // create existed before it (else the statement would fail), so its locks block someone.
+  const lone = async (sql: string) => (await lintSql(sql, { pgMajor: 18 })).findings;
+  void it('flags the unsafe forms on a table no earlier migration shows', async () => {
+    const found = (
+      await lone(
+        [
+          'CREATE INDEX i ON orders (a);',
+          'ALTER TABLE orders ADD CONSTRAINT c CHECK (a > 0);',
+          'ALTER TABLE orders ALTER COLUMN a SET NOT NULL;',
+          'ALTER TABLE orders ADD CONSTRAINT u UNIQUE (a);',
+          'ALTER TABLE orders RENAME COLUMN a TO b;',
+        ].join('\n'),
+      )
+    ).map((f) => `${f.rule}@${f.line}`);
+    for (const expected of [
+      'index-without-concurrently@1',
+      'constraint-without-not-valid@2',
+      'set-not-null@3',
+      'unique-constraint-directly@4',
+      'rename-or-drop@5',
+    ])
+      assert.ok(found.includes(expected), `${expected} in ${found.join(', ')}`);
+  });
+  void it('names the unknown table of an unknown index, and says a type change only may rewrite', async () => {
+    const [drop] = (await lone('DROP INDEX orders_a_idx;')).filter(
+      (f) => f.rule === 'index-without-concurrently',
+    );
+    assert.match(drop.message, /ACCESS EXCLUSIVE on the table of public\.orders_a_idx/);
+    const [type] = (await lone('ALTER TABLE orders ALTER COLUMN a TYPE bigint;')).filter(
+      (f) => f.rule === 'type-change-rewrite',
+    );
+    assert.match(type.message, /unless the new type is binary-coercible from column a's current type/);
+    const [known] = (
+      await lintSql('ALTER TABLE orders ALTER COLUMN note TYPE int USING 0;', {
+        pgMajor: 18,
+        earlier: EARLIER,
+      })
+    ).findings.filter((f) => f.rule === 'type-change-rewrite');
+    assert.doesNotMatch(known.message, /unless/);
+  });
+  void it('still exempts a table created earlier in the same migration', async () => {
+    assert.deepEqual(await lone('CREATE TABLE fresh (a int);\nCREATE INDEX fresh_a ON fresh (a);'), []);
+  });
+});
+
 void describe('lint suppression comments', () => {
   const sql = 'CREATE INDEX orders_status_idx ON orders (status);';
   void it('honours -- migration-lab-ignore: on the line before', async () => {
@@ -335,6 +394,39 @@ void describe('lint suppression comments', () => {
       (await rules(`SELECT 1;\n-- squawk-ignore ban-drop-column\n${sql}`)).includes(
         'index-without-concurrently',
       ),
+    );
+  });
+  void it('turns every rule off with a bare ignore, for the next statement or (-file) the whole file', async () => {
+    const drop = 'ALTER TABLE orders DROP COLUMN note;';
+    assert.deepEqual(await rules(`SELECT 1;\n${drop}`), [
+      'access-exclusive-without-lock-timeout',
+      'rename-or-drop',
+    ]);
+    for (const comment of ['-- squawk-ignore', '-- migration-lab-ignore'])
+      assert.deepEqual(
+        await rules(`SELECT 1;\n${comment}\n${drop}\n${sql}`),
+        ['index-without-concurrently'],
+        comment,
+      );
+    for (const comment of ['-- squawk-ignore-file', '-- migration-lab-ignore-file'])
+      assert.deepEqual(await rules(`SELECT 1;\n${drop}\n${comment}\n${sql}`), [], comment);
+  });
+  void it('reads ignore comments written as block comments, and a reason after the rule names', async () => {
+    const drop = 'ALTER TABLE orders DROP COLUMN note;';
+    assert.deepEqual(await rules(`SELECT 1;\n/* squawk-ignore ban-drop-column */\n${drop}`), [
+      'access-exclusive-without-lock-timeout',
+    ]);
+    assert.deepEqual(
+      await rules(
+        `SELECT 1;\n/* migration-lab-ignore: rename-or-drop, access-exclusive-without-lock-timeout */\n${drop}`,
+      ),
+      [],
+    );
+    assert.deepEqual(
+      await rules(
+        `SELECT 1;\n-- migration-lab-ignore: rename-or-drop (the column is unused since v2)\n${drop}`,
+      ),
+      ['access-exclusive-without-lock-timeout'],
     );
   });
 });
@@ -391,5 +483,33 @@ void describe('lint output shape', () => {
       'CREATE TABLE fresh (a int);\nALTER TABLE fresh ALTER COLUMN a SET NOT NULL;\nCREATE INDEX fresh_a ON fresh (a);',
     );
     assert.deepEqual(found, []);
+  });
+});
+
+void describe('lint: search_path', () => {
+  const lockedBy = async (sql: string, earlier: string) =>
+    (await lintSql(sql, { pgMajor: 18, earlier })).statements.at(-1)?.locks.map((l) => l.relation);
+  void it('resolves unqualified names in the schemas SET search_path names, as PostgreSQL does', async () => {
+    const inApp = 'CREATE SCHEMA app;\nSET search_path TO app, public;\nCREATE TABLE orders (a int);';
+    assert.deepEqual(await lockedBy('CREATE INDEX i ON orders (a);', inApp), ['app.orders']);
+    // an existing table found further down the path wins over the first schema
+    assert.deepEqual(
+      await lockedBy(
+        'SET search_path TO app, public;\nCREATE INDEX i ON orders (a);',
+        'CREATE TABLE orders (a int);',
+      ),
+      ['public.orders'],
+    );
+    assert.deepEqual(
+      await lockedBy(
+        'RESET search_path;\nCREATE INDEX i ON orders (a);',
+        `${inApp}\nCREATE TABLE public.orders (a int);`,
+      ),
+      ['public.orders'],
+    );
+  });
+  void it('ends a SET LOCAL search_path with its migration', async () => {
+    const earlier = 'BEGIN;\nSET LOCAL search_path TO app;\nCREATE TABLE t (a int);\nCOMMIT;';
+    assert.deepEqual(await lockedBy('CREATE INDEX i ON t (a);', earlier), ['public.t']);
   });
 });

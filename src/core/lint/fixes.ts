@@ -31,8 +31,10 @@ import {
   type PgNode,
   type PgQueryParser,
   type ScanToken,
+  stringList,
 } from './parser';
-import { stringList, StaticSchema } from './schema';
+import { chooseCheckName, chooseName, indexColumnNames, nameAddition } from './pgNames';
+import { StaticSchema } from './schema';
 
 /** The lock_timeout the "SET lock_timeout" fix writes when no setting overrides it. */
 export const DEFAULT_FIX_LOCK_TIMEOUT = '2s';
@@ -184,10 +186,10 @@ function indexSql(parser: PgQueryParser, rv: PgNode, name: string): string {
   return typeof rv.schemaname === 'string' ? `${ident(parser, rv.schemaname)}.${idx}` : idx;
 }
 
-/** PostgreSQL's own default index name for simple column lists (ChooseIndexName), if short enough. */
-function defaultIndexName(table: string, parts: string[], suffix: string): string | undefined {
-  const name = `${table}_${parts.join('_')}_${suffix}`;
-  return Buffer.byteLength(name) <= 63 ? name : undefined;
+/** The schema a table (as a RangeVar) lives in, as the static schema qualifies it. */
+function schemaOfTable(schema: StaticSchema, rv: PgNode): string {
+  const qualified = schema.rangeVarName(rv) ?? schema.qualify(undefined, String(rv.relname));
+  return qualified.slice(0, qualified.indexOf('.'));
 }
 
 /** The statement text with `insertions` (UTF-16 offsets into it) applied. */
@@ -237,11 +239,13 @@ function concurrentlyPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | u
     if (!n.if_not_exists) {
       if (name) inserts.push({ at, text: ' IF NOT EXISTS' });
       else {
-        const cols = ((n.indexParams as unknown[] | undefined) ?? []).map(
-          (e) => (nodeKind(e)?.[1]?.name as string | undefined) ?? 'expr',
+        // The name PostgreSQL would choose, past the ones taken: IF NOT EXISTS on a taken name would
+        // build nothing, and the down's DROP would remove the other index.
+        const inSchema = schemaOfTable(schema, rv);
+        name = chooseName(String(rv.relname), nameAddition(indexColumnNames(n.indexParams)), 'idx', (x) =>
+          schema.relationNameTaken(inSchema, x),
         );
-        name = defaultIndexName(String(rv.relname), cols, 'idx');
-        if (name) inserts.push({ at, text: ` IF NOT EXISTS ${ident(p.parser, name)}` });
+        inserts.push({ at, text: ` IF NOT EXISTS ${ident(p.parser, name)}` });
       }
     }
     return {
@@ -367,21 +371,7 @@ function singleAddConstraint(n: PgNode): PgNode | undefined {
   return nodeKind(cmd.def)?.[1];
 }
 
-/** Column names an expression mentions, in order, once each. */
-function columnsIn(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) for (const x of node) columnsIn(x, out);
-  else if (node && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'ColumnRef') {
-        const last = stringList((value as PgNode).fields).pop();
-        if (last && !out.includes(last)) out.push(last);
-      } else columnsIn(value, out);
-    }
-  }
-  return out;
-}
-
-function notValidPlan(p: Place, ast: PgNode): Plan | undefined {
+function notValidPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefined {
   const [kind, n] = nodeKind(ast) ?? ['', {}];
   if (kind !== 'AlterTableStmt') return undefined;
   const con = singleAddConstraint(n);
@@ -391,13 +381,12 @@ function notValidPlan(p: Place, ast: PgNode): Plan | undefined {
   let name = con.conname as string | undefined;
   const inserts: { at: number; text: string }[] = [{ at: text.length, text: ' NOT VALID' }];
   if (!name) {
-    const cols = con.contype === 'CONSTR_FOREIGN' ? stringList(con.fk_attrs) : columnsIn(con.raw_expr);
-    name = defaultIndexName(
-      String(rv.relname),
-      cols.length ? cols : ['check'],
-      con.contype === 'CONSTR_FOREIGN' ? 'fkey' : 'check',
-    );
-    if (!name) return undefined;
+    const inSchema = schemaOfTable(schema, rv);
+    const taken = (x: string) => schema.constraintNameTaken(inSchema, x);
+    name =
+      con.contype === 'CONSTR_FOREIGN'
+        ? chooseName(String(rv.relname), nameAddition(stringList(con.fk_attrs)), 'fkey', taken)
+        : chooseCheckName(String(rv.relname), con.raw_expr, taken);
     // VALIDATE needs the name: give the constraint the one PostgreSQL would have chosen.
     inserts.push({
       at: byteToUtf16(text, (con.location as number) - p.locationBase),
@@ -420,7 +409,7 @@ function notValidPlan(p: Place, ast: PgNode): Plan | undefined {
   };
 }
 
-function setNotNullPlan(p: Place, ast: PgNode): Plan | undefined {
+function setNotNullPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefined {
   if (p.options.pgMajor < 12) return undefined; // SET NOT NULL uses a valid CHECK only from 12
   const [kind, n] = nodeKind(ast) ?? ['', {}];
   if (kind !== 'AlterTableStmt') return undefined;
@@ -430,8 +419,10 @@ function setNotNullPlan(p: Place, ast: PgNode): Plan | undefined {
   const rv = n.relation as PgNode;
   const column = String(cmd.name);
   // Not PostgreSQL 18's own `<table>_<column>_not_null`: both exist for a moment.
-  const name = defaultIndexName(String(rv.relname), [column], 'not_null_check');
-  if (!name) return undefined;
+  const inSchema = schemaOfTable(schema, rv);
+  const name = chooseName(String(rv.relname), column, 'not_null_check', (x) =>
+    schema.constraintNameTaken(inSchema, x),
+  );
   const table = rangeVarSql(p.parser, rv);
   const col = ident(p.parser, column);
   const check = ident(p.parser, name);
@@ -458,7 +449,7 @@ function setNotNullPlan(p: Place, ast: PgNode): Plan | undefined {
   };
 }
 
-function uniquePlan(p: Place, ast: PgNode): Plan | undefined {
+function uniquePlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefined {
   const [kind, n] = nodeKind(ast) ?? ['', {}];
   if (kind !== 'AlterTableStmt') return undefined;
   const con = singleAddConstraint(n);
@@ -468,8 +459,15 @@ function uniquePlan(p: Place, ast: PgNode): Plan | undefined {
   const keys = stringList(con.keys);
   if (keys.length === 0) return undefined;
   const rv = n.relation as PgNode;
-  const name = (con.conname as string | undefined) ?? defaultIndexName(String(rv.relname), keys, 'key');
-  if (!name) return undefined;
+  const inSchema = schemaOfTable(schema, rv);
+  const name =
+    (con.conname as string | undefined) ??
+    chooseName(
+      String(rv.relname),
+      nameAddition(keys),
+      'key',
+      (x) => schema.relationNameTaken(inSchema, x) || schema.constraintNameTaken(inSchema, x),
+    );
   const table = rangeVarSql(p.parser, rv);
   const idx = ident(p.parser, name);
   const deferrable = con.deferrable
@@ -1033,13 +1031,13 @@ function fixesAt(p: Place, finding: Finding, ast: PgNode | undefined, schema: St
       plan = concurrentlyPlan(p, ast, schema) ?? moveAsIsPlan(p);
       break;
     case 'constraint-without-not-valid':
-      plan = notValidPlan(p, ast);
+      plan = notValidPlan(p, ast, schema);
       break;
     case 'set-not-null':
-      plan = setNotNullPlan(p, ast);
+      plan = setNotNullPlan(p, ast, schema);
       break;
     case 'unique-constraint-directly':
-      plan = uniquePlan(p, ast);
+      plan = uniquePlan(p, ast, schema);
       break;
     case 'access-exclusive-without-lock-timeout': {
       const fix = lockTimeoutFix(p);

@@ -1,5 +1,6 @@
-// Lints a migration source: every statement of every migration is parsed alone with the real
-// PostgreSQL parser, gets its lock facts against the schema the earlier migrations built, and is
+// Lints a migration source: the statements of each migration's section are parsed in one call to
+// the real PostgreSQL parser (a statement with a syntax error alone, for its own error); each
+// statement gets its lock facts against the schema the earlier migrations built, and is
 // checked by the rules, knowing how the source's tool runs each section (transaction, one string,
 // statement by statement). Output follows the CLI's JSON shape: 1-based lines and columns (UTF-16),
 // modes as pg_locks spells them.
@@ -79,19 +80,40 @@ function range(file: string, start: SourcePosition, end: SourcePosition): Range 
   return { file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
 }
 
-/** Suppressions of one file: rules off for the whole file, and rules off per 1-based line. */
+/**
+ * Suppressions of one file: rules off for the whole file, and rules off per 1-based line.
+ * `ALL_RULES` in a set turns every rule off there (a bare ignore comment).
+ */
 interface Suppressions {
   file: Set<string>;
   lines: Map<number, Set<string>>;
 }
 
-const OWN_IGNORE = /--\s*migration-lab-ignore(-file)?\s*:?\s*([\w\s,-]*)$/;
-const SQUAWK_IGNORE = /--\s*squawk-ignore(-file)?\s+([\w\s,-]*)$/;
+const ALL_RULES = '*';
 
 /**
- * Reads ignore comments: `-- migration-lab-ignore: rule[, rule]` on the line before a statement (or
- * before the file's first statement: then for the whole file), and squawk's `-- squawk-ignore rule`
- * / `-- squawk-ignore-file rule` mapped to our rules.
+ * An ignore comment, `--` or `/* … *\/`: ours (`migration-lab-ignore[-file][:] rules [reason]`) or
+ * squawk's (`squawk-ignore[-file] [rules]`). Group 1 the tool, 2 `-file`, 3 the rest of the comment.
+ */
+const IGNORE_COMMENT = /(?:--|\/\*)\s*(migration-lab|squawk)-ignore(-file)?\b:?([^\n]*?)(?:\*\/\s*)?$/;
+
+/** The rules an ignore comment names: a leading list of rule names; none named means every rule. */
+function ignoredRules(tool: string, rest: string): string[] {
+  // The list ends where something that is not a rule name starts (a reason in parentheses, prose).
+  const names: string[] = [];
+  for (const word of rest.trim().split(/[\s,]+/)) {
+    if (!/^[a-z][a-z0-9-]*$/.test(word)) break;
+    names.push(word);
+  }
+  if (names.length === 0) return [ALL_RULES];
+  return tool === 'squawk' ? names.flatMap(rulesForSquawkName) : names;
+}
+
+/**
+ * Reads ignore comments: `-- migration-lab-ignore: rule[, rule] [reason]` on the line before a
+ * statement (or before the file's first statement: then for the whole file), and squawk's
+ * `-- squawk-ignore [rule]` / `-- squawk-ignore-file [rule]` mapped to our rules; without a rule name
+ * either one turns every rule off; block comments work the same way.
  */
 export function readSuppressions(text: string): Suppressions {
   const result: Suppressions = { file: new Set(), lines: new Map() };
@@ -101,18 +123,11 @@ export function readSuppressions(text: string): Suppressions {
   const lines = text.split('\n');
   let offset = 0;
   lines.forEach((lineText, i) => {
-    if (!lineText.includes('-ignore')) {
-      offset += lineText.length + 1;
-      return;
-    }
-    const own = OWN_IGNORE.exec(lineText.trimEnd());
-    const squawk = SQUAWK_IGNORE.exec(lineText.trimEnd());
-    const match = own ?? squawk;
+    const match = lineText.includes('-ignore') ? IGNORE_COMMENT.exec(lineText.trimEnd()) : null;
     if (match) {
-      const names = match[2].split(/[\s,]+/).filter(Boolean);
-      const rules = own ? names : names.flatMap(rulesForSquawkName);
+      const rules = ignoredRules(match[1], match[3]);
       firstCode ??= scanSql(text).statements[0]?.from ?? text.length;
-      const wholeFile = match[1] !== undefined || (own !== null && offset < firstCode);
+      const wholeFile = match[2] !== undefined || (match[1] === 'migration-lab' && offset < firstCode);
       const target = wholeFile ? result.file : (result.lines.get(i + 2) ?? new Set<string>());
       for (const r of rules) target.add(r);
       if (!wholeFile) result.lines.set(i + 2, target);
@@ -135,9 +150,10 @@ interface SectionContext {
 
 function isSuppressed(ctx: SectionContext, rule: RuleId, stmt: MigrationStatement): boolean {
   const s = ctx.suppressions(stmt.file);
-  if (s.file.has(rule)) return true;
-  // The comment may sit on the line just before the statement or just before the line it starts on.
-  return s.lines.get(stmt.start.line)?.has(rule) ?? false;
+  if (s.file.has(rule) || s.file.has(ALL_RULES)) return true;
+  // The comment sits on the line just before the one the statement starts on.
+  const here = s.lines.get(stmt.start.line);
+  return here !== undefined && (here.has(rule) || here.has(ALL_RULES));
 }
 
 function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>): void {
@@ -145,7 +161,9 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
   const toolTransaction = section.mode === 'transaction' || ctx.source?.pendingInOneTransaction !== undefined;
   const oneString = section.mode === 'single-string' && section.statements.length > 1;
   let explicitTransaction = false;
-  let lockTimeoutSet = false;
+  /** A lock_timeout set for the session (SET), and one set for the open transaction only (SET LOCAL). */
+  let sessionLockTimeout = false;
+  let transactionLockTimeout: boolean | undefined;
   let heldExclusive: string | undefined;
   let reportedHeld = false;
   /** The section's own BEGIN still open (its COMMIT not seen yet). */
@@ -208,7 +226,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       inTransaction,
       section,
       add,
-      lockTimeoutSet,
+      lockTimeoutSet: transactionLockTimeout ?? sessionLockTimeout,
       source: ctx.source,
     });
 
@@ -232,12 +250,21 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       }
       if (n.kind === 'TRANS_STMT_COMMIT' || n.kind === 'TRANS_STMT_ROLLBACK') {
         explicitTransaction = false;
+        transactionLockTimeout = undefined; // SET LOCAL ends with its transaction
         openedBy = undefined;
         heldExclusive = undefined;
         reportedHeld = false;
       }
     } else if (kind === 'VariableSetStmt' && n.name === 'lock_timeout') {
-      lockTimeoutSet = n.kind === 'VAR_SET_VALUE' && !isZeroSetting(n.args);
+      const set = n.kind === 'VAR_SET_VALUE' && !isZeroSetting(n.args);
+      // SET LOCAL outside a transaction block does nothing (PostgreSQL only warns); a plain SET
+      // replaces a SET LOCAL of the same transaction and outlives it.
+      if (n.is_local === true) {
+        if (inTransaction) transactionLockTimeout = set;
+      } else {
+        sessionLockTimeout = set;
+        transactionLockTimeout = undefined;
+      }
     } else if (heldExclusive && inTransaction && !reportedHeld) {
       reportedHeld = true;
       add(
@@ -313,10 +340,11 @@ function lockOf(facts: StatementFacts, relation: string | undefined): Finding['l
 
 function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: CheckContext): void {
   const [kind, n] = nodeKind(ast) ?? ['', {}];
-  const existing = (name: string | undefined) => {
-    const rel = c.schema.relations.get(name ?? '');
-    return rel !== undefined && !rel.createdHere;
-  };
+  // A relation this migration did not create existed before it (else the statement would fail), known
+  // to the folder's history or not (a baseline made outside the folder, a lone file): only locks on
+  // relations created in this migration block nobody.
+  const existing = (name: string | undefined) =>
+    name !== undefined && c.schema.relations.get(name)?.createdHere !== true;
   const tableOfIndex = (name: string | undefined) => c.schema.indexes.get(name ?? '');
   const main = facts.locks.find((l) => !l.createdHere);
   // Tools with no way out of their transaction: CONCURRENTLY cannot help here, and no fix moves it.
@@ -326,14 +354,16 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       ? ` ${TOOL_NAMES[c.source.tool]} runs it inside a transaction with no way out (${(c.section.wayOut ?? sentence(c.source.pendingInOneTransaction ?? c.section.why)).replace(/\.$/, '')}), so no quick fix can move it.`
       : '';
 
-  if (!facts.transactional && c.inTransaction) {
+  // Before 12, ALTER TYPE … ADD VALUE is not transactional too, but enum-add-value-in-transaction
+  // names that refusal (one finding for one refusal).
+  if (!facts.transactional && c.inTransaction && kind !== 'AlterEnumStmt') {
+    // The tool's reason already says why: a one-string section's says PostgreSQL runs the string as
+    // one implicit transaction (each tool states it once, in its section's `why`).
     const how = sentence(c.source?.pendingInOneTransaction ?? c.section.why);
-    const oneString =
-      c.section.mode === 'single-string' ? ' A multi-statement string runs as one implicit transaction.' : '';
     const wayOut = c.section.wayOut ? ` Way out: ${c.section.wayOut}.` : '';
     c.add(
       'concurrently-in-transaction',
-      `${facts.kind} cannot run inside a transaction block, and here it would: ${how}${oneString} PostgreSQL refuses it (25001).${wayOut}`,
+      `${facts.kind} cannot run inside a transaction block, and here it would: ${how} PostgreSQL refuses it (25001).${wayOut}`,
     );
   }
   if (c.options.pgMajor < 12 && kind === 'AlterEnumStmt' && c.inTransaction) {
@@ -366,11 +396,13 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
     case 'DropStmt': {
       if (n.removeType === 'OBJECT_INDEX' && !n.concurrent) {
         const index = facts.locks.find((l) => l.relkind === 'index');
-        if (index && existing(tableOfIndex(index.relation))) {
+        const table = index && tableOfIndex(index.relation);
+        // An index the history does not know is on a table it does not know either: one that existed.
+        if (index && (table === undefined || existing(table))) {
           c.add(
             'index-without-concurrently',
-            `DROP INDEX takes ACCESS EXCLUSIVE on ${tableOfIndex(index.relation)}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.${stuck}`,
-            lockOf(facts, tableOfIndex(index.relation)),
+            `DROP INDEX takes ACCESS EXCLUSIVE on ${table ?? `the table of ${index.relation}`}: it ${blocksInWords('AccessExclusiveLock')}. Use DROP INDEX CONCURRENTLY.${stuck}`,
+            lockOf(facts, table),
           );
         }
       } else if (n.removeType === 'OBJECT_TABLE') {
@@ -445,12 +477,15 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
               );
             break;
           case 'AT_AlterColumnType':
-            if (facts.rewrites)
+            if (facts.rewrites) {
+              // Without the column's current type the rewrite is likely, not known.
+              const known = c.schema.relations.get(table ?? '')?.columns.has(String(cmd.name)) === true;
               c.add(
                 'type-change-rewrite',
-                `This type change rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE. Add a new column, backfill it in batches and switch over.`,
+                `This type change rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE${known ? '' : ` (unless the new type is binary-coercible from column ${String(cmd.name)}'s current type, which the earlier migrations do not show)`}. Add a new column, backfill it in batches and switch over.`,
                 lockOf(facts, table),
               );
+            }
             break;
           case 'AT_DropColumn':
             c.add(

@@ -6,8 +6,8 @@
 // Locks on relations the statement itself creates (the new index of CREATE INDEX, the new table of
 // CREATE TABLE) are not listed: nobody else can see them before commit.
 import { lockModeFromNumber, strongerMode, type LockMode } from './lockModes';
-import { nodeKind, type PgNode } from './parser';
-import { columnType, stringList, type ColumnType, type StaticSchema } from './schema';
+import { nodeKind, stringList, type PgNode } from './parser';
+import { columnType, type ColumnType, type StaticSchema } from './schema';
 
 export interface RelationLock {
   /** Schema-qualified relation name. */

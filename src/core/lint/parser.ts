@@ -315,3 +315,14 @@ export function nodeKind(node: unknown): [string, PgNode] | undefined {
   }
   return kind === undefined ? undefined : [kind, (node as PgNode)[kind] as PgNode];
 }
+
+/** The texts of a list of `String` nodes (a qualified name, a column list). */
+export function stringList(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const item of list) {
+    const k = nodeKind(item);
+    if (k?.[0] === 'String' && typeof k[1].sval === 'string') out.push(k[1].sval);
+  }
+  return out;
+}

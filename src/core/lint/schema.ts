@@ -1,7 +1,8 @@
 // The schema the earlier migrations of a source build, read statically from their parse trees: which
 // tables exist, their columns' types, their indexes and constraints. Lock facts that depend on
 // objects (which table an index belongs to, whether a column change rewrites) come from here.
-import { nodeKind, type PgNode } from './parser';
+import { nodeKind, stringList, type PgNode } from './parser';
+import { chooseCheckName, chooseName, indexColumnNames, nameAddition } from './pgNames';
 
 export interface ColumnType {
   /** Last part of the type name as the parser normalises it: "int4", "varchar", "text", "numeric". */
@@ -42,16 +43,59 @@ export class StaticSchema {
   /** Qualified index name → qualified table name. */
   readonly indexes = new Map<string, string>();
 
-  constructor(readonly defaultSchema = 'public') {}
+  /** The schemas an unqualified name is looked up in (search_path, without "$user" and pg_catalog). */
+  private sessionPath: string[];
+  /** A SET LOCAL search_path of the migration being applied; it ends with the migration. */
+  private localPath: string[] | undefined;
 
+  constructor(readonly defaultSchema = 'public') {
+    this.sessionPath = [defaultSchema];
+  }
+
+  private get searchPath(): readonly string[] {
+    return this.localPath ?? this.sessionPath;
+  }
+
+  /**
+   * An unqualified name as PostgreSQL resolves it: the first schema of the search_path holding a
+   * relation of that name (an existing one), else the first schema (where a new one is created).
+   */
   qualify(schema: string | undefined, name: string): string {
-    return `${schema ?? this.defaultSchema}.${name}`;
+    if (schema !== undefined) return `${schema}.${name}`;
+    const path = this.searchPath;
+    if (path.length > 1)
+      for (const s of path) {
+        const q = `${s}.${name}`;
+        if (this.relations.has(q) || this.indexes.has(q)) return q;
+      }
+    return `${path[0] ?? this.defaultSchema}.${name}`;
   }
 
   /** `RangeVar` fields → qualified name. */
   rangeVarName(rv: PgNode | undefined): string | undefined {
     if (!rv || typeof rv.relname !== 'string') return undefined;
     return this.qualify(rv.schemaname as string | undefined, rv.relname);
+  }
+
+  /** The qualified name of a relation a statement creates: in the first schema of the search_path. */
+  private newRelationName(rv: PgNode | undefined): string | undefined {
+    if (!rv || typeof rv.relname !== 'string') return undefined;
+    return `${(rv.schemaname as string | undefined) ?? this.searchPath[0] ?? this.defaultSchema}.${rv.relname}`;
+  }
+
+  /** `SET [LOCAL] search_path …`, `RESET search_path`: what later unqualified names resolve against. */
+  private setSearchPath(n: PgNode): void {
+    const path =
+      n.kind === 'VAR_SET_VALUE'
+        ? ((n.args as unknown[] | undefined) ?? [])
+            .map((a) => String((nodeKind(a)?.[1]?.sval as PgNode | undefined)?.sval ?? ''))
+            .filter((s) => s !== '' && s !== '$user' && s !== 'pg_catalog')
+        : [this.defaultSchema];
+    if (n.is_local === true) this.localPath = path;
+    else {
+      this.sessionPath = path;
+      this.localPath = undefined;
+    }
   }
 
   /** A `[schema.]name` list of String nodes → qualified name. */
@@ -77,9 +121,22 @@ export class StaticSchema {
     return out;
   }
 
+  /** Whether a table, view or index of `schema` has this name (they share one namespace). */
+  relationNameTaken(schema: string, name: string): boolean {
+    return this.relations.has(`${schema}.${name}`) || this.indexes.has(`${schema}.${name}`);
+  }
+
+  /** Whether a constraint of a table of `schema` has this name (PostgreSQL keeps them unique per schema). */
+  constraintNameTaken(schema: string, name: string): boolean {
+    for (const r of this.relations.values())
+      if (r.name.startsWith(`${schema}.`) && r.constraints.has(name)) return true;
+    return false;
+  }
+
   /** Marks everything known so far as existing before the migration being linted. */
   markAllExisting(): void {
     for (const r of this.relations.values()) r.createdHere = false;
+    this.localPath = undefined; // a migration's SET LOCAL ended with its transaction
   }
 
   private addRelation(name: string, kind: RelationInfo['kind'], createdHere: boolean): RelationInfo {
@@ -112,16 +169,29 @@ export class StaticSchema {
     let name = c.conname as string | undefined;
     let references: string | undefined;
     let notNullColumn: string | undefined;
+    // An unnamed constraint gets the name PostgreSQL gives it (the next free one).
+    const constraintTaken = (x: string) => this.constraintNameTaken(schemaOf, x);
+    const indexTaken = (x: string) => this.relationNameTaken(schemaOf, x) || constraintTaken(x);
     if (contype === 'CONSTR_CHECK') {
       kind = 'check';
       notNullColumn = isNotNullTest(c.raw_expr);
+      name ??= chooseCheckName(relname, c.raw_expr, constraintTaken);
     } else if (contype === 'CONSTR_FOREIGN') {
       kind = 'foreign';
       references = this.rangeVarName(c.pktable as PgNode);
-      name ??= `${relname}_${cols.join('_')}_fkey`;
+      const fkColumns = stringList(c.fk_attrs);
+      name ??= chooseName(
+        relname,
+        nameAddition(fkColumns.length > 0 ? fkColumns : cols),
+        'fkey',
+        constraintTaken,
+      );
     } else if (contype === 'CONSTR_PRIMARY' || contype === 'CONSTR_UNIQUE') {
       kind = contype === 'CONSTR_PRIMARY' ? 'primary' : 'unique';
-      name ??= kind === 'primary' ? `${relname}_pkey` : `${relname}_${cols.join('_')}_key`;
+      name ??=
+        kind === 'primary'
+          ? chooseName(relname, undefined, 'pkey', indexTaken)
+          : chooseName(relname, nameAddition(cols), 'key', indexTaken);
       const indexName = (c.indexname as string | undefined) ?? name;
       // ADD CONSTRAINT … USING INDEX renames the index to the constraint's name.
       if (c.indexname) {
@@ -163,8 +233,11 @@ export class StaticSchema {
     if (!k) return;
     const [kind, n] = k;
     switch (kind) {
+      case 'VariableSetStmt':
+        if (n.name === 'search_path') this.setSearchPath(n);
+        return;
       case 'CreateStmt': {
-        const name = this.rangeVarName(n.relation as PgNode);
+        const name = this.newRelationName(n.relation as PgNode);
         if (!name) return;
         const table = this.addRelation(name, 'table', createdHere);
         if (n.partbound) {
@@ -180,14 +253,14 @@ export class StaticSchema {
         return;
       }
       case 'ViewStmt': {
-        const name = this.rangeVarName(n.view as PgNode);
+        const name = this.newRelationName(n.view as PgNode);
         if (name && !this.relations.has(name))
           this.addRelation(name, 'view', createdHere).reads = queryRelations(this, n.query);
         return;
       }
       case 'CreateTableAsStmt': {
         const into = (n.into as PgNode | undefined)?.rel as PgNode | undefined;
-        const name = this.rangeVarName(into);
+        const name = this.newRelationName(into);
         if (!name) return;
         const rel = this.addRelation(name, n.objtype === 'OBJECT_MATVIEW' ? 'matview' : 'table', createdHere);
         rel.reads = queryRelations(this, n.query);
@@ -197,7 +270,16 @@ export class StaticSchema {
         const table = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
         if (!table) return;
         const schema = table.name.slice(0, table.name.indexOf('.'));
-        const idx = (n.idxname as string | undefined) ?? `${table.name.slice(schema.length + 1)}_idx`;
+        const idx =
+          (n.idxname as string | undefined) ??
+          chooseName(
+            table.name.slice(schema.length + 1),
+            nameAddition(indexColumnNames(n.indexParams)),
+            n.primary === true ? 'pkey' : n.isconstraint === true ? 'key' : 'idx',
+            (x) =>
+              this.relationNameTaken(schema, x) ||
+              (n.isconstraint === true && this.constraintNameTaken(schema, x)),
+          );
         this.addIndex(table, `${schema}.${idx}`);
         return;
       }
@@ -290,16 +372,6 @@ function isNotNullTest(expr: unknown): string | undefined {
 }
 
 /** The strings of a List of String nodes. */
-export function stringList(list: unknown): string[] {
-  if (!Array.isArray(list)) return [];
-  const out: string[] = [];
-  for (const item of list) {
-    const k = nodeKind(item);
-    if (k?.[0] === 'String' && typeof k[1].sval === 'string') out.push(k[1].sval);
-  }
-  return out;
-}
-
 export function columnType(typeName: PgNode | undefined): ColumnType {
   const names = stringList(typeName?.names);
   const mods: number[] = [];

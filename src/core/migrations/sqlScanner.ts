@@ -80,6 +80,8 @@ function isWordStart(c: number): boolean {
 function isWordPart(c: number): boolean {
   return isWordStart(c) || (c >= 48 && c <= 57) || c === 36; // digits and `$`
 }
+/** The characters `isWordPart` accepts, as a sticky pattern (it always matches, maybe nothing). */
+const WORD_REST = /[A-Za-z0-9_$\u0080-\uffff]*/y;
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
@@ -123,6 +125,13 @@ export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
   let i = options.from ?? 0;
   while (i < end) {
     const c = text.charCodeAt(i);
+    if ((c === 32 || c === 10) && semicolon) {
+      // Blanks are most of a file's characters after words: skip the run here, not one per turn
+      // (a custom delimiter may contain blanks, so it is looked for at each one instead).
+      i++;
+      while (i < end && isSpace(text.charCodeAt(i))) i++;
+      continue;
+    }
     const next = i + 1 < end ? text.charCodeAt(i + 1) : -1;
 
     if (!semicolon && atomicDepth === 0 && text.startsWith(delimiter, i) && i + delimiter.length <= end) {
@@ -210,8 +219,10 @@ export function scanSql(text: string, options: ScanOptions = {}): ScanResult {
       }
     }
     if (isWordStart(c)) {
-      let j = i + 1;
-      while (j < end && isWordPart(text.charCodeAt(j))) j++;
+      // The rest of the word in one call of the regular-expression engine, not a loop per character.
+      WORD_REST.lastIndex = i + 1;
+      WORD_REST.test(text);
+      const j = Math.min(WORD_REST.lastIndex, end);
       // E'…' (or e'…') is an escape string: a backslash escapes the next character.
       if (j === i + 1 && (c === 69 || c === 101) && j < end && text.charCodeAt(j) === 39) {
         const close = skipQuoted(text, j, end, 39, true);
@@ -341,6 +352,7 @@ export class PositionMap {
   private cursorOffset = 0;
   private cursorByte: number;
   private cursorLine = 0;
+  private readonly ascii: boolean;
 
   constructor(
     private readonly text: string,
@@ -353,9 +365,14 @@ export class PositionMap {
       nl = text.indexOf('\n', nl + 1);
     }
     this.lineStartBytes = new Array<number>(this.lineStarts.length);
+    // Most migrations are ASCII, where a byte offset is the offset (one native count decides).
+    this.ascii = Buffer.byteLength(text) === text.length;
     let bytes = byteBase;
     for (let l = 0; l < this.lineStarts.length; l++) {
-      if (l > 0) bytes += utf8Length(text, this.lineStarts[l - 1], this.lineStarts[l]);
+      if (l > 0)
+        bytes += this.ascii
+          ? this.lineStarts[l] - this.lineStarts[l - 1]
+          : utf8Length(text, this.lineStarts[l - 1], this.lineStarts[l]);
       this.lineStartBytes[l] = bytes;
     }
     this.cursorByte = byteBase;
@@ -386,7 +403,8 @@ export class PositionMap {
     const line = this.lineOf(o);
     const lineStart = this.lineStarts[line - 1];
     let byte: number;
-    if (this.cursorLine === line && this.cursorOffset <= o) {
+    if (this.ascii) byte = this.lineStartBytes[line - 1] + (o - lineStart);
+    else if (this.cursorLine === line && this.cursorOffset <= o) {
       byte = this.cursorByte + utf8Length(this.text, this.cursorOffset, o);
     } else {
       byte = this.lineStartBytes[line - 1] + utf8Length(this.text, lineStart, o);

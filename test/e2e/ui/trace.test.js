@@ -72,9 +72,9 @@ describe('A developer checks their own migration: walkthrough, trace from the Mi
 
   it('"Trace Migration…" inline on the pending migration traces it and opens the report in the Markdown preview', async function () {
     this.timeout(240_000);
-    // Focus the view without "Show Migrations", whose lab refresh redraws the tree: an inline action
-    // clicked while VS Code re-reads the rows reaches the command without its row (it then asks).
-    await wb.runCommand('Migration Lab: Focus on Migrations View');
+    // "Show Migrations" reads the lab's state again; that redraws no row (it once redrew the whole tree,
+    // and an inline action clicked while VS Code re-read the rows reached the command without its row).
+    await wb.runCommand('Migration Lab: Show Migrations');
     const row = migrationsPane()
       .locator('.monaco-list-row', { hasText: `[ ] ${NEWEST}` })
       .first();

@@ -10,6 +10,8 @@ import { activeExtension, runCommand, runCommandOk, treeLabel } from '../support
  */
 interface TestApi {
   migrationsView?: vscode.TreeDataProvider<unknown>;
+  /** Redraws on every lab state change: the tests see a state tick through it. */
+  databaseView?: vscode.TreeDataProvider<unknown>;
 }
 
 let api: TestApi | undefined;
@@ -30,6 +32,18 @@ async function treeLabels(): Promise<string[] | undefined> {
     (c) => (c as { kind?: string }).kind !== 'note',
   );
   return Promise.all(children.map(async (c) => treeLabel(await view.getTreeItem(c))));
+}
+
+/** The demo's migration rows (the elements the provider hands VS Code) and their tree items. */
+async function demoRows(
+  view: vscode.TreeDataProvider<unknown>,
+): Promise<{ rows: unknown[]; items: vscode.TreeItem[] }> {
+  const roots = (await view.getChildren()) ?? [];
+  const items = await Promise.all(roots.map((r) => view.getTreeItem(r)));
+  const demo = roots[items.findIndex((t) => t.label === 'Demo: large_email')];
+  assert.ok(demo !== undefined, 'the Migrations view lists "Demo: large_email"');
+  const rows = [...((await view.getChildren(demo)) ?? [])];
+  return { rows, items: await Promise.all(rows.map((r) => view.getTreeItem(r))) };
 }
 
 /** `[X] id` / `[ ] id` for every migration, as the "Migrate to…" picker (and the tree) list them. */
@@ -99,6 +113,58 @@ suite('The Migrations view follows the database (a real embedded PostgreSQL)', (
       '[ ] 0002_add_email_index',
       '[ ] 0002_add_email_index_concurrently',
     ]);
+  });
+
+  test('a lab state tick redraws nothing in the Migrations view; a migration redraws its rows alone, keeping their ids', async () => {
+    const view = api?.migrationsView;
+    const database = api?.databaseView;
+    assert.ok(
+      view?.onDidChangeTreeData && database?.onDidChangeTreeData,
+      'activate() exports both tree providers',
+    );
+    const before = await demoRows(view);
+    const ids = before.items.map((t) => t.id);
+    assert.ok(
+      ids.every((id) => typeof id === 'string' && id.length > 0),
+      `every row has an id: ${JSON.stringify(ids)}`,
+    );
+    const redraws: unknown[] = [];
+    let labTicks = 0;
+    const listening = [
+      view.onDidChangeTreeData((e) => redraws.push(e)),
+      database.onDidChangeTreeData(() => labTicks++),
+    ];
+    try {
+      // Show Migrations reads the lab's state again: a state change whose migrations are fresh but equal.
+      await run('migrationLab.showMigrations');
+      assert.ok(labTicks > 0, 'the lab state changed (the Database view redrew)');
+      assert.equal(redraws.length, 0, 'the Migrations view redrew for a state that shows the same');
+
+      await run('migrationLab.migrateTo', '0001_initial');
+      assert.ok(redraws.length > 0, 'applying a migration redraws its row');
+      for (const e of redraws)
+        assert.ok(
+          Array.isArray(e) && e.length > 0,
+          `rows redrawn one by one, never the whole tree: ${String(e)}`,
+        );
+      const after = await demoRows(view);
+      assert.deepEqual(
+        after.items.map((t) => t.id),
+        ids,
+        'the same ids after the redraw',
+      );
+      after.rows.forEach((row, k) => assert.equal(row, before.rows[k], 'the same element for each row'));
+      assert.equal(after.items[0]?.label, '[X] 0001_initial');
+      assert.equal(after.items[0]?.contextValue, 'migration.applied');
+    } finally {
+      listening.forEach((l) => l.dispose());
+    }
+    // As the next test found it.
+    await run('migrationLab.rollbackMigration', '0001_initial');
+    assert.deepEqual(
+      (await demoRows(view)).items.map((t) => t.label),
+      ['[ ] 0001_initial', '[ ] 0002_add_email_index', '[ ] 0002_add_email_index_concurrently'],
+    );
   });
 
   test('after Stop PostgreSQL the commands say the database is not running again', async () => {

@@ -294,5 +294,42 @@ suite(
         20_000,
       );
     });
+
+    test('a row drawn before a file was inserted above it still acts on its own migration, without asking', async function () {
+      this.timeout(30_000);
+      const rows = await migrationRows(dbmateDir);
+      const row = rows[1]!;
+      assert.equal(await label(row), '[ ] 20240102000000_index_books_title');
+      // What a command may be handed from an earlier draw: the row's fields as they were (its position 1).
+      const drawnEarlier = { ...(row as object) };
+      const inserted = join(dbmateDir, '20240101500000_add_authors.sql');
+      writeFileSync(
+        inserted,
+        '-- migrate:up\nCREATE TABLE authors (id int);\n\n-- migrate:down\nDROP TABLE authors;\n',
+      );
+      try {
+        await until(
+          'the inserted migration second in the view',
+          async () => (await migrationLabels(dbmateDir))[1] === '[ ] 20240101500000_add_authors',
+        );
+        const now = await migrationRows(dbmateDir);
+        assert.equal(now[2], row, 'the same element, one row down');
+        assert.equal(
+          (await api.migrationsView.getTreeItem(row)).id,
+          `${dbmateDir}#20240102000000_index_books_title`,
+        );
+        const messages = await run('migrationLab.openMigrationFile', drawnEarlier);
+        assert.deepEqual(messages.errors(), []);
+        assert.deepEqual(messages.quickPicks, [], 'no prompt for the folder or the migration');
+        assert.equal(
+          vscode.window.activeTextEditor?.document.uri.fsPath,
+          join(dbmateDir, '20240102000000_index_books_title.sql'),
+          'the file of the migration the row showed, not of the one now at its position',
+        );
+      } finally {
+        rmSync(inserted);
+      }
+      await until('the migration gone again', async () => (await migrationLabels(dbmateDir)).length === 3);
+    });
   },
 );

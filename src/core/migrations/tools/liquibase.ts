@@ -134,7 +134,7 @@ function modeFor(attrs: Attributes, key: string): Pick<MigrationSection, 'mode' 
       }
     : {
         mode: 'single-string',
-        why: `runInTransaction:false and splitStatements:false on changeset ${key}: Liquibase sends the changeset as one string without a transaction.`,
+        why: `runInTransaction:false and splitStatements:false on changeset ${key}: Liquibase sends the changeset as one string without a transaction; PostgreSQL runs a multi-statement string as one implicit transaction.`,
         wayOut:
           'remove `splitStatements:false` from its `--changeset` line, or keep the statement alone in the changeset',
       };
