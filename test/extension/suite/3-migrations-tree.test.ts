@@ -136,11 +136,11 @@ suite('The Migrations view follows the database (a real embedded PostgreSQL)', (
     ];
     try {
       // Show Migrations reads the lab's state again: a state change whose migrations are fresh but equal.
-      await run('migrationLab.showMigrations');
+      await runCommandOk('migrationLab.showMigrations');
       assert.ok(labTicks > 0, 'the lab state changed (the Database view redrew)');
       assert.equal(redraws.length, 0, 'the Migrations view redrew for a state that shows the same');
 
-      await run('migrationLab.migrateTo', '0001_initial');
+      await runCommandOk('migrationLab.migrateTo', '0001_initial');
       assert.ok(redraws.length > 0, 'applying a migration redraws its row');
       for (const e of redraws)
         assert.ok(
@@ -160,7 +160,7 @@ suite('The Migrations view follows the database (a real embedded PostgreSQL)', (
       listening.forEach((l) => l.dispose());
     }
     // As the next test found it.
-    await run('migrationLab.rollbackMigration', '0001_initial');
+    await runCommandOk('migrationLab.rollbackMigration', '0001_initial');
     assert.deepEqual(
       (await demoRows(view)).items.map((t) => t.label),
       ['[ ] 0001_initial', '[ ] 0002_add_email_index', '[ ] 0002_add_email_index_concurrently'],

@@ -308,9 +308,10 @@ suite(
         '-- migrate:up\nCREATE TABLE authors (id int);\n\n-- migrate:down\nDROP TABLE authors;\n',
       );
       try {
-        await until(
+        await waitUntil(
           'the inserted migration second in the view',
           async () => (await migrationLabels(dbmateDir))[1] === '[ ] 20240101500000_add_authors',
+          20_000,
         );
         const now = await migrationRows(dbmateDir);
         assert.equal(now[2], row, 'the same element, one row down');
@@ -318,7 +319,7 @@ suite(
           (await api.migrationsView.getTreeItem(row)).id,
           `${dbmateDir}#20240102000000_index_books_title`,
         );
-        const messages = await run('migrationLab.openMigrationFile', drawnEarlier);
+        const messages = await runCommand('migrationLab.openMigrationFile', drawnEarlier);
         assert.deepEqual(messages.errors(), []);
         assert.deepEqual(messages.quickPicks, [], 'no prompt for the folder or the migration');
         assert.equal(
@@ -329,7 +330,11 @@ suite(
       } finally {
         rmSync(inserted);
       }
-      await until('the migration gone again', async () => (await migrationLabels(dbmateDir)).length === 3);
+      await waitUntil(
+        'the migration gone again',
+        async () => (await migrationLabels(dbmateDir)).length === 3,
+        20_000,
+      );
     });
   },
 );
