@@ -13,6 +13,7 @@ import { LabError } from '../core/errors';
 import { fixCollector, type Fix } from '../core/lint/fixes';
 import { lintSource, lintSql, type Finding, type LintResult } from '../core/lint/lint';
 import { sqlModeName, type LockMode } from '../core/lint/lockModes';
+import { loadParser } from '../core/lint/parser';
 import { RULES, type Severity } from '../core/lint/rules';
 import { readWorkspaceRuleSettings, shownSeverity, type RuleSetting } from '../core/lint/ruleSettings';
 import { detectFolder, loadSource } from '../core/migrations/detect';
@@ -490,6 +491,9 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
     io.stdout(`${LINT_HELP}\n`);
     return 0;
   }
+  // Start compiling the parser's WebAssembly now (V8 compiles it on another thread) while this one
+  // reads and splits the files. A failure is not lost: the lint awaits the same promise and reports it.
+  loadParser().catch(() => undefined);
   const pgMajor = args.pg === 'bundled' ? bundledMajor() : Number(args.pg);
   const results: LintedPath[] = [];
   let unreadable = false;
