@@ -126,11 +126,19 @@ export class StaticSchema {
     return this.relations.has(`${schema}.${name}`) || this.indexes.has(`${schema}.${name}`);
   }
 
-  /** Whether a constraint of a table of `schema` has this name (PostgreSQL keeps them unique per schema). */
+  /** Tables per qualified constraint name (`schema.name`): a name may repeat on different tables. */
+  private readonly constraintNames = new Map<string, number>();
+
+  private countConstraintName(schema: string, name: string, by: 1 | -1): void {
+    const key = `${schema}.${name}`;
+    const n = (this.constraintNames.get(key) ?? 0) + by;
+    if (n > 0) this.constraintNames.set(key, n);
+    else this.constraintNames.delete(key);
+  }
+
+  /** Whether a constraint of a table of `schema` has this name (PostgreSQL picks names free in the schema). */
   constraintNameTaken(schema: string, name: string): boolean {
-    for (const r of this.relations.values())
-      if (r.name.startsWith(`${schema}.`) && r.constraints.has(name)) return true;
-    return false;
+    return this.constraintNames.has(`${schema}.${name}`);
   }
 
   /** Marks everything known so far as existing before the migration being linted. */
@@ -201,6 +209,7 @@ export class StaticSchema {
       this.addIndex(table, `${schemaOf}.${name}`);
     } else if (contype === 'CONSTR_EXCLUSION') kind = 'exclusion';
     else return; // NOT NULL, DEFAULT, … are column properties, not named constraints we track
+    if (name && !table.constraints.has(name)) this.countConstraintName(schemaOf, name, 1);
     if (name)
       table.constraints.set(name, {
         kind,
@@ -305,7 +314,8 @@ export class StaticSchema {
               if (def?.[0] === 'Constraint') this.addConstraint(table, def[1]);
               break;
             case 'AT_DropConstraint':
-              table.constraints.delete(c.name as string);
+              if (table.constraints.delete(c.name as string))
+                this.countConstraintName(table.name.slice(0, table.name.indexOf('.')), c.name as string, -1);
               break;
             case 'AT_ValidateConstraint': {
               const known = table.constraints.get(c.name as string);
@@ -351,6 +361,8 @@ export class StaticSchema {
           } else if (['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW'].includes(n.removeType as string)) {
             const rel = this.relations.get(name);
             if (rel) for (const i of rel.indexes) this.indexes.delete(i);
+            for (const c of rel?.constraints.keys() ?? [])
+              this.countConstraintName(name.slice(0, name.indexOf('.')), c, -1);
             this.relations.delete(name);
             for (const other of this.relations.values()) other.partitions.delete(name);
           }
