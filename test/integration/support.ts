@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import pg from 'pg';
@@ -13,18 +12,9 @@ import { EmbeddedPostgres } from '../../src/core/postgres/embedded';
 import type { PostgresMajor } from '../../src/core/postgres/majors';
 import { seedTables } from '../../src/core/seeder';
 import { comparedAlternatives } from '../../src/core/scenarios/demo';
+import { freePort } from '../ports';
 
-/** A port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface TestPostgres {
   target: ConnectionTarget;

@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findInstalledPostgres, SUPPORTED_MAJORS } from '../../src/core/postgres/majors';
 import { bundledMajor } from '../../src/core/postgres/binaries';
+import { freePort } from '../ports';
 import { runCli } from './cliRun';
 
 const FIXTURES = join(__dirname, '../../../test/fixtures');
 const skipOnWindows = process.platform === 'win32' ? 'the fake npm is a shell script' : false;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * `replay --pg`/`trace --pg` of a major neither shipped nor installed here go to npm for it: the steps

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { silentLogger } from '../../../src/core/log';
 import { EmbeddedPostgres } from '../../../src/core/postgres/embedded';
 import type { ConnectionTarget } from '../../../src/core/db';
+import { freePort } from '../../ports';
 import { ROOT, activeExtension, captureMessages, runCommand, waitFor } from '../support';
 
 interface Api {
@@ -27,19 +28,6 @@ const FIXTURE = join(ROOT, 'test/fixtures/trace-workspace/shop');
 function upSection(file: string): string {
   const text = readFileSync(file, 'utf8');
   return text.slice(text.indexOf('-- migrate:up'), text.indexOf('-- migrate:down'));
-}
-
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 let api: Api;

@@ -1,0 +1,14 @@
+// Shared by the unit, integration and extension-host tests (like fixSupport.ts): no test framework here.
+import { createServer } from 'node:net';
+
+/** A port nobody listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
