@@ -148,7 +148,7 @@ function pathAsShown(file: string, cwd: string): string {
  * `fixesOf` gives a finding's quick fixes, when computed.
  */
 export function toReport(
-  results: readonly (LintResult & { ruleSettings?: Readonly<Record<string, RuleSetting>> })[],
+  results: readonly LintedPath[],
   cwd: string,
   fixesOf?: (finding: Finding) => readonly { title: string }[],
 ): LintReport {
@@ -417,16 +417,14 @@ export class LintRunCache {
   }
 }
 
-/**
- * A PATH's lint, with the source it was linted as part of (none for loose SQL) and the workspace's
- * `migrationLab.lint.rules` that apply to it.
- */
-export type LintedPath = LintResult & {
-  source?: MigrationSource;
-  ruleSettings?: Record<string, RuleSetting>;
-};
+/** A PATH's lint, with the workspace's `migrationLab.lint.rules` that apply to it. */
+export type LintedPath = LintResult & { ruleSettings?: Record<string, RuleSetting> };
 
-/** Lints one PATH: a folder as its source, a file with its folder's source (only that file's results). */
+/**
+ * Lints one PATH: a folder as its source, a file with its folder's source (only that file's results).
+ * The rule settings are those of the workspace the PATH is in (its .vscode/settings.json), as the
+ * editor has them.
+ */
 export async function lintPath(
   path: string,
   args: Pick<LintArgs, 'tool'>,
@@ -440,10 +438,8 @@ export async function lintPath(
   } catch {
     throw new LabError(`${path}: no such file or folder.`);
   }
-  if (!isFile) {
-    const { source, result } = await cache.lint(absolute);
-    return { ...result, source };
-  }
+  const ruleSettings = readWorkspaceRuleSettings(isFile ? dirname(absolute) : absolute)?.rules;
+  if (!isFile) return { ...(await cache.lint(absolute)).result, ruleSettings };
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
   // folder over its migration's own folder).
@@ -465,11 +461,11 @@ export async function lintPath(
     return {
       findings: linted.result.findings.filter((f) => f.file === absolute),
       statements: linted.result.statements.filter((s) => s.file === absolute),
-      source: linted.source,
+      ruleSettings,
     };
   }
   const text = await readFile(absolute, 'utf8');
-  return lintSql(text, { pgMajor, file: absolute });
+  return { ...(await lintSql(text, { pgMajor, file: absolute })), ruleSettings };
 }
 
 export interface LintIo {
@@ -500,13 +496,8 @@ export async function runLint(argv: readonly string[], io: LintIo, cwd = process
   // Fix titles only where a format shows them (text, json).
   const cache = new LintRunCache(args.tool, pgMajor, args.format === 'json' || args.format === 'text');
   for (const path of args.paths) {
-    const absolute = resolve(cwd, path);
     try {
-      // The rule settings of the workspace the PATH is in (its .vscode/settings.json), as the editor has them.
-      const settings = readWorkspaceRuleSettings(
-        existsSync(absolute) && statSync(absolute).isFile() ? dirname(absolute) : absolute,
-      );
-      results.push({ ...(await lintPath(absolute, args, pgMajor, cache)), ruleSettings: settings?.rules });
+      results.push(await lintPath(resolve(cwd, path), args, pgMajor, cache));
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
       io.stderr(`error: ${e.message}\n`);
