@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadMigrations, parseMigration } from '../src/core/migrations/parse';
+import { loadSource } from '../src/core/migrations/detect';
 import { elapsedMs, median, type Section } from './common';
 
 /** As in the issue's report: 5 MB of single-row INSERTs (about 92,800 of them). */
@@ -22,55 +22,46 @@ function bigMigration(): { text: string; statements: number } {
 }
 
 /**
- * Migration parsing on the extension host's thread: a 5 MB file parsed (median of 5), the floor of
- * only splitting it into lines, and what a Migrations view refresh costs once the file is cached.
+ * Migration parsing on the extension host's thread, as every part of the lab reads a folder (the
+ * dbmate adapter: strict UTF-8 decode, the statement scanner, sections): a folder holding one 5 MB
+ * file loaded (median of 5), against the floor of only splitting its text into lines.
  */
 export const parseSection: Section = {
   name: 'parse',
-  description: 'parsing a 5 MB migration file, and the cached re-listing',
+  description: 'loading a 5 MB migration file through its tool adapter',
   async run(ctx) {
     const { text, statements } = bigMigration();
     const mb = Buffer.byteLength(text) / 2 ** 20;
     ctx.progress(`parse: ${mb.toFixed(1)} MB, ${statements.toLocaleString('en-US')} INSERTs, ${RUNS} runs`);
-    const parseMs: number[] = [];
+    const dir = ctx.tempDir('migration-lab-bench-parse-');
+    writeFileSync(join(dir, '0009_big.sql'), text);
+    const loadMs: number[] = [];
     const splitMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       let t0 = performance.now();
-      const m = parseMigration('0009_big.sql', text);
-      parseMs.push(elapsedMs(t0));
-      if (m.up.statements.length !== statements)
-        throw new Error(`parsed ${m.up.statements.length} statements, expected ${statements}`);
+      const source = await loadSource(dir, 'dbmate');
+      loadMs.push(elapsedMs(t0));
+      const parsed = source.migrations[0]?.up.statements.length;
+      if (parsed !== statements) throw new Error(`parsed ${parsed ?? 0} statements, expected ${statements}`);
       t0 = performance.now();
       text.split(/\r?\n/);
       splitMs.push(elapsedMs(t0));
     }
 
-    const dir = ctx.tempDir('migration-lab-bench-parse-');
-    writeFileSync(join(dir, '0009_big.sql'), text);
-    let t0 = performance.now();
-    await loadMigrations(dir);
-    const firstLoadMs = elapsedMs(t0);
-    const reloadMs: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      t0 = performance.now();
-      await loadMigrations(dir);
-      reloadMs.push(elapsedMs(t0));
-    }
-
-    const ms = median(parseMs);
+    const ms = median(loadMs);
     return [
       { key: 'file_mb', value: Math.round(mb * 10) / 10, unit: 'MB' },
       { key: 'statements', value: statements },
       {
         key: 'five_mb_ms',
-        label: `parse ${mb.toFixed(1)} MB (${statements.toLocaleString('en-US')} INSERTs), median`,
+        label: `load ${mb.toFixed(1)} MB (${statements.toLocaleString('en-US')} INSERTs) through the dbmate adapter, median`,
         value: ms,
         unit: 'ms',
         target: { op: '<=', value: 1000 },
       },
       {
         key: 'ms_per_mb',
-        label: 'parse, ms per MB',
+        label: 'load, ms per MB',
         value: ms / mb,
         unit: 'ms',
         target: { op: '<=', value: 200 },
@@ -83,14 +74,8 @@ export const parseSection: Section = {
       },
       {
         key: 'first_load_ms',
-        label: 'loadMigrations, first (reads + parses)',
-        value: firstLoadMs,
-        unit: 'ms',
-      },
-      {
-        key: 'cached_reload_ms',
-        label: 'loadMigrations again, file unchanged (stat only)',
-        value: median(reloadMs),
+        label: 'the first load (cold code)',
+        value: loadMs[0]!,
         unit: 'ms',
       },
     ];

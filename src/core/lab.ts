@@ -15,8 +15,7 @@ import { ExternalPostgres } from './postgres/external';
 import type { PostgresProvider, ProviderKind, ProviderSetting } from './postgres/provider';
 import { startWithFallback } from './postgres/resolve';
 import { seedTables, type SeedOptions, type SeedResult } from './seeder';
-import { loadSource } from './migrations/detect';
-import { toRunnerMigration } from './migrations/fromModel';
+import { loadRunnerMigrations } from './migrations/runnerMigrations';
 import { DEMO_SCENARIO, appliedComparedMigration, comparedAlternatives } from './scenarios/demo';
 import { quotedTable } from './scenarios/types';
 import { dropIndexConcurrently } from './lessons/indexes';
@@ -195,8 +194,7 @@ export class Lab extends EventEmitter<{ state: [LabState]; notice: [string]; pro
       target,
       schema: settings.schema,
       // The demo's source, read by its tool's adapter on every call (as a workspace folder is).
-      migrations: async () =>
-        (await loadSource(this.env.migrationsDir, DEMO.source.tool)).migrations.map(toRunnerMigration),
+      migrations: () => loadRunnerMigrations(this.env.migrationsDir, DEMO.source.tool),
       alternatives: comparedAlternatives(DEMO),
       logger,
     });

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { APP_NAMES, clientConfig, quoteIdent } from '../../src/core/db';
 import { CancelledError, LabError } from '../../src/core/errors';
-import { parseMigration } from '../../src/core/migrations/parse';
+import { loadRunnerMigrations } from '../../src/core/migrations/runnerMigrations';
 import { MigrationRunner, type StatementEvent } from '../../src/core/migrations/runner';
 import { comparedAlternatives } from '../../src/core/scenarios/demo';
 import { pollUntil, startTestPostgres, type TestPostgres } from './support';
@@ -216,8 +216,9 @@ void describe('refusals before anything runs', () => {
     assert.ok(error instanceof LabError);
     assert.equal(
       error.message,
-      '0002_index_in_transaction.sql: CREATE INDEX CONCURRENTLY cannot run inside a transaction; ' +
-        'add `transaction:false` to its `-- migrate:up` line.',
+      '0002_index_in_transaction.sql: line 4 has CREATE INDEX CONCURRENTLY, which cannot run inside the ' +
+        'transaction 0002_index_in_transaction runs in; add `transaction:false` to its `-- migrate:up` line ' +
+        'and keep the statement alone in that section.',
     );
     assert.deepEqual(statements, []);
     assert.equal(await relationExists(schema, 'things'), false);
@@ -230,18 +231,29 @@ void describe('refusals before anything runs', () => {
     const schema = 'mig_it_txn_control';
     // Before: COMMIT made h1 permanent and the syntax error then claimed a rollback; ROLLBACK undid
     // i1 and the migration was still recorded as applied.
-    const h = parseMigration(
-      '0001_h.sql',
+    const dir = mkdtempSync(join(tmpdir(), 'migration-lab-txn-control-'));
+    writeFileSync(
+      join(dir, '0001_h.sql'),
       '-- migrate:up\nCREATE TABLE h1 (id int);\nCOMMIT;\nSELEC oops;\n',
     );
-    const i = parseMigration('0001_i.sql', '-- migrate:up\nCREATE TABLE i1 (id int);\nROLLBACK;\n');
+    writeFileSync(join(dir, '0001_i.sql'), '-- migrate:up\nCREATE TABLE i1 (id int);\nROLLBACK;\n');
+    const [h, i] = await loadRunnerMigrations(dir, 'dbmate').finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
     const runOne = (m: typeof h) => new MigrationRunner({ target: postgres.target, schema, migrations: [m] });
     const statements: StatementEvent[] = [];
     const first = await rejection(runOne(h).migrateTo('0001_h', { onStatement: (e) => statements.push(e) }));
     assert.ok(first instanceof LabError);
-    assert.match(first.message, /^0001_h\.sql: line 3 has COMMIT, which would end or split the transaction/);
+    assert.equal(
+      first.message,
+      '0001_h.sql: line 3 has COMMIT, which would end or split the transaction 0001_h runs in; ' +
+        'remove it (the section already runs in one transaction).',
+    );
     const second = await rejection(runOne(i).migrateTo('0001_i', { onStatement: (e) => statements.push(e) }));
-    assert.match(second.message, /^0001_i\.sql: line 3 has ROLLBACK, .*add `transaction:false`/);
+    assert.match(
+      second.message,
+      /^0001_i\.sql: line 3 has ROLLBACK, which would end or split the transaction/,
+    );
     assert.deepEqual(statements, [], 'not one statement ran');
     assert.equal(await relationExists(schema, 'h1'), false);
     assert.equal(await relationExists(schema, 'i1'), false);
@@ -265,7 +277,7 @@ void describe('refusals before anything runs', () => {
       assert.ok(error instanceof LabError);
       assert.equal(
         error.message,
-        '0001_latin1.sql is not valid UTF-8: the first bad byte sequence is at byte offset 47 (line 2); save the file as UTF-8.',
+        `${join(dir, '0001_latin1.sql')}:2: the file is not UTF-8 (invalid byte sequence at byte offset 47); save it as UTF-8.`,
       );
       assert.equal(await relationExists(schema, 'words'), false);
       assert.equal(await schemaExists(schema), false, 'refused before connecting');
@@ -278,7 +290,10 @@ void describe('refusals before anything runs', () => {
     const schema = 'mig_it_malformed';
     const error = await rejection(runner(schema, fixture('migrations-malformed')).migrateTo('0001_setup'));
     assert.ok(error instanceof LabError);
-    assert.equal(error.message, '0002_no_up_section.sql: it has no `-- migrate:up` line.');
+    assert.match(
+      error.message,
+      /0002_no_up_section\.sql:1: it has no `-- migrate:up` line, which dbmate requires\.$/,
+    );
     assert.equal(await schemaExists(schema), false);
   });
 

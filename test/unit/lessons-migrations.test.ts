@@ -11,7 +11,7 @@ import {
   withLockTimeout,
 } from '../../src/core/lessons/migrations';
 import { memoryLogger } from '../../src/core/log';
-import { parseMigration } from '../../src/core/migrations/parse';
+import type { Migration } from '../../src/core/migrations/runnerMigrations';
 import { planMigrate } from '../../src/core/migrations/plan';
 
 const LESSONS = join(__dirname, '../../../migrations-lessons');
@@ -56,15 +56,23 @@ void describe('lesson migrations', () => {
   });
 
   void it('withLockTimeout puts a SET first when there is none; session-level without a transaction', () => {
-    const inTx = parseMigration('0009_x.sql', '-- migrate:up\nALTER TABLE t ADD COLUMN c int;\n');
+    const runnerMigration = (id: string, transaction: boolean, statements: string[]): Migration => ({
+      id,
+      version: '0009',
+      name: id.slice(5),
+      fileName: `${id}.sql`,
+      up: { transaction, statements },
+      down: null,
+    });
+    const inTx = runnerMigration('0009_x', true, ['ALTER TABLE t ADD COLUMN c int']);
     assert.deepEqual(withLockTimeout(inTx, 1000).up.statements, [
       "SET LOCAL lock_timeout = '1000ms'",
       'ALTER TABLE t ADD COLUMN c int',
     ]);
-    const noTx = parseMigration(
-      '0009_y.sql',
-      '-- migrate:up transaction:false\nset lock_timeout to 5000;\nCREATE INDEX CONCURRENTLY i ON t (c);\n',
-    );
+    const noTx = runnerMigration('0009_y', false, [
+      'set lock_timeout to 5000',
+      'CREATE INDEX CONCURRENTLY i ON t (c)',
+    ]);
     assert.deepEqual(withLockTimeout(noTx, 700).up.statements, [
       "SET lock_timeout = '700ms'",
       'CREATE INDEX CONCURRENTLY i ON t (c)',

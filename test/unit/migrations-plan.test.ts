@@ -1,23 +1,39 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LabError } from '../../src/core/errors';
-import { parseMigration, type Migration } from '../../src/core/migrations/parse';
+import type { Migration, MigrationSection } from '../../src/core/migrations/runnerMigrations';
 import { planMigrate, planRollback, versionOf } from '../../src/core/migrations/plan';
 import { shortStatement } from '../../src/core/migrations/runner';
 
-function migration(id: string, up = 'SELECT 1;', options = '', down: string | null = 'SELECT 0;'): Migration {
-  const downPart = down === null ? '' : `\n-- migrate:down ${options}\n${down}`;
-  return parseMigration(`${id}.sql`, `-- migrate:up ${options}\n${up}${downPart}`);
+/** A runner migration; `conflict` is a section's refusal as the loader words it (runnerMigrations' own tests). */
+function migration(
+  id: string,
+  up = 'SELECT 1',
+  options: { transaction?: boolean; down?: string | null; upConflict?: string; downConflict?: string } = {},
+): Migration {
+  const transaction = options.transaction ?? true;
+  const section = (sql: string, conflict?: string): MigrationSection => ({
+    transaction,
+    statements: [sql],
+    ...(conflict ? { transactionConflict: conflict } : {}),
+  });
+  const down = options.down === undefined ? 'SELECT 0' : options.down;
+  return {
+    id,
+    version: /^\d+/.exec(id)![0],
+    name: id.replace(/^\d+_/, ''),
+    fileName: `${id}.sql`,
+    up: section(up, options.upConflict),
+    down: down === null ? null : section(down, options.downConflict),
+  };
 }
 
 const demo = [
   migration('0001_initial'),
   migration('0002_add_email_index'),
-  migration(
-    '0002_add_email_index_concurrently',
-    'CREATE INDEX CONCURRENTLY i ON t (x);',
-    'transaction:false',
-  ),
+  migration('0002_add_email_index_concurrently', 'CREATE INDEX CONCURRENTLY i ON t (x)', {
+    transaction: false,
+  }),
 ];
 const ids = (plan: Migration[]) => plan.map((m) => m.id);
 /** The demo scenario's compared pair: its two index migrations are alternatives. */
@@ -130,10 +146,14 @@ void describe('planMigrate', () => {
   });
 
   void it('refuses CONCURRENTLY in a transactional section before anything runs', () => {
-    const list = [demo[0], migration('0002_bad', 'CREATE INDEX CONCURRENTLY i ON t (x);')];
+    const conflict = '0002_bad.sql: line 2 has CREATE INDEX CONCURRENTLY, which cannot run inside …';
+    const list = [
+      demo[0],
+      migration('0002_bad', 'CREATE INDEX CONCURRENTLY i ON t (x)', { upConflict: conflict }),
+    ];
     assert.equal(
       refusal(() => planMigrate(list, [], '0002_bad', pair)),
-      '0002_bad.sql: CREATE INDEX CONCURRENTLY cannot run inside a transaction; add `transaction:false` to its `-- migrate:up` line.',
+      conflict,
     );
     // Not in the plan: no refusal.
     assert.deepEqual(ids(planMigrate(list, [], '0001_initial', pair)), ['0001_initial']);
@@ -174,7 +194,7 @@ void describe('planRollback', () => {
       refusal(() => planRollback(demo, ['0001_initial', '0005_gone'], '0001_initial')),
       '0005_gone is applied but its file is missing, so it cannot be rolled back.',
     );
-    const list = [demo[0], migration('0002_forever', 'SELECT 1;', '', null)];
+    const list = [demo[0], migration('0002_forever', 'SELECT 1', { down: null })];
     assert.equal(
       refusal(() => planRollback(list, ['0001_initial', '0002_forever'], '0001_initial')),
       '0002_forever.sql has no `-- migrate:down` section, so it cannot be rolled back.',
@@ -182,10 +202,14 @@ void describe('planRollback', () => {
   });
 
   void it('refuses a transactional down section with CONCURRENTLY', () => {
-    const list = [demo[0], migration('0002_x', 'SELECT 1;', '', 'DROP INDEX CONCURRENTLY i;')];
+    const conflict = '0002_x.sql: line 4 has DROP INDEX CONCURRENTLY, which cannot run inside …';
+    const list = [
+      demo[0],
+      migration('0002_x', 'SELECT 1', { down: 'DROP INDEX CONCURRENTLY i', downConflict: conflict }),
+    ];
     assert.equal(
       refusal(() => planRollback(list, ['0001_initial', '0002_x'], '0001_initial')),
-      '0002_x.sql: DROP INDEX CONCURRENTLY cannot run inside a transaction; add `transaction:false` to its `-- migrate:down` line.',
+      conflict,
     );
   });
 });

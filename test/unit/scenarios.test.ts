@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { LessonResult } from '../../src/core/lessons/types';
 import { loadSource } from '../../src/core/migrations/detect';
-import { toRunnerMigration } from '../../src/core/migrations/fromModel';
+import { toRunnerMigration } from '../../src/core/migrations/runnerMigrations';
 import {
   DEMO_SCENARIO,
   LESSON_NAMES,

@@ -1,7 +1,8 @@
 import type { ConnectionTarget } from '../db';
 import { LabError } from '../errors';
 import type { Logger } from '../log';
-import { compareVersions, loadMigrations, type Migration, type MigrationSection } from '../migrations/parse';
+import { compareVersions } from '../migrations/model';
+import { loadRunnerMigrations, type Migration, type MigrationSection } from '../migrations/runnerMigrations';
 import { MigrationRunner, type MigrationStatus } from '../migrations/runner';
 import { MAX_LOCK_TIMEOUT_MS, retryOnLockTimeout } from './retry';
 import {
@@ -9,7 +10,9 @@ import {
   LESSON_COLUMN,
   LOCK_QUEUE_LESSON,
   LOCK_TIMEOUT_LESSON,
+  LESSON_SOURCE,
 } from '../scenarios/lessons';
+import { DEMO_SCENARIO } from '../scenarios/demo';
 
 /** The lesson migrations (folder migrations-lessons/) and how they are applied beside the lab's own. */
 
@@ -36,7 +39,7 @@ export interface LessonMigrationSources {
 
 /** Reads and checks the lesson migrations folder. */
 export async function loadLessonMigrations(lessonsDir: string): Promise<Migration[]> {
-  const all = await loadMigrations(lessonsDir);
+  const all = await loadRunnerMigrations(lessonsDir, LESSON_SOURCE.tool);
   for (const id of Object.values(LESSON_MIGRATIONS)) {
     if (!all.some((m) => m.id === id)) {
       throw new LabError(`The lesson migration ${id}.sql is missing from ${lessonsDir}.`);
@@ -88,7 +91,7 @@ export interface LessonMigrationState {
 }
 
 export async function readLessonMigrationState(src: LessonMigrationSources): Promise<LessonMigrationState> {
-  const repo = await loadMigrations(src.migrationsDir);
+  const repo = await loadRunnerMigrations(src.migrationsDir, DEMO_SCENARIO.source.tool);
   const lessons = await loadLessonMigrations(src.lessonsDir);
   const probe = new MigrationRunner({
     target: src.target,

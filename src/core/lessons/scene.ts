@@ -1,7 +1,7 @@
 /** What every lesson's scene shares: its context, a monitor session, clean-up, recording and readiness checks. */
 import { CancelledError, LabError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
-import type { Migration } from '../migrations/parse';
+import type { Migration } from '../migrations/runnerMigrations';
 import type { MigrationRunner, RunOptions, RunResult } from '../migrations/runner';
 import type { LockSnapshot } from '../monitor/lockMonitor';
 import type { MigrationRunKind, RecordedRun } from '../monitor/recorder';

@@ -1,5 +1,6 @@
 import { LabError } from '../errors';
-import { compareVersions, sortMigrations, type Migration } from './parse';
+import { compareVersions } from './model';
+import { sortMigrations, type Migration } from './runnerMigrations';
 
 /**
  * Pure planning over a list of migrations and the ids recorded as applied. Alternatives are named by

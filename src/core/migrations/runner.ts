@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, isPgError } from '../errors';
 import { redactSecrets, silentLogger, type Logger } from '../log';
-import { loadMigrations, type Migration, type MigrationSection } from './parse';
+import { loadRunnerMigrations, type Migration, type MigrationSection } from './runnerMigrations';
 import { planMigrate, planRollback, versionOf, type Alternatives } from './plan';
 import { queryInvalidIndexes } from '../invalidIndexes';
 import { ensureLabSchema } from '../labSchema';
@@ -17,7 +17,7 @@ export interface MigrationRunnerOptions {
   /** Schema of the lab's tables and of `schema_migrations`; also the run's search_path. */
   schema?: string;
   /**
-   * A folder of `NNNN_name.sql` files (read again on every call), an already parsed list, or a loader
+   * A folder of dbmate files (read again on every call), an already loaded list, or a loader
    * called on every call (a scenario's source read through its tool's adapter).
    */
   migrations: string | readonly Migration[] | (() => Promise<Migration[]>);
@@ -109,7 +109,7 @@ export class MigrationRunner {
 
   async loadMigrations(): Promise<Migration[]> {
     if (typeof this.source === 'function') return this.source();
-    return typeof this.source === 'string' ? loadMigrations(this.source) : [...this.source];
+    return typeof this.source === 'string' ? loadRunnerMigrations(this.source, 'dbmate') : [...this.source];
   }
 
   /** Every migration file and every recorded id, ordered by version. Does not create anything. */
