@@ -449,13 +449,17 @@ export async function lintPath(
     if (found) candidates.push({ dir, confidence: found.confidence });
   }
   candidates.sort((a, b) => b.confidence - a.confidence);
+  let unreadable: LabError | undefined;
   for (const { dir } of candidates) {
     let linted;
     try {
       linted = await cache.lint(dir);
     } catch (e) {
-      if (e instanceof LabError) continue; // not a source after all; try the next folder, then plain SQL
-      throw e;
+      if (!(e instanceof LabError)) throw e;
+      // The folder reads as a tool's source but one of its files is not in the tool's format: try the
+      // next folder, but never fall back to plain SQL (it would lint downs as ups and drop the tool's rules).
+      unreadable ??= e;
+      continue;
     }
     if (!linted.source.migrations.some((m) => m.files.includes(absolute))) continue;
     return {
@@ -464,6 +468,7 @@ export async function lintPath(
       ruleSettings,
     };
   }
+  if (unreadable) throw unreadable;
   const text = await readFile(absolute, 'utf8');
   return { ...(await lintSql(text, { pgMajor, file: absolute })), ruleSettings };
 }

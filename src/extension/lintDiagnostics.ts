@@ -196,14 +196,19 @@ export class MigrationLint implements vscode.Disposable {
     let folderError: vscode.Diagnostic | undefined;
     let inSource: FoundSource | undefined;
     let loadedSource: MigrationSource | undefined;
+    // The documents as typed replace the files on disk: this one, and any other unsaved one (a file a
+    // quick fix just created is empty on disk until it is saved).
+    const texts = new Map<string, string>([[file, text]]);
+    for (const d of vscode.workspace.textDocuments)
+      if (d.isDirty && d.uri.scheme === 'file' && !texts.has(d.uri.fsPath))
+        texts.set(d.uri.fsPath, d.getText());
     for (const source of candidates) {
       try {
-        // The document as typed replaces the file on disk; every other migration is read as saved.
-        const loaded = await common.withUnsavedTexts(new Map([[file, text]]), () => detect.loadFound(source));
+        const loaded = await common.withUnsavedTexts(texts, () => detect.loadFound(source));
         if (!loaded.migrations.some((m: { files: string[] }) => m.files.includes(file))) continue;
         inSource = source;
         loadedSource = loaded;
-        const all = await lint.lintSource(loaded, { pgMajor, texts: new Map([[file, text]]) });
+        const all = await lint.lintSource(loaded, { pgMajor, texts });
         result = {
           findings: all.findings.filter((f: Finding) => f.file === file),
           statements: all.statements.filter((s: StatementReport) => s.file === file),
@@ -211,19 +216,18 @@ export class MigrationLint implements vscode.Disposable {
         break;
       } catch (e) {
         // The tool would refuse this folder: say so where the file is, not in a popup on every keystroke.
+        // Another file of the folder: this one cannot be linted as the tool runs it either, and plain
+        // SQL would lint its downs as ups; say so at its top, naming the file to mend.
         const where = e as { file?: string; line?: number; column?: number };
-        if (where.file !== undefined && where.file !== file) {
-          this.host.logger.info(
-            `Linting ${file}: the ${source.tool} folder could not be read: ${describeError(e)}`,
-          );
-          continue;
-        }
-        const line = where.line ? where.line - 1 : 0;
-        const column = where.column ? where.column - 1 : 0;
+        const elsewhere = where.file !== undefined && where.file !== file;
+        const line = where.line && !elsewhere ? where.line - 1 : 0;
+        const column = where.column && !elsewhere ? where.column - 1 : 0;
         folderError = new vscode.Diagnostic(
           new vscode.Range(line, column, line, column + 1),
-          describeError(e),
-          vscode.DiagnosticSeverity.Error,
+          elsewhere
+            ? `This ${source.tool} folder cannot be read, so its migrations are not linted: ${describeError(e)}`
+            : describeError(e),
+          elsewhere ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Error,
         );
         folderError.source = 'Migration Lab';
         inSource = source;

@@ -165,6 +165,7 @@ const TOOLS: [ToolId, string[], boolean][] = [
   ['sqlx', ALL, false],
   ['atlas', ALL, false],
   ['plain', ALL, false],
+  ['sqitch', ALL, true],
   ['node-pg-migrate', TRANSACTIONAL_ONLY, true],
   ['drizzle', [KINDS[5].name], false],
 ];
@@ -211,6 +212,21 @@ void describe('quick fixes replay on the real server and take the weaker lock', 
           if (kind.weaker.kind.includes('CONCURRENTLY')) assert.equal(statement.transactional, false);
         }
         if (downs) {
+          // Each migration the fix wrote or changed can be rolled back alone and applied again
+          // (`dbmate rollback && dbmate up`, `diesel migration redo`), newest first.
+          const fixedId = before.source.migrations.find((m) =>
+            m.up.statements.some((x) => x.file === finding.file && x.start.line === finding.line),
+          )!.id;
+          const changed = after.source.migrations.findIndex((m) => m.id === fixedId);
+          assert.ok(changed >= 0, fixedId);
+          for (let k = after.source.migrations.length - 1; k >= changed && k > 0; k--) {
+            const id = after.source.migrations[k].id;
+            const down = await rollBack(after.source, env(), after.source.migrations[k - 1].id);
+            assert.equal(down.failure, undefined, `rolling back to before ${id}: ${down.failure?.sentence}`);
+            const redo = await replay(after.source, env());
+            assert.equal(redo.failure, undefined, `applying ${id} again: ${redo.failure?.sentence}`);
+          }
+          await onScratch(after.source, kind.check);
           const back = await rollBack(after.source, env(), undefined);
           assert.equal(back.failure, undefined, back.failure?.sentence);
           const left = await onScratch(after.source, (c) =>

@@ -29,6 +29,45 @@ interface IndexLocks {
 }
 
 /**
+ * What the linter's partitioned-table messages and its withheld quick fixes rest on (issue 11): the SQLSTATE
+ * PostgreSQL answers, or 'ok', for a NOT VALID foreign key, a unique index built CONCURRENTLY, and ADD
+ * CONSTRAINT … USING INDEX, each on a partitioned table.
+ */
+async function partitionedRefusals(target: pg.ClientConfig): Promise<Record<string, string>> {
+  const c = new pg.Client({ ...target, application_name: 'test-partitioned' });
+  await c.connect();
+  const outcome = async (sql: string) => {
+    try {
+      await c.query(sql);
+      return 'ok';
+    } catch (e) {
+      return (e as { code?: string }).code ?? String(e);
+    }
+  };
+  try {
+    await c.query(`SET search_path TO ${SCHEMA}`);
+    await c.query('CREATE TABLE part_ref (id int PRIMARY KEY)');
+    await c.query('CREATE TABLE part_main (id int, ref int) PARTITION BY RANGE (id)');
+    await c.query('CREATE TABLE part_main_1 PARTITION OF part_main FOR VALUES FROM (0) TO (10)');
+    await c.query('CREATE UNIQUE INDEX part_main_valid_idx ON part_main (id)');
+    return {
+      foreignKeyNotValid: await outcome(
+        'ALTER TABLE part_main ADD CONSTRAINT part_main_ref_fk FOREIGN KEY (ref) REFERENCES part_ref (id) NOT VALID',
+      ),
+      uniqueIndexConcurrently: await outcome(
+        'CREATE UNIQUE INDEX CONCURRENTLY part_main_id_idx ON part_main (id)',
+      ),
+      constraintUsingIndex: await outcome(
+        'ALTER TABLE part_main ADD CONSTRAINT part_main_id_key UNIQUE USING INDEX part_main_valid_idx',
+      ),
+    };
+  } finally {
+    await c.query('DROP TABLE IF EXISTS part_main, part_ref');
+    await c.end();
+  }
+}
+
+/**
  * Runs 0002_add_email_index and then 0002_add_email_index_concurrently while a writer keeps a transaction open
  * on large_email, and reads from pg_locks what each migration's backend holds or waits for on the table. The
  * open write keeps each build in place long enough to look (plain: its ShareLock waits behind the writer's
@@ -129,11 +168,19 @@ void describe('PostgreSQL majors on real servers', () => {
         serverVersion: lab.state.serverVersion,
         dataDir: lab.serverProcess?.dataDir,
         locks: await observeIndexLocks(target),
+        partitioned: await partitionedRefusals(target),
       };
     } finally {
       await lab.stop();
     }
   }
+
+  /** Before 18 a NOT VALID foreign key on a partitioned table is refused; the rest is refused on every major. */
+  const partitionedOn = (major: number) => ({
+    foreignKeyNotValid: major >= 18 ? 'ok' : '42809',
+    uniqueIndexConcurrently: '0A000',
+    constraintUsingIndex: '0A000',
+  });
 
   let bundled: Awaited<ReturnType<typeof runOn>>;
 
@@ -141,6 +188,7 @@ void describe('PostgreSQL majors on real servers', () => {
     bundled = await runOn('bundled');
     assert.match(bundled.serverVersion ?? '', /^18\./);
     assert.deepEqual(bundled.locks, EXPECTED);
+    assert.deepEqual(bundled.partitioned, partitionedOn(18));
     assert.ok(
       logger.lines.some((l) => /Using PostgreSQL 18\.\d+, the major shipped with Migration Lab/.test(l)),
     );
@@ -152,6 +200,7 @@ void describe('PostgreSQL majors on real servers', () => {
     const pg14 = await runOn('14');
     assert.match(pg14.serverVersion ?? '', /^14\./);
     assert.deepEqual(pg14.locks, bundled.locks);
+    assert.deepEqual(pg14.partitioned, partitionedOn(14));
     assert.ok(
       pg14.dataDir && bundled.dataDir && pg14.dataDir !== bundled.dataDir,
       'each major has its own cluster',
@@ -196,6 +245,7 @@ void describe('PostgreSQL majors on real servers', () => {
     const debian = await runOn(major);
     assert.match(debian.serverVersion ?? '', new RegExp(`^${major}\\.`));
     assert.deepEqual(debian.locks, bundled.locks);
+    assert.deepEqual(debian.partitioned, partitionedOn(Number(major)));
     assert.equal(existsSync(join(storageDir, 'must-not-be-used')), false);
   });
 

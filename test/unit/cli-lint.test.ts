@@ -215,6 +215,36 @@ void describe('lint: exit codes', () => {
   });
 });
 
+void describe('lint: a file of a folder its tool cannot read', () => {
+  void it('reports the folder error (exit 1) instead of linting the file as plain SQL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-lint-broken-'));
+    try {
+      writeFileSync(
+        join(dir, '1_t.sql'),
+        '-- migrate:up\nCREATE TABLE t (a int);\n-- migrate:down\nDROP TABLE t;\n',
+      );
+      writeFileSync(
+        join(dir, '2_c.sql'),
+        '-- migrate:up\nALTER TABLE t ADD COLUMN b int;\n-- migrate:down\nALTER TABLE t DROP COLUMN b;\n',
+      );
+      writeFileSync(join(dir, '3_broken.sql'), 'ALTER TABLE t ADD COLUMN c int;\n'); // no -- migrate:up
+      for (const path of [dir, join(dir, '2_c.sql')]) {
+        const r = await lint(path, '--fail-on', 'never');
+        assert.equal(r.code, 1, path);
+        assert.match(
+          r.stderr,
+          /3_broken\.sql:1: it has no `-- migrate:up` line, which dbmate requires\./,
+          path,
+        );
+        // Not linted as plain SQL: the down's DROP COLUMN would be a finding then.
+        assert.doesNotMatch(r.stdout, /rename-or-drop/, path);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 void describe('lint: formats', () => {
   void it('json follows the documented contract, modes spelled as pg_locks spells them', async () => {
     const r = await lint(UNMARKED_PRISMA, `${FIXTURES}/dbmate/unmarked`, '--format', 'json');

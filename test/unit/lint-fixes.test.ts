@@ -427,16 +427,28 @@ void describe('quick fix: the safe SET NOT NULL sequence', () => {
       read(join(copy.root, '20240102000000_change_books.up.sql')),
       /\nALTER TABLE books ADD CONSTRAINT books_isbn_not_null_check CHECK \(isbn IS NOT NULL\) NOT VALID;\n/,
     );
+    // golang-migrate sends the file as one string without a transaction: a session SET, then RESET.
     assert.equal(
       read(join(copy.root, '20240102000001_set_books_isbn_not_null.up.sql')),
-      'ALTER TABLE books VALIDATE CONSTRAINT books_isbn_not_null_check;\nALTER TABLE books ALTER COLUMN isbn SET NOT NULL;\nALTER TABLE books DROP CONSTRAINT books_isbn_not_null_check;\n',
+      "SET lock_timeout = '2s';\nALTER TABLE books VALIDATE CONSTRAINT books_isbn_not_null_check;\nALTER TABLE books ALTER COLUMN isbn SET NOT NULL;\nALTER TABLE books DROP CONSTRAINT books_isbn_not_null_check;\nRESET lock_timeout;\n",
     );
+    // The exact inverse (the check comes back), so the new migration alone can be rolled back and redone.
     assert.equal(
       read(join(copy.root, '20240102000001_set_books_isbn_not_null.down.sql')),
-      'ALTER TABLE books ALTER COLUMN isbn DROP NOT NULL;\n',
+      'ALTER TABLE books ALTER COLUMN isbn DROP NOT NULL;\nALTER TABLE books ADD CONSTRAINT books_isbn_not_null_check CHECK (isbn IS NOT NULL) NOT VALID;\n',
     );
+    // The current down's DROP NOT NULL moved with it; the check the current up now adds is dropped instead.
+    const currentDown = read(join(copy.root, '20240102000000_change_books.down.sql'));
+    assert.match(currentDown, /\nALTER TABLE books DROP CONSTRAINT IF EXISTS books_isbn_not_null_check;\n/);
+    assert.doesNotMatch(currentDown, /DROP NOT NULL/);
     const { result } = await lintCopy(copy);
     assert.equal(result.findings.filter((f) => f.rule === 'set-not-null').length, 0);
+    const newFile = join(copy.root, '20240102000001_set_books_isbn_not_null.up.sql');
+    // Only the note that DROP CONSTRAINT runs under the lock SET NOT NULL took (both instant).
+    assert.deepEqual(
+      result.findings.filter((f) => f.file === newFile).map((f) => [f.rule, f.severity]),
+      [['statements-after-access-exclusive', 'info']],
+    );
     const setNotNull = statementOf(result, 'ALTER TABLE … ALTER COLUMN … SET NOT NULL');
     assert.equal(setNotNull.scans, false); // the valid CHECK proves it: no scan under ACCESS EXCLUSIVE
   });
@@ -462,9 +474,16 @@ void describe('quick fix: unique constraint via a concurrent unique index', () =
     );
     assert.equal(
       read(join(copy.dir, '20240102000002_add_books_isbn_key.sql')),
-      'ALTER TABLE books ADD CONSTRAINT books_isbn_key UNIQUE USING INDEX books_isbn_key;\n',
+      "SET LOCAL lock_timeout = '2s';\nALTER TABLE books ADD CONSTRAINT books_isbn_key UNIQUE USING INDEX books_isbn_key;\n",
     );
     const { result } = await lintCopy(copy);
+    assert.deepEqual(
+      result.findings
+        .filter((f) => f.file === join(copy.dir, '20240102000002_add_books_isbn_key.sql'))
+        .map((f) => f.rule),
+      [],
+      'the migrations the fix writes trip none of the lab’s rules',
+    );
     assert.equal(result.findings.filter((f) => f.rule === 'unique-constraint-directly').length, 0);
     const index = statementOf(result, 'CREATE UNIQUE INDEX CONCURRENTLY');
     assert.deepEqual(index.locks, [{ relation: 'public.books', mode: 'ShareUpdateExclusiveLock' }]);
@@ -587,5 +606,118 @@ void describe('quick fixes computed in the lint pass', () => {
         tool,
       );
     }
+  });
+});
+
+void describe('quick fixes on a partitioned table (only what PostgreSQL accepts there)', () => {
+  const folder = (change: string) =>
+    writeFolder(
+      {
+        '1_t.sql':
+          '-- migrate:up\nCREATE TABLE authors (id int PRIMARY KEY);\n' +
+          'CREATE TABLE m (id int, author_id int, d date) PARTITION BY RANGE (d);\n' +
+          "CREATE TABLE m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\n",
+        '2_c.sql': `-- migrate:up\n${change}\n`,
+      },
+      'dbmate',
+    );
+
+  void it('UNIQUE: no fix, and the message says the lock-free way is refused there (majors.test.ts checks it)', async () => {
+    const copy = folder('ALTER TABLE m ADD CONSTRAINT m_id_d_key UNIQUE (id, d);');
+    const { source, result } = await lintCopy(copy);
+    const finding = findingOn(source, result, 'unique-constraint-directly', 'UNIQUE');
+    assert.match(
+      finding.message,
+      /partitioned table PostgreSQL refuses both CREATE INDEX CONCURRENTLY and ADD CONSTRAINT … USING INDEX/,
+    );
+    assert.deepEqual(await fixesOf(source, finding), []);
+  });
+
+  void it('FOREIGN KEY: NOT VALID only from PostgreSQL 18; before, no fix and the message says why', async () => {
+    const copy = folder(
+      'ALTER TABLE m ADD CONSTRAINT m_author_fk FOREIGN KEY (author_id) REFERENCES authors (id);',
+    );
+    const on17 = await lintCopy(copy, 17);
+    const finding17 = findingOn(on17.source, on17.result, 'constraint-without-not-valid', 'FOREIGN KEY');
+    assert.match(
+      finding17.message,
+      /before PostgreSQL 18 a foreign key on a partitioned table cannot be added NOT VALID \(42809\)/,
+    );
+    assert.deepEqual(await fixesOf(on17.source, finding17, 17), []);
+    const on18 = await lintCopy(copy, 18);
+    const finding18 = findingOn(on18.source, on18.result, 'constraint-without-not-valid', 'FOREIGN KEY');
+    assert.match(finding18.message, /Add it NOT VALID/);
+    assert.equal((await fixesOf(on18.source, finding18, 18)).length, 1);
+  });
+
+  void it('CREATE INDEX: no CONCURRENTLY fix; the message gives the per-partition way', async () => {
+    const copy = folder('CREATE INDEX m_d_idx ON m (d);');
+    const { source, result } = await lintCopy(copy);
+    const finding = findingOn(source, result, 'index-without-concurrently', 'CREATE INDEX');
+    assert.match(finding.message, /refuses CONCURRENTLY \(0A000\): build the index on each partition/);
+    assert.deepEqual(await fixesOf(source, finding), []);
+  });
+});
+
+void describe('quick fixes: undo files, checksums, Sqitch', () => {
+  void it('Flyway: a moved statement whose inverse was in the undo file gets its own U… file', async () => {
+    const copy = writeFolder(
+      {
+        'V1__init.sql': 'CREATE TABLE t (id int, a int);\n',
+        'U1__init.sql': 'DROP TABLE t;\n',
+        'V2__change.sql': 'ALTER TABLE t ADD COLUMN b int;\nCREATE INDEX t_a_idx ON t (a);\n',
+        'U2__change.sql': 'DROP INDEX t_a_idx;\nALTER TABLE t DROP COLUMN b;\n',
+      },
+      'flyway',
+    );
+    const fix = await onlyFix(copy, 'index-without-concurrently', 'CREATE INDEX');
+    assert.match(
+      fix.title,
+      /V2\.1__t_a_idx_concurrently\.sql \(\+ U2\.1__t_a_idx_concurrently\.sql, \.conf\)/,
+    );
+    applyEdits(fix.edits);
+    assert.equal(read(join(copy.dir, 'U2__change.sql')), 'ALTER TABLE t DROP COLUMN b;\n');
+    assert.equal(
+      read(join(copy.dir, 'U2.1__t_a_idx_concurrently.sql')),
+      'DROP INDEX CONCURRENTLY IF EXISTS t_a_idx;\n',
+    );
+    assert.equal(read(join(copy.dir, 'U2.1__t_a_idx_concurrently.sql.conf')), 'executeInTransaction=false\n');
+    const { source } = await lintCopy(copy);
+    assert.ok(
+      source.migrations.find((m) => m.version === '2.1')?.down,
+      'Flyway reads the undo file as its undo',
+    );
+  });
+
+  void it('Atlas: every fix, also one that edits a file in place, says to run `atlas migrate hash`', async () => {
+    const copy = writeFolder(
+      {
+        '20240101000000_t.sql': 'CREATE TABLE t (id int, a int);\n',
+        '20240102000000_i.sql': 'CREATE INDEX t_a_idx ON t (a);\n',
+        '20240103000000_c.sql':
+          'ALTER TABLE t ADD COLUMN b int;\nALTER TABLE t ALTER COLUMN a TYPE bigint;\n',
+      },
+      'atlas',
+    );
+    const { source, result } = await lintCopy(copy);
+    const titles = (await fixesForFindings(source, result.findings, { pgMajor: 18 }))
+      .flat()
+      .map((f) => f.title);
+    assert.ok(titles.length >= 2, JSON.stringify(titles));
+    for (const title of titles) assert.match(title, /; then run `atlas migrate hash`$/, title);
+    assert.ok(titles.some((t) => /txmode none/.test(t)));
+  });
+
+  void it('Sqitch: what must leave the transaction goes after the script’s own COMMIT, in the same change', async () => {
+    const copy = copyFixture('sqitch');
+    const fix = await onlyFix(copy, 'constraint-without-not-valid', 'FOREIGN KEY');
+    assert.match(fix.title, /after the script's COMMIT/);
+    applyEdits(fix.edits);
+    const deploy = read(join(copy.dir, 'deploy/change_books.sql'));
+    assert.match(deploy, /FOREIGN KEY \(author_id\) REFERENCES authors \(id\) NOT VALID;\n/);
+    assert.match(deploy, /\nCOMMIT;\n\nALTER TABLE books VALIDATE CONSTRAINT books_author_fk;\n$/);
+    assert.equal(read(join(copy.dir, 'sqitch.plan')), read(join(FIX_FIXTURES, 'sqitch/sqitch.plan')));
+    const { result } = await lintCopy(copy);
+    assert.equal(result.findings.filter((f) => f.rule === 'constraint-without-not-valid').length, 1);
   });
 });

@@ -6,7 +6,7 @@
 // in its migration); otherwise it moves into a new migration of the tool's format that sorts right
 // after the current one. A later unit that needs its own transaction (VALIDATE after NOT VALID)
 // goes into a following migration the same way. Where the tool has no way out (Drizzle Kit,
-// node-pg-migrate SQL files, Sqitch plans) no such fix is offered.
+// node-pg-migrate SQL files) no such fix is offered; Sqitch's moves after its script's own COMMIT.
 //
 // SQL is built from the parse tree: keywords are inserted at positions PostgreSQL's own scanner
 // gives, names come from the tree and are quoted as needed; the user's text is reused only for the
@@ -76,6 +76,8 @@ interface Unit {
   downNote?: string;
   /** The new migration's name when this unit moves into one. */
   slug: string;
+  /** Takes ACCESS EXCLUSIVE: a new migration holding it sets lock_timeout first. */
+  exclusive?: boolean;
 }
 
 interface Plan {
@@ -226,7 +228,7 @@ function concurrentlyPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | u
     const rv = n.relation as PgNode;
     const table = schema.rangeVarName(rv);
     // CREATE INDEX CONCURRENTLY is refused on a partitioned table.
-    if (table && schema.partitionsOf(table).length > 0) return undefined;
+    if (table && schema.isPartitioned(table)) return undefined;
     let name = n.idxname as string | undefined;
     const inserts: { at: number; text: string }[] = [];
     // INDEX, CONCURRENTLY and IF NOT EXISTS all come before the table's name.
@@ -377,6 +379,9 @@ function notValidPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undef
   const con = singleAddConstraint(n);
   if (!con || (con.contype !== 'CONSTR_CHECK' && con.contype !== 'CONSTR_FOREIGN')) return undefined;
   const rv = n.relation as PgNode;
+  // Before 18, PostgreSQL refuses a NOT VALID foreign key on a partitioned table (42809).
+  const partitioned = schema.isPartitioned(schema.rangeVarName(rv) ?? '');
+  if (con.contype === 'CONSTR_FOREIGN' && partitioned && p.options.pgMajor < 18) return undefined;
   const text = p.statement.text;
   let name = con.conname as string | undefined;
   const inserts: { at: number; text: string }[] = [{ at: text.length, text: ' NOT VALID' }];
@@ -432,7 +437,7 @@ function setNotNullPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | und
       {
         statements: [`ALTER TABLE ${table} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`],
         outside: false,
-        down: [],
+        down: [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${check}`],
         slug: '',
       },
       {
@@ -442,10 +447,25 @@ function setNotNullPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | und
           `ALTER TABLE ${table} DROP CONSTRAINT ${check}`,
         ],
         outside: false,
-        down: [`ALTER TABLE ${table} ALTER COLUMN ${col} DROP NOT NULL`],
+        // Its exact inverse, so that rolling back this migration alone and applying it again works:
+        // the check its up dropped comes back for the VALIDATE.
+        down: [
+          `ALTER TABLE ${table} ALTER COLUMN ${col} DROP NOT NULL`,
+          `ALTER TABLE ${table} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
+        ],
         slug: `set_${String(rv.relname)}_${column}_not_null`,
+        exclusive: true,
       },
     ],
+    // The current down's DROP NOT NULL is the new migration's now; in its place the check goes.
+    downInverse: (down) => {
+      const d = nodeKind(down);
+      if (d?.[0] !== 'AlterTableStmt' || rangeVarSql(p.parser, d[1].relation as PgNode) !== table)
+        return false;
+      const cmds = (d[1].cmds as unknown[] | undefined) ?? [];
+      const cmd = cmds.length === 1 ? nodeKind(cmds[0])?.[1] : undefined;
+      return cmd?.subtype === 'AT_DropNotNull' && cmd.name === column;
+    },
   };
 }
 
@@ -459,6 +479,8 @@ function uniquePlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefin
   const keys = stringList(con.keys);
   if (keys.length === 0) return undefined;
   const rv = n.relation as PgNode;
+  // Neither CREATE INDEX CONCURRENTLY nor ADD CONSTRAINT … USING INDEX works on a partitioned table.
+  if (schema.isPartitioned(schema.rangeVarName(rv) ?? '')) return undefined;
   const inSchema = schemaOfTable(schema, rv);
   const name =
     (con.conname as string | undefined) ??
@@ -470,6 +492,7 @@ function uniquePlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefin
     );
   const table = rangeVarSql(p.parser, rv);
   const idx = ident(p.parser, name);
+  const columns = keys.map((k) => ident(p.parser, k)).join(', ');
   const deferrable = con.deferrable
     ? con.initdeferred
       ? ' DEFERRABLE INITIALLY DEFERRED'
@@ -479,9 +502,7 @@ function uniquePlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefin
     action: 'Build a unique index CONCURRENTLY, then ADD CONSTRAINT … UNIQUE USING INDEX',
     units: [
       {
-        statements: [
-          `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${idx} ON ${table} (${keys.map((k) => ident(p.parser, k)).join(', ')})`,
-        ],
+        statements: [`CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${idx} ON ${table} (${columns})`],
         outside: true,
         down: [`DROP INDEX CONCURRENTLY IF EXISTS ${indexSql(p.parser, rv, name)}`],
         slug: `${name}_index_concurrently`,
@@ -489,8 +510,15 @@ function uniquePlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefin
       {
         statements: [`ALTER TABLE ${table} ADD CONSTRAINT ${idx} UNIQUE USING INDEX ${idx}${deferrable}`],
         outside: false,
-        down: [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${idx}`],
+        // Dropping the constraint drops its index: the down builds it again (inside the down's
+        // transaction, so not CONCURRENTLY), so that this migration alone can be rolled back and
+        // applied again, and the index migration's down still finds the index.
+        down: [
+          `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${idx}`,
+          `CREATE UNIQUE INDEX IF NOT EXISTS ${idx} ON ${table} (${columns})`,
+        ],
         slug: `add_${name}`,
+        exclusive: true,
       },
     ],
     // The new migrations' downs drop the constraint; the current down's DROP CONSTRAINT goes.
@@ -593,6 +621,19 @@ function versionsAfter(
   return out.length === count ? out : undefined;
 }
 
+/**
+ * A new migration's statements: a unit taking ACCESS EXCLUSIVE sets lock_timeout first, as the
+ * lock_timeout fix would for a section of that kind (SET LOCAL inside the tool's transaction; a
+ * session SET and a RESET where the tool sends the file as one string without a transaction).
+ */
+function upStatements(unit: Unit, tool: ToolId, options: FixOptions): string[] {
+  if (!unit.exclusive || unit.outside) return unit.statements;
+  const value = (options.lockTimeout ?? DEFAULT_FIX_LOCK_TIMEOUT).replace(/'/g, "''");
+  if (tool === 'golang-migrate' || tool === 'prisma')
+    return [`SET lock_timeout = '${value}'`, ...unit.statements, 'RESET lock_timeout'];
+  return [`SET LOCAL lock_timeout = '${value}'`, ...unit.statements];
+}
+
 function sqlLines(statements: string[]): string {
   return statements.map((s) => `${s};\n`).join('');
 }
@@ -627,7 +668,8 @@ function newMigrations(p: Place, units: Unit[]): NewMigration[] | undefined {
   return units.map((unit, k): NewMigration => {
     const v = versions[k];
     const slug = slugFor(unit);
-    const up = sqlLines(unit.statements);
+    const statements = upStatements(unit, tool, p.options);
+    const up = sqlLines(statements);
     const downOutside = unit.down.length > 0 && unit.outside;
     switch (tool) {
       case 'dbmate': {
@@ -657,7 +699,14 @@ function newMigrations(p: Place, units: Unit[]): NewMigration[] | undefined {
         const edits: FixEdit[] = [{ kind: 'create', file, text: up }];
         if (unit.outside)
           edits.push({ kind: 'create', file: `${file}.conf`, text: 'executeInTransaction=false\n' });
-        return { edits, shown: `${basename(file)}${unit.outside ? ' (+ .conf)' : ''}` };
+        // Where the current migration has an undo file, the new one gets its own (what moved out of
+        // the current undo goes there).
+        if (!migration.down) return { edits, shown: `${basename(file)}${unit.outside ? ' (+ .conf)' : ''}` };
+        const undo = join(dir, `U${v}__${slug}.sql`);
+        edits.push({ kind: 'create', file: undo, text: downText(unit) });
+        if (downOutside)
+          edits.push({ kind: 'create', file: `${undo}.conf`, text: 'executeInTransaction=false\n' });
+        return { edits, shown: `${basename(file)} (+ ${basename(undo)}${unit.outside ? ', .conf' : ''})` };
       }
       case 'diesel': {
         const folder = join(dir, `${v}_${slug}`);
@@ -714,7 +763,7 @@ function newMigrations(p: Place, units: Unit[]): NewMigration[] | undefined {
         const file = join(dirname(first), `${v}${separatorOf(migration)}${slug}.sql`);
         // psql runs a plain file statement by statement: several statements that belong together
         // get BEGIN … COMMIT around them (one statement is its own transaction anyway).
-        const text = !unit.outside && unit.statements.length > 1 ? `BEGIN;\n${up}COMMIT;\n` : up;
+        const text = !unit.outside && statements.length > 1 ? `BEGIN;\n${up}COMMIT;\n` : up;
         return { edits: [{ kind: 'create', file, text }], shown: basename(file) };
       }
       default:
@@ -760,7 +809,7 @@ function liquibaseChangesets(p: Place, units: Unit[]): NewMigration[] | undefine
       : '--rollback empty\n';
     return {
       id,
-      text: `--changeset ${author}:${id}${unit.outside ? ' runInTransaction:false' : ''}\n${sqlLines(unit.statements)}${rollback}`,
+      text: `--changeset ${author}:${id}${unit.outside ? ' runInTransaction:false' : ''}\n${sqlLines(upStatements(unit, 'liquibase', p.options))}${rollback}`,
     };
   });
   // Insert before the next changeset (after a blank line), or at the end of the file.
@@ -903,12 +952,17 @@ function place(p: Place, plan: Plan): Fix | undefined {
     return undefined;
 
   const [first, ...rest] = plan.units;
+  // Sqitch: what moves stays in the same change, so the revert script keeps undoing it.
+  const afterCommit = source.tool === 'sqitch' && section.mode === 'transaction';
   const edits: FixEdit[] = [];
   const where: string[] = [];
   let moved: Unit[] = rest;
   let marker: ReturnType<typeof markerEdits>;
   if (!first.outside) {
     edits.push(statementRange(joined(first.statements, span.indent)));
+    // The current down's inverse of the replaced statement now undoes what stays in its place.
+    if (rest.length > 0 && first.down.length > 0 && !afterCommit)
+      edits.push(...downEdits(p, plan, first.down));
   } else if (section.mode === 'single-string' && section.statements.length === 1) {
     // Alone in a string sent without a transaction: PostgreSQL runs it on its own.
     edits.push(statementRange(joined(first.statements, span.indent)));
@@ -919,27 +973,22 @@ function place(p: Place, plan: Plan): Fix | undefined {
     // Out of this migration into a new one; its inverse in this migration's down goes with it.
     edits.push(replaceEdit(statement.file, text, span.from, span.to, ''));
     moved = plan.units;
-    if (plan.downInverse && p.migration.down) {
-      for (const d of p.migration.down.statements) {
-        const ast = p.parser.parseSync(d.text).stmts?.[0]?.stmt;
-        if (!plan.downInverse(ast)) continue;
-        const downText = fileText(d.file, p.options);
-        const s = statementSpan(downText, d);
-        if (source.tool === 'liquibase') {
-          // A rollback statement sits on its own `--rollback` line: the whole line goes.
-          const lineStart = downText.lastIndexOf('\n', d.start.offset - 1) + 1;
-          if (
-            !/^\s*--\s*rollback\s*$/i.test(downText.slice(lineStart, d.start.offset)) ||
-            d.start.line !== d.end.line
-          )
-            continue;
-          const nl = downText.indexOf('\n', d.end.offset);
-          edits.push(replaceEdit(d.file, downText, lineStart, nl < 0 ? downText.length : nl + 1, ''));
-        } else edits.push(replaceEdit(d.file, downText, s.from, s.to, ''));
-      }
-    }
+    if (!afterCommit) edits.push(...downEdits(p, plan, []));
   }
-  if (moved.length > 0) {
+  if (moved.length > 0 && afterCommit) {
+    // Sqitch's script is one transaction only through its own BEGIN … COMMIT, and psql runs what
+    // follows the COMMIT statement by statement: the units go there, in the same change (no plan edit).
+    const after = moved
+      .map((u) => {
+        const statements = upStatements(u, source.tool, p.options);
+        const sql = sqlLines(statements);
+        return !u.outside && statements.length > 1 ? `BEGIN;\n${sql}COMMIT;\n` : sql;
+      })
+      .join('');
+    const end = text.length;
+    edits.push(replaceEdit(statement.file, text, end, end, `${text.endsWith('\n') ? '' : '\n'}\n${after}`));
+    where.push("after the script's COMMIT (psql runs it on its own there)");
+  } else if (moved.length > 0) {
     const created = newMigrations(p, moved);
     if (!created) return undefined;
     for (const c of created) edits.push(...c.edits);
@@ -954,6 +1003,37 @@ function place(p: Place, plan: Plan): Fix | undefined {
     title: `${plan.action}${where.length ? ` ${where.join(' ')}` : ' (in place)'}`,
     edits: mergeEdits(edits),
   };
+}
+
+/**
+ * Edits of the current migration's down: each statement `plan.downInverse` matches is replaced by
+ * `replacement` (its statements, on one line for Liquibase's `--rollback` lines), or removed with its
+ * line when `replacement` is empty (its undo moved into a new migration's down).
+ */
+function downEdits(p: Place, plan: Plan, replacement: string[]): FixEdit[] {
+  const edits: FixEdit[] = [];
+  if (!plan.downInverse || !p.migration.down) return edits;
+  for (const d of p.migration.down.statements) {
+    const ast = p.parser.parseSync(d.text).stmts?.[0]?.stmt;
+    if (!plan.downInverse(ast)) continue;
+    const downText = fileText(d.file, p.options);
+    const span = statementSpan(downText, d);
+    if (p.source.tool === 'liquibase') {
+      // A rollback statement sits on its own `--rollback` line.
+      const lineStart = downText.lastIndexOf('\n', d.start.offset - 1) + 1;
+      const prefix = downText.slice(lineStart, d.start.offset);
+      if (!/^\s*--\s*rollback\s*$/i.test(prefix) || d.start.line !== d.end.line) continue;
+      const nl = downText.indexOf('\n', d.end.offset);
+      const end = nl < 0 ? downText.length : nl + 1;
+      const lines = replacement.map((r) => `${prefix}${r};\n`).join('');
+      edits.push(replaceEdit(d.file, downText, lineStart, end, lines));
+    } else if (replacement.length === 0) edits.push(replaceEdit(d.file, downText, span.from, span.to, ''));
+    else
+      edits.push(
+        replaceEdit(d.file, downText, d.start.offset, d.end.offset, joined(replacement, span.indent)),
+      );
+  }
+  return edits;
 }
 
 /** Several insertions into one file at one place become one edit (editors refuse overlapping edits). */
@@ -1039,15 +1119,20 @@ function fixesAt(p: Place, finding: Finding, ast: PgNode | undefined, schema: St
     case 'unique-constraint-directly':
       plan = uniquePlan(p, ast, schema);
       break;
-    case 'access-exclusive-without-lock-timeout': {
-      const fix = lockTimeoutFix(p);
-      return fix ? [{ ...fix, preferred: true }] : [];
-    }
+    case 'access-exclusive-without-lock-timeout':
+      return withChecksumNote(p, lockTimeoutFix(p));
     default:
       return [];
   }
-  const fix = plan && place(p, plan);
-  return fix ? [{ ...fix, preferred: true }] : [];
+  return withChecksumNote(p, plan && place(p, plan));
+}
+
+/** Atlas checks every file against atlas.sum: any fix that edits or adds a file says to re-hash. */
+function withChecksumNote(p: Place, fix: Fix | undefined): Fix[] {
+  if (!fix) return [];
+  const note = '; then run `atlas migrate hash`';
+  const title = p.source.tool === 'atlas' && !fix.title.endsWith(note) ? `${fix.title}${note}` : fix.title;
+  return [{ ...fix, title, preferred: true }];
 }
 
 /**

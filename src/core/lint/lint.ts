@@ -387,7 +387,9 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       if (!n.concurrent && existing(table)) {
         c.add(
           'index-without-concurrently',
-          `CREATE INDEX takes SHARE on ${table} for the whole build: it ${blocksInWords('ShareLock')}. Use CREATE INDEX CONCURRENTLY (outside a transaction).${stuck}`,
+          c.schema.isPartitioned(table ?? '')
+            ? `CREATE INDEX takes SHARE on ${table} and its partitions for the whole build: it ${blocksInWords('ShareLock')}. A partitioned table refuses CONCURRENTLY (0A000): build the index on each partition with CREATE INDEX CONCURRENTLY first, and this CREATE INDEX then only attaches them (PostgreSQL's CREATE INDEX page, "Building Indexes Concurrently").`
+            : `CREATE INDEX takes SHARE on ${table} for the whole build: it ${blocksInWords('ShareLock')}. Use CREATE INDEX CONCURRENTLY (outside a transaction).${stuck}`,
           lockOf(facts, table),
         );
       }
@@ -440,16 +442,22 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
               (con.contype === 'CONSTR_CHECK' || con.contype === 'CONSTR_FOREIGN') &&
               con.skip_validation !== true
             ) {
+              const noNotValid =
+                con.contype === 'CONSTR_FOREIGN' && c.options.pgMajor < 18 && c.schema.isPartitioned(table ?? '');
               c.add(
                 'constraint-without-not-valid',
-                `The constraint is validated against every row of ${table} while the lock is held. Add it NOT VALID, then VALIDATE CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes continue).`,
+                noNotValid
+                  ? `The constraint is validated against every row of ${table} while the lock is held, and before PostgreSQL 18 a foreign key on a partitioned table cannot be added NOT VALID (42809), so the check cannot be split off here: run it when ${table} is quiet.`
+                  : `The constraint is validated against every row of ${table} while the lock is held. Add it NOT VALID, then VALIDATE CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes continue).`,
                 lockOf(facts, table),
               );
             }
             if ((con.contype === 'CONSTR_UNIQUE' || con.contype === 'CONSTR_PRIMARY') && !con.indexname) {
               c.add(
                 'unique-constraint-directly',
-                `The unique index is built under ACCESS EXCLUSIVE on ${table}. Build it with CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX.`,
+                c.schema.isPartitioned(table ?? '')
+                  ? `The unique index is built under ACCESS EXCLUSIVE on ${table}, and on a partitioned table PostgreSQL refuses both CREATE INDEX CONCURRENTLY and ADD CONSTRAINT … USING INDEX (0A000), so the build cannot be moved out of the lock: run it when ${table} is quiet.`
+                  : `The unique index is built under ACCESS EXCLUSIVE on ${table}. Build it with CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX.`,
                 lockOf(facts, table),
               );
             }

@@ -36,6 +36,8 @@ export interface RelationInfo {
   reads: string[];
   /** Qualified names of its partitions (CREATE TABLE … PARTITION OF, ATTACH PARTITION). */
   partitions: Set<string>;
+  /** Created with PARTITION BY (a partitioned table, with or without partitions yet). */
+  partitioned: boolean;
 }
 
 export class StaticSchema {
@@ -107,6 +109,12 @@ export class StaticSchema {
       : this.qualify(undefined, parts[0]);
   }
 
+  /** Whether a table is partitioned (PARTITION BY), as far as the migrations tell. */
+  isPartitioned(table: string): boolean {
+    const info = this.relations.get(table);
+    return info !== undefined && (info.partitioned || info.partitions.size > 0);
+  }
+
   /** A table's partitions, and theirs (not the table itself). */
   partitionsOf(table: string): string[] {
     const out: string[] = [];
@@ -157,6 +165,7 @@ export class StaticSchema {
       createdHere,
       reads: [],
       partitions: new Set(),
+      partitioned: false,
     };
     this.relations.set(name, info);
     return info;
@@ -249,6 +258,7 @@ export class StaticSchema {
         const name = this.newRelationName(n.relation as PgNode);
         if (!name) return;
         const table = this.addRelation(name, 'table', createdHere);
+        table.partitioned = n.partspec !== undefined;
         if (n.partbound) {
           for (const parent of (n.inhRelations as unknown[] | undefined) ?? []) {
             this.relations.get(this.rangeVarName(nodeKind(parent)?.[1]) ?? '')?.partitions.add(name);
