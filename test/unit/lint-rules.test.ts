@@ -303,6 +303,86 @@ void describe('lint rules: a failing and a passing example each', () => {
   });
 });
 
+void describe('lint: findings from an audit against real servers', () => {
+  const findings = async (sql: string, earlier = EARLIER) =>
+    (await lintSql(sql, { pgMajor: 18, earlier })).findings;
+
+  void it('ADD COLUMN … UNIQUE / PRIMARY KEY builds its index under ACCESS EXCLUSIVE', async () => {
+    for (const sql of [
+      'ALTER TABLE orders ADD COLUMN code int UNIQUE;',
+      'ALTER TABLE parent ADD COLUMN k int PRIMARY KEY;',
+    ])
+      assert.ok(
+        (await findings(TIMEOUT + sql)).some((f) => f.rule === 'unique-constraint-directly'),
+        sql,
+      );
+    assert.deepEqual(await findings(TIMEOUT + 'ALTER TABLE orders ADD COLUMN code int;'), []);
+  });
+
+  void it('DROP TABLE names the dropped table, not one its foreign key referenced', async () => {
+    const found = await findings(
+      'BEGIN;\nCREATE TABLE import_rows (id int, parent_id int REFERENCES parent (id));\nDROP TABLE import_rows;\nCOMMIT;',
+    );
+    assert.deepEqual(
+      found.filter((f) => f.rule === 'rename-or-drop'),
+      [],
+      'the dropped table was created here; parent is only locked',
+    );
+    const [drop] = (await findings(TIMEOUT + 'DROP TABLE orders;')).filter(
+      (f) => f.rule === 'rename-or-drop',
+    );
+    assert.match(drop.message, /^DROP TABLE public\.orders:/);
+  });
+
+  void it('an array type change rewrites; a cast-only USING, finer precision and longer bit varying do not', async () => {
+    const earlier = `${EARLIER}\nCREATE TABLE tagged (id int, tags varchar(10)[], at timestamptz(3), bits bit varying(5));`;
+    const rewrites = async (sql: string) =>
+      (await findings(TIMEOUT + sql, earlier)).some((f) => f.rule === 'type-change-rewrite');
+    assert.equal(await rewrites('ALTER TABLE tagged ALTER COLUMN tags TYPE varchar(20)[];'), true);
+    assert.equal(await rewrites('ALTER TABLE tagged ALTER COLUMN tags TYPE text[];'), true);
+    assert.equal(
+      await rewrites('ALTER TABLE orders ALTER COLUMN note TYPE varchar(50) USING note::varchar(50);'),
+      false,
+    );
+    assert.equal(await rewrites('ALTER TABLE orders ALTER COLUMN note TYPE int USING note::int;'), true);
+    assert.equal(await rewrites('ALTER TABLE tagged ALTER COLUMN at TYPE timestamptz(6);'), false);
+    assert.equal(await rewrites('ALTER TABLE tagged ALTER COLUMN at TYPE timestamptz(0);'), true);
+    assert.equal(await rewrites('ALTER TABLE tagged ALTER COLUMN bits TYPE bit varying(10);'), false);
+  });
+
+  void it('a new column of a domain with a CHECK rewrites the table', async () => {
+    const earlier = `${EARLIER}\nCREATE DOMAIN positive_int AS int CHECK (VALUE > 0);`;
+    const found = await findings(TIMEOUT + 'ALTER TABLE orders ADD COLUMN quantity positive_int;', earlier);
+    assert.ok(
+      found.some((f) => f.rule === 'add-column-rewrite'),
+      JSON.stringify(found),
+    );
+    assert.deepEqual(await findings(TIMEOUT + 'ALTER TABLE orders ADD COLUMN quantity amount_value;'), []);
+  });
+
+  void it('REINDEX: the lock line is the index’s ACCESS EXCLUSIVE, which holds up reads too', async () => {
+    const [f] = (await findings(TIMEOUT + 'REINDEX INDEX orders_amount_idx;')).filter(
+      (x) => x.rule === 'index-without-concurrently',
+    );
+    assert.deepEqual(f.lock?.mode, 'AccessExclusiveLock');
+    assert.equal(f.lock?.relation, 'public.orders_amount_idx');
+    assert.match(f.message, /reads wait as well as writes/);
+  });
+
+  void it('policies, rules and SET SCHEMA take ACCESS EXCLUSIVE and need a lock_timeout', async () => {
+    for (const sql of [
+      'CREATE POLICY p ON orders USING (true);',
+      'CREATE RULE r AS ON INSERT TO orders DO ALSO NOTIFY orders;',
+      'ALTER TABLE orders SET SCHEMA archive;',
+      'DROP POLICY p ON orders;',
+    ])
+      assert.ok(
+        (await findings(sql)).some((f) => f.rule === 'access-exclusive-without-lock-timeout'),
+        sql,
+      );
+  });
+});
+
 void describe('lint: tables the history does not show', () => {
   // A lone file, or a folder whose baseline was made outside it: a table this migration did not
   // create existed before it (else the statement would fail), so its locks block someone.

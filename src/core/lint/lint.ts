@@ -408,7 +408,13 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
           );
         }
       } else if (n.removeType === 'OBJECT_TABLE') {
-        const t = facts.locks.find((l) => l.relkind === 'table' && !l.createdHere);
+        // The dropped tables only: a table a dropped foreign key referenced is locked, not dropped.
+        const dropped = ((n.objects as unknown[] | undefined) ?? []).map((o) =>
+          c.schema.listName(nodeKind(o)?.[1]?.items),
+        );
+        const t = facts.locks.find(
+          (l) => l.relkind === 'table' && !l.createdHere && dropped.includes(l.relation),
+        );
         if (t)
           c.add(
             'rename-or-drop',
@@ -422,10 +428,13 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       const concurrent = facts.kind.includes('CONCURRENTLY');
       const table = facts.locks.find((l) => l.relkind === 'table');
       if (!concurrent && table && existing(table.relation)) {
+        // Planning any query on the table opens every index of it (ACCESS SHARE), so the index's
+        // ACCESS EXCLUSIVE holds up reads that never use it (checked in lint-lockfacts.test.ts).
+        const index = facts.locks.find((l) => l.relkind === 'index' && l.mode === 'AccessExclusiveLock');
         c.add(
           'index-without-concurrently',
-          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on the index (reads using it wait too). Use REINDEX … CONCURRENTLY.${stuck}`,
-          lockOf(facts, table.relation),
+          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on ${kind === 'ReindexStmt' && n.kind === 'REINDEX_OBJECT_INDEX' ? (index?.relation ?? 'the index') : 'its indexes'}: every query planned on ${table.relation} opens all its indexes, so reads wait as well as writes. Use REINDEX … CONCURRENTLY.${stuck}`,
+          lockOf(facts, index?.relation ?? table.relation),
         );
       }
       break;
@@ -443,7 +452,9 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
               con.skip_validation !== true
             ) {
               const noNotValid =
-                con.contype === 'CONSTR_FOREIGN' && c.options.pgMajor < 18 && c.schema.isPartitioned(table ?? '');
+                con.contype === 'CONSTR_FOREIGN' &&
+                c.options.pgMajor < 18 &&
+                c.schema.isPartitioned(table ?? '');
               c.add(
                 'constraint-without-not-valid',
                 noNotValid
@@ -470,7 +481,18 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
               lockOf(facts, table),
             );
             break;
-          case 'AT_AddColumn':
+          case 'AT_AddColumn': {
+            const column = nodeKind(cmd.def)?.[1] ?? {};
+            const keyed = ((column.constraints as unknown[] | undefined) ?? []).some((x) => {
+              const t = nodeKind(x)?.[1]?.contype;
+              return t === 'CONSTR_UNIQUE' || t === 'CONSTR_PRIMARY';
+            });
+            if (keyed)
+              c.add(
+                'unique-constraint-directly',
+                `The new column's unique index is built over every row of ${table} under ACCESS EXCLUSIVE. Add the column without the key, build the index with CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX.`,
+                lockOf(facts, table),
+              );
             if (requiresValueWithoutDefault(cmd.def))
               c.add(
                 'adding-required-field',
@@ -484,6 +506,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
                 lockOf(facts, table),
               );
             break;
+          }
           case 'AT_AlterColumnType':
             if (facts.rewrites) {
               // Without the column's current type the rewrite is likely, not known.

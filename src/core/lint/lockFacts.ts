@@ -144,7 +144,8 @@ const TYPE_FAMILY: Record<string, string> = {
  */
 export function isBinaryCoercible(from: ColumnType | undefined, to: ColumnType): boolean {
   if (!from) return false; // unknown current type: cannot promise anything
-  if (from.array !== to.array) return false;
+  // An array's elements are converted one by one (ArrayCoerceExpr): any change rewrites (observed).
+  if (from.array || to.array) return sameType(from, to);
   if (TYPE_FAMILY[from.name] === 'text-like' && TYPE_FAMILY[to.name] === 'text-like') {
     if (to.name === 'text' || to.mods.length === 0) return true;
     if (from.name === 'text' || from.mods.length === 0) return false; // unbounded → bounded must check
@@ -158,8 +159,33 @@ export function isBinaryCoercible(from: ColumnType | undefined, to: ColumnType):
   if (from.name === 'cidr' && to.name === 'inet') return true;
   if (from.name === to.name) {
     if (to.mods.length === 0) return true;
-    return from.mods.length > 0 && from.mods.every((m, i) => m === to.mods[i]);
+    if (from.mods.length === 0) return false;
+    // A longer bit varying, a finer time precision: the stored values stay as they are.
+    if (WIDENABLE.has(from.name)) return to.mods[0] >= from.mods[0];
+    return from.mods.every((m, i) => m === to.mods[i]);
   }
+  return false;
+}
+
+/** Types whose single modifier may grow without touching stored values. */
+const WIDENABLE = new Set(['varbit', 'timestamp', 'timestamptz', 'time', 'timetz', 'interval']);
+
+function sameType(a: ColumnType, b: ColumnType): boolean {
+  return a.name === b.name && a.array === b.array && a.mods.join(',') === b.mods.join(',');
+}
+
+/**
+ * Whether a `USING` expression only names the column, or casts it to the new type: PostgreSQL then
+ * judges the conversion as it would without USING (observed: no rewrite where the cast needs none).
+ */
+export function usingIsPlainColumn(using: unknown, column: string, to: ColumnType): boolean {
+  const k = nodeKind(using);
+  if (k?.[0] === 'ColumnRef') {
+    const fields = stringList(k[1].fields);
+    return fields.length === 1 && fields[0] === column;
+  }
+  if (k?.[0] === 'TypeCast')
+    return sameType(columnType(k[1].typeName as PgNode), to) && usingIsPlainColumn(k[1].arg, column, to);
   return false;
 }
 
@@ -167,7 +193,7 @@ const SERIAL_TYPES = new Set(['serial', 'serial4', 'serial8', 'bigserial', 'smal
 
 /** Storage parameters ALTER TABLE … SET (…) changes under SHARE UPDATE EXCLUSIVE (others: ACCESS EXCLUSIVE). */
 const LIGHT_RELOPTIONS =
-  /^(fillfactor|autovacuum_.*|toast\.autovacuum_.*|toast_tuple_target|parallel_workers|vacuum_.*|toast\..*|user_catalog_table|log_autovacuum_min_duration)$/;
+  /^(fillfactor|autovacuum_.*|toast\.autovacuum_.*|toast_tuple_target|parallel_workers|vacuum_.*|toast\..*|log_autovacuum_min_duration)$/;
 
 function defElemTrue(options: unknown, name: string): boolean {
   for (const o of (options as unknown[] | undefined) ?? []) {
@@ -212,7 +238,8 @@ function alterTableCmd(
       b.lock(table, 'AccessExclusiveLock');
       const col = def?.[1];
       const type = columnType(col?.typeName as PgNode);
-      let rewrite = SERIAL_TYPES.has(type.name);
+      // A serial fills every row; a column of a checked domain is checked row by row, which rewrites (observed).
+      let rewrite = SERIAL_TYPES.has(type.name) || (!type.array && schema.checkedDomains.has(type.name));
       for (const c of (col?.constraints as unknown[] | undefined) ?? []) {
         const con = nodeKind(c)?.[1];
         if (!con) continue;
@@ -246,7 +273,8 @@ function alterTableCmd(
       b.lock(table, 'AccessExclusiveLock');
       const to = columnType(def?.[1]?.typeName as PgNode);
       const using = def?.[1]?.raw_default;
-      if (using || !isBinaryCoercible(info?.columns.get(cmd.name as string), to)) {
+      const plainUsing = !using || usingIsPlainColumn(using, cmd.name as string, to);
+      if (!plainUsing || !isBinaryCoercible(info?.columns.get(cmd.name as string), to)) {
         b.rewrites = true;
         b.lockWithIndexes(table, 'AccessExclusiveLock');
       }
@@ -366,6 +394,34 @@ function alterTableCmd(
     case 'AT_ChangeOwner':
       b.lock(table, 'AccessExclusiveLock');
       return 'OWNER TO';
+    case 'AT_SetOptions':
+    case 'AT_ResetOptions':
+      // A column's n_distinct / n_distinct_inherited (the only attribute options): planner statistics.
+      b.lock(table, 'ShareUpdateExclusiveLock');
+      return `ALTER COLUMN … ${cmd.subtype === 'AT_SetOptions' ? 'SET' : 'RESET'} (attribute options)`;
+    case 'AT_SetLogged':
+    case 'AT_SetUnLogged':
+      // The table is written anew (with or without WAL), and so are its indexes.
+      b.rewrites = true;
+      b.lockWithIndexes(table, 'AccessExclusiveLock');
+      return cmd.subtype === 'AT_SetLogged' ? 'SET LOGGED' : 'SET UNLOGGED';
+    case 'AT_SetTableSpace':
+      // The files are copied block by block to the new tablespace under the lock.
+      b.rewrites = true;
+      b.lock(table, 'AccessExclusiveLock');
+      return 'SET TABLESPACE';
+    case 'AT_SetExpression':
+      // A stored generated column is computed again for every row.
+      b.rewrites = true;
+      b.lockWithIndexes(table, 'AccessExclusiveLock');
+      return 'ALTER COLUMN … SET EXPRESSION';
+    case 'AT_ReplicaIdentity': {
+      b.lock(table, 'AccessExclusiveLock');
+      const ri = def?.[1] ?? {};
+      if (ri.identity_type === 'i' && ri.name)
+        b.lock(schema.qualify(table.slice(0, table.indexOf('.')), ri.name as string), 'ShareLock', 'index');
+      return 'REPLICA IDENTITY';
+    }
     default:
       b.lock(table, 'AccessExclusiveLock');
       return String(cmd.subtype).replace(/^AT_/, '');
@@ -445,6 +501,8 @@ export function lockFacts(
                 : 'MATERIALIZED VIEW';
           return b.done(`DROP ${what}`, `sql-drop${what.replace(/ /g, '').toLowerCase()}.html`);
         }
+        case 'OBJECT_POLICY':
+        case 'OBJECT_RULE':
         case 'OBJECT_TRIGGER': {
           for (const items of objects) {
             const parts = stringList(items);
@@ -453,7 +511,8 @@ export function lockFacts(
               'AccessExclusiveLock',
             );
           }
-          return b.done('DROP TRIGGER', 'sql-droptrigger.html');
+          const what = String(n.removeType).replace(/^OBJECT_/, '');
+          return b.done(`DROP ${what}`, `sql-drop${what.toLowerCase()}.html`);
         }
         default:
           return b.done(`DROP ${String(n.removeType).replace(/^OBJECT_/, '')}`);
@@ -480,12 +539,28 @@ export function lockFacts(
           concurrent ? 'ShareUpdateExclusiveLock' : 'AccessExclusiveLock',
         );
       } else b.transactional = false; // REINDEX SCHEMA/DATABASE/SYSTEM
+      // A partitioned table's or index's REINDEX runs one transaction per partition (25001 in a block).
+      const target = schema.rangeVarName(n.relation as PgNode);
+      if (schema.isPartitioned(schema.indexes.get(target ?? '') ?? target ?? '')) b.transactional = false;
       return b.done(`REINDEX${concurrent ? ' CONCURRENTLY' : ''}`, 'sql-reindex.html');
     }
     case 'AlterTableStmt': {
       const relation = schema.rangeVarName(n.relation as PgNode);
       if (n.objtype === 'OBJECT_INDEX') {
-        b.lock(relation, 'AccessExclusiveLock', 'index');
+        const cmd = nodeKind(((n.cmds as unknown[] | undefined) ?? [])[0])?.[1] ?? {};
+        if (cmd.subtype === 'AT_SetRelOptions' || cmd.subtype === 'AT_ResetRelOptions') {
+          const items = (nodeKind(cmd.def)?.[1]?.items as unknown[] | undefined) ?? [];
+          const light = items.every((d) => LIGHT_RELOPTIONS.test(String(nodeKind(d)?.[1]?.defname ?? '')));
+          b.lock(relation, light ? 'ShareUpdateExclusiveLock' : 'AccessExclusiveLock', 'index');
+        } else if (cmd.subtype === 'AT_AttachPartition') {
+          // The partitioned index and the partition's own index it takes in.
+          const child = schema.rangeVarName(nodeKind(cmd.def)?.[1]?.name as PgNode);
+          b.lock(relation, 'ShareUpdateExclusiveLock', 'index');
+          b.lock(child, 'AccessExclusiveLock', 'index');
+          // Both tables are only read (their definitions compared).
+          b.lock(schema.indexes.get(relation ?? ''), 'AccessShareLock', 'table');
+          b.lock(schema.indexes.get(child ?? ''), 'AccessShareLock', 'table');
+        } else b.lock(relation, 'AccessExclusiveLock', 'index');
         return b.done('ALTER INDEX', 'sql-alterindex.html');
       }
       const cmds = ((n.cmds as unknown[] | undefined) ?? []).map((c) => nodeKind(c)?.[1] ?? {});
@@ -521,6 +596,37 @@ export function lockFacts(
           return b.done('ALTER TABLE … RENAME TO', 'sql-altertable.html');
       }
     }
+    case 'CreatePolicyStmt':
+    case 'AlterPolicyStmt':
+      // Row-level security policies change how every query on the table is planned.
+      b.lock(schema.rangeVarName(n.table as PgNode), 'AccessExclusiveLock');
+      return b.done(
+        kind === 'CreatePolicyStmt' ? 'CREATE POLICY' : 'ALTER POLICY',
+        `sql-${kind === 'CreatePolicyStmt' ? 'create' : 'alter'}policy.html`,
+      );
+    case 'RuleStmt':
+      b.lock(schema.rangeVarName(n.relation as PgNode), 'AccessExclusiveLock');
+      return b.done('CREATE RULE', 'sql-createrule.html');
+    case 'AlterObjectSchemaStmt':
+      if (
+        n.objectType === 'OBJECT_TABLE' ||
+        n.objectType === 'OBJECT_VIEW' ||
+        n.objectType === 'OBJECT_MATVIEW'
+      )
+        b.lock(schema.rangeVarName(n.relation as PgNode), 'AccessExclusiveLock');
+      return b.done('SET SCHEMA', 'sql-altertable.html');
+    case 'CreateStatsStmt':
+      for (const rel of (n.relations as unknown[] | undefined) ?? [])
+        b.lock(schema.rangeVarName(nodeKind(rel)?.[1]), 'ShareUpdateExclusiveLock');
+      return b.done('CREATE STATISTICS', 'sql-createstatistics.html');
+    case 'CreatedbStmt':
+    case 'DropdbStmt':
+    case 'CreateTableSpaceStmt':
+    case 'DropTableSpaceStmt':
+    case 'AlterSystemStmt':
+      // PostgreSQL refuses these inside a transaction block (25001).
+      b.transactional = false;
+      return b.done(kind.replace(/Stmt$/, ''));
     case 'CreateTrigStmt':
       b.lock(schema.rangeVarName(n.relation as PgNode), 'ShareRowExclusiveLock');
       return b.done('CREATE TRIGGER', 'sql-createtrigger.html');
@@ -573,7 +679,8 @@ export function lockFacts(
     }
     case 'ClusterStmt': {
       const table = schema.rangeVarName(n.relation as PgNode);
-      if (!table) b.transactional = false;
+      // CLUSTER of every clustered table, or of a partitioned one, refuses a transaction block.
+      if (!table || schema.isPartitioned(table)) b.transactional = false;
       b.lockWithIndexes(table, 'AccessExclusiveLock');
       b.rewrites = true;
       return b.done('CLUSTER', 'sql-cluster.html');

@@ -44,6 +44,8 @@ export class StaticSchema {
   readonly relations = new Map<string, RelationInfo>();
   /** Qualified index name → qualified table name. */
   readonly indexes = new Map<string, string>();
+  /** Domains (by their last name) with a CHECK or NOT NULL: a new column of one is checked row by row. */
+  readonly checkedDomains = new Set<string>();
 
   /** The schemas an unqualified name is looked up in (search_path, without "$user" and pg_catalog). */
   private sessionPath: string[];
@@ -254,6 +256,18 @@ export class StaticSchema {
       case 'VariableSetStmt':
         if (n.name === 'search_path') this.setSearchPath(n);
         return;
+      case 'CreateDomainStmt': {
+        const name = stringList(n.domainname).at(-1);
+        if (name && ((n.constraints as unknown[] | undefined) ?? []).some(isCheckingConstraint))
+          this.checkedDomains.add(name);
+        return;
+      }
+      case 'AlterDomainStmt': {
+        const name = stringList(n.typeName).at(-1);
+        if (name && n.subtype === 'C' && isCheckingConstraint(n.def)) this.checkedDomains.add(name);
+        if (name && n.subtype === 'O') this.checkedDomains.add(name); // SET NOT NULL
+        return;
+      }
       case 'CreateStmt': {
         const name = this.newRelationName(n.relation as PgNode);
         if (!name) return;
@@ -419,4 +433,10 @@ export function queryRelations(schema: StaticSchema, node: unknown, out: string[
     }
   }
   return out;
+}
+
+/** A domain constraint that values are checked against (CHECK, NOT NULL). */
+function isCheckingConstraint(c: unknown): boolean {
+  const t = nodeKind(c)?.[1]?.contype;
+  return t === 'CONSTR_CHECK' || t === 'CONSTR_NOTNULL';
 }
