@@ -237,6 +237,20 @@ CREATE INDEX m2025_v ON m2025 (v);`,
   { sql: 'ALTER TABLE orders ALTER COLUMN note TYPE varchar(50) USING note::varchar(50)' },
   { setup: STAMPS_SETUP, sql: 'ALTER TABLE stamps ALTER COLUMN at TYPE timestamptz(6)' },
   { setup: STAMPS_SETUP, sql: 'ALTER TABLE stamps ALTER COLUMN bits TYPE bit varying(10)' },
+  // Defaults: a stable or immutable call is evaluated once (no rewrite), a volatile one per row.
+  { sql: "ALTER TABLE orders ADD COLUMN at_utc timestamp DEFAULT timezone('utc', now())" },
+  { sql: "ALTER TABLE orders ADD COLUMN at_utc2 timestamp DEFAULT (now() AT TIME ZONE 'utc')" },
+  { sql: "ALTER TABLE orders ADD COLUMN digest text DEFAULT md5('x') || to_char(now(), 'YYYY')" },
+  { sql: 'ALTER TABLE orders ADD COLUMN made timestamptz DEFAULT clock_timestamp()' },
+  {
+    setup: "CREATE FUNCTION lf_code() RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'c' $$;",
+    sql: 'ALTER TABLE orders ADD COLUMN code text DEFAULT lf_code()',
+  },
+  {
+    // VOLATILE by default; plpgsql, since PostgreSQL would inline a SQL function's constant body.
+    setup: "CREATE FUNCTION lf_code() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN 'c'; END $$;",
+    sql: 'ALTER TABLE orders ADD COLUMN code text DEFAULT lf_code()',
+  },
   // A new column of a domain with a CHECK is checked row by row: a rewrite.
   {
     setup: 'CREATE DOMAIN positive_int AS int CHECK (VALUE > 0);',

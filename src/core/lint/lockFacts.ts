@@ -6,6 +6,7 @@
 // Locks on relations the statement itself creates (the new index of CREATE INDEX, the new table of
 // CREATE TABLE) are not listed: nobody else can see them before commit.
 import { lockModeFromNumber, strongerMode, type LockMode } from './lockModes';
+import { NOT_VOLATILE_FUNCTIONS, VOLATILE_FUNCTIONS } from './pgFunctions';
 import { nodeKind, stringList, type PgNode } from './parser';
 import { columnType, type ColumnType, type StaticSchema } from './schema';
 
@@ -89,45 +90,68 @@ class FactBuilder {
   }
 }
 
-/** Functions a column DEFAULT may call without forcing a rewrite (stable or immutable). */
-const NON_VOLATILE_FUNCTIONS = new Set([
-  'now',
-  'transaction_timestamp',
-  'statement_timestamp',
-  'lower',
-  'upper',
-  'coalesce',
-  'length',
-  'current_setting',
-  'to_timestamp',
-  'make_interval',
-  'jsonb_build_object',
-  'json_build_object',
-]);
+let builtins: { volatile: Set<string>; other: Set<string> } | undefined;
+
+/**
+ * Whether a function call is volatile: as the migrations declare it when they create it, else as
+ * PostgreSQL's own catalog has it (pgFunctions.ts, read from pg_proc); a function neither knows is
+ * taken to be volatile, CREATE FUNCTION's default.
+ */
+export function isVolatileFunction(nameParts: readonly string[], schema: StaticSchema): boolean {
+  const name = nameParts.at(-1) ?? '';
+  const qualifier = nameParts.length > 1 ? nameParts.at(-2) : undefined;
+  const own = qualifier === 'pg_catalog' ? undefined : schema.functionVolatility.get(name);
+  if (own !== undefined) return own === 'volatile';
+  if (qualifier === undefined || qualifier === 'pg_catalog') {
+    builtins ??= {
+      volatile: new Set(VOLATILE_FUNCTIONS.flatMap((l) => l.split(' '))),
+      other: new Set(NOT_VOLATILE_FUNCTIONS.flatMap((l) => l.split(' '))),
+    };
+    if (builtins.volatile.has(name)) return true;
+    if (builtins.other.has(name)) return false;
+  }
+  return true;
+}
 
 /** Whether a default expression is volatile (evaluated per row, so ADD COLUMN rewrites the table). */
-export function isVolatileExpression(expr: unknown): boolean {
+export function isVolatileExpression(expr: unknown, schema: StaticSchema): boolean {
   const k = nodeKind(expr);
   if (!k) return false;
   const [kind, n] = k;
+  const any = (list: unknown) =>
+    ((list as unknown[] | undefined) ?? []).some((x) => isVolatileExpression(x, schema));
   switch (kind) {
     case 'A_Const':
     case 'SQLValueFunction':
     case 'ColumnRef':
       return false;
     case 'TypeCast':
-      return isVolatileExpression(n.arg);
+    case 'NullTest':
+    case 'BooleanTest':
+      return isVolatileExpression(n.arg, schema);
     case 'A_Expr':
-      return isVolatileExpression(n.lexpr) || isVolatileExpression(n.rexpr);
-    case 'FuncCall': {
-      const name = stringList(n.funcname).pop() ?? '';
-      if (!NON_VOLATILE_FUNCTIONS.has(name)) return true;
-      return ((n.args as unknown[] | undefined) ?? []).some(isVolatileExpression);
-    }
+      // Operators on built-in types are immutable or stable.
+      return isVolatileExpression(n.lexpr, schema) || isVolatileExpression(n.rexpr, schema);
+    case 'FuncCall':
+      return isVolatileFunction(stringList(n.funcname), schema) || any(n.args);
     case 'A_ArrayExpr':
-      return ((n.elements as unknown[] | undefined) ?? []).some(isVolatileExpression);
+      return any(n.elements);
+    case 'CoalesceExpr':
+    case 'MinMaxExpr':
+    case 'BoolExpr':
+    case 'RowExpr':
+      return any(n.args);
+    case 'CaseExpr':
+      return (
+        isVolatileExpression(n.arg, schema) ||
+        isVolatileExpression(n.defresult, schema) ||
+        ((n.args as unknown[] | undefined) ?? []).some((w) => {
+          const c = nodeKind(w)?.[1] ?? {};
+          return isVolatileExpression(c.expr, schema) || isVolatileExpression(c.result, schema);
+        })
+      );
     default:
-      return true; // unknown expression kinds: assume the worst
+      return true; // unknown expression kinds (a subquery, …): assume the worst
   }
 }
 
@@ -244,7 +268,7 @@ function alterTableCmd(
         const con = nodeKind(c)?.[1];
         if (!con) continue;
         if (con.contype === 'CONSTR_DEFAULT') {
-          if (isVolatileExpression(con.raw_expr) || options.pgMajor < 11) rewrite = true;
+          if (isVolatileExpression(con.raw_expr, schema) || options.pgMajor < 11) rewrite = true;
         } else if (con.contype === 'CONSTR_GENERATED' || con.contype === 'CONSTR_IDENTITY') {
           // Virtual generated columns (PostgreSQL 18's default) are computed on read.
           if (con.contype === 'CONSTR_IDENTITY' || con.generated_kind !== 'v') rewrite = true;

@@ -46,6 +46,8 @@ export class StaticSchema {
   readonly indexes = new Map<string, string>();
   /** Domains (by their last name) with a CHECK or NOT NULL: a new column of one is checked row by row. */
   readonly checkedDomains = new Set<string>();
+  /** Functions the migrations create (by their last name), with the volatility they declare. */
+  readonly functionVolatility = new Map<string, 'immutable' | 'stable' | 'volatile'>();
 
   /** The schemas an unqualified name is looked up in (search_path, without "$user" and pg_catalog). */
   private sessionPath: string[];
@@ -256,6 +258,17 @@ export class StaticSchema {
       case 'VariableSetStmt':
         if (n.name === 'search_path') this.setSearchPath(n);
         return;
+      case 'CreateFunctionStmt': {
+        const name = stringList(n.funcname).at(-1);
+        let volatility: 'immutable' | 'stable' | 'volatile' = 'volatile'; // CREATE FUNCTION's default
+        for (const o of (n.options as unknown[] | undefined) ?? []) {
+          const d = nodeKind(o)?.[1];
+          const v = String(nodeKind(d?.arg)?.[1]?.sval ?? '');
+          if (d?.defname === 'volatility' && (v === 'immutable' || v === 'stable')) volatility = v;
+        }
+        if (name) this.functionVolatility.set(name, volatility);
+        return;
+      }
       case 'CreateDomainStmt': {
         const name = stringList(n.domainname).at(-1);
         if (name && ((n.constraints as unknown[] | undefined) ?? []).some(isCheckingConstraint))
