@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LabError } from '../core/errors';
 import { fixCollector, type Fix } from '../core/lint/fixes';
@@ -74,8 +74,18 @@ function isOneOf<T extends string>(list: readonly T[], value: string | undefined
 
 export function parseLintArgs(argv: readonly string[]): LintArgs {
   const args: LintArgs = { paths: [], pg: 'bundled', format: 'text', failOn: 'error', help: false };
+  let onlyPaths = false;
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
+    // After `--` every argument is a PATH, even one starting with `-`.
+    if (onlyPaths) {
+      args.paths.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      onlyPaths = true;
+      continue;
+    }
     // --option=value is the same as --option value
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
@@ -161,8 +171,16 @@ export function toReport(
     if (path === undefined) shown.set(file, (path = pathAsShown(file, cwd)));
     return path;
   };
+  // PATHs may overlap (a folder and a file in it, a file named twice): each place is reported once.
+  const seen = new Set<string>();
+  const once = (key: string) => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
   for (const result of results) {
     for (const f of result.findings) {
+      if (!once(`f ${f.file}:${f.line}:${f.column}:${f.rule}:${f.message}`)) continue;
       const severity = shownSeverity(f, result.ruleSettings);
       if (severity === undefined) continue; // the workspace turned the rule off
       const titles = fixesOf?.(f) ?? [];
@@ -180,6 +198,7 @@ export function toReport(
       });
     }
     for (const s of result.statements) {
+      if (!once(`s ${s.file}:${s.line}:${s.column}`)) continue;
       statements.push({
         file: shownPath(s.file),
         line: s.line,
@@ -275,8 +294,7 @@ export interface SarifLog {
       driver: {
         name: string;
         version?: string;
-        informationUri?: string;
-        rules: { id: string; shortDescription: { text: string }; helpUri?: string }[];
+        rules: { id: string; shortDescription: { text: string }; help: { text: string } }[];
       };
     };
     results: {
@@ -294,15 +312,23 @@ export interface SarifLog {
   }[];
 }
 
+/**
+ * A SARIF artifact URI: a relative path with each segment percent-encoded (`#`, `?` and a `:` that
+ * would read as a scheme included), or a file: URI for an absolute path.
+ */
+export function artifactUri(path: string): string {
+  if (isAbsolute(path)) return pathToFileURL(path).href;
+  return path.split(sep).map(encodeURIComponent).join('/');
+}
+
 /** SARIF 2.1.0: every rule the linter has (so code scanning can show the rule's help), the findings. */
 export function toSarif(report: LintReport): SarifLog {
   const root = packageRoot();
   let version: string | undefined;
   if (root)
     version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  // The rule pages live in docs/rules.md of the installed package; SARIF wants an absolute URI.
-  const rulesFile = root ? join(root, 'docs', 'rules.md') : undefined;
-  const rulesDoc = rulesFile && existsSync(rulesFile) ? pathToFileURL(rulesFile).href : undefined;
+  // No helpUri: the rule pages are docs/rules.md of the installed package, and a file:// URI of the
+  // CI runner's disk means nothing where code scanning shows the result. The help text names the page.
   const rules = [...RULES.values()];
   const index = new Map(rules.map((r, k) => [r.id, k]));
   return {
@@ -314,11 +340,10 @@ export function toSarif(report: LintReport): SarifLog {
           driver: {
             name: 'Migration Lab',
             ...(version ? { version } : {}),
-            ...(rulesDoc ? { informationUri: rulesDoc } : {}),
             rules: rules.map((r) => ({
               id: r.id,
               shortDescription: { text: r.title },
-              ...(rulesDoc ? { helpUri: rulesDoc } : {}),
+              help: { text: `${r.title}. Migration Lab's docs/rules.md explains ${r.id} and its safe way.` },
             })),
           },
         },
@@ -334,7 +359,7 @@ export function toSarif(report: LintReport): SarifLog {
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: encodeURI(f.file) },
+                artifactLocation: { uri: artifactUri(f.file) },
                 region: {
                   startLine: f.line,
                   startColumn: f.column,

@@ -6,6 +6,8 @@ import { SUPPORTED_MAJORS, parseVersionSetting, type PostgresVersionSetting } fr
 
 /** `--pg`'s value checked as migrationLab.postgres.version is, or the usage error the command throws. */
 export function parsePgFlag(value: string, usage: (message: string) => Error): PostgresVersionSetting {
+  // An empty setting means "bundled"; an empty flag is a mistake (`--pg=` with the value forgotten).
+  if (value.trim() === '') throw usage('--pg needs a value: bundled or a major.');
   try {
     return parseVersionSetting(value, '--pg');
   } catch (e) {

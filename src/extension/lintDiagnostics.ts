@@ -14,11 +14,11 @@ import type { Logger } from '../core/log';
 import type { FoundSource } from '../core/migrations/detect';
 import type { MigrationSource } from '../core/migrations/model';
 import { describeError } from '../core/errors';
+import { SUPPORTED_MAJORS } from '../core/postgres/majors';
 
 const SECTION = 'migrationLab.lint';
 /** Typing pauses shorter than this do not start a lint. */
 const DEBOUNCE_MS = 300;
-const SUPPORTED_MAJORS = [14, 15, 16, 17, 18];
 
 /** One statement's facts as the CodeLens and hover show them (words computed when linted). */
 export interface StatementView {
@@ -208,13 +208,14 @@ export class MigrationLint implements vscode.Disposable {
         if (!loaded.migrations.some((m: { files: string[] }) => m.files.includes(file))) continue;
         inSource = source;
         loadedSource = loaded;
-        const all = await lint.lintSource(loaded, { pgMajor, texts });
+        const all = await lint.lintSource(loaded, { pgMajor, texts, signal });
         result = {
           findings: all.findings.filter((f: Finding) => f.file === file),
           statements: all.statements.filter((s: StatementReport) => s.file === file),
         };
         break;
       } catch (e) {
+        if (signal.aborted) throw e; // superseded: the newer lint reports
         // The tool would refuse this folder: say so where the file is, not in a popup on every keystroke.
         // Another file of the folder: this one cannot be linted as the tool runs it either, and plain
         // SQL would lint its downs as ups; say so at its top, naming the file to mend.
@@ -330,13 +331,14 @@ export class MigrationLint implements vscode.Disposable {
   /** migrationLab.lint.pgMajor: a major, "bundled" (the shipped server) or "server" (the running one). */
   private async targetMajor(): Promise<number> {
     const setting = String(lintSetting<string | number>('pgMajor', 'server'));
-    if (SUPPORTED_MAJORS.map(String).includes(setting)) return Number(setting);
+    if ((SUPPORTED_MAJORS as readonly number[]).map(String).includes(setting)) return Number(setting);
     const { majorOf } = await import('../core/postgres/majors.js');
     const running = this.host.lab.state.serverVersion;
     if (setting === 'server' && running && majorOf(running)) return majorOf(running)!;
     // No server running: the major the next start would run.
     const next = vscode.workspace.getConfiguration('migrationLab').get<string>('postgres.version', 'bundled');
-    if (setting === 'server' && SUPPORTED_MAJORS.map(String).includes(next)) return Number(next);
+    if (setting === 'server' && (SUPPORTED_MAJORS as readonly number[]).map(String).includes(next))
+      return Number(next);
     try {
       const { bundledMajor } = await import('../core/postgres/binaries.js');
       return bundledMajor();

@@ -5,7 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { CancelledError } from '../../src/core/errors';
 import { lintSource } from '../../src/core/lint/lint';
+import { loadSource } from '../../src/core/migrations/detect';
 import { loadFound, sourceOfFolder } from '../../src/core/migrations/detect';
 import { withUnsavedTexts } from '../../src/core/migrations/tools/common';
 
@@ -55,5 +57,17 @@ describe('the editor lint core', () => {
     const source = await loadFound((await sourceOfFolder(DBMATE))!);
     const index = (await lintSource(source, { pgMajor: 14 })).statements.find((s) => s.file === INDEX_FILE);
     assert.equal(index?.docs, 'https://www.postgresql.org/docs/14/sql-createindex.html');
+  });
+
+  it('a superseded lint stops: with an aborted signal, lintSource rejects with CancelledError', async () => {
+    const large = await loadSource(join(__dirname, '../../../test/fixtures/large/dbmate'), 'dbmate');
+    const whole = await lintSource(large, { pgMajor: 18 });
+    assert.ok(whole.statements.length > 100, 'the folder is large enough to yield at least once');
+    const abort = new AbortController();
+    const running = lintSource(large, { pgMajor: 18, signal: abort.signal });
+    abort.abort();
+    await assert.rejects(running, CancelledError);
+    // Not aborted: the same result as without a signal.
+    assert.deepEqual(await lintSource(large, { pgMajor: 18, signal: new AbortController().signal }), whole);
   });
 });

@@ -369,6 +369,17 @@ void describe('lint: findings from an audit against real servers', () => {
     assert.match(f.message, /reads wait as well as writes/);
   });
 
+  void it("names the script's own BEGIN as the reason CONCURRENTLY would run in a transaction", async () => {
+    const [f] = (
+      await findings('SELECT 1;\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON orders (status);\nCOMMIT;')
+    ).filter((x) => x.rule === 'concurrently-in-transaction');
+    assert.match(
+      f.message,
+      /here it would: the BEGIN on line 2 opened a transaction block that is still open here\./,
+    );
+    assert.doesNotMatch(f.message, /no outer BEGIN/);
+  });
+
   void it('policies, rules and SET SCHEMA take ACCESS EXCLUSIVE and need a lock_timeout', async () => {
     for (const sql of [
       'CREATE POLICY p ON orders USING (true);',

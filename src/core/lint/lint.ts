@@ -5,6 +5,7 @@
 // statement by statement). Output follows the CLI's JSON shape: 1-based lines and columns (UTF-16),
 // modes as pg_locks spells them.
 import { readFileSync } from 'node:fs';
+import { CancelledError } from '../errors';
 import {
   TOOL_NAMES,
   type MigrationSection,
@@ -31,6 +32,11 @@ export interface LintOptions {
    * the schema it was checked against and the findings it got (quick fixes use the same pass).
    */
   onStatement?: (s: LintedStatement) => void;
+  /**
+   * A lint superseded by a newer one (the editor, as the user types): lintSource yields to the event
+   * loop every few milliseconds and stops with CancelledError once this is aborted.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LintedStatement {
@@ -224,6 +230,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       schema,
       options,
       inTransaction,
+      openedByLine: !toolTransaction && !oneString && explicitTransaction ? openedBy?.start.line : undefined,
       section,
       add,
       lockTimeoutSet: transactionLockTimeout ?? sessionLockTimeout,
@@ -327,6 +334,8 @@ interface CheckContext {
   schema: StaticSchema;
   options: LintOptions;
   inTransaction: boolean;
+  /** The statement's own script opened the transaction block it runs in (BEGIN on that line). */
+  openedByLine?: number;
   section: MigrationSection;
   source?: MigrationSource;
   lockTimeoutSet: boolean;
@@ -359,7 +368,10 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
   if (!facts.transactional && c.inTransaction && kind !== 'AlterEnumStmt') {
     // The tool's reason already says why: a one-string section's says PostgreSQL runs the string as
     // one implicit transaction (each tool states it once, in its section's `why`).
-    const how = sentence(c.source?.pendingInOneTransaction ?? c.section.why);
+    const how =
+      c.openedByLine !== undefined
+        ? `the BEGIN on line ${c.openedByLine} opened a transaction block that is still open here.`
+        : sentence(c.source?.pendingInOneTransaction ?? c.section.why);
     const wayOut = c.section.wayOut ? ` Way out: ${c.section.wayOut}.` : '';
     c.add(
       'concurrently-in-transaction',
@@ -608,6 +620,9 @@ function requiresValueWithoutDefault(def: unknown): boolean {
 }
 
 /** Lints every migration of a source, the schema of each built from the ones before it. */
+/** How long a cancellable lint runs before it lets the event loop (and an abort) in. */
+const YIELD_EVERY_MS = 15;
+
 export async function lintSource(source: MigrationSource, options: LintOptions): Promise<LintResult> {
   const parser = await loadParser();
   const schema = new StaticSchema(options.defaultSchema ?? 'public');
@@ -629,7 +644,13 @@ export async function lintSource(source: MigrationSource, options: LintOptions):
     return s;
   };
   const result: LintResult = { findings: [], statements: [] };
+  let lastYield = performance.now();
   for (const [migrationIndex, migration] of source.migrations.entries()) {
+    if (options.signal && performance.now() - lastYield > YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+    if (options.signal?.aborted) throw new CancelledError('The lint was superseded.');
     const section = migration.up;
     const parsed = parseEach(
       parser,
