@@ -369,6 +369,37 @@ void describe('lint: findings from an audit against real servers', () => {
     assert.match(f.message, /reads wait as well as writes/);
   });
 
+  void it('VALIDATE in the same transaction as its ADD … NOT VALID keeps the ADD’s lock for the validation', async () => {
+    const sql =
+      TIMEOUT +
+      'ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parent (id) NOT VALID;\n' +
+      'ALTER TABLE orders VALIDATE CONSTRAINT fk;';
+    const inOne = (
+      await lintSql(sql, {
+        pgMajor: 18,
+        earlier: EARLIER,
+        mode: 'transaction',
+        why: 'dbmate runs each section in a transaction.',
+      })
+    ).findings.filter((f) => f.rule === 'constraint-without-not-valid');
+    assert.equal(inOne.length, 1);
+    assert.equal(inOne[0].line, 3);
+    assert.match(
+      inOne[0].message,
+      /the ADD's SHARE ROW EXCLUSIVE on public\.orders is held for the whole validation/,
+    );
+    // Statement by statement (autocommit), or with a COMMIT in between: each runs in its own transaction.
+    assert.deepEqual(
+      (await findings(sql)).filter((f) => f.rule === 'constraint-without-not-valid'),
+      [],
+    );
+    const split = sql.replace('NOT VALID;', 'NOT VALID;\nCOMMIT;\nBEGIN;');
+    assert.deepEqual(
+      (await findings(`BEGIN;\n${split}\nCOMMIT;`)).filter((f) => f.rule === 'constraint-without-not-valid'),
+      [],
+    );
+  });
+
   void it("names the script's own BEGIN as the reason CONCURRENTLY would run in a transaction", async () => {
     const [f] = (
       await findings('SELECT 1;\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON orders (status);\nCOMMIT;')

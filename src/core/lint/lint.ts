@@ -15,7 +15,7 @@ import {
 } from '../migrations/model';
 import { locateErrorPosition, scanSql, sqlText, toStatements } from '../migrations/sqlScanner';
 import { lockFacts, type StatementFacts } from './lockFacts';
-import { blocksInWords, type LockMode } from './lockModes';
+import { blocksInWords, sqlModeName, type LockMode } from './lockModes';
 import { loadParser, nodeKind, parseEach, type PgNode } from './parser';
 import { RULES, rulesForSquawkName, type RuleId, type Severity } from './rules';
 import { StaticSchema } from './schema';
@@ -174,6 +174,8 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
   let reportedHeld = false;
   /** The section's own BEGIN still open (its COMMIT not seen yet). */
   let openedBy: MigrationStatement | undefined;
+  /** Constraints added NOT VALID in the open transaction, by table and name, with the lock the ADD took. */
+  const addedNotValid = new Map<string, { relation: string; mode: LockMode }>();
 
   section.statements.forEach((stmt, i) => {
     const p = parsed[i];
@@ -261,6 +263,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
         openedBy = undefined;
         heldExclusive = undefined;
         reportedHeld = false;
+        addedNotValid.clear();
       }
     } else if (kind === 'VariableSetStmt' && n.name === 'lock_timeout') {
       const set = n.kind === 'VAR_SET_VALUE' && !isZeroSetting(n.args);
@@ -280,6 +283,32 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       );
     }
     if (existingExclusive && inTransaction && !heldExclusive) heldExclusive = existingExclusive.relation;
+    if (kind === 'AlterTableStmt' && inTransaction) {
+      const table = schema.rangeVarName(n.relation as PgNode) ?? '';
+      for (const cmdNode of (n.cmds as unknown[] | undefined) ?? []) {
+        const cmd = nodeKind(cmdNode)?.[1] ?? {};
+        const con = nodeKind(cmd.def)?.[1] ?? {};
+        const lock = facts.locks.find((l) => l.relation === table);
+        if (
+          cmd.subtype === 'AT_AddConstraint' &&
+          con.skip_validation === true &&
+          con.conname &&
+          lock &&
+          !lock.createdHere
+        )
+          addedNotValid.set(`${table} ${String(con.conname)}`, { relation: table, mode: lock.mode });
+        const added =
+          cmd.subtype === 'AT_ValidateConstraint'
+            ? addedNotValid.get(`${table} ${String(cmd.name)}`)
+            : undefined;
+        if (added)
+          add(
+            'constraint-without-not-valid',
+            `VALIDATE CONSTRAINT ${String(cmd.name)} runs in the same transaction as its ADD … NOT VALID, so the ADD's ${sqlModeName(added.mode)} on ${added.relation} is held for the whole validation. VALIDATE it in its own transaction (a later migration).`,
+            { relation: added.relation, mode: added.mode, blocks: blocksInWords(added.mode) },
+          );
+      }
+    }
     options.onStatement?.({
       migrationIndex: ctx.migrationIndex,
       section,
