@@ -266,3 +266,22 @@ void describe('the SET NOT NULL fix rests on what PostgreSQL really does', () =>
     }
   });
 });
+
+void describe('every fix of one migration, applied one after another', () => {
+  for (const tool of ['dbmate', 'flyway', 'goose'] as ToolId[]) {
+    void it(`${tool}: the folder replays, and each constraint and index is what the original meant`, async () => {
+      const copy = copyFixture(tool);
+      copies.push(copy);
+      for (const kind of KINDS.filter((k) => k.rule !== 'access-exclusive-without-lock-timeout')) {
+        const { source, result } = await lintCopy(copy);
+        const [fix] = await fixesOf(source, findingOn(source, result, kind.rule, kind.needle));
+        assert.ok(fix, `no fix for ${kind.name} after the earlier ones`);
+        applyEdits(fix.edits);
+      }
+      const after = await lintCopy(copy);
+      const report = await replay(after.source, env(), { reset: true });
+      assert.equal(report.failure, undefined, report.failure?.sentence);
+      for (const kind of KINDS) await onScratch(after.source, kind.check);
+    });
+  }
+});

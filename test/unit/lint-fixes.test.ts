@@ -721,3 +721,59 @@ void describe('quick fixes: undo files, checksums, Sqitch', () => {
     assert.equal(result.findings.filter((f) => f.rule === 'constraint-without-not-valid').length, 1);
   });
 });
+
+void describe('quick fixes: several in one migration', () => {
+  void it('each later fix goes after the migrations the earlier ones wrote (dbmate, Flyway)', async () => {
+    for (const [tool, expected] of [
+      [
+        'dbmate',
+        [
+          '20240102000001_books_title_idx_concurrently.sql',
+          '20240102000002_validate_books_price_positive.sql',
+          '20240102000003_validate_books_author_fk.sql',
+          '20240102000004_set_books_isbn_not_null.sql',
+          '20240102000005_books_isbn_key_index_concurrently.sql',
+          '20240102000006_add_books_isbn_key.sql',
+        ],
+      ],
+      [
+        'flyway',
+        [
+          'V2.1__books_title_idx_concurrently.sql',
+          'V2.2__validate_books_price_positive.sql',
+          'V2.3__validate_books_author_fk.sql',
+          'V2.4__set_books_isbn_not_null.sql',
+          'V2.5__books_isbn_key_index_concurrently.sql',
+          'V2.6__add_books_isbn_key.sql',
+        ],
+      ],
+    ] as [ToolId, string[]][]) {
+      const copy = copyFixture(tool);
+      const before = new Set(readdirSync(copy.dir));
+      for (const [rule, needle] of [
+        ['index-without-concurrently', 'CREATE INDEX books_title_idx'],
+        ['constraint-without-not-valid', 'CHECK (price'],
+        ['constraint-without-not-valid', 'FOREIGN KEY'],
+        ['set-not-null', 'SET NOT NULL'],
+        ['unique-constraint-directly', 'UNIQUE (isbn)'],
+      ] as const) {
+        const fix = await onlyFix(copy, rule, needle);
+        applyEdits(fix.edits);
+      }
+      const created = readdirSync(copy.dir)
+        .filter((n) => !before.has(n) && n.endsWith('.sql'))
+        .sort();
+      assert.deepEqual(created, expected, tool);
+      const { result } = await lintCopy(copy);
+      const left = result.findings.filter((f) =>
+        [
+          'index-without-concurrently',
+          'constraint-without-not-valid',
+          'set-not-null',
+          'unique-constraint-directly',
+        ].includes(f.rule),
+      );
+      assert.deepEqual(left, [], `${tool}: ${JSON.stringify(left)}`);
+    }
+  });
+});

@@ -634,6 +634,24 @@ function upStatements(unit: Unit, tool: ToolId, options: FixOptions): string[] {
   return [`SET LOCAL lock_timeout = '${value}'`, ...unit.statements];
 }
 
+/** The names the fixes give the migrations they write (slugFor of each plan's units). */
+const FIX_MOVE_NAME =
+  /(^|[_-])concurrently$|[_-]outside[_-]transaction$|^validate[_-]|^set[_-].*[_-]not[_-]null$|^add[_-]/;
+
+/**
+ * Whether `m`, right after `previous`, is a migration a fix of `origin` wrote: Flyway's sub-version of
+ * it (2.1 after 2); elsewhere the next version up (current+1, as versionsAfter numbers them) with a
+ * fix's name. A later fix of the same migration goes after these instead of finding no room.
+ */
+function isFixMove(tool: ToolId, origin: Migration, previous: Migration, m: Migration): boolean {
+  if (tool === 'flyway') return m.version.startsWith(`${origin.version}.`);
+  if (!FIX_MOVE_NAME.test(m.name)) return false;
+  const run = (v: string) => /^(.*?)(\d+)(\D*)$/.exec(v);
+  const a = run(previous.version);
+  const b = run(m.version);
+  return !!a && !!b && a[1] === b[1] && a[3] === b[3] && BigInt(b[2]) === BigInt(a[2]) + 1n;
+}
+
 function sqlLines(statements: string[]): string {
   return statements.map((s) => `${s};\n`).join('');
 }
@@ -662,7 +680,20 @@ function newMigrations(p: Place, units: Unit[]): NewMigration[] | undefined {
   if (tool === 'liquibase') return liquibaseChangesets(p, units);
   const dir = source.path;
   const used = new Set(source.migrations.map((m) => m.version));
-  const versions = versionsAfter(tool, migration.version, nextVersion(source, p.index), units.length, used);
+  // Earlier fixes of this migration wrote migrations right after it: a later one goes after those.
+  let last = p.index;
+  while (
+    last + 1 < source.migrations.length &&
+    isFixMove(tool, migration, source.migrations[last], source.migrations[last + 1])
+  )
+    last++;
+  const versions = versionsAfter(
+    tool,
+    tool === 'flyway' ? migration.version : source.migrations[last].version,
+    nextVersion(source, last),
+    units.length,
+    used,
+  );
   if (!versions) return undefined;
   const first = migration.files[0];
   return units.map((unit, k): NewMigration => {
