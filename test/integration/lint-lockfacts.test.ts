@@ -58,6 +58,7 @@ CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTIO
 const PARTITION_SETUP = `CREATE TABLE measurements (at date NOT NULL, v int) PARTITION BY RANGE (at);
 CREATE TABLE m2025 (at date NOT NULL, v int);`;
 const ATTACHED = `${PARTITION_SETUP}\nALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`;
+const WITH_DEFAULT = `${ATTACHED}\nCREATE TABLE m_other PARTITION OF measurements DEFAULT;`;
 const POLICY_SETUP = 'CREATE POLICY orders_visible ON orders USING (true);';
 const ARRAYS_SETUP = 'CREATE TABLE tagged (id int PRIMARY KEY, tags varchar(10)[], labels text[]);';
 const STAMPS_SETUP = 'CREATE TABLE stamps (id int PRIMARY KEY, at timestamptz(3), bits bit varying(5));';
@@ -206,6 +207,22 @@ const CASES: Case[] = [
   { sql: 'TRUNCATE orders, parent CASCADE' },
   { sql: "UPDATE orders SET status = 'paid' WHERE id = 1" },
   { sql: 'INSERT INTO orders (id, parent_id, amount) VALUES (2, 1, 5)' },
+  // Partitions: the parent and the default partition are locked too; TRUNCATE and row triggers recurse.
+  { setup: WITH_DEFAULT, sql: 'DROP TABLE m2025' },
+  {
+    setup: `${WITH_DEFAULT}\nCREATE TABLE m2026 (at date NOT NULL, v int);`,
+    sql: "ALTER TABLE measurements ATTACH PARTITION m2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+  },
+  { setup: WITH_DEFAULT, sql: 'ALTER TABLE measurements DETACH PARTITION m2025' },
+  {
+    setup: WITH_DEFAULT,
+    sql: "CREATE TABLE m2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+  },
+  { setup: ATTACHED, sql: 'TRUNCATE measurements' },
+  {
+    setup: `${ATTACHED}\n${TRIGGER_SETUP.split('\n')[0]}`,
+    sql: 'CREATE TRIGGER measurements_touch AFTER INSERT ON measurements FOR EACH ROW EXECUTE FUNCTION touch()',
+  },
   // Row-level security, rules, schemas, statistics: ACCESS EXCLUSIVE except statistics.
   { sql: 'CREATE POLICY orders_visible ON orders USING (true)' },
   { setup: POLICY_SETUP, sql: 'ALTER POLICY orders_visible ON orders USING (amount > 0)' },

@@ -376,6 +376,8 @@ function alterTableCmd(
       const partition = schema.rangeVarName((def?.[1]?.name as PgNode) ?? undefined);
       b.lock(table, options.pgMajor >= 12 ? 'ShareUpdateExclusiveLock' : 'AccessExclusiveLock');
       b.lock(partition, 'AccessExclusiveLock');
+      // The default partition is scanned for rows the new bound would take (observed).
+      if (info?.defaultPartition !== partition) b.lock(info?.defaultPartition, 'AccessExclusiveLock');
       b.scans = true;
       return 'ATTACH PARTITION';
     }
@@ -384,6 +386,8 @@ function alterTableCmd(
       const partition = schema.rangeVarName((def?.[1]?.name as PgNode) ?? undefined);
       b.lock(table, concurrent ? 'ShareUpdateExclusiveLock' : 'AccessExclusiveLock');
       b.lock(partition, concurrent ? 'ShareUpdateExclusiveLock' : 'AccessExclusiveLock');
+      // The default partition's implicit bound widens (observed: ACCESS EXCLUSIVE on it).
+      if (info?.defaultPartition !== partition) b.lock(info?.defaultPartition, 'AccessExclusiveLock');
       if (concurrent) b.transactional = false;
       return concurrent ? 'DETACH PARTITION … CONCURRENTLY' : 'DETACH PARTITION';
     }
@@ -513,6 +517,13 @@ export function lockFacts(
           for (const items of objects) {
             const name = schema.listName(items);
             b.lockWithIndexes(name, 'AccessExclusiveLock');
+            // Dropping a partition changes its parent's partition set, and the default partition's
+            // implicit bound with it (observed: both ACCESS EXCLUSIVE).
+            const parent = n.removeType === 'OBJECT_TABLE' ? schema.parentOf(name ?? '') : undefined;
+            if (parent) {
+              b.lock(parent.name, 'AccessExclusiveLock');
+              if (parent.defaultPartition !== name) b.lock(parent.defaultPartition, 'AccessExclusiveLock');
+            }
             for (const c of schema.relations.get(name ?? '')?.constraints.values() ?? []) {
               if (c.kind === 'foreign') b.lock(c.references, 'AccessExclusiveLock');
             }
@@ -651,15 +662,27 @@ export function lockFacts(
       // PostgreSQL refuses these inside a transaction block (25001).
       b.transactional = false;
       return b.done(kind.replace(/Stmt$/, ''));
-    case 'CreateTrigStmt':
-      b.lock(schema.rangeVarName(n.relation as PgNode), 'ShareRowExclusiveLock');
+    case 'CreateTrigStmt': {
+      const table = schema.rangeVarName(n.relation as PgNode);
+      b.lock(table, 'ShareRowExclusiveLock');
+      // A row trigger on a partitioned table is created on every partition too.
+      if (n.row === true)
+        for (const p of schema.partitionsOf(table ?? '')) b.lock(p, 'ShareRowExclusiveLock');
       return b.done('CREATE TRIGGER', 'sql-createtrigger.html');
+    }
     case 'CreateStmt': {
       const self = schema.rangeVarName(n.relation as PgNode);
       // CREATE TABLE … PARTITION OF takes ACCESS EXCLUSIVE on the parent (observed on PostgreSQL 18).
       if (n.partbound) {
         for (const parent of (n.inhRelations as unknown[] | undefined) ?? []) {
-          b.lock(schema.rangeVarName(nodeKind(parent)?.[1]), 'AccessExclusiveLock');
+          const name = schema.rangeVarName(nodeKind(parent)?.[1]);
+          b.lock(name, 'AccessExclusiveLock');
+          // A new bound is checked against the default partition's rows: a scan under ACCESS EXCLUSIVE.
+          const fallback = schema.relations.get(name ?? '')?.defaultPartition;
+          if (fallback && (n.partbound as PgNode).is_default !== true) {
+            b.lock(fallback, 'AccessExclusiveLock');
+            b.scans = true;
+          }
         }
       }
       for (const elt of (n.tableElts as unknown[] | undefined) ?? []) {
@@ -681,7 +704,12 @@ export function lockFacts(
     }
     case 'TruncateStmt': {
       for (const rel of (n.relations as unknown[] | undefined) ?? []) {
-        b.lockWithIndexes(schema.rangeVarName(nodeKind(rel)?.[1]), 'AccessExclusiveLock');
+        const rv = nodeKind(rel)?.[1];
+        const table = schema.rangeVarName(rv);
+        b.lockWithIndexes(table, 'AccessExclusiveLock');
+        // A partitioned table is truncated with every partition (unless ONLY).
+        if (rv?.inh === true)
+          for (const p of schema.partitionsOf(table ?? '')) b.lockWithIndexes(p, 'AccessExclusiveLock');
       }
       b.rewrites = false;
       return b.done('TRUNCATE', 'sql-truncate.html');

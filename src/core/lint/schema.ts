@@ -38,6 +38,8 @@ export interface RelationInfo {
   partitions: Set<string>;
   /** Created with PARTITION BY (a partitioned table, with or without partitions yet). */
   partitioned: boolean;
+  /** Its DEFAULT partition, if any (what every new bound is checked against). */
+  defaultPartition?: string;
 }
 
 export class StaticSchema {
@@ -117,6 +119,12 @@ export class StaticSchema {
   isPartitioned(table: string): boolean {
     const info = this.relations.get(table);
     return info !== undefined && (info.partitioned || info.partitions.size > 0);
+  }
+
+  /** The partitioned table a table is a partition of, if the migrations show one. */
+  parentOf(table: string): RelationInfo | undefined {
+    for (const r of this.relations.values()) if (r.partitions.has(table)) return r;
+    return undefined;
   }
 
   /** A table's partitions, and theirs (not the table itself). */
@@ -288,7 +296,9 @@ export class StaticSchema {
         table.partitioned = n.partspec !== undefined;
         if (n.partbound) {
           for (const parent of (n.inhRelations as unknown[] | undefined) ?? []) {
-            this.relations.get(this.rangeVarName(nodeKind(parent)?.[1]) ?? '')?.partitions.add(name);
+            const info = this.relations.get(this.rangeVarName(nodeKind(parent)?.[1]) ?? '');
+            info?.partitions.add(name);
+            if (info && (n.partbound as PgNode).is_default === true) info.defaultPartition = name;
           }
         }
         for (const elt of (n.tableElts as unknown[] | undefined) ?? []) {
@@ -362,8 +372,14 @@ export class StaticSchema {
             case 'AT_AttachPartition':
             case 'AT_DetachPartition': {
               const partition = this.rangeVarName(def?.[1]?.name as PgNode | undefined);
-              if (partition && c.subtype === 'AT_AttachPartition') table.partitions.add(partition);
-              else if (partition) table.partitions.delete(partition);
+              if (partition && c.subtype === 'AT_AttachPartition') {
+                table.partitions.add(partition);
+                if ((def?.[1]?.bound as PgNode | undefined)?.is_default === true)
+                  table.defaultPartition = partition;
+              } else if (partition) {
+                table.partitions.delete(partition);
+                if (table.defaultPartition === partition) table.defaultPartition = undefined;
+              }
               break;
             }
           }
