@@ -59,6 +59,11 @@ const PARTITION_SETUP = `CREATE TABLE measurements (at date NOT NULL, v int) PAR
 CREATE TABLE m2025 (at date NOT NULL, v int);`;
 const ATTACHED = `${PARTITION_SETUP}\nALTER TABLE measurements ATTACH PARTITION m2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');`;
 const WITH_DEFAULT = `${ATTACHED}\nCREATE TABLE m_other PARTITION OF measurements DEFAULT;`;
+const FK_SETUP = 'CREATE TABLE kids (id int PRIMARY KEY, parent_id int REFERENCES parent (id));';
+const INHERIT_SETUP = `CREATE TABLE animals (id int PRIMARY KEY, name text);
+CREATE TABLE dogs (breed text) INHERITS (animals);
+CREATE INDEX dogs_name ON dogs (name);
+INSERT INTO dogs VALUES (1, 'rex', 'collie');`;
 const POLICY_SETUP = 'CREATE POLICY orders_visible ON orders USING (true);';
 const ARRAYS_SETUP = 'CREATE TABLE tagged (id int PRIMARY KEY, tags varchar(10)[], labels text[]);';
 const STAMPS_SETUP = 'CREATE TABLE stamps (id int PRIMARY KEY, at timestamptz(3), bits bit varying(5));';
@@ -207,6 +212,14 @@ const CASES: Case[] = [
   { sql: 'TRUNCATE orders, parent CASCADE' },
   { sql: "UPDATE orders SET status = 'paid' WHERE id = 1" },
   { sql: 'INSERT INTO orders (id, parent_id, amount) VALUES (2, 1, 5)' },
+  // Foreign keys: changing or dropping a column of one locks the table on the other side.
+  { setup: FK_SETUP, sql: 'ALTER TABLE parent ALTER COLUMN id TYPE bigint' },
+  { setup: FK_SETUP, sql: 'ALTER TABLE kids ALTER COLUMN parent_id TYPE bigint' },
+  { setup: FK_SETUP, sql: 'ALTER TABLE kids DROP COLUMN parent_id' },
+  { setup: FK_SETUP, sql: 'DROP TABLE parent CASCADE' },
+  // Inheritance children are reached like partitions (and rewritten with their parent).
+  { setup: INHERIT_SETUP, sql: 'ALTER TABLE animals ADD COLUMN legs int' },
+  { setup: INHERIT_SETUP, sql: 'ALTER TABLE animals ALTER COLUMN name TYPE varchar(10)' },
   // Partitions: the parent and the default partition are locked too; TRUNCATE and row triggers recurse.
   { setup: WITH_DEFAULT, sql: 'DROP TABLE m2025' },
   {

@@ -292,6 +292,10 @@ function alterTableCmd(
     }
     case 'AT_DropColumn':
       b.lock(table, 'AccessExclusiveLock');
+      // Its foreign key goes with it, and with the key the triggers on the referenced table.
+      for (const c of info?.constraints.values() ?? [])
+        if (c.kind === 'foreign' && c.columns?.includes(cmd.name as string))
+          b.lock(c.references, 'AccessExclusiveLock');
       return 'DROP COLUMN';
     case 'AT_AlterColumnType': {
       b.lock(table, 'AccessExclusiveLock');
@@ -301,6 +305,16 @@ function alterTableCmd(
       if (!plainUsing || !isBinaryCoercible(info?.columns.get(cmd.name as string), to)) {
         b.rewrites = true;
         b.lockWithIndexes(table, 'AccessExclusiveLock');
+      }
+      // A foreign key on either side of the column is rebuilt: the other table is locked too.
+      const column = cmd.name as string;
+      for (const c of info?.constraints.values() ?? [])
+        if (c.kind === 'foreign' && c.columns?.includes(column)) b.lock(c.references, 'AccessExclusiveLock');
+      const keyColumns =
+        [...(info?.constraints.values() ?? [])].find((c) => c.kind === 'primary')?.columns ?? [];
+      for (const { table: other, key } of schema.referencingKeys(table)) {
+        const referenced = key.referencedColumns?.length ? key.referencedColumns : keyColumns;
+        if (referenced.includes(column)) b.lock(other, 'AccessExclusiveLock');
       }
       return 'ALTER COLUMN … TYPE';
     }
@@ -527,6 +541,10 @@ export function lockFacts(
             for (const c of schema.relations.get(name ?? '')?.constraints.values() ?? []) {
               if (c.kind === 'foreign') b.lock(c.references, 'AccessExclusiveLock');
             }
+            // CASCADE drops the foreign keys that reference it, on their own tables.
+            if (n.behavior === 'DROP_CASCADE')
+              for (const { table } of schema.referencingKeys(name ?? ''))
+                b.lock(table, 'AccessExclusiveLock');
           }
           const what =
             n.removeType === 'OBJECT_TABLE'
@@ -603,7 +621,11 @@ export function lockFacts(
       // Most subcommands recurse to every partition (unless ONLY), in the same mode.
       if ((n.relation as PgNode).inh === true && cmds.every((c) => RECURSING.has(c.subtype as string))) {
         const mode = b.locks.get(relation ?? '')?.mode;
-        if (mode) for (const p of schema.partitionsOf(relation ?? '')) b.lock(p, mode);
+        // Partitions and inheritance children alike; a rewrite rewrites each of them with its indexes.
+        if (mode)
+          for (const p of schema.descendantsOf(relation ?? ''))
+            if (b.rewrites) b.lockWithIndexes(p, mode);
+            else b.lock(p, mode);
       }
       return b.done(`ALTER TABLE … ${parts.join(', ')}`, 'sql-altertable.html');
     }

@@ -16,6 +16,9 @@ export interface ConstraintInfo {
   kind: 'check' | 'foreign' | 'unique' | 'primary' | 'exclusion' | 'other';
   /** Qualified referenced table, for foreign keys. */
   references?: string;
+  /** A key's own columns; for a foreign key also the referenced ones (empty: the referenced primary key). */
+  columns?: string[];
+  referencedColumns?: string[];
   /** For `CHECK (col IS NOT NULL)`: the column (SET NOT NULL skips its scan when the check is valid, PostgreSQL 12+). */
   notNullColumn?: string;
   /** Validated: added without NOT VALID, or VALIDATE CONSTRAINT ran since. */
@@ -40,6 +43,8 @@ export interface RelationInfo {
   partitioned: boolean;
   /** Its DEFAULT partition, if any (what every new bound is checked against). */
   defaultPartition?: string;
+  /** Tables that INHERIT from it (not partitions). */
+  children: Set<string>;
 }
 
 export class StaticSchema {
@@ -127,6 +132,30 @@ export class StaticSchema {
     return undefined;
   }
 
+  /** A table's partitions and inheritance children, and theirs: what ALTER TABLE without ONLY reaches. */
+  descendantsOf(table: string): string[] {
+    const out: string[] = [];
+    const visit = (name: string) => {
+      const r = this.relations.get(name);
+      for (const d of [...(r?.partitions ?? []), ...(r?.children ?? [])]) {
+        if (out.includes(d)) continue;
+        out.push(d);
+        visit(d);
+      }
+    };
+    visit(table);
+    return out;
+  }
+
+  /** Foreign keys of other tables that reference `table`, with the table they are on. */
+  referencingKeys(table: string): { table: string; key: ConstraintInfo }[] {
+    const out: { table: string; key: ConstraintInfo }[] = [];
+    for (const r of this.relations.values())
+      for (const c of r.constraints.values())
+        if (c.kind === 'foreign' && c.references === table) out.push({ table: r.name, key: c });
+    return out;
+  }
+
   /** A table's partitions, and theirs (not the table itself). */
   partitionsOf(table: string): string[] {
     const out: string[] = [];
@@ -178,6 +207,7 @@ export class StaticSchema {
       reads: [],
       partitions: new Set(),
       partitioned: false,
+      children: new Set(),
     };
     this.relations.set(name, info);
     return info;
@@ -197,6 +227,7 @@ export class StaticSchema {
     let kind: ConstraintInfo['kind'];
     let name = c.conname as string | undefined;
     let references: string | undefined;
+    let foreignColumns: { columns: string[]; referencedColumns: string[] } | undefined;
     let notNullColumn: string | undefined;
     // An unnamed constraint gets the name PostgreSQL gives it (the next free one).
     const constraintTaken = (x: string) => this.constraintNameTaken(schemaOf, x);
@@ -209,6 +240,10 @@ export class StaticSchema {
       kind = 'foreign';
       references = this.rangeVarName(c.pktable as PgNode);
       const fkColumns = stringList(c.fk_attrs);
+      foreignColumns = {
+        columns: fkColumns.length > 0 ? fkColumns : cols,
+        referencedColumns: stringList(c.pk_attrs),
+      };
       name ??= chooseName(
         relname,
         nameAddition(fkColumns.length > 0 ? fkColumns : cols),
@@ -228,6 +263,7 @@ export class StaticSchema {
         table.indexes.delete(`${schemaOf}.${indexName}`);
       }
       this.addIndex(table, `${schemaOf}.${name}`);
+      foreignColumns = { columns: cols, referencedColumns: [] };
     } else if (contype === 'CONSTR_EXCLUSION') kind = 'exclusion';
     else return; // NOT NULL, DEFAULT, … are column properties, not named constraints we track
     if (name && !table.constraints.has(name)) this.countConstraintName(schemaOf, name, 1);
@@ -235,6 +271,7 @@ export class StaticSchema {
       table.constraints.set(name, {
         kind,
         references,
+        ...(foreignColumns ?? {}),
         ...(notNullColumn ? { notNullColumn } : {}),
         valid: c.skip_validation !== true,
       });
@@ -294,6 +331,10 @@ export class StaticSchema {
         if (!name) return;
         const table = this.addRelation(name, 'table', createdHere);
         table.partitioned = n.partspec !== undefined;
+        if (!n.partbound) {
+          for (const parent of (n.inhRelations as unknown[] | undefined) ?? [])
+            this.relations.get(this.rangeVarName(nodeKind(parent)?.[1]) ?? '')?.children.add(name);
+        }
         if (n.partbound) {
           for (const parent of (n.inhRelations as unknown[] | undefined) ?? []) {
             const info = this.relations.get(this.rangeVarName(nodeKind(parent)?.[1]) ?? '');
