@@ -123,6 +123,13 @@ const EXAMPLES: {
       'CREATE TABLE fresh (a int);\nALTER TABLE fresh ADD COLUMN b int NOT NULL;',
   },
   {
+    rule: 'concurrently-on-partitioned-table',
+    failing:
+      'CREATE TABLE m (v int) PARTITION BY RANGE (v);\nCREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (10);\nCREATE INDEX CONCURRENTLY m_v ON m (v);',
+    passing:
+      'CREATE TABLE m (v int) PARTITION BY RANGE (v);\nCREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (10);\nCREATE INDEX CONCURRENTLY m1_v ON m1 (v);\nCREATE INDEX m_v ON ONLY m (v);\nALTER INDEX m_v ATTACH PARTITION m1_v;',
+  },
+  {
     rule: 'drop-database',
     failing: 'DROP DATABASE reporting;',
     passing: 'DROP TABLE IF EXISTS scratch_rows;',

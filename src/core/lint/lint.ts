@@ -425,6 +425,12 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
   switch (kind) {
     case 'IndexStmt': {
       const table = c.schema.rangeVarName(n.relation as PgNode);
+      if (n.concurrent && c.schema.isPartitioned(table ?? '') && (n.relation as PgNode).inh === true)
+        c.add(
+          'concurrently-on-partitioned-table',
+          `${table} is partitioned, and PostgreSQL refuses CREATE INDEX CONCURRENTLY on a partitioned table (0A000): this migration always fails. Build the index on each partition CONCURRENTLY, then create it ON ONLY ${table} and ALTER INDEX … ATTACH PARTITION each one.`,
+          lockOf(facts, table),
+        );
       if (!n.concurrent && existing(table)) {
         c.add(
           'index-without-concurrently',

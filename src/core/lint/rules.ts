@@ -114,6 +114,12 @@ const RULE_LIST = [
     title: 'Column added NOT NULL without a DEFAULT to an existing table (fails once the table has rows)',
   },
   {
+    id: 'concurrently-on-partitioned-table',
+    severity: 'error',
+    squawk: [],
+    title: 'CREATE INDEX CONCURRENTLY on a partitioned table (PostgreSQL refuses it)',
+  },
+  {
     id: 'drop-database',
     severity: 'error',
     squawk: ['ban-drop-database'],
