@@ -267,6 +267,36 @@ void describe('the SET NOT NULL fix rests on what PostgreSQL really does', () =>
   });
 });
 
+void describe('PostgreSQL 18 named NOT NULL constraints', () => {
+  void it('NOT VALID records an unvalidated NOT NULL; VALIDATE makes it valid, the proof SET NOT NULL uses', async () => {
+    const client = new pg.Client(clientConfig(postgres.target, 'fixes-not-null-18'));
+    await client.connect();
+    try {
+      await client.query('CREATE TABLE nn_proof (id int, code text)');
+      await client.query("INSERT INTO nn_proof SELECT g, 'c' || g FROM generate_series(1, 50) g");
+      await client.query('ALTER TABLE nn_proof ADD CONSTRAINT nn_proof_code_nn NOT NULL code NOT VALID');
+      const state = () =>
+        one<{ contype: string; valid: boolean }>(
+          client,
+          "SELECT contype, convalidated AS valid FROM pg_constraint WHERE conname = 'nn_proof_code_nn'",
+        );
+      assert.deepEqual(await state(), { contype: 'n', valid: false });
+      await client.query('ALTER TABLE nn_proof VALIDATE CONSTRAINT nn_proof_code_nn');
+      assert.deepEqual(await state(), { contype: 'n', valid: true });
+      // SET NOT NULL keeps that constraint (no second one), as it has nothing left to prove.
+      await client.query('ALTER TABLE nn_proof ALTER COLUMN code SET NOT NULL');
+      const count = await one<{ n: number }>(
+        client,
+        "SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'nn_proof'::regclass AND contype = 'n'",
+      );
+      assert.equal(count?.n, 1);
+    } finally {
+      await client.query('DROP TABLE IF EXISTS nn_proof');
+      await client.end();
+    }
+  });
+});
+
 void describe('every fix of one migration, applied one after another', () => {
   for (const tool of ['dbmate', 'flyway', 'goose'] as ToolId[]) {
     void it(`${tool}: the folder replays, and each constraint and index is what the original meant`, async () => {

@@ -212,6 +212,14 @@ const CASES: Case[] = [
   { sql: 'TRUNCATE orders, parent CASCADE' },
   { sql: "UPDATE orders SET status = 'paid' WHERE id = 1" },
   { sql: 'INSERT INTO orders (id, parent_id, amount) VALUES (2, 1, 5)' },
+  // PostgreSQL 18's named NOT NULL constraints: the safe sequence without a CHECK.
+  { sql: 'ALTER TABLE orders ADD CONSTRAINT amount_nn NOT NULL amount', since: 18 },
+  { sql: 'ALTER TABLE orders ADD CONSTRAINT amount_nn NOT NULL amount NOT VALID', since: 18 },
+  {
+    setup: 'ALTER TABLE orders ADD CONSTRAINT amount_nn NOT NULL amount NOT VALID;',
+    sql: 'ALTER TABLE orders VALIDATE CONSTRAINT amount_nn',
+    since: 18,
+  },
   // Foreign keys: changing or dropping a column of one locks the table on the other side.
   { setup: FK_SETUP, sql: 'ALTER TABLE parent ALTER COLUMN id TYPE bigint' },
   { setup: FK_SETUP, sql: 'ALTER TABLE kids ALTER COLUMN parent_id TYPE bigint' },

@@ -407,6 +407,23 @@ void describe('lint: findings from an audit against real servers', () => {
     );
   });
 
+  void it('PostgreSQL 18: ADD CONSTRAINT … NOT NULL scans; NOT VALID, VALIDATE, then SET NOT NULL does not', async () => {
+    const direct = await findings(TIMEOUT + 'ALTER TABLE orders ADD CONSTRAINT amount_nn NOT NULL amount;');
+    assert.ok(
+      direct.some((f) => f.rule === 'set-not-null'),
+      JSON.stringify(direct),
+    );
+    const safe = await findings(
+      TIMEOUT +
+        'ALTER TABLE orders ADD CONSTRAINT amount_nn NOT NULL amount NOT VALID;\n' +
+        'ALTER TABLE orders VALIDATE CONSTRAINT amount_nn;\nALTER TABLE orders ALTER COLUMN amount SET NOT NULL;',
+    );
+    assert.deepEqual(
+      safe.filter((f) => f.rule === 'set-not-null'),
+      [],
+    );
+  });
+
   void it("names the script's own BEGIN as the reason CONCURRENTLY would run in a transaction", async () => {
     const [f] = (
       await findings('SELECT 1;\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON orders (status);\nCOMMIT;')

@@ -494,6 +494,12 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
         const con = nodeKind(cmd.def)?.[1] ?? {};
         switch (cmd.subtype) {
           case 'AT_AddConstraint':
+            if (con.contype === 'CONSTR_NOTNULL' && con.skip_validation !== true)
+              c.add(
+                'set-not-null',
+                `ADD CONSTRAINT … NOT NULL scans ${table} under ACCESS EXCLUSIVE, as SET NOT NULL does. Add it NOT VALID, then VALIDATE CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes continue).`,
+                lockOf(facts, table),
+              );
             if (
               (con.contype === 'CONSTR_CHECK' || con.contype === 'CONSTR_FOREIGN') &&
               con.skip_validation !== true

@@ -357,6 +357,11 @@ function alterTableCmd(
           b.scans = true;
           return `ADD ${what}`;
         }
+        case 'CONSTR_NOTNULL':
+          // PostgreSQL 18's named NOT NULL constraint: SET NOT NULL's scan, or none NOT VALID.
+          b.lock(table, 'AccessExclusiveLock');
+          b.scans = !notValid;
+          return notValid ? 'ADD NOT NULL … NOT VALID' : 'ADD NOT NULL';
         default:
           b.lock(table, 'AccessExclusiveLock');
           b.scans = !notValid;

@@ -265,7 +265,11 @@ export class StaticSchema {
       this.addIndex(table, `${schemaOf}.${name}`);
       foreignColumns = { columns: cols, referencedColumns: [] };
     } else if (contype === 'CONSTR_EXCLUSION') kind = 'exclusion';
-    else return; // NOT NULL, DEFAULT, … are column properties, not named constraints we track
+    else if (contype === 'CONSTR_NOTNULL' && name && !column) {
+      // ALTER TABLE … ADD CONSTRAINT n NOT NULL col (PostgreSQL 18): once valid, SET NOT NULL skips its scan.
+      kind = 'other';
+      notNullColumn = keys[0];
+    } else return; // a column's NOT NULL, DEFAULT, … are column properties, not named constraints we track
     if (name && !table.constraints.has(name)) this.countConstraintName(schemaOf, name, 1);
     if (name)
       table.constraints.set(name, {
