@@ -575,6 +575,31 @@ void describe('lint suppression comments', () => {
       ['access-exclusive-without-lock-timeout'],
     );
   });
+
+  void it('applies a comment where squawk does: trailing its statement, inside it, or before it past other comment lines', async () => {
+    const index = 'index-without-concurrently';
+    const twoIndexes = (between: string, after = '') =>
+      `SELECT 1;\nCREATE INDEX a_idx ON orders (status);${after}\n${between}CREATE INDEX b_idx ON orders (note);`;
+    const lines = async (sql: string) =>
+      (await lintSql(sql, { pgMajor: 18, earlier: EARLIER })).findings
+        .filter((f) => f.rule === index)
+        .map((f) => f.line);
+    // Trailing: the statement it ends, not the next one.
+    assert.deepEqual(await lines(twoIndexes('', ' -- squawk-ignore require-concurrent-index-creation')), [3]);
+    assert.deepEqual(await lines(twoIndexes('', ` -- migration-lab-ignore: ${index}`)), [3]);
+    // Before, with a reason line and a blank line between.
+    assert.deepEqual(
+      await lines(twoIndexes(`-- migration-lab-ignore: ${index}\n-- the table is tiny\n\n`)),
+      [2],
+    );
+    // Inside the statement, on the line before the flagged clause.
+    assert.deepEqual(
+      await lines(
+        'SELECT 1;\nCREATE INDEX a_idx\n  -- squawk-ignore require-concurrent-index-creation\n  ON orders (status);',
+      ),
+      [],
+    );
+  });
 });
 
 void describe('lint output shape', () => {

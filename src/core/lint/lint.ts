@@ -116,8 +116,9 @@ function ignoredRules(tool: string, rest: string): string[] {
 }
 
 /**
- * Reads ignore comments: `-- migration-lab-ignore: rule[, rule] [reason]` on the line before a
- * statement (or before the file's first statement: then for the whole file), and squawk's
+ * Reads ignore comments: `-- migration-lab-ignore: rule[, rule] [reason]` before a statement, inside
+ * it or trailing it on its last line (or before the file's first statement: then for the whole
+ * file), and squawk's
  * `-- squawk-ignore [rule]` / `-- squawk-ignore-file [rule]` mapped to our rules; without a rule name
  * either one turns every rule off; block comments work the same way.
  */
@@ -125,20 +126,52 @@ export function readSuppressions(text: string): Suppressions {
   const result: Suppressions = { file: new Set(), lines: new Map() };
   // Most files have no ignore comment at all: then there is nothing to scan.
   if (!text.includes('-ignore')) return result;
-  let firstCode: number | undefined;
-  const lines = text.split('\n');
-  let offset = 0;
-  lines.forEach((lineText, i) => {
-    const match = lineText.includes('-ignore') ? IGNORE_COMMENT.exec(lineText.trimEnd()) : null;
-    if (match) {
-      const rules = ignoredRules(match[1], match[3]);
-      firstCode ??= scanSql(text).statements[0]?.from ?? text.length;
-      const wholeFile = match[2] !== undefined || (match[1] === 'migration-lab' && offset < firstCode);
-      const target = wholeFile ? result.file : (result.lines.get(i + 2) ?? new Set<string>());
-      for (const r of rules) target.add(r);
-      if (!wholeFile) result.lines.set(i + 2, target);
+  let statements: { from: number; to: number }[] | undefined;
+  try {
+    statements = scanSql(text).statements;
+  } catch {
+    statements = undefined; // an unterminated string: the comment then applies to the next line
+  }
+  const firstCode = statements?.[0]?.from ?? text.length;
+  const lineStarts = [0];
+  for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) lineStarts.push(k + 1);
+  const lineOf = (offset: number) => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
     }
-    offset += lineText.length + 1;
+    return lo + 1;
+  };
+  lineStarts.forEach((start, i) => {
+    const end = i + 1 < lineStarts.length ? lineStarts[i + 1] - 1 : text.length;
+    const lineText = text.slice(start, end);
+    const match = lineText.includes('-ignore') ? IGNORE_COMMENT.exec(lineText.trimEnd()) : null;
+    if (!match) return;
+    const rules = ignoredRules(match[1], match[3]);
+    const at = start + match.index;
+    const wholeFile = match[2] !== undefined || (match[1] === 'migration-lab' && at < firstCode);
+    if (wholeFile) {
+      for (const r of rules) result.file.add(r);
+      return;
+    }
+    // The statement the comment belongs to, as squawk reads it: one ending on the comment's own line
+    // before it (a trailing comment), one it sits inside, else the next one (reason lines between
+    // are fine). Without the scanner's statements, the next line.
+    let line = i + 2;
+    if (statements) {
+      const before = lineText.slice(0, match.index).trim() !== '';
+      const target =
+        (before ? statements.filter((st) => st.from < at && lineOf(st.to) === i + 1).at(-1) : undefined) ??
+        statements.find((st) => st.from < at && at < st.to) ??
+        statements.find((st) => st.from > at);
+      if (target) line = lineOf(target.from);
+    }
+    const set = result.lines.get(line) ?? new Set<string>();
+    for (const r of rules) set.add(r);
+    result.lines.set(line, set);
   });
   return result;
 }
@@ -157,7 +190,7 @@ interface SectionContext {
 function isSuppressed(ctx: SectionContext, rule: RuleId, stmt: MigrationStatement): boolean {
   const s = ctx.suppressions(stmt.file);
   if (s.file.has(rule) || s.file.has(ALL_RULES)) return true;
-  // The comment sits on the line just before the one the statement starts on.
+  // Keyed by the line the statement the comment belongs to starts on.
   const here = s.lines.get(stmt.start.line);
   return here !== undefined && (here.has(rule) || here.has(ALL_RULES));
 }
