@@ -424,6 +424,39 @@ void describe('lint: findings from an audit against real servers', () => {
     );
   });
 
+  void it('the schema follows renames, SET SCHEMA and LIKE', async () => {
+    const earlier = `${EARLIER}
+ALTER INDEX orders_amount_idx RENAME TO orders_amount_index;
+ALTER TABLE orders ADD CONSTRAINT orders_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id) NOT VALID;
+ALTER TABLE orders RENAME CONSTRAINT orders_parent_fk TO orders_parent_key;
+CREATE SCHEMA archive;
+CREATE TABLE old_orders (id int, note varchar(20));
+ALTER TABLE old_orders SET SCHEMA archive;
+CREATE TABLE orders_copy (LIKE orders);`;
+    const facts = async (sql: string) =>
+      (await lintSql(TIMEOUT + sql, { pgMajor: 18, earlier })).statements[1];
+    // The renamed index still belongs to orders.
+    assert.deepEqual((await facts('DROP INDEX orders_amount_index;')).locks.map((l) => l.relation).sort(), [
+      'public.orders',
+      'public.orders_amount_index',
+    ]);
+    // The renamed foreign key still references parent.
+    assert.ok(
+      (await facts('ALTER TABLE orders VALIDATE CONSTRAINT orders_parent_key;')).locks.some(
+        (l) => l.relation === 'public.parent' && l.mode === 'RowShareLock',
+      ),
+    );
+    // Columns known in the new schema and through LIKE: a widening rewrites nothing.
+    assert.equal(
+      (await facts('ALTER TABLE archive.old_orders ALTER COLUMN note TYPE varchar(40);')).rewrites,
+      false,
+    );
+    assert.equal(
+      (await facts('ALTER TABLE orders_copy ALTER COLUMN note TYPE varchar(40);')).rewrites,
+      false,
+    );
+  });
+
   void it("names the script's own BEGIN as the reason CONCURRENTLY would run in a transaction", async () => {
     const [f] = (
       await findings('SELECT 1;\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON orders (status);\nCOMMIT;')

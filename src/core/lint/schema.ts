@@ -298,6 +298,40 @@ export class StaticSchema {
     }
   }
 
+  /** A relation under a new qualified name: its indexes, and every key and partition set naming it. */
+  private moveRelation(rel: RelationInfo, to: string): void {
+    const from = rel.name;
+    this.relations.delete(from);
+    rel.name = to;
+    this.relations.set(to, rel);
+    for (const i of rel.indexes) this.indexes.set(i, to);
+    for (const other of this.relations.values()) {
+      for (const c of other.constraints.values()) if (c.references === from) c.references = to;
+      for (const set of [other.partitions, other.children]) if (set.delete(from)) set.add(to);
+      if (other.defaultPartition === from) other.defaultPartition = to;
+    }
+  }
+
+  /** A constraint renamed (and, with `withIndex`, the index a key constraint owns, which follows it). */
+  private renameConstraint(table: RelationInfo, from: string, to: string, withIndex: boolean): void {
+    const c = table.constraints.get(from);
+    if (!c) return;
+    table.constraints.delete(from);
+    table.constraints.set(to, c);
+    const schemaOf = table.name.slice(0, table.name.indexOf('.'));
+    this.countConstraintName(schemaOf, from, -1);
+    this.countConstraintName(schemaOf, to, 1);
+    if (
+      withIndex &&
+      (c.kind === 'primary' || c.kind === 'unique') &&
+      table.indexes.has(`${schemaOf}.${from}`)
+    ) {
+      this.indexes.delete(`${schemaOf}.${from}`);
+      table.indexes.delete(`${schemaOf}.${from}`);
+      this.addIndex(table, `${schemaOf}.${to}`);
+    }
+  }
+
   /** Applies one statement of a migration to the schema. `createdHere` marks new relations. */
   apply(ast: PgNode | undefined, createdHere: boolean): void {
     const k = nodeKind(ast);
@@ -348,6 +382,11 @@ export class StaticSchema {
         }
         for (const elt of (n.tableElts as unknown[] | undefined) ?? []) {
           const e = nodeKind(elt);
+          // (LIKE other): its columns and their types.
+          if (e?.[0] === 'TableLikeClause') {
+            const like = this.relations.get(this.rangeVarName(e[1].relation as PgNode) ?? '');
+            for (const [col, type] of like?.columns ?? []) table.columns.set(col, type);
+          }
           if (e?.[0] === 'ColumnDef') this.addColumn(table, e[1]);
           else if (e?.[0] === 'Constraint') this.addConstraint(table, e[1]);
         }
@@ -432,8 +471,24 @@ export class StaticSchema {
         return;
       }
       case 'RenameStmt': {
+        if (n.renameType === 'OBJECT_INDEX') {
+          const index = this.rangeVarName(n.relation as PgNode);
+          const table = this.relations.get(this.indexes.get(index ?? '') ?? '');
+          if (!index || !table) return;
+          const renamed = `${index.slice(0, index.indexOf('.'))}.${String(n.newname)}`;
+          this.indexes.delete(index);
+          table.indexes.delete(index);
+          this.addIndex(table, renamed);
+          // The index of a primary key or unique constraint carries the constraint's name.
+          this.renameConstraint(table, index.slice(index.indexOf('.') + 1), String(n.newname), false);
+          return;
+        }
         const rel = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
         if (!rel) return;
+        if (n.renameType === 'OBJECT_TABCONSTRAINT') {
+          this.renameConstraint(rel, String(n.subname), String(n.newname), true);
+          return;
+        }
         if (n.renameType === 'OBJECT_COLUMN') {
           const col = rel.columns.get(n.subname as string);
           if (col) {
@@ -441,11 +496,21 @@ export class StaticSchema {
             rel.columns.set(n.newname as string, col);
           }
         } else if (n.renameType === 'OBJECT_TABLE') {
-          this.relations.delete(rel.name);
-          rel.name = this.qualify(rel.name.slice(0, rel.name.indexOf('.')), n.newname as string);
-          this.relations.set(rel.name, rel);
-          for (const i of rel.indexes) this.indexes.set(i, rel.name);
+          this.moveRelation(rel, this.qualify(rel.name.slice(0, rel.name.indexOf('.')), n.newname as string));
         }
+        return;
+      }
+      case 'AlterObjectSchemaStmt': {
+        // SET SCHEMA moves the table with its indexes.
+        const rel = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
+        if (!rel || typeof n.newschema !== 'string') return;
+        const schemaName = n.newschema;
+        for (const i of [...rel.indexes]) {
+          this.indexes.delete(i);
+          rel.indexes.delete(i);
+          this.addIndex(rel, `${schemaName}.${i.slice(i.indexOf('.') + 1)}`);
+        }
+        this.moveRelation(rel, `${schemaName}.${rel.name.slice(rel.name.indexOf('.') + 1)}`);
         return;
       }
       case 'DropStmt': {
