@@ -411,6 +411,42 @@ for (const major of MAJORS) {
       });
     }
 
+    it('timestamp → timestamptz keeps the data only when the session runs in UTC (what the message says)', async () => {
+      await client.query('DROP SCHEMA IF EXISTS lf CASCADE; CREATE SCHEMA lf');
+      await client.query(
+        `${BASE}\nCREATE TABLE stamped (id int PRIMARY KEY, at timestamp);\nINSERT INTO stamped VALUES (1, now());`,
+      );
+      const rewrittenIn = async (zone: string) => {
+        await client.query('BEGIN');
+        try {
+          await client.query(`SET LOCAL TimeZone = '${zone}'`);
+          const node = async () =>
+            (
+              await client.query<{ n: string }>(
+                "SELECT relfilenode::text AS n FROM pg_class WHERE oid = 'stamped'::regclass",
+              )
+            ).rows[0].n;
+          const before = await node();
+          await client.query('ALTER TABLE stamped ALTER COLUMN at TYPE timestamptz');
+          return (await node()) !== before;
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      };
+      assert.equal(await rewrittenIn('UTC'), false);
+      assert.equal(await rewrittenIn('Europe/Paris'), true);
+      const facts = await predict(
+        `${BASE}\nCREATE TABLE stamped (id int PRIMARY KEY, at timestamp);`,
+        'ALTER TABLE stamped ALTER COLUMN at TYPE timestamptz',
+        major,
+      );
+      assert.equal(
+        facts.rewrites,
+        true,
+        'the linter cannot know the session time zone: it says rewrite, with the caveat',
+      );
+    });
+
     it('REINDEX INDEX holds up a read that does not use the index (planning opens every index)', async () => {
       await client.query('DROP SCHEMA IF EXISTS lf CASCADE; CREATE SCHEMA lf');
       await client.query(BASE);

@@ -357,6 +357,14 @@ void describe('lint: findings from an audit against real servers', () => {
     assert.equal(await rewrites('ALTER TABLE tagged ALTER COLUMN bits TYPE bit varying(10);'), false);
   });
 
+  void it('timestamp → timestamptz: a rewrite, unless the session runs in UTC (said in the message)', async () => {
+    const earlier = `${EARLIER}\nCREATE TABLE stamped (id int, at timestamp);`;
+    const [f] = (
+      await findings(TIMEOUT + 'ALTER TABLE stamped ALTER COLUMN at TYPE timestamptz;', earlier)
+    ).filter((x) => x.rule === 'type-change-rewrite');
+    assert.match(f.message, /unless the session runs with TimeZone UTC/);
+  });
+
   void it('a new column of a domain with a CHECK rewrites the table', async () => {
     const earlier = `${EARLIER}\nCREATE DOMAIN positive_int AS int CHECK (VALUE > 0);`;
     const found = await findings(TIMEOUT + 'ALTER TABLE orders ADD COLUMN quantity positive_int;', earlier);

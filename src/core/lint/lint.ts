@@ -18,7 +18,7 @@ import { lockFacts, type StatementFacts } from './lockFacts';
 import { blocksInWords, sqlModeName, type LockMode } from './lockModes';
 import { loadParser, nodeKind, parseEach, type PgNode } from './parser';
 import { RULES, rulesForSquawkName, type RuleId, type Severity } from './rules';
-import { StaticSchema } from './schema';
+import { columnType, StaticSchema } from './schema';
 
 export interface LintOptions {
   /** Target PostgreSQL major (lock facts that changed across majors follow it). */
@@ -596,10 +596,20 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
           case 'AT_AlterColumnType':
             if (facts.rewrites) {
               // Without the column's current type the rewrite is likely, not known.
-              const known = c.schema.relations.get(table ?? '')?.columns.has(String(cmd.name)) === true;
+              const current = c.schema.relations.get(table ?? '')?.columns.get(String(cmd.name));
+              const known = current !== undefined;
+              const to = columnType(nodeKind(cmd.def)?.[1]?.typeName as PgNode);
+              // Between timestamp and timestamptz PostgreSQL 12+ keeps the data when the session is in UTC.
+              const zoned =
+                c.options.pgMajor >= 12 &&
+                !current?.array &&
+                !to.array &&
+                [current?.name, to.name].sort().join() === 'timestamp,timestamptz'
+                  ? ' (unless the session runs with TimeZone UTC: from PostgreSQL 12 that conversion keeps the data)'
+                  : '';
               c.add(
                 'type-change-rewrite',
-                `This type change rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE${known ? '' : ` (unless the new type is binary-coercible from column ${String(cmd.name)}'s current type, which the earlier migrations do not show)`}. Add a new column, backfill it in batches and switch over.`,
+                `This type change rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE${known ? zoned : ` (unless the new type is binary-coercible from column ${String(cmd.name)}'s current type, which the earlier migrations do not show)`}. Add a new column, backfill it in batches and switch over.`,
                 lockOf(facts, table),
               );
             }
