@@ -656,6 +656,15 @@ function sqlLines(statements: string[]): string {
   return statements.map((s) => `${s};\n`).join('');
 }
 
+/**
+ * Statements as psql runs them, one by one: several that belong together get BEGIN … COMMIT around
+ * them (one statement is its own transaction anyway; one that must run outside stays bare).
+ */
+function psqlScript(statements: string[], outside: boolean): string {
+  const sql = sqlLines(statements);
+  return !outside && statements.length > 1 ? `BEGIN;\n${sql}COMMIT;\n` : sql;
+}
+
 function downText(unit: Unit, comment = '--'): string {
   return unit.down.length
     ? sqlLines(unit.down)
@@ -792,9 +801,7 @@ function newMigrations(p: Place, units: Unit[]): NewMigration[] | undefined {
       }
       case 'plain': {
         const file = join(dirname(first), `${v}${separatorOf(migration)}${slug}.sql`);
-        // psql runs a plain file statement by statement: several statements that belong together
-        // get BEGIN … COMMIT around them (one statement is its own transaction anyway).
-        const text = !unit.outside && statements.length > 1 ? `BEGIN;\n${up}COMMIT;\n` : up;
+        const text = psqlScript(statements, unit.outside);
         return { edits: [{ kind: 'create', file, text }], shown: basename(file) };
       }
       default:
@@ -1009,13 +1016,7 @@ function place(p: Place, plan: Plan): Fix | undefined {
   if (moved.length > 0 && afterCommit) {
     // Sqitch's script is one transaction only through its own BEGIN … COMMIT, and psql runs what
     // follows the COMMIT statement by statement: the units go there, in the same change (no plan edit).
-    const after = moved
-      .map((u) => {
-        const statements = upStatements(u, source.tool, p.options);
-        const sql = sqlLines(statements);
-        return !u.outside && statements.length > 1 ? `BEGIN;\n${sql}COMMIT;\n` : sql;
-      })
-      .join('');
+    const after = moved.map((u) => psqlScript(upStatements(u, source.tool, p.options), u.outside)).join('');
     const end = text.length;
     edits.push(replaceEdit(statement.file, text, end, end, `${text.endsWith('\n') ? '' : '\n'}\n${after}`));
     where.push("after the script's COMMIT (psql runs it on its own there)");
