@@ -513,7 +513,7 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
         const index = facts.locks.find((l) => l.relkind === 'index' && l.mode === 'AccessExclusiveLock');
         c.add(
           'index-without-concurrently',
-          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on ${kind === 'ReindexStmt' && n.kind === 'REINDEX_OBJECT_INDEX' ? (index?.relation ?? 'the index') : 'its indexes'}: every query planned on ${table.relation} opens all its indexes, so reads wait as well as writes. Use REINDEX … CONCURRENTLY.${stuck}`,
+          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on ${n.kind === 'REINDEX_OBJECT_INDEX' ? (index?.relation ?? 'the index') : 'its indexes'}: every query planned on ${table.relation} opens all its indexes, so reads wait as well as writes. Use REINDEX … CONCURRENTLY.${stuck}`,
           lockOf(facts, index?.relation ?? table.relation),
         );
       }

@@ -8,7 +8,7 @@
 import { lockModeFromNumber, strongerMode, type LockMode } from './lockModes';
 import { NOT_VOLATILE_FUNCTIONS, VOLATILE_FUNCTIONS } from './pgFunctions';
 import { nodeKind, stringList, type PgNode } from './parser';
-import { columnType, type ColumnType, type StaticSchema } from './schema';
+import { columnType, type ColumnType, type RelationInfo, type StaticSchema } from './schema';
 
 export interface RelationLock {
   /** Schema-qualified relation name. */
@@ -293,9 +293,7 @@ function alterTableCmd(
     case 'AT_DropColumn':
       b.lock(table, 'AccessExclusiveLock');
       // Its foreign key goes with it, and with the key the triggers on the referenced table.
-      for (const c of info?.constraints.values() ?? [])
-        if (c.kind === 'foreign' && c.columns?.includes(cmd.name as string))
-          b.lock(c.references, 'AccessExclusiveLock');
+      for (const t of referencedThrough(info, cmd.name as string)) b.lock(t, 'AccessExclusiveLock');
       return 'DROP COLUMN';
     case 'AT_AlterColumnType': {
       b.lock(table, 'AccessExclusiveLock');
@@ -308,8 +306,7 @@ function alterTableCmd(
       }
       // A foreign key on either side of the column is rebuilt: the other table is locked too.
       const column = cmd.name as string;
-      for (const c of info?.constraints.values() ?? [])
-        if (c.kind === 'foreign' && c.columns?.includes(column)) b.lock(c.references, 'AccessExclusiveLock');
+      for (const t of referencedThrough(info, column)) b.lock(t, 'AccessExclusiveLock');
       const keyColumns =
         [...(info?.constraints.values() ?? [])].find((c) => c.kind === 'primary')?.columns ?? [];
       for (const { table: other, key } of schema.referencingKeys(table)) {
@@ -473,6 +470,13 @@ function alterTableCmd(
       b.lock(table, 'AccessExclusiveLock');
       return String(cmd.subtype).replace(/^AT_/, '');
   }
+}
+
+/** The tables the foreign keys on `column` of a table reference. */
+function referencedThrough(info: RelationInfo | undefined, column: string): string[] {
+  return [...(info?.constraints.values() ?? [])]
+    .filter((c) => c.kind === 'foreign' && c.columns?.includes(column) && c.references)
+    .map((c) => c.references!);
 }
 
 /** ALTER TABLE subcommands PostgreSQL applies to every partition too. */
