@@ -51,6 +51,9 @@ interface Case {
   blockOn?: string;
   /** The first major with this syntax. */
   since?: number;
+  /** Statements run on their own after the setup (each outside a transaction block), and after the case. */
+  prepare?: string[];
+  cleanup?: string[];
 }
 
 const TRIGGER_SETUP = `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
@@ -268,6 +271,12 @@ CREATE INDEX m2025_v ON m2025 (v);`,
     sql: 'ALTER INDEX measurements_v ATTACH PARTITION m2025_v',
   },
   { sql: 'ALTER TABLE orders REPLICA IDENTITY USING INDEX orders_pkey' },
+  // SET TABLESPACE copies the table's files (a new relfilenode), into an in-place tablespace here.
+  {
+    sql: 'ALTER TABLE orders SET TABLESPACE lf_space',
+    prepare: ['SET allow_in_place_tablespaces = on', "CREATE TABLESPACE lf_space LOCATION ''"],
+    cleanup: ['DROP SCHEMA IF EXISTS lf CASCADE', 'DROP TABLESPACE IF EXISTS lf_space'],
+  },
   // Type changes: arrays convert element by element (rewrite); a USING that only casts, a wider
   // precision or bit varying do not.
   { setup: ARRAYS_SETUP, sql: 'ALTER TABLE tagged ALTER COLUMN tags TYPE varchar(20)[]' },
@@ -470,11 +479,16 @@ for (const major of MAJORS) {
     });
 
     for (const c of CASES.filter((x) => (x.since ?? 0) <= major)) {
-      it(c.sql, async () => {
+      it(c.sql, async (t) => {
         const setup = `${BASE}\n${c.setup ?? ''}`;
         const facts = await predict(setup, c.sql, major);
+        for (const sql of c.cleanup ?? []) await client.query(sql); // a previous run's leftovers
         await client.query('DROP SCHEMA IF EXISTS lf CASCADE; CREATE SCHEMA lf');
         await client.query(setup);
+        for (const sql of c.prepare ?? []) await client.query(sql);
+        t.after(async () => {
+          for (const sql of c.cleanup ?? []) await client.query(sql);
+        });
         const before = await relations(client);
         const predicted: LockMap = {};
         for (const l of facts.locks) predicted[l.relation] = l.mode;
