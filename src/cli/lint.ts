@@ -171,14 +171,15 @@ export function toReport(
     if (path === undefined) shown.set(file, (path = pathAsShown(file, cwd)));
     return path;
   };
-  // PATHs may overlap (a folder and a file in it, a file named twice): each place is reported once.
-  const seen = new Set<string>();
-  const once = (key: string) => {
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  };
+  // PATHs may overlap (a folder and a file in it, a file named twice): what an earlier PATH
+  // reported is not reported again (one PATH's own findings may repeat: two constraints in one ALTER).
+  const earlier = new Set<string>();
   for (const result of results) {
+    const keys: string[] = [];
+    const once = (key: string) => {
+      keys.push(key);
+      return !earlier.has(key);
+    };
     for (const f of result.findings) {
       if (!once(`f ${f.file}:${f.line}:${f.column}:${f.rule}:${f.message}`)) continue;
       const severity = shownSeverity(f, result.ruleSettings);
@@ -210,6 +211,7 @@ export function toReport(
         transactional: s.transactional,
       });
     }
+    for (const k of keys) earlier.add(k);
   }
   return { findings, statements };
 }
@@ -468,22 +470,23 @@ export async function lintPath(
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
   // folder over its migration's own folder).
-  const candidates: { dir: string; confidence: number }[] = [];
+  const candidates: { dir: string; confidence: number; tool: string }[] = [];
   for (const dir of [dirname(absolute), dirname(dirname(absolute))]) {
     const found = await cache.detect(dir);
-    if (found) candidates.push({ dir, confidence: found.confidence });
+    if (found) candidates.push({ dir, confidence: found.confidence, tool: found.tool });
   }
   candidates.sort((a, b) => b.confidence - a.confidence);
   let unreadable: LabError | undefined;
-  for (const { dir } of candidates) {
+  for (const { dir, tool } of candidates) {
     let linted;
     try {
       linted = await cache.lint(dir);
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
-      // The folder reads as a tool's source but one of its files is not in the tool's format: try the
-      // next folder, but never fall back to plain SQL (it would lint downs as ups and drop the tool's rules).
-      unreadable ??= e;
+      // A tool's folder with a file not in the tool's format: try the next folder, but never fall back
+      // to plain SQL (it would lint downs as ups and drop the tool's rules). A bare folder of .sql
+      // files is no tool's: another file in it that cannot be split says nothing about this one.
+      if (tool !== 'plain') unreadable ??= e;
       continue;
     }
     if (!linted.source.migrations.some((m) => m.files.includes(absolute))) continue;

@@ -67,6 +67,8 @@ const INHERIT_SETUP = `CREATE TABLE animals (id int PRIMARY KEY, name text);
 CREATE TABLE dogs (breed text) INHERITS (animals);
 CREATE INDEX dogs_name ON dogs (name);
 INSERT INTO dogs VALUES (1, 'rex', 'collie');`;
+const SPANS_SETUP =
+  "CREATE TABLE spans (id int PRIMARY KEY, d interval(6), m interval month);\nINSERT INTO spans VALUES (1, '1.234567 seconds', '3 months');";
 const POLICY_SETUP = 'CREATE POLICY orders_visible ON orders USING (true);';
 const ARRAYS_SETUP = 'CREATE TABLE tagged (id int PRIMARY KEY, tags varchar(10)[], labels text[]);';
 const STAMPS_SETUP = 'CREATE TABLE stamps (id int PRIMARY KEY, at timestamptz(3), bits bit varying(5));';
@@ -228,7 +230,17 @@ const CASES: Case[] = [
   { setup: FK_SETUP, sql: 'ALTER TABLE kids ALTER COLUMN parent_id TYPE bigint' },
   { setup: FK_SETUP, sql: 'ALTER TABLE kids DROP COLUMN parent_id' },
   { setup: FK_SETUP, sql: 'DROP TABLE parent CASCADE' },
-  // Inheritance children are reached like partitions (and rewritten with their parent).
+  // A renamed key column keeps its key: the other table is still locked.
+  {
+    setup: `${FK_SETUP}\nALTER TABLE kids RENAME COLUMN parent_id TO mom_id;`,
+    sql: 'ALTER TABLE kids ALTER COLUMN mom_id TYPE bigint',
+  },
+  // Interval's modifier packs fields and precision: narrowing either rewrites.
+  { setup: SPANS_SETUP, sql: 'ALTER TABLE spans ALTER COLUMN d TYPE interval(0)' },
+  { setup: SPANS_SETUP, sql: 'ALTER TABLE spans ALTER COLUMN m TYPE interval year' },
+  // Inheritance children are reached like partitions (and rewritten with their parent); TRUNCATE too.
+  { setup: INHERIT_SETUP, sql: 'TRUNCATE animals' },
+  { setup: `${INHERIT_SETUP}\nDROP TABLE dogs;`, sql: 'ALTER TABLE animals ADD COLUMN weight int' },
   { setup: INHERIT_SETUP, sql: 'ALTER TABLE animals ADD COLUMN legs int' },
   { setup: INHERIT_SETUP, sql: 'ALTER TABLE animals ALTER COLUMN name TYPE varchar(10)' },
   // Partitions: the parent and the default partition are locked too; TRUNCATE and row triggers recurse.
@@ -243,6 +255,10 @@ const CASES: Case[] = [
     sql: "CREATE TABLE m2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
   },
   { setup: ATTACHED, sql: 'TRUNCATE measurements' },
+  {
+    setup: `${WITH_DEFAULT}\nDROP TABLE m_other;`,
+    sql: "CREATE TABLE m2027 PARTITION OF measurements FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')",
+  },
   {
     setup: `${ATTACHED}\n${TRIGGER_SETUP.split('\n')[0]}`,
     sql: 'CREATE TRIGGER measurements_touch AFTER INSERT ON measurements FOR EACH ROW EXECUTE FUNCTION touch()',

@@ -54,6 +54,9 @@ async function partitionedRefusals(target: pg.ClientConfig): Promise<Record<stri
       foreignKeyNotValid: await outcome(
         'ALTER TABLE part_main ADD CONSTRAINT part_main_ref_fk FOREIGN KEY (ref) REFERENCES part_ref (id) NOT VALID',
       ),
+      indexConcurrentlyOnOnly: await outcome(
+        'CREATE INDEX CONCURRENTLY part_main_ref_idx ON ONLY part_main (ref)',
+      ),
       uniqueIndexConcurrently: await outcome(
         'CREATE UNIQUE INDEX CONCURRENTLY part_main_id_idx ON part_main (id)',
       ),
@@ -179,6 +182,7 @@ void describe('PostgreSQL majors on real servers', () => {
   const partitionedOn = (major: number) => ({
     foreignKeyNotValid: major >= 18 ? 'ok' : '42809',
     uniqueIndexConcurrently: '0A000',
+    indexConcurrentlyOnOnly: '0A000',
     constraintUsingIndex: '0A000',
   });
 

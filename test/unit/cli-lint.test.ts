@@ -283,6 +283,62 @@ void describe('lint: a file of a folder its tool cannot read', () => {
   });
 });
 
+void describe('lint: review cases', () => {
+  void it('a bare folder: another .sql file that cannot be split does not stop this one from being linted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-lint-bare-'));
+    try {
+      writeFileSync(join(dir, 'hotfix.sql'), 'ALTER TABLE books ALTER COLUMN isbn SET NOT NULL;\n');
+      writeFileSync(join(dir, 'scratch.sql'), "SELECT 'never closed;\n");
+      const r = await lint(join(dir, 'hotfix.sql'), '--format', 'json');
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok((JSON.parse(r.stdout) as LintReport).findings.some((f) => f.rule === 'set-not-null'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it('keeps two findings of one rule on one statement (two constraints in one ALTER TABLE)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-lint-two-'));
+    try {
+      const file = join(dir, 'two.sql');
+      writeFileSync(
+        file,
+        "SET lock_timeout = '2s';\nALTER TABLE t ADD CONSTRAINT ca CHECK (a > 0), ADD CONSTRAINT cb CHECK (b > 0);\n",
+      );
+      const report = JSON.parse(
+        (await lint(file, '--format', 'json', '--fail-on', 'never')).stdout,
+      ) as LintReport;
+      assert.equal(report.findings.filter((f) => f.rule === 'constraint-without-not-valid').length, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it('Atlas with its own delimiter: an ignore comment applies to the statement after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlab-lint-atlas-'));
+    try {
+      writeFileSync(
+        join(dir, '20240101000000_t.sql'),
+        'CREATE TABLE ta (a int);\nCREATE TABLE tb (b int);\n',
+      );
+      writeFileSync(
+        join(dir, '20240102000000_i.sql'),
+        '-- atlas:delimiter -- end\n\nCREATE INDEX ta_a ON ta (a)\n-- end\n-- squawk-ignore require-concurrent-index-creation\nCREATE INDEX tb_b ON tb (b)\n-- end\n',
+      );
+      writeFileSync(join(dir, 'atlas.sum'), 'h1:x=\n');
+      const report = JSON.parse(
+        (await lint(dir, '--tool', 'atlas', '--format', 'json', '--fail-on', 'never')).stdout,
+      ) as LintReport;
+      const flagged = report.findings
+        .filter((f) => f.rule === 'index-without-concurrently')
+        .map((f) => f.line);
+      assert.deepEqual(flagged, [3], JSON.stringify(report.findings));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 void describe('lint: formats', () => {
   void it('json follows the documented contract, modes spelled as pg_locks spells them', async () => {
     const r = await lint(UNMARKED_PRISMA, `${FIXTURES}/dbmate/unmarked`, '--format', 'json');

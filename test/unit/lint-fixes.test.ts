@@ -777,3 +777,65 @@ void describe('quick fixes: several in one migration', () => {
     }
   });
 });
+
+void describe('quick fixes never pass over a migration of the user’s own', () => {
+  void it('golang-migrate and Flyway: a next migration named like a fix, but not one, leaves no room', async () => {
+    const golang = writeFolder(
+      {
+        '000001_users.up.sql': 'CREATE TABLE users (id int, email text);\n',
+        '000002_name_and_index.up.sql':
+          'ALTER TABLE users ADD COLUMN name text;\nCREATE UNIQUE INDEX users_email_idx ON users (email);\n',
+        '000003_add_email_key.up.sql':
+          'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;\n',
+      },
+      'golang-migrate',
+    );
+    const g = await lintCopy(golang);
+    assert.deepEqual(
+      await fixesOf(
+        g.source,
+        findingOn(g.source, g.result, 'index-without-concurrently', 'CREATE UNIQUE INDEX'),
+      ),
+      [],
+    );
+    const flyway = writeFolder(
+      {
+        'V1__users.sql': 'CREATE TABLE users (id int, email text);\n',
+        'V2__name_and_index.sql':
+          'ALTER TABLE users ADD COLUMN name text;\nCREATE UNIQUE INDEX users_email_idx ON users (email);\n',
+        'V2.1__email_key.sql':
+          'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;\n',
+        'V3__more.sql': 'ALTER TABLE users ADD COLUMN age int;\n',
+      },
+      'flyway',
+    );
+    const f = await lintCopy(flyway);
+    const [fix] = await fixesOf(
+      f.source,
+      findingOn(f.source, f.result, 'index-without-concurrently', 'CREATE UNIQUE INDEX'),
+    );
+    // Room between 2 and 2.1 does not exist in Flyway's dotted scheme here, so the fix would have to go
+    // after the user's 2.1, which uses the index: no fix at all.
+    assert.equal(fix, undefined, fix?.title);
+  });
+
+  void it('Sqitch: a statement of an \\ir include gets no after-COMMIT fix (it would still be inside the transaction)', async () => {
+    const copy = writeFolder(
+      {
+        'sqitch.plan':
+          '%syntax-version=1.0.0\n%project=p\n\nbase 2024-01-01T00:00:00Z A <a@example.invalid> # base\nidx [base] 2024-01-02T00:00:00Z A <a@example.invalid> # idx\n',
+        'deploy/base.sql': 'BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;\n',
+        'deploy/idx.sql': 'BEGIN;\n\\ir inc/idx_body.sql\nCOMMIT;\n',
+        'deploy/inc/idx_body.sql': 'CREATE INDEX t_a_idx ON t (a);\n',
+        'revert/base.sql': 'DROP TABLE t;\n',
+        'revert/idx.sql': 'DROP INDEX t_a_idx;\n',
+      },
+      'sqitch',
+    );
+    const { source, result } = await lintCopy(copy);
+    assert.deepEqual(
+      await fixesOf(source, findingOn(source, result, 'index-without-concurrently', 'CREATE INDEX')),
+      [],
+    );
+  });
+});

@@ -465,6 +465,43 @@ CREATE TABLE orders_copy (LIKE orders);`;
     );
   });
 
+  void it('review: ON ONLY CONCURRENTLY on a partitioned table, an unnamed NOT VALID then VALIDATE, two statements on one line', async () => {
+    const part = 'CREATE TABLE m (v int) PARTITION BY RANGE (v);\n';
+    assert.ok(
+      (await rules(`${part}CREATE INDEX CONCURRENTLY m_v ON ONLY m (v);`)).includes(
+        'concurrently-on-partitioned-table',
+      ),
+    );
+    const validate = (
+      await lintSql(
+        TIMEOUT +
+          'ALTER TABLE orders ADD CHECK (amount < 100) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT orders_amount_check;',
+        {
+          pgMajor: 18,
+          earlier: EARLIER,
+          mode: 'transaction',
+          why: 'dbmate runs each section in a transaction.',
+        },
+      )
+    ).findings.filter((f) => f.rule === 'constraint-without-not-valid');
+    assert.deepEqual(
+      validate.map((f) => f.line),
+      [3],
+      'the VALIDATE of the constraint named as PostgreSQL names it',
+    );
+    const oneLine = (
+      await lintSql(
+        'SELECT 1;\nCREATE INDEX i ON orders (status); CREATE INDEX j ON orders (note); -- squawk-ignore require-concurrent-index-creation',
+        { pgMajor: 18, earlier: EARLIER },
+      )
+    ).findings.filter((f) => f.rule === 'index-without-concurrently');
+    assert.deepEqual(
+      oneLine.map((f) => [f.line, f.column]),
+      [[2, 1]],
+      'only the statement the comment trails',
+    );
+  });
+
   void it("names the script's own BEGIN as the reason CONCURRENTLY would run in a transaction", async () => {
     const [f] = (
       await findings('SELECT 1;\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON orders (status);\nCOMMIT;')

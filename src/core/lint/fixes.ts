@@ -634,18 +634,29 @@ function upStatements(unit: Unit, tool: ToolId, options: FixOptions): string[] {
   return [`SET LOCAL lock_timeout = '${value}'`, ...unit.statements];
 }
 
-/** The names the fixes give the migrations they write (slugFor of each plan's units). */
+/**
+ * The names the fixes give the migrations they write (slugFor of each plan's units), but `add_<key>`:
+ * that one only right after its `<key>_index_concurrently`, as the unique fix writes the pair.
+ */
 const FIX_MOVE_NAME =
-  /(^|[_-])concurrently$|[_-]outside[_-]transaction$|^validate[_-]|^set[_-].*[_-]not[_-]null$|^add[_-]/;
+  /(^|[-_ ])concurrently$|[-_ ]outside[-_ ]transaction$|^validate[-_ ]|^set[-_ ].*[-_ ]not[-_ ]null$/;
 
 /**
- * Whether `m`, right after `previous`, is a migration a fix of `origin` wrote: Flyway's sub-version of
- * it (2.1 after 2); elsewhere the next version up (current+1, as versionsAfter numbers them) with a
- * fix's name. A later fix of the same migration goes after these instead of finding no room.
+ * Whether `m`, right after `previous`, is a migration an earlier fix of `origin` wrote, so a later
+ * fix goes after it instead of finding no room: a fix's name, at most the few statements a fix
+ * writes, and the next version up (current+1, as versionsAfter numbers them; Flyway a sub-version of
+ * `origin`). A migration of the user's own is never passed over, or the moved statement would run
+ * after something that may need it; a name like a fix's is the one way to be mistaken.
  */
 function isFixMove(tool: ToolId, origin: Migration, previous: Migration, m: Migration): boolean {
+  // Names as the tool reads them back: Flyway's description has spaces for the underscores.
+  const norm = (name: string) => name.replace(/[- ]/g, '_');
+  const pairedAdd = /^add_(.+)$/.exec(norm(m.name));
+  const named =
+    FIX_MOVE_NAME.test(m.name) ||
+    (pairedAdd !== null && norm(previous.name) === `${pairedAdd[1]}_index_concurrently`);
+  if (!named || m.up.statements.length > 4) return false;
   if (tool === 'flyway') return m.version.startsWith(`${origin.version}.`);
-  if (!FIX_MOVE_NAME.test(m.name)) return false;
   const run = (v: string) => /^(.*?)(\d+)(\D*)$/.exec(v);
   const a = run(previous.version);
   const b = run(m.version);
@@ -990,8 +1001,10 @@ function place(p: Place, plan: Plan): Fix | undefined {
     return undefined;
 
   const [first, ...rest] = plan.units;
-  // Sqitch: what moves stays in the same change, so the revert script keeps undoing it.
-  const afterCommit = source.tool === 'sqitch' && section.mode === 'transaction';
+  // Sqitch: what moves stays in the same change, so the revert script keeps undoing it; only from the
+  // deploy script itself (a statement of an \ir include would land inside the BEGIN … COMMIT).
+  const afterCommit =
+    source.tool === 'sqitch' && section.mode === 'transaction' && statement.file === p.migration.files[0];
   const edits: FixEdit[] = [];
   const where: string[] = [];
   let moved: Unit[] = rest;

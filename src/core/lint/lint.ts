@@ -91,8 +91,19 @@ function range(file: string, start: SourcePosition, end: SourcePosition): Range 
  * `ALL_RULES` in a set turns every rule off there (a bare ignore comment).
  */
 interface Suppressions {
+  /** The file's text the comments were read from. */
+  text: string;
   file: Set<string>;
-  lines: Map<number, Set<string>>;
+  /** Statement-level comments, by offset; which statement each belongs to is decided per statement. */
+  comments: IgnoreComment[];
+}
+
+interface IgnoreComment {
+  /** Offset of the comment in the file. */
+  offset: number;
+  /** Code precedes it on its line (it trails a statement). */
+  trailing: boolean;
+  rules: Set<string>;
 }
 
 const ALL_RULES = '*';
@@ -123,56 +134,34 @@ function ignoredRules(tool: string, rest: string): string[] {
  * either one turns every rule off; block comments work the same way.
  */
 export function readSuppressions(text: string): Suppressions {
-  const result: Suppressions = { file: new Set(), lines: new Map() };
+  const result: Suppressions = { text, file: new Set(), comments: [] };
   // Most files have no ignore comment at all: then there is nothing to scan.
   if (!text.includes('-ignore')) return result;
-  let statements: { from: number; to: number }[] | undefined;
-  try {
-    statements = scanSql(text).statements;
-  } catch {
-    statements = undefined; // an unterminated string: the comment then applies to the next line
-  }
-  const firstCode = statements?.[0]?.from ?? text.length;
-  const lineStarts = [0];
-  for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) lineStarts.push(k + 1);
-  const lineOf = (offset: number) => {
-    let lo = 0;
-    let hi = lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (lineStarts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
-  };
-  lineStarts.forEach((start, i) => {
-    const end = i + 1 < lineStarts.length ? lineStarts[i + 1] - 1 : text.length;
+  let firstCode: number | undefined;
+  let start = 0;
+  while (start <= text.length) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
     const lineText = text.slice(start, end);
     const match = lineText.includes('-ignore') ? IGNORE_COMMENT.exec(lineText.trimEnd()) : null;
-    if (!match) return;
-    const rules = ignoredRules(match[1], match[3]);
-    const at = start + match.index;
-    const wholeFile = match[2] !== undefined || (match[1] === 'migration-lab' && at < firstCode);
-    if (wholeFile) {
-      for (const r of rules) result.file.add(r);
-      return;
+    if (match) {
+      const rules = new Set(ignoredRules(match[1], match[3]));
+      const at = start + match.index;
+      if (match[1] === 'migration-lab' && match[2] === undefined) {
+        try {
+          firstCode ??= scanSql(text).statements[0]?.from ?? text.length;
+        } catch {
+          firstCode = 0; // not splittable: no comment is before the first statement
+        }
+      }
+      if (match[2] !== undefined || (match[1] === 'migration-lab' && at < firstCode!))
+        for (const r of rules) result.file.add(r);
+      else
+        result.comments.push({ offset: at, trailing: lineText.slice(0, match.index).trim() !== '', rules });
     }
-    // The statement the comment belongs to, as squawk reads it: one ending on the comment's own line
-    // before it (a trailing comment), one it sits inside, else the next one (reason lines between
-    // are fine). Without the scanner's statements, the next line.
-    let line = i + 2;
-    if (statements) {
-      const before = lineText.slice(0, match.index).trim() !== '';
-      const target =
-        (before ? statements.filter((st) => st.from < at && lineOf(st.to) === i + 1).at(-1) : undefined) ??
-        statements.find((st) => st.from < at && at < st.to) ??
-        statements.find((st) => st.from > at);
-      if (target) line = lineOf(target.from);
-    }
-    const set = result.lines.get(line) ?? new Set<string>();
-    for (const r of rules) set.add(r);
-    result.lines.set(line, set);
-  });
+    if (nl < 0) break;
+    start = nl + 1;
+  }
   return result;
 }
 
@@ -187,12 +176,35 @@ interface SectionContext {
   suppressions: (file: string) => Suppressions;
 }
 
-function isSuppressed(ctx: SectionContext, rule: RuleId, stmt: MigrationStatement): boolean {
+/**
+ * Whether an ignore comment turns `rule` off for `stmt`, placed as squawk places its own: before the
+ * statement (after the previous one ended; other comment lines may come between), inside it, or
+ * after it on its last line (before the next one starts). The statements are the tool's own, so a
+ * custom delimiter counts.
+ */
+function isSuppressed(
+  ctx: SectionContext,
+  rule: RuleId,
+  stmt: MigrationStatement,
+  previous?: MigrationStatement,
+  next?: MigrationStatement,
+): boolean {
   const s = ctx.suppressions(stmt.file);
-  if (s.file.has(rule) || s.file.has(ALL_RULES)) return true;
-  // Keyed by the line the statement the comment belongs to starts on.
-  const here = s.lines.get(stmt.start.line);
-  return here !== undefined && (here.has(rule) || here.has(ALL_RULES));
+  const applies = (rules: Set<string>) => rules.has(rule) || rules.has(ALL_RULES);
+  if (applies(s.file)) return true;
+  const after = previous?.file === stmt.file ? previous.end.offset : -1;
+  const until = next?.file === stmt.file ? next.start.offset : Infinity;
+  return s.comments.some((c) => {
+    if (!applies(c.rules)) return false;
+    if (c.offset > stmt.start.offset && c.offset < stmt.end.offset) return true; // inside it
+    if (c.trailing)
+      return (
+        c.offset >= stmt.end.offset &&
+        c.offset < until &&
+        !s.text.slice(stmt.end.offset, c.offset).includes('\n')
+      );
+    return c.offset > after && c.offset < stmt.start.offset;
+  });
 }
 
 function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>): void {
@@ -215,7 +227,7 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
     const explicitBefore = explicitTransaction;
     const findingsBefore = ctx.findings.length;
     const add = (rule: RuleId, message: string, lock?: Finding['lock'], at?: Range) => {
-      if (isSuppressed(ctx, rule, stmt)) return;
+      if (isSuppressed(ctx, rule, stmt, section.statements[i - 1], section.statements[i + 1])) return;
       const info = RULES.get(rule)!;
       ctx.findings.push({
         rule,
@@ -316,20 +328,20 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       );
     }
     if (existingExclusive && inTransaction && !heldExclusive) heldExclusive = existingExclusive.relation;
+    // NOT VALID constraints added in this transaction (named as the schema names them, after apply).
+    let notValidAdded: { table: string; mode: LockMode; before: Set<string> } | undefined;
     if (kind === 'AlterTableStmt' && inTransaction) {
       const table = schema.rangeVarName(n.relation as PgNode) ?? '';
+      const lock = facts.locks.find((l) => l.relation === table);
       for (const cmdNode of (n.cmds as unknown[] | undefined) ?? []) {
         const cmd = nodeKind(cmdNode)?.[1] ?? {};
         const con = nodeKind(cmd.def)?.[1] ?? {};
-        const lock = facts.locks.find((l) => l.relation === table);
-        if (
-          cmd.subtype === 'AT_AddConstraint' &&
-          con.skip_validation === true &&
-          con.conname &&
-          lock &&
-          !lock.createdHere
-        )
-          addedNotValid.set(`${table} ${String(con.conname)}`, { relation: table, mode: lock.mode });
+        if (cmd.subtype === 'AT_AddConstraint' && con.skip_validation === true && lock && !lock.createdHere)
+          notValidAdded = {
+            table,
+            mode: lock.mode,
+            before: new Set(schema.relations.get(table)?.constraints.keys() ?? []),
+          };
         const added =
           cmd.subtype === 'AT_ValidateConstraint'
             ? addedNotValid.get(`${table} ${String(cmd.name)}`)
@@ -353,9 +365,27 @@ function lintSection(ctx: SectionContext, parsed: ReturnType<typeof parseEach>):
       findings: ctx.findings.slice(findingsBefore),
     });
     schema.apply(p.ast, true);
+    if (notValidAdded)
+      for (const name of schema.relations.get(notValidAdded.table)?.constraints.keys() ?? [])
+        if (!notValidAdded.before.has(name))
+          addedNotValid.set(`${notValidAdded.table} ${name}`, {
+            relation: notValidAdded.table,
+            mode: notValidAdded.mode,
+          });
   });
   // A section the tool wraps has its BEGIN flagged already (transaction-control-in-transaction).
-  if (openedBy && !toolTransaction && !isSuppressed(ctx, 'uncommitted-transaction', openedBy)) {
+  const at = openedBy ? section.statements.indexOf(openedBy) : -1;
+  if (
+    openedBy &&
+    !toolTransaction &&
+    !isSuppressed(
+      ctx,
+      'uncommitted-transaction',
+      openedBy,
+      section.statements[at - 1],
+      section.statements[at + 1],
+    )
+  ) {
     ctx.findings.push({
       rule: 'uncommitted-transaction',
       severity: RULES.get('uncommitted-transaction')!.severity,
@@ -458,7 +488,8 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
   switch (kind) {
     case 'IndexStmt': {
       const table = c.schema.rangeVarName(n.relation as PgNode);
-      if (n.concurrent && c.schema.isPartitioned(table ?? '') && (n.relation as PgNode).inh === true)
+      // ON ONLY too: PostgreSQL refuses CONCURRENTLY on a partitioned table either way.
+      if (n.concurrent && c.schema.isPartitioned(table ?? ''))
         c.add(
           'concurrently-on-partitioned-table',
           `${table} is partitioned, and PostgreSQL refuses CREATE INDEX CONCURRENTLY on a partitioned table (0A000): this migration always fails. Build the index on each partition CONCURRENTLY, then create it ON ONLY ${table} and ALTER INDEX … ATTACH PARTITION each one.`,
@@ -511,9 +542,12 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
         // Planning any query on the table opens every index of it (ACCESS SHARE), so the index's
         // ACCESS EXCLUSIVE holds up reads that never use it (checked in lint-lockfacts.test.ts).
         const index = facts.locks.find((l) => l.relkind === 'index' && l.mode === 'AccessExclusiveLock');
+        const what = n.kind === 'REINDEX_OBJECT_INDEX' ? (index?.relation ?? 'the index') : 'its indexes';
         c.add(
           'index-without-concurrently',
-          `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on ${n.kind === 'REINDEX_OBJECT_INDEX' ? (index?.relation ?? 'the index') : 'its indexes'}: every query planned on ${table.relation} opens all its indexes, so reads wait as well as writes. Use REINDEX … CONCURRENTLY.${stuck}`,
+          index || n.kind === 'REINDEX_OBJECT_INDEX'
+            ? `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on ${what}: every query planned on ${table.relation} opens all its indexes, so reads wait as well as writes. Use REINDEX … CONCURRENTLY.${stuck}`
+            : `REINDEX takes SHARE on ${table.relation} and ACCESS EXCLUSIVE on each of its indexes (the earlier migrations show none): writes wait, and reads too wherever it has indexes. Use REINDEX … CONCURRENTLY.${stuck}`,
           lockOf(facts, index?.relation ?? table.relation),
         );
       }

@@ -192,7 +192,8 @@ export function isBinaryCoercible(from: ColumnType | undefined, to: ColumnType):
 }
 
 /** Types whose single modifier may grow without touching stored values. */
-const WIDENABLE = new Set(['varbit', 'timestamp', 'timestamptz', 'time', 'timetz', 'interval']);
+// Not interval: its modifier packs the fields with the precision (observed: interval(6) → (0) rewrites).
+const WIDENABLE = new Set(['varbit', 'timestamp', 'timestamptz', 'time', 'timetz']);
 
 function sameType(a: ColumnType, b: ColumnType): boolean {
   return a.name === b.name && a.array === b.array && a.mods.join(',') === b.mods.join(',');
@@ -738,9 +739,9 @@ export function lockFacts(
         const rv = nodeKind(rel)?.[1];
         const table = schema.rangeVarName(rv);
         b.lockWithIndexes(table, 'AccessExclusiveLock');
-        // A partitioned table is truncated with every partition (unless ONLY).
+        // A partitioned or inherited table is truncated with every partition and child (unless ONLY).
         if (rv?.inh === true)
-          for (const p of schema.partitionsOf(table ?? '')) b.lockWithIndexes(p, 'AccessExclusiveLock');
+          for (const p of schema.descendantsOf(table ?? '')) b.lockWithIndexes(p, 'AccessExclusiveLock');
       }
       b.rewrites = false;
       return b.done('TRUNCATE', 'sql-truncate.html');

@@ -490,11 +490,21 @@ export class StaticSchema {
           return;
         }
         if (n.renameType === 'OBJECT_COLUMN') {
-          const col = rel.columns.get(n.subname as string);
+          const from = n.subname as string;
+          const to = n.newname as string;
+          const col = rel.columns.get(from);
           if (col) {
-            rel.columns.delete(n.subname as string);
-            rel.columns.set(n.newname as string, col);
+            rel.columns.delete(from);
+            rel.columns.set(to, col);
           }
+          // Keys name their columns: this table's own, and other tables' keys referencing them.
+          const renamed = (list: string[] | undefined) => list?.map((c) => (c === from ? to : c));
+          for (const c of rel.constraints.values()) {
+            c.columns = renamed(c.columns);
+            if (c.notNullColumn === from) c.notNullColumn = to;
+          }
+          for (const { key } of this.referencingKeys(rel.name))
+            key.referencedColumns = renamed(key.referencedColumns);
         } else if (n.renameType === 'OBJECT_TABLE') {
           this.moveRelation(rel, this.qualify(rel.name.slice(0, rel.name.indexOf('.')), n.newname as string));
         }
@@ -527,7 +537,11 @@ export class StaticSchema {
             for (const c of rel?.constraints.keys() ?? [])
               this.countConstraintName(name.slice(0, name.indexOf('.')), c, -1);
             this.relations.delete(name);
-            for (const other of this.relations.values()) other.partitions.delete(name);
+            for (const other of this.relations.values()) {
+              other.partitions.delete(name);
+              other.children.delete(name);
+              if (other.defaultPartition === name) other.defaultPartition = undefined;
+            }
           }
         }
         return;
