@@ -298,6 +298,11 @@ CREATE INDEX m2025_v ON m2025 (v);`,
   { setup: ARRAYS_SETUP, sql: 'ALTER TABLE tagged ALTER COLUMN tags TYPE varchar(20)[]' },
   { setup: ARRAYS_SETUP, sql: 'ALTER TABLE tagged ALTER COLUMN labels TYPE varchar[]' },
   { sql: 'ALTER TABLE orders ALTER COLUMN note TYPE varchar(50) USING note::varchar(50)' },
+  // A type change that keeps the data still locks the indexes on the column (observed).
+  {
+    setup: 'CREATE INDEX orders_note_idx ON orders (note);',
+    sql: 'ALTER TABLE orders ALTER COLUMN note TYPE varchar(60)',
+  },
   { setup: STAMPS_SETUP, sql: 'ALTER TABLE stamps ALTER COLUMN at TYPE timestamptz(6)' },
   { setup: STAMPS_SETUP, sql: 'ALTER TABLE stamps ALTER COLUMN bits TYPE bit varying(10)' },
   // Defaults: a stable or immutable call is evaluated once (no rewrite), a volatile one per row.

@@ -304,6 +304,10 @@ function alterTableCmd(
       if (!plainUsing || !isBinaryCoercible(info?.columns.get(cmd.name as string), to)) {
         b.rewrites = true;
         b.lockWithIndexes(table, 'AccessExclusiveLock');
+      } else {
+        // Kept data, but the indexes on the column are checked and locked all the same (observed).
+        for (const i of schema.indexesOn(table, cmd.name as string))
+          b.lock(i, 'AccessExclusiveLock', 'index');
       }
       // A foreign key on either side of the column is rebuilt: the other table is locked too.
       const column = cmd.name as string;

@@ -51,6 +51,8 @@ export class StaticSchema {
   readonly relations = new Map<string, RelationInfo>();
   /** Qualified index name → qualified table name. */
   readonly indexes = new Map<string, string>();
+  /** Qualified index name → the columns it names (keys, expressions' columns, INCLUDE). */
+  readonly indexColumns = new Map<string, string[]>();
   /** Domains (by their last name) with a CHECK or NOT NULL: a new column of one is checked row by row. */
   readonly checkedDomains = new Set<string>();
   /** Functions the migrations create (by their last name), with the volatility they declare. */
@@ -213,9 +215,26 @@ export class StaticSchema {
     return info;
   }
 
-  private addIndex(table: RelationInfo, indexName: string): void {
+  private addIndex(table: RelationInfo, indexName: string, columns?: string[]): void {
     table.indexes.add(indexName);
     this.indexes.set(indexName, table.name);
+    if (columns) this.indexColumns.set(indexName, columns);
+  }
+
+  /** An index under a new qualified name, with the columns it names. */
+  private renameIndex(table: RelationInfo, from: string, to: string): void {
+    const columns = this.indexColumns.get(from);
+    this.indexes.delete(from);
+    this.indexColumns.delete(from);
+    table.indexes.delete(from);
+    this.addIndex(table, to, columns);
+  }
+
+  /** The indexes of a table that name a column. */
+  indexesOn(table: string, column: string): string[] {
+    return [...(this.relations.get(table)?.indexes ?? [])].filter((i) =>
+      this.indexColumns.get(i)?.includes(column),
+    );
   }
 
   private addConstraint(table: RelationInfo, c: PgNode, column?: string): void {
@@ -262,7 +281,7 @@ export class StaticSchema {
         this.indexes.delete(`${schemaOf}.${indexName}`);
         table.indexes.delete(`${schemaOf}.${indexName}`);
       }
-      this.addIndex(table, `${schemaOf}.${name}`);
+      this.addIndex(table, `${schemaOf}.${name}`, cols);
       foreignColumns = { columns: cols, referencedColumns: [] };
     } else if (contype === 'CONSTR_EXCLUSION') kind = 'exclusion';
     else if (contype === 'CONSTR_NOTNULL' && name && !column) {
@@ -326,9 +345,7 @@ export class StaticSchema {
       (c.kind === 'primary' || c.kind === 'unique') &&
       table.indexes.has(`${schemaOf}.${from}`)
     ) {
-      this.indexes.delete(`${schemaOf}.${from}`);
-      table.indexes.delete(`${schemaOf}.${from}`);
-      this.addIndex(table, `${schemaOf}.${to}`);
+      this.renameIndex(table, `${schemaOf}.${from}`, `${schemaOf}.${to}`);
     }
   }
 
@@ -420,7 +437,11 @@ export class StaticSchema {
               this.relationNameTaken(schema, x) ||
               (n.isconstraint === true && this.constraintNameTaken(schema, x)),
           );
-        this.addIndex(table, `${schema}.${idx}`);
+        this.addIndex(table, `${schema}.${idx}`, [
+          ...columnRefs(n.indexParams),
+          ...columnRefs(n.indexIncludingParams),
+          ...columnRefs(n.whereClause),
+        ]);
         return;
       }
       case 'AlterTableStmt': {
@@ -476,9 +497,7 @@ export class StaticSchema {
           const table = this.relations.get(this.indexes.get(index ?? '') ?? '');
           if (!index || !table) return;
           const renamed = `${index.slice(0, index.indexOf('.'))}.${String(n.newname)}`;
-          this.indexes.delete(index);
-          table.indexes.delete(index);
-          this.addIndex(table, renamed);
+          this.renameIndex(table, index, renamed);
           // The index of a primary key or unique constraint carries the constraint's name.
           this.renameConstraint(table, index.slice(index.indexOf('.') + 1), String(n.newname), false);
           return;
@@ -499,6 +518,10 @@ export class StaticSchema {
           }
           // Keys name their columns: this table's own, and other tables' keys referencing them.
           const renamed = (list: string[] | undefined) => list?.map((c) => (c === from ? to : c));
+          for (const i of rel.indexes) {
+            const cols = renamed(this.indexColumns.get(i));
+            if (cols) this.indexColumns.set(i, cols);
+          }
           for (const c of rel.constraints.values()) {
             c.columns = renamed(c.columns);
             if (c.notNullColumn === from) c.notNullColumn = to;
@@ -515,11 +538,8 @@ export class StaticSchema {
         const rel = this.relations.get(this.rangeVarName(n.relation as PgNode) ?? '');
         if (!rel || typeof n.newschema !== 'string') return;
         const schemaName = n.newschema;
-        for (const i of [...rel.indexes]) {
-          this.indexes.delete(i);
-          rel.indexes.delete(i);
-          this.addIndex(rel, `${schemaName}.${i.slice(i.indexOf('.') + 1)}`);
-        }
+        for (const i of [...rel.indexes])
+          this.renameIndex(rel, i, `${schemaName}.${i.slice(i.indexOf('.') + 1)}`);
         this.moveRelation(rel, `${schemaName}.${rel.name.slice(rel.name.indexOf('.') + 1)}`);
         return;
       }
@@ -592,4 +612,20 @@ export function queryRelations(schema: StaticSchema, node: unknown, out: string[
 function isCheckingConstraint(c: unknown): boolean {
   const t = nodeKind(c)?.[1]?.contype;
   return t === 'CONSTR_CHECK' || t === 'CONSTR_NOTNULL';
+}
+
+/** Every column an index definition names: an element's column, and the columns its expressions use. */
+function columnRefs(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const n of node) columnRefs(n, out);
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node as PgNode)) {
+      if (key === 'IndexElem' && typeof (value as PgNode).name === 'string')
+        out.push((value as PgNode).name as string);
+      if (key === 'ColumnRef') {
+        const last = stringList((value as PgNode).fields).at(-1);
+        if (last) out.push(last);
+      } else if (value && typeof value === 'object') columnRefs(value, out);
+    }
+  }
+  return out;
 }
