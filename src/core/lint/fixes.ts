@@ -364,6 +364,18 @@ function moveAsIsPlan(p: Place): Plan {
   };
 }
 
+/** The one command of an `ALTER TABLE <table>` (as the fix spells the table), when it has only one. */
+function onlyAlterTableCmd(
+  parser: PgQueryParser,
+  ast: PgNode | undefined,
+  table: string,
+): PgNode | undefined {
+  const d = nodeKind(ast);
+  if (d?.[0] !== 'AlterTableStmt' || rangeVarSql(parser, d[1].relation as PgNode) !== table) return undefined;
+  const cmds = (d[1].cmds as unknown[] | undefined) ?? [];
+  return cmds.length === 1 ? nodeKind(cmds[0])?.[1] : undefined;
+}
+
 /** The single ADD CONSTRAINT command of an ALTER TABLE, when that is all the statement does. */
 function singleAddConstraint(n: PgNode): PgNode | undefined {
   const cmds = (n.cmds as unknown[] | undefined) ?? [];
@@ -459,11 +471,7 @@ function setNotNullPlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | und
     ],
     // The current down's DROP NOT NULL is the new migration's now; in its place the check goes.
     downInverse: (down) => {
-      const d = nodeKind(down);
-      if (d?.[0] !== 'AlterTableStmt' || rangeVarSql(p.parser, d[1].relation as PgNode) !== table)
-        return false;
-      const cmds = (d[1].cmds as unknown[] | undefined) ?? [];
-      const cmd = cmds.length === 1 ? nodeKind(cmds[0])?.[1] : undefined;
+      const cmd = onlyAlterTableCmd(p.parser, down, table);
       return cmd?.subtype === 'AT_DropNotNull' && cmd.name === column;
     },
   };
@@ -523,11 +531,7 @@ function uniquePlan(p: Place, ast: PgNode, schema: StaticSchema): Plan | undefin
     ],
     // The new migrations' downs drop the constraint; the current down's DROP CONSTRAINT goes.
     downInverse: (down) => {
-      const d = nodeKind(down);
-      if (d?.[0] !== 'AlterTableStmt' || rangeVarSql(p.parser, d[1].relation as PgNode) !== table)
-        return false;
-      const cmds = (d[1].cmds as unknown[] | undefined) ?? [];
-      const cmd = cmds.length === 1 ? nodeKind(cmds[0])?.[1] : undefined;
+      const cmd = onlyAlterTableCmd(p.parser, down, table);
       return cmd?.subtype === 'AT_DropConstraint' && cmd.name === name;
     },
   };
