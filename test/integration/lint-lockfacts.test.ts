@@ -274,6 +274,7 @@ const CASES: Case[] = [
   },
   { setup: 'CREATE SCHEMA IF NOT EXISTS lf_moved;', sql: 'ALTER TABLE orders SET SCHEMA lf_moved' },
   { sql: 'CREATE STATISTICS orders_stats ON amount, parent_id FROM orders' },
+  { setup: 'CREATE SEQUENCE order_numbers;', sql: 'ALTER SEQUENCE order_numbers RESTART' },
   // Subforms whose mode or rewrite differs from the default.
   { sql: 'ALTER TABLE orders SET UNLOGGED' },
   { setup: 'ALTER TABLE orders SET UNLOGGED;', sql: 'ALTER TABLE orders SET LOGGED' },

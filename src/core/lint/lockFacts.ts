@@ -14,7 +14,7 @@ export interface RelationLock {
   /** Schema-qualified relation name. */
   relation: string;
   mode: LockMode;
-  relkind: 'table' | 'index' | 'view' | 'matview';
+  relkind: 'table' | 'index' | 'view' | 'matview' | 'sequence';
   /** The relation was created earlier in the same migration: locking it blocks nobody. */
   createdHere: boolean;
 }
@@ -686,6 +686,10 @@ export function lockFacts(
       )
         b.lock(schema.rangeVarName(n.relation as PgNode), 'AccessExclusiveLock');
       return b.done('SET SCHEMA', 'sql-altertable.html');
+    case 'AlterSeqStmt':
+      // Every nextval() (an INSERT filling a serial or identity column) waits for it (observed).
+      b.lock(schema.rangeVarName(n.sequence as PgNode), 'ShareRowExclusiveLock', 'sequence');
+      return b.done('ALTER SEQUENCE', 'sql-altersequence.html');
     case 'CreateStatsStmt':
       for (const rel of (n.relations as unknown[] | undefined) ?? [])
         b.lock(schema.rangeVarName(nodeKind(rel)?.[1]), 'ShareUpdateExclusiveLock');
