@@ -17,6 +17,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { lintSql } from '../../src/core/lint/lint';
 import { lockFacts, type StatementFacts } from '../../src/core/lint/lockFacts';
 import { modeRank, type LockMode } from '../../src/core/lint/lockModes';
 import { loadParser, parseEach, splitStatements } from '../../src/core/lint/parser';
@@ -476,6 +477,32 @@ for (const major of MAJORS) {
         true,
         'the linter cannot know the session time zone: it says rewrite, with the caveat',
       );
+    });
+
+    it('syntax only newer majors have is a syntax error on this one, as the linter says', async () => {
+      await client.query('DROP SCHEMA IF EXISTS lf CASCADE; CREATE SCHEMA lf');
+      await client.query(
+        `${BASE}\nALTER TABLE orders ADD COLUMN doubled int GENERATED ALWAYS AS (amount * 2) STORED;`,
+      );
+      const newer: [string, number][] = [
+        ['ALTER TABLE orders ADD CONSTRAINT amount_nn NOT NULL amount', 18],
+        ['ALTER TABLE orders ALTER COLUMN doubled SET EXPRESSION AS (amount * 3)', 17],
+      ];
+      for (const [sql, since] of newer) {
+        const found = await lintSql(`${sql};`, { pgMajor: major, earlier: BASE });
+        const flagged = found.findings.some((f) => f.rule === 'syntax-error');
+        await client.query('BEGIN');
+        try {
+          const outcome = await client.query(sql).then(
+            () => 'ok',
+            (e: { code?: string }) => e.code,
+          );
+          assert.equal(outcome, major >= since ? 'ok' : '42601', sql);
+          assert.equal(flagged, major < since, `${sql}: the linter on ${major}`);
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }
     });
 
     it('REINDEX INDEX holds up a read that does not use the index (planning opens every index)', async () => {

@@ -434,6 +434,18 @@ interface CheckContext {
   add: (rule: RuleId, message: string, lock?: Finding['lock']) => void;
 }
 
+/** Syntax the parser (PostgreSQL 18's) takes that older majors do not: what it is and since when. */
+function newerSyntax(kind: string, n: PgNode): { what: string; since: number } | undefined {
+  if (kind !== 'AlterTableStmt') return undefined;
+  for (const cmdNode of (n.cmds as unknown[] | undefined) ?? []) {
+    const cmd = nodeKind(cmdNode)?.[1] ?? {};
+    if (cmd.subtype === 'AT_AddConstraint' && nodeKind(cmd.def)?.[1]?.contype === 'CONSTR_NOTNULL')
+      return { what: 'ALTER TABLE … ADD CONSTRAINT … NOT NULL', since: 18 };
+    if (cmd.subtype === 'AT_SetExpression') return { what: 'ALTER COLUMN … SET EXPRESSION', since: 17 };
+  }
+  return undefined;
+}
+
 function lockOf(facts: StatementFacts, relation: string | undefined): Finding['lock'] | undefined {
   const l = facts.locks.find((x) => x.relation === relation) ?? facts.locks[0];
   return l ? { relation: l.relation, mode: l.mode, blocks: blocksInWords(l.mode) } : undefined;
@@ -484,6 +496,14 @@ function checkStatement(ast: PgNode | undefined, facts: StatementFacts, c: Check
       lockOf(facts, exclusive.relation),
     );
   }
+
+  // The parser is PostgreSQL 18's: syntax an older target major lacks is that major's syntax error.
+  const newer = newerSyntax(kind, n);
+  if (newer && c.options.pgMajor < newer.since)
+    c.add(
+      'syntax-error',
+      `PostgreSQL ${c.options.pgMajor} has no ${newer.what} (it came in ${newer.since}): this statement fails there with a syntax error.`,
+    );
 
   switch (kind) {
     case 'IndexStmt': {
