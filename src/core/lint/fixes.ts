@@ -589,9 +589,24 @@ function nextVersion(source: MigrationSource, index: number): string | undefined
 }
 
 /**
- * `count` versions right after `current` and before `next`, in the tool's style, none of them used:
- * numeric versions +1 at the same width; Diesel's last digit run +1 (compared as text); Flyway a
- * dotted sub-version (2 → 2.1). Undefined when there is no room (the next migration is current+1).
+ * The version `k` steps after `current` in the tool's style: numeric +k at the same width; Diesel's
+ * last digit run +k; Flyway a dotted sub-version (2 → 2.k). Undefined when it has no such form.
+ */
+function versionStep(tool: ToolId, current: string, k: number): string | undefined {
+  if (tool === 'flyway') return `${current}.${k}`;
+  if (tool === 'diesel') {
+    const m = /^(.*?)(\d+)(\D*)$/.exec(current);
+    if (!m) return undefined;
+    const n = (BigInt(m[2]) + BigInt(k)).toString().padStart(m[2].length, '0');
+    return n.length > m[2].length ? undefined : `${m[1]}${n}${m[3]}`;
+  }
+  if (!/^\d+$/.test(current)) return undefined;
+  return (BigInt(current) + BigInt(k)).toString().padStart(current.length, '0');
+}
+
+/**
+ * `count` versions right after `current` and before `next` (versionStep's, Diesel's compared as
+ * text), none of them used. Undefined when there is no room (the next migration is current+1).
  */
 function versionsAfter(
   tool: ToolId,
@@ -602,18 +617,8 @@ function versionsAfter(
 ): string[] | undefined {
   const out: string[] = [];
   for (let k = 1; out.length < count && k <= count + 20; k++) {
-    let v: string;
-    if (tool === 'flyway') v = `${current}.${k}`;
-    else if (tool === 'diesel') {
-      const m = /^(.*?)(\d+)(\D*)$/.exec(current);
-      if (!m) return undefined;
-      const n = (BigInt(m[2]) + BigInt(k)).toString().padStart(m[2].length, '0');
-      if (n.length > m[2].length) return undefined;
-      v = `${m[1]}${n}${m[3]}`;
-    } else {
-      if (!/^\d+$/.test(current)) return undefined;
-      v = (BigInt(current) + BigInt(k)).toString().padStart(current.length, '0');
-    }
+    const v = versionStep(tool, current, k);
+    if (v === undefined) return undefined;
     const before =
       next === undefined ||
       (tool === 'diesel'
@@ -661,10 +666,7 @@ function isFixMove(tool: ToolId, origin: Migration, previous: Migration, m: Migr
     (pairedAdd !== null && norm(previous.name) === `${pairedAdd[1]}_index_concurrently`);
   if (!named || m.up.statements.length > 4) return false;
   if (tool === 'flyway') return m.version.startsWith(`${origin.version}.`);
-  const run = (v: string) => /^(.*?)(\d+)(\D*)$/.exec(v);
-  const a = run(previous.version);
-  const b = run(m.version);
-  return !!a && !!b && a[1] === b[1] && a[3] === b[3] && BigInt(b[2]) === BigInt(a[2]) + 1n;
+  return versionStep(tool, previous.version, 1) === m.version;
 }
 
 function sqlLines(statements: string[]): string {
