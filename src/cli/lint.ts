@@ -17,7 +17,13 @@ import { loadParser } from '../core/lint/parser';
 import { RULES, type Severity } from '../core/lint/rules';
 import { readWorkspaceRuleSettings, shownSeverity, type RuleSetting } from '../core/lint/ruleSettings';
 import { detectFolder, loadSource } from '../core/migrations/detect';
-import { isToolId, TOOL_IDS, type MigrationSource, type ToolId } from '../core/migrations/model';
+import {
+  folderErrorStopsLint,
+  isToolId,
+  TOOL_IDS,
+  type MigrationSource,
+  type ToolId,
+} from '../core/migrations/model';
 import type { PostgresVersionSetting } from '../core/postgres/majors';
 import { bundledMajor } from '../core/postgres/binaries';
 import { parsePgFlag, pgHelp } from './pgFlag';
@@ -470,7 +476,7 @@ export async function lintPath(
   // A tool's migration may be a file in the source folder or in a folder per migration (Prisma, Diesel).
   // A bare folder of .sql files also reads as plain SQL, weakly: the surer detection wins (Prisma's
   // folder over its migration's own folder).
-  const candidates: { dir: string; confidence: number; tool: string }[] = [];
+  const candidates: { dir: string; confidence: number; tool: ToolId }[] = [];
   for (const dir of [dirname(absolute), dirname(dirname(absolute))]) {
     const found = await cache.detect(dir);
     if (found) candidates.push({ dir, confidence: found.confidence, tool: found.tool });
@@ -483,10 +489,8 @@ export async function lintPath(
       linted = await cache.lint(dir);
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
-      // A tool's folder with a file not in the tool's format: try the next folder, but never fall back
-      // to plain SQL (it would lint downs as ups and drop the tool's rules). A bare folder of .sql
-      // files is no tool's: another file in it that cannot be split says nothing about this one.
-      if (tool !== 'plain') unreadable ??= e;
+      // A file of the folder is not in the tool's format: try the next folder, then report it.
+      if (folderErrorStopsLint(tool)) unreadable ??= e;
       continue;
     }
     if (!linted.source.migrations.some((m) => m.files.includes(absolute))) continue;

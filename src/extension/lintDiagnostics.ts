@@ -12,7 +12,7 @@ import type { LockMode } from '../core/lint/lockModes';
 import { shownSeverity, type RuleSetting } from '../core/lint/ruleSettings';
 import type { Logger } from '../core/log';
 import type { FoundSource } from '../core/migrations/detect';
-import type { MigrationSource } from '../core/migrations/model';
+import { folderErrorStopsLint, type MigrationSource } from '../core/migrations/model';
 import { describeError } from '../core/errors';
 import { SUPPORTED_MAJORS } from '../core/postgres/majors';
 
@@ -202,6 +202,7 @@ export class MigrationLint implements vscode.Disposable {
     for (const d of vscode.workspace.textDocuments)
       if (d.isDirty && d.uri.scheme === 'file' && !texts.has(d.uri.fsPath))
         texts.set(d.uri.fsPath, d.getText());
+    let aloneAsPlainSql = false;
     for (const source of candidates) {
       try {
         const loaded = await common.withUnsavedTexts(texts, () => detect.loadFound(source));
@@ -221,6 +222,10 @@ export class MigrationLint implements vscode.Disposable {
         // SQL would lint its downs as ups; say so at its top, naming the file to mend.
         const where = e as { file?: string; line?: number; column?: number };
         const elsewhere = where.file !== undefined && where.file !== file;
+        if (elsewhere && !folderErrorStopsLint(source.tool)) {
+          aloneAsPlainSql = true; // as the CLI does
+          continue;
+        }
         const line = where.line && !elsewhere ? where.line - 1 : 0;
         const column = where.column && !elsewhere ? where.column - 1 : 0;
         folderError = new vscode.Diagnostic(
@@ -236,7 +241,7 @@ export class MigrationLint implements vscode.Disposable {
       }
     }
     if (!result && !folderError) {
-      if (!all) return this.forget(document.uri);
+      if (!all && !aloneAsPlainSql) return this.forget(document.uri);
       result = await lint.lintSql(text, { pgMajor, file });
     }
     // A newer lint of a newer text is on its way, or the document changed meanwhile: drop this one.

@@ -44,6 +44,15 @@ export const TOOL_NAMES: Record<ToolId, string> = {
   plain: 'plain SQL files',
 };
 
+/**
+ * Whether a file of the folder the tool cannot read stops the lint of its other files, which would
+ * otherwise be linted as plain SQL (downs as ups, no tool rules): for every tool but plain SQL, whose
+ * bare folder of .sql files psql runs file by file.
+ */
+export function folderErrorStopsLint(tool: ToolId): boolean {
+  return tool !== 'plain';
+}
+
 export function isToolId(value: string): value is ToolId {
   return (TOOL_IDS as readonly string[]).includes(value);
 }
