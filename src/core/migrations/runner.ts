@@ -2,7 +2,12 @@ import type pg from 'pg';
 import { APP_NAMES, connect, quoteIdent, type ConnectionTarget } from '../db';
 import { CancelledError, LabError, describeError, isPgError } from '../errors';
 import { redactSecrets, silentLogger, type Logger } from '../log';
-import { loadRunnerMigrations, type Migration, type MigrationSection } from './runnerMigrations';
+import {
+  loadRunnerMigrations,
+  sortMigrations,
+  type Migration,
+  type MigrationSection,
+} from './runnerMigrations';
 import { planMigrate, planRollback, versionOf, type Alternatives } from './plan';
 import { queryInvalidIndexes } from '../invalidIndexes';
 import { ensureLabSchema } from '../labSchema';
@@ -142,7 +147,7 @@ export class MigrationRunner {
           fileMissing: true,
         });
       }
-      return list.sort((a, b) => compareIds(a, b));
+      return sortMigrations(list);
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -486,11 +491,4 @@ function describeErrorMessage(e: unknown): string {
 
 function sentence(text: string): string {
   return /[.!?]$/.test(text) ? text : `${text}.`;
-}
-
-function compareIds(a: { id: string; version: string }, b: { id: string; version: string }): number {
-  const x = BigInt(a.version || '0');
-  const y = BigInt(b.version || '0');
-  if (x !== y) return x < y ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

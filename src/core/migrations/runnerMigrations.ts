@@ -84,8 +84,8 @@ function toRunnerSection(m: ModelMigration, fileName: string, section: ModelSect
   return out;
 }
 
-/** Orders by version (numerically), then id. */
-export function sortMigrations(migrations: readonly Migration[]): Migration[] {
+/** Orders by version (numerically), then id: migrations, or the runner's status rows. */
+export function sortMigrations<T extends { id: string; version: string }>(migrations: readonly T[]): T[] {
   return [...migrations].sort(
     (a, b) => compareVersions(a.version, b.version) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
